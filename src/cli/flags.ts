@@ -1,0 +1,58 @@
+import { InvalidArgumentError } from 'commander';
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive whole number, got "${value}"`);
+  return n;
+}
+
+export function number(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${value}"`);
+  return n;
+}
+
+/** Seeds may be numbers or words. */
+export function seed(value: string): number | string {
+  return /^-?\d+$/.test(value) ? Number(value) : value;
+}
+
+/** The train flags, as given (undefined when absent). */
+export interface TrainFlags {
+  preset?: string;
+  config?: string;
+  mode?: string;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  seed?: number | string;
+  backend?: string;
+  schedule?: string;
+  window?: number;
+  updateProbability?: number;
+  maxSteps?: number;
+  data?: string;
+  out?: string;
+  logLevel: string;
+  progress: boolean;
+}
+
+/** Flags as a partial config (validated later with the rest). */
+export function flagsToConfig(flags: TrainFlags): Record<string, unknown> {
+  return {
+    mode: flags.mode,
+    backend: flags.backend,
+    data: flags.data,
+    out: flags.out,
+    optimizer: { learningRate: flags.lr },
+    train: {
+      epochs: flags.epochs,
+      batchSize: flags.batchSize,
+      seed: flags.seed,
+      schedule: flags.schedule,
+      window: flags.window,
+      updateProbability: flags.updateProbability,
+      maxSteps: flags.maxSteps,
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import type { Summary } from '../metrics/summary.js';
+import type { EpochRecord } from '../train.js';
+
+const fixed = (x: number | null, digits: number) => (x === null || Number.isNaN(x) ? '-' : x.toFixed(digits));
+
+export function epochLine(r: EpochRecord, epochs: number): string {
+  return (
+    `epoch ${r.epoch}/${epochs}  loss ${fixed(r.trainLoss, 4)}  val acc ${fixed(r.valAccuracy, 4)}  ` +
+    `test acc ${fixed(r.testAccuracy, 4)}  ${Math.round(r.samplesPerSecond)} samples/s`
+  );
+}
+
+/** The human-readable end-of-run report. */
+export function summaryText(s: Summary): string {
+  const lines = [
+    `synthgrad ${s.preset ?? s.mode}: ${s.mode}, ${s.schedule} (window ${s.window}), ${s.stages} stages on ${s.backend}`,
+    `  validation accuracy ${fixed(s.valAccuracy, 4)}   test accuracy ${fixed(s.testAccuracy, 4)}   test loss ${fixed(s.testLoss, 4)}`,
+    `  ${s.epochs} epochs, ${s.steps} steps of ${s.batchSize}, wall ${s.wallSeconds.toFixed(1)} s, training ${Math.round(s.trainSamplesPerSecond)} samples/s`,
+    '',
+    '  stage  busy s   wait s   send s  updates  synth loss  synth cos  layers',
+  ];
+  for (const p of s.perStage) {
+    lines.push(
+      `  ${String(p.stage).padEnd(5)} ${p.busySeconds.toFixed(1).padStart(7)} ${p.waitSeconds.toFixed(1).padStart(8)} ` +
+        `${p.sendSeconds.toFixed(2).padStart(8)} ${String(p.updates).padStart(8)} ${fixed(p.synthesizerLoss, 4).padStart(11)} ` +
+        `${fixed(p.synthesizerCosine, 3).padStart(10)}  ${p.layers.join('; ')}`,
+    );
+  }
+  lines.push('', `  run directory: ${s.outDir}`);
+  return lines.join('\n');
+}

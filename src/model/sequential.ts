@@ -1,0 +1,121 @@
+import * as tf from '@tensorflow/tfjs';
+import { alias, checkMatrix, type Backward, type Layer, type Trace } from './layer.js';
+
+// A type alias (not an interface) so that it is a tf.TensorContainer: tf.tidy(() => net.forward(x, true)) type-checks.
+export type SequentialForward = {
+  y: tf.Tensor2D;
+  /** One trace per layer (empty arrays in eval mode). Dispose with tf.dispose(trace). */
+  trace: Trace[];
+};
+
+/** A stack of layers run in order, with an explicit backward pass. */
+export class Sequential {
+  readonly layers: readonly Layer[];
+  /** All layers' params, concatenated in layer order. */
+  readonly params: tf.Variable[];
+  /** All layers' state (BN running statistics), concatenated in layer order. */
+  readonly state: tf.Variable[];
+  private disposed = false;
+
+  constructor(layers: Layer[]) {
+    for (let i = 1; i < layers.length; i++) {
+      if (layers[i].inputUnits !== layers[i - 1].outputUnits) {
+        throw new Error(
+          `Sequential: ${layers[i - 1].name} outputs ${layers[i - 1].outputUnits} units but ${layers[i].name} expects ${layers[i].inputUnits}`,
+        );
+      }
+    }
+    this.layers = [...layers];
+    this.params = layers.flatMap((l) => l.params);
+    this.state = layers.flatMap((l) => l.state);
+  }
+
+  get inputUnits(): number | undefined {
+    return this.layers[0]?.inputUnits;
+  }
+
+  get outputUnits(): number | undefined {
+    return this.layers[this.layers.length - 1]?.outputUnits;
+  }
+
+  /** The caller owns `y` and the traces; `x` is not disposed. Intermediate outputs are. */
+  forward(x: tf.Tensor2D, training: boolean): SequentialForward {
+    if (this.layers.length === 0) return { y: alias(x), trace: [] };
+    const traces: Trace[] = [];
+    let h: tf.Tensor2D = x;
+    try {
+      for (const layer of this.layers) {
+        const out = layer.forward(h, training);
+        if (h !== x) h.dispose(); // the trace holds its own alias of h if needed
+        h = out.y as tf.Tensor2D;
+        traces.push(out.trace);
+      }
+    } catch (err) {
+      if (h !== x) h.dispose();
+      tf.dispose(traces);
+      throw err;
+    }
+    return { y: h, trace: traces };
+  }
+
+  /**
+   * Backward through all layers, last to first. Does not dispose `traces` nor `dy`.
+   * grads: one per param, in `params` order; dx only when needInputGrad.
+   */
+  backward(traces: Trace[], dy: tf.Tensor2D, needInputGrad: boolean): Backward {
+    const n = this.layers.length;
+    if (traces.length !== n) throw new Error(`Sequential: got ${traces.length} traces for ${n} layers`);
+    if (n === 0) return { dx: needInputGrad ? alias(dy) : null, grads: [] };
+    checkMatrix(dy, this.layers[n - 1].outputUnits, 'Sequential backward dy');
+    const perLayer: tf.Tensor[][] = new Array(n);
+    let g: tf.Tensor2D | null = dy;
+    try {
+      for (let i = n - 1; i >= 0; i--) {
+        const need = i > 0 || needInputGrad;
+        const out = this.layers[i].backward(traces[i], g!, need);
+        if (g !== dy) g!.dispose();
+        g = null;
+        perLayer[i] = out.grads;
+        if (need) {
+          if (!out.dx) throw new Error(`Sequential: ${this.layers[i].name} returned no input gradient`);
+          g = out.dx as tf.Tensor2D;
+        } else if (out.dx) {
+          out.dx.dispose();
+        }
+      }
+    } catch (err) {
+      if (g && g !== dy) g.dispose();
+      for (const grads of perLayer) if (grads) tf.dispose(grads);
+      throw err;
+    }
+    return { dx: needInputGrad ? g : null, grads: perLayer.flat() };
+  }
+
+  /** Disposes all variables (params and state). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const v of [...this.params, ...this.state]) v.dispose();
+  }
+
+  /** Copies of all values: params, then state (synchronous read). */
+  getWeights(): Float32Array[] {
+    return [...this.params, ...this.state].map((v) => new Float32Array(v.dataSync()));
+  }
+
+  /** Sets params then state from values in the layout of getWeights (values are copied). */
+  setWeights(values: Float32Array[]): void {
+    const vars = [...this.params, ...this.state];
+    if (values.length !== vars.length) {
+      throw new Error(`Sequential.setWeights: got ${values.length} arrays for ${vars.length} variables`);
+    }
+    vars.forEach((v, i) => {
+      if (values[i].length !== v.size) {
+        throw new Error(`Sequential.setWeights: array ${i} has ${values[i].length} values, expected ${v.size}`);
+      }
+    });
+    tf.tidy(() => {
+      vars.forEach((v, i) => v.assign(tf.tensor(values[i].slice(), v.shape, 'float32')));
+    });
+  }
+}

@@ -1,0 +1,35 @@
+import type { BackwardMessage, ForwardMessage } from './protocol.js';
+
+/** A stage's queued messages, in arrival order per kind, and a way to wait for the next one. */
+export class Inbox {
+  readonly forward: ForwardMessage[] = [];
+  readonly backward: BackwardMessage[] = [];
+  stopRequested = false;
+  private wake: (() => void) | null = null;
+
+  pushForward(message: ForwardMessage): void {
+    this.forward.push(message);
+    this.notify();
+  }
+
+  pushBackward(message: BackwardMessage): void {
+    this.backward.push(message);
+    this.notify();
+  }
+
+  requestStop(): void {
+    this.stopRequested = true;
+    this.notify();
+  }
+
+  /** Resolves when anything arrives. */
+  next(): Promise<void> {
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+}

@@ -1,0 +1,49 @@
+import type { Config, LayerConfig, Mode } from '../config/schema.js';
+
+/** Everything a stage worker needs to build its part of the network: plain data, so it crosses threads. */
+export interface StageSpec {
+  index: number;
+  count: number;
+  mode: Mode;
+  /** Global index of this stage's first layer (weights are seeded per global layer). */
+  firstLayer: number;
+  layers: LayerConfig[];
+  inputUnits: number;
+  classes: number;
+  synthesizer: Config['synthesizer'];
+  optimizer: Config['optimizer'];
+  updateProbability: number;
+  seed: string;
+  /** Largest number of batches whose targets the stage may wait for at once. */
+  cacheSize: number;
+  backend: Config['backend'];
+}
+
+export function isLast(spec: StageSpec): boolean {
+  return spec.index === spec.count - 1;
+}
+
+/** Layer indices of each stage: the config's grouping, or one layer per stage. */
+export function stageGrouping(config: Config): number[][] {
+  return config.stages ?? config.model.layers.map((_, i) => [i]);
+}
+
+export function stageSpecs(config: Config, window: number): StageSpec[] {
+  const groups = stageGrouping(config);
+  const widths = [config.model.inputUnits, ...config.model.layers.map((l) => l.units)];
+  return groups.map((layerIndices, index) => ({
+    index,
+    count: groups.length,
+    mode: config.mode,
+    firstLayer: layerIndices[0],
+    layers: layerIndices.map((i) => config.model.layers[i]),
+    inputUnits: widths[layerIndices[0]],
+    classes: config.model.classes,
+    synthesizer: config.synthesizer,
+    optimizer: config.optimizer,
+    updateProbability: config.train.updateProbability,
+    seed: String(config.train.seed),
+    cacheSize: window + 2,
+    backend: config.backend,
+  }));
+}

@@ -1,0 +1,257 @@
+import * as tf from '@tensorflow/tfjs';
+import { Sequential, Adam, buildLayer, type Layer, type Trace } from '../model/index.js';
+import type { BackwardMessage, ForwardMessage, ReportMessage } from './protocol.js';
+import { isLast, type StageSpec } from './stage-spec.js';
+import { Synthesizer } from './synthesizer.js';
+import { softmaxCrossEntropy, oneHot } from './loss.js';
+import { stream } from './rng.js';
+import { learningRateAt } from './learning-rate.js';
+
+/** tf.tidy for functions returning objects of tensors (they are kept; intermediates are freed). */
+function tidy<T>(fn: () => T): T {
+  return tf.tidy(fn as () => tf.TensorContainer) as T;
+}
+
+/** Where a stage's results go: the stage above, the stage below, the orchestrator. */
+export interface StageLinks {
+  forward(message: ForwardMessage): void;
+  backward(message: BackwardMessage): void;
+  report(message: ReportMessage): void;
+}
+
+/** What step 5 needs of batch t: h[s]_t, c_t and the ĝ[s]_t that was applied. */
+interface Pending {
+  h: tf.Tensor2D;
+  labels: tf.Tensor2D | null;
+  used: tf.Tensor2D;
+}
+
+/** A backprop stage's batch waiting for its true gradient. */
+interface Locked {
+  step: number;
+  trace: Trace[];
+}
+
+/**
+ * One stage: layers f_s with their optimizer, and (DNI/cDNI, not the last stage) the synthesizer M[s].
+ * The methods are the steps of DNI.md; the worker calls them in the order the schedule picks.
+ */
+export class Stage {
+  readonly net: Sequential;
+  readonly optimizer: Adam;
+  readonly synthesizer: Synthesizer | null;
+  private readonly pending = new Map<number, Pending>();
+  private locked: Locked | null = null;
+  private readonly updateDraw: () => number;
+  private readonly last: boolean;
+  readonly counters = { updates: 0, skippedUpdates: 0, synthesizerUpdates: 0, evicted: 0 };
+  private synthLossSum = 0;
+  private synthCosineSum = 0;
+  private synthSteps = 0;
+
+  constructor(
+    readonly spec: StageSpec,
+    private readonly links: StageLinks,
+  ) {
+    this.last = isLast(spec);
+    const layers: Layer[] = [];
+    let width = spec.inputUnits;
+    spec.layers.forEach((layer, i) => {
+      const global = spec.firstLayer + i;
+      layers.push(...buildLayer(layer, width, stream(spec.seed, 'init', 'layer', global), { name: `layer${global}` }));
+      width = layer.units;
+    });
+    this.net = new Sequential(layers);
+    const { learningRate, beta1, beta2, epsilon } = spec.optimizer;
+    this.optimizer = new Adam(this.net.params, { learningRate, beta1, beta2, epsilon });
+    this.synthesizer =
+      spec.mode === 'backprop' || this.last
+        ? null
+        : new Synthesizer({
+            units: width,
+            conditioned: spec.mode === 'cdni',
+            classes: spec.classes,
+            hiddenLayers: spec.synthesizer.hiddenLayers,
+            batchNorm: spec.synthesizer.batchNorm,
+            learningRate: spec.synthesizer.learningRate ?? learningRate,
+            beta1,
+            beta2,
+            epsilon,
+            rng: stream(spec.seed, 'init', 'synthesizer', spec.index),
+          });
+    this.updateDraw = stream(spec.seed, 'update', 'stage', spec.index);
+  }
+
+  /** A locked (backprop) stage that waits for the true gradient of the batch it sent. */
+  get awaitingGradient(): boolean {
+    return this.locked !== null;
+  }
+
+  /** Steps 1-4 for a training batch; forward only for an evaluation batch. */
+  forward(message: ForwardMessage): void {
+    if (message.eval) return this.evaluate(message);
+    this.setLearningRate(message.step);
+    const update = this.drawUpdate();
+    // 1. receive h[s-1]_t; 2. h[s]_t = f_s(h[s-1]_t), sent on at once
+    const x = tf.tensor2d(message.activations, [message.rows, this.spec.inputUnits]);
+    const { y: h, trace } = tidy(() => this.net.forward(x, true));
+    x.dispose();
+    if (this.last) return this.finish(message, h as tf.Tensor2D, trace, update);
+    this.sendForward(message, h);
+    if (this.spec.mode === 'backprop') {
+      this.locked = { step: message.step, trace };
+      h.dispose();
+      return;
+    }
+    if (!update) {
+      this.skip(message.step, trace, h);
+      return;
+    }
+    // 3. ĝ[s]_t = M[s](h[s]_t, c_t)
+    const labels = this.spec.mode === 'cdni' ? oneHot(message.labels, this.spec.classes) : null;
+    const gHat = this.synthesizer!.predict(h as tf.Tensor2D, labels);
+    // 4. one backward pass with ĝ: update θ_s, send δ[s-1]_t = J^T ĝ down as the target of stage s-1
+    this.applyGradient(message.step, trace, gHat, true);
+    // kept for step 5, until the target for t arrives
+    this.remember(message.step, { h: h as tf.Tensor2D, labels, used: gHat });
+  }
+
+  /** Step 5 (DNI): the target for an earlier batch trains the synthesizer. Backprop: the true gradient. */
+  backward(message: BackwardMessage): void {
+    if (this.spec.mode === 'backprop') return this.backwardLocked(message);
+    const pending = this.pending.get(message.step);
+    this.pending.delete(message.step);
+    if (pending && message.gradient) {
+      const target = tf.tensor2d(message.gradient, pending.h.shape);
+      const { loss, cosine } = this.synthesizer!.train(pending.h, pending.labels, target, pending.used);
+      target.dispose();
+      this.synthLossSum += loss;
+      this.synthCosineSum += cosine;
+      this.synthSteps += 1;
+      this.counters.synthesizerUpdates += 1;
+    }
+    if (pending) tf.dispose([pending.h, pending.labels ?? [], pending.used]);
+    this.links.report({ kind: 'done', stage: this.spec.index, step: message.step });
+  }
+
+  /** Means of the synthesizer's loss and cosine since the last call. */
+  takeSynthesizerMeans(): { loss: number | null; cosine: number | null } {
+    const n = this.synthSteps;
+    const out = { loss: n ? this.synthLossSum / n : null, cosine: n ? this.synthCosineSum / n : null };
+    this.synthLossSum = this.synthCosineSum = this.synthSteps = 0;
+    return out;
+  }
+
+  dispose(): void {
+    for (const p of this.pending.values()) tf.dispose([p.h, p.labels ?? [], p.used]);
+    this.pending.clear();
+    if (this.locked) tf.dispose(this.locked.trace);
+    this.synthesizer?.dispose();
+    this.optimizer.dispose();
+    this.net.dispose();
+  }
+
+  private backwardLocked(message: BackwardMessage): void {
+    const locked = this.locked;
+    if (!locked || locked.step !== message.step || !message.gradient) {
+      throw new Error(`stage ${this.spec.index}: true gradient for step ${message.step} arrived while waiting for ${locked?.step ?? 'none'}`);
+    }
+    this.locked = null;
+    const width = this.spec.layers[this.spec.layers.length - 1].units;
+    const g = tf.tensor2d(message.gradient, [message.gradient.length / width, width]);
+    this.applyGradient(message.step, locked.trace, g, false);
+    tf.dispose(g);
+    this.links.report({ kind: 'done', stage: this.spec.index, step: message.step });
+  }
+
+  /** The last stage: logits, loss, the true gradient; update and send dL/dh[S-1] down. */
+  private finish(message: ForwardMessage, logits: tf.Tensor2D, trace: Trace[], update: boolean): void {
+    const labels = oneHot(message.labels, this.spec.classes);
+    const { loss, gradient, correct } = softmaxCrossEntropy(logits, labels);
+    if (update) this.applyGradient(message.step, trace, gradient, false);
+    else this.skip(message.step, trace, null);
+    const lossValue = loss.dataSync()[0];
+    const correctValue = correct.dataSync()[0];
+    tf.dispose([logits, labels, loss, gradient, correct]);
+    this.links.report({
+      kind: 'done',
+      stage: this.spec.index,
+      step: message.step,
+      loss: lossValue,
+      correct: correctValue,
+      rows: message.rows,
+    });
+  }
+
+  /** Backward through f_s with upstream gradient `dy`; sends δ down first, then updates θ_s. */
+  private applyGradient(step: number, trace: Trace[], dy: tf.Tensor2D, synthetic: boolean): void {
+    const needInput = this.spec.index > 0;
+    const { dx, grads } = tidy(() => this.net.backward(trace, dy, needInput));
+    tf.dispose(trace);
+    if (dx) {
+      const gradient = dx.dataSync() as Float32Array;
+      dx.dispose();
+      this.links.backward({ kind: 'backward', step, gradient, synthetic });
+    }
+    this.optimizer.step(grads);
+    tf.dispose(grads);
+    this.counters.updates += 1;
+  }
+
+  private skip(step: number, trace: Trace[], h: tf.Tensor | null): void {
+    tf.dispose(trace);
+    if (h) h.dispose();
+    this.counters.skippedUpdates += 1;
+    // stage s-1 still waits for a target for this step: tell it there is none
+    if (this.spec.index > 0) this.links.backward({ kind: 'backward', step, gradient: null, synthetic: !this.last });
+  }
+
+  private remember(step: number, entry: Pending): void {
+    this.pending.set(step, entry);
+    if (this.pending.size > this.spec.cacheSize) {
+      const oldest = this.pending.keys().next().value as number;
+      const dropped = this.pending.get(oldest)!;
+      tf.dispose([dropped.h, dropped.labels ?? [], dropped.used]);
+      this.pending.delete(oldest);
+      this.counters.evicted += 1;
+    }
+  }
+
+  private sendForward(message: ForwardMessage, h: tf.Tensor): void {
+    const activations = h.dataSync() as Float32Array;
+    this.links.forward({ kind: 'forward', step: message.step, rows: message.rows, activations, labels: message.labels, eval: message.eval });
+  }
+
+  private evaluate(message: ForwardMessage): void {
+    const x = tf.tensor2d(message.activations, [message.rows, this.spec.inputUnits]);
+    const y = tf.tidy(() => this.net.forward(x, false).y);
+    x.dispose();
+    if (!this.last) {
+      this.sendForward(message, y);
+      y.dispose();
+      return;
+    }
+    const labels = oneHot(message.labels, this.spec.classes);
+    const { loss, gradient, correct } = softmaxCrossEntropy(y as tf.Tensor2D, labels);
+    const lossSum = loss.dataSync()[0] * message.rows;
+    const correctCount = correct.dataSync()[0];
+    tf.dispose([y, labels, loss, gradient, correct]);
+    this.links.report({ kind: 'eval', stage: this.spec.index, tag: message.eval!, lossSum, correct: correctCount, rows: message.rows });
+  }
+
+  private drawUpdate(): boolean {
+    const p = this.spec.updateProbability;
+    const draw = this.updateDraw();
+    return p >= 1 || draw < p;
+  }
+
+  private setLearningRate(step: number): void {
+    const { learningRate, decaySteps, decayFactor } = this.spec.optimizer;
+    const rate = learningRateAt(step, learningRate, decaySteps, decayFactor);
+    this.optimizer.learningRate = rate;
+    if (this.synthesizer) {
+      const base = this.spec.synthesizer.learningRate ?? learningRate;
+      this.synthesizer.learningRate = learningRateAt(step, base, decaySteps, decayFactor);
+    }
+  }
+}

@@ -1,0 +1,95 @@
+import * as tf from '@tensorflow/tfjs';
+import { Sequential, Adam, buildLayer } from '../model/index.js';
+
+export interface SynthesizerOptions {
+  /** Width of the interface h[s] (and of the gradient it predicts). */
+  units: number;
+  /** cDNI: the synthesizer also sees the one-hot label. */
+  conditioned: boolean;
+  classes: number;
+  hiddenLayers: number[];
+  batchNorm: boolean;
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  rng: () => number;
+}
+
+export interface SynthesizerStep {
+  /** ||M(h, c) - g||^2, mean over the batch, summed over features. */
+  loss: number;
+  /** Cosine similarity of the gradient that was used (ĝ) with the target g that came later. */
+  cosine: number;
+}
+
+/**
+ * M[s]: predicts ĝ ≈ dL/dh[s] from h[s] (and the label, for cDNI). The output layer starts at zero,
+ * so ĝ = 0 until the synthesizer has learned something.
+ */
+export class Synthesizer {
+  readonly net: Sequential;
+  readonly optimizer: Adam;
+
+  constructor(private readonly options: SynthesizerOptions) {
+    const layers = [];
+    let width = options.units + (options.conditioned ? options.classes : 0);
+    for (const [i, units] of options.hiddenLayers.entries()) {
+      layers.push(
+        ...buildLayer({ type: 'dense', units, batchNorm: options.batchNorm, activation: 'relu' }, width, options.rng, {
+          name: `synthesizer.hidden${i}`,
+        }),
+      );
+      width = units;
+    }
+    layers.push(
+      ...buildLayer({ type: 'dense', units: options.units, activation: 'linear' }, width, options.rng, {
+        zeroInit: true,
+        name: 'synthesizer.output',
+      }),
+    );
+    this.net = new Sequential(layers);
+    this.optimizer = new Adam(this.net.params, {
+      learningRate: options.learningRate,
+      beta1: options.beta1,
+      beta2: options.beta2,
+      epsilon: options.epsilon,
+    });
+  }
+
+  private input(h: tf.Tensor2D, oneHot: tf.Tensor2D | null): tf.Tensor2D {
+    return this.options.conditioned && oneHot ? tf.concat([h, oneHot], 1) : h;
+  }
+
+  /** ĝ = M(h, c), a constant for the stage's backward pass. */
+  predict(h: tf.Tensor2D, oneHot: tf.Tensor2D | null): tf.Tensor2D {
+    return tf.tidy(() => this.net.forward(this.input(h, oneHot), true).y as tf.Tensor2D);
+  }
+
+  /** One step on ||M(h, c) - g||^2; `used` is the ĝ the stage applied for this batch. */
+  train(h: tf.Tensor2D, oneHot: tf.Tensor2D | null, target: tf.Tensor2D, used: tf.Tensor2D): SynthesizerStep {
+    const [loss, cosine] = tf.tidy(() => {
+      const { y, trace } = this.net.forward(this.input(h, oneHot), true);
+      const rows = h.shape[0];
+      const diff = tf.sub(y, target);
+      const lossValue = tf.sum(tf.square(diff)).div(rows);
+      const { grads } = this.net.backward(trace, tf.mul(diff, 2 / rows) as tf.Tensor2D, false);
+      this.optimizer.step(grads);
+      const norms = tf.mul(tf.norm(used), tf.norm(target));
+      const cos = tf.div(tf.sum(tf.mul(used, target)), tf.maximum(norms, 1e-12));
+      return [lossValue, cos];
+    });
+    const values = [loss.dataSync()[0], cosine.dataSync()[0]];
+    tf.dispose([loss, cosine]);
+    return { loss: values[0], cosine: values[1] };
+  }
+
+  set learningRate(value: number) {
+    this.optimizer.learningRate = value;
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.net.dispose();
+  }
+}

@@ -1,0 +1,44 @@
+import { loadMnist, makeBatch, type Batch, type Mnist } from '../../src/data/index.js';
+import { validateConfig } from '../../src/config/resolve.js';
+import type { Config, ConfigInput } from '../../src/config/schema.js';
+
+let mnist: Mnist | null = null;
+
+/** The bundled MNIST, loaded once per test file. */
+export function data(): Mnist {
+  mnist ??= loadMnist();
+  return mnist;
+}
+
+/** `count` training batches of `size`, in file order (deterministic). */
+export function trainingBatches(count: number, size: number): Batch[] {
+  const train = data().train;
+  const order = Array.from({ length: count * size }, (_, i) => i);
+  return Array.from({ length: count }, (_, b) => makeBatch(train, order, b * size, size));
+}
+
+/** A small MLP (784-64-32-10, BatchNorm on the hidden layers), three stages. */
+export function smallConfig(over: Omit<Partial<ConfigInput>, 'train'> & { train?: Partial<ConfigInput['train']> } = {}): Config {
+  const { train, ...rest } = over;
+  return validateConfig({
+    mode: 'backprop',
+    model: {
+      inputUnits: 784,
+      classes: 10,
+      layers: [
+        { type: 'dense', units: 64, batchNorm: true, activation: 'relu' },
+        { type: 'dense', units: 32, batchNorm: true, activation: 'relu' },
+        { type: 'dense', units: 10, activation: 'linear' },
+      ],
+    },
+    optimizer: { learningRate: 1e-2 },
+    backend: 'wasm',
+    ...rest,
+    train: { epochs: 1, batchSize: 32, seed: 7, ...train },
+  });
+}
+
+/** A copy of a batch (feeding transfers, and so empties, the original's buffer). */
+export function copyBatch(b: Batch): Batch {
+  return { x: b.x.slice(), labels: b.labels.slice(), size: b.size };
+}

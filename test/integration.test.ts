@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { train, presets } from '../src/index.js';
+import { data } from './helpers/fixtures.js';
+
+test('a short cDNI run through the library learns and writes its outputs', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'synthgrad-run-'));
+  try {
+    const summary = await train(
+      { ...presets['mnist-cdni'], train: { ...presets['mnist-cdni'].train, schedule: 'async', maxSteps: 250 }, out, backend: 'wasm' },
+      { data: data() },
+    );
+    assert.equal(summary.mode, 'cdni');
+    assert.equal(summary.steps, 250);
+    assert.equal(summary.stages, 4);
+    assert.equal(summary.backend, 'wasm');
+    assert.ok(summary.valAccuracy > 0.85, `validation accuracy ${summary.valAccuracy}`);
+    assert.ok(summary.testAccuracy > 0.85, `test accuracy ${summary.testAccuracy}`);
+    assert.ok(summary.trainSamplesPerSecond > 0);
+    for (const s of summary.perStage) {
+      assert.equal(s.updates, 250);
+      assert.ok(s.busySeconds > 0);
+    }
+    for (const s of summary.perStage.slice(0, 3)) {
+      assert.ok(s.synthesizerLoss !== null && s.synthesizerLoss > 0);
+      assert.ok(s.synthesizerCosine !== null && s.synthesizerCosine > 0, `cosine ${s.synthesizerCosine}`);
+    }
+    assert.equal(summary.perStage[3].synthesizerLoss, null);
+    const written = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    assert.deepEqual(written, JSON.parse(JSON.stringify(summary)));
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    assert.equal(config.config.mode, 'cdni');
+    assert.ok(config.versions.tfjs);
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(lines.some((l) => l.type === 'train'));
+    const epoch = lines.find((l) => l.type === 'epoch');
+    assert.equal(epoch.stages.length, 4);
+    assert.equal(epoch.valAccuracy, summary.valAccuracy);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('the CLI trains a preset end to end and prints accuracy, throughput and stage times', () => {
+  const out = mkdtempSync(join(tmpdir(), 'synthgrad-cli-run-'));
+  try {
+    const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+    const r = spawnSync(process.execPath, [cli, 'train', '--preset', 'mnist-backprop', '--max-steps', '60', '--out', join(out, 'run')], {
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /validation accuracy 0\.\d+ +test accuracy 0\.\d+/);
+    assert.match(r.stdout, /samples\/s/);
+    assert.match(r.stdout, /stage +busy s +wait s/);
+    // logs are JSON lines when stderr is not a terminal
+    const logs = r.stderr.trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(logs.some((l) => /stages ready on/.test(l.msg)));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,146 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { Stage } from '../src/pipeline/stage.js';
+import { stageSpecs } from '../src/pipeline/stage-spec.js';
+import type { BackwardMessage, ForwardMessage, ReportMessage } from '../src/pipeline/protocol.js';
+import { Synthesizer } from '../src/pipeline/synthesizer.js';
+import { stream } from '../src/pipeline/rng.js';
+import { smallConfig } from './helpers/fixtures.js';
+
+before(async () => {
+  await tf.setBackend('wasm');
+});
+
+function recordingLinks() {
+  const sent = { forward: [] as ForwardMessage[], backward: [] as BackwardMessage[], reports: [] as ReportMessage[] };
+  return { sent, links: { forward: (m: ForwardMessage) => sent.forward.push(m), backward: (m: BackwardMessage) => sent.backward.push(m), report: (m: ReportMessage) => sent.reports.push(m) } };
+}
+
+function forwardOf(step: number, rows: number, units: number, rng: () => number): ForwardMessage {
+  const activations = new Float32Array(rows * units).map(() => rng());
+  const labels = new Uint8Array(rows).map((_, i) => i % 10);
+  return { kind: 'forward', step, rows, activations, labels };
+}
+
+for (const mode of ['dni', 'cdni'] as const) {
+  test(`${mode}: a zero-initialised synthesizer makes the first update of its stage zero`, () => {
+    const spec = stageSpecs(smallConfig({ mode }), 1)[1];
+    const { sent, links } = recordingLinks();
+    const stage = new Stage(spec, links);
+    try {
+      const before = stage.net.getWeights();
+      stage.forward(forwardOf(0, 16, spec.inputUnits, stream('t', 'x')));
+      const after = stage.net.getWeights();
+      // the kernel and BatchNorm scale/shift are untouched; only BatchNorm's running statistics moved
+      for (let i = 0; i < stage.net.params.length; i++) assert.deepEqual(after[i], before[i], `parameter ${i} changed`);
+      assert.equal(stage.counters.updates, 1);
+      assert.equal(sent.forward.length, 1);
+      assert.equal(sent.backward.length, 1);
+      assert.ok(sent.backward[0].synthetic);
+      assert.ok(sent.backward[0].gradient!.every((v) => v === 0), 'the target sent down should be zero');
+    } finally {
+      stage.dispose();
+    }
+  });
+}
+
+test('dni: once its synthesizer has learned, the stage updates and the target trains the synthesizer', () => {
+  const spec = stageSpecs(smallConfig({ mode: 'cdni' }), 1)[1];
+  const { sent, links } = recordingLinks();
+  const stage = new Stage(spec, links);
+  const rng = stream('t', 'y');
+  try {
+    const initial = stage.net.getWeights();
+    for (let step = 0; step < 3; step++) {
+      stage.forward(forwardOf(step, 16, spec.inputUnits, rng));
+      const target = new Float32Array(16 * 32).map(() => rng() - 0.5);
+      stage.backward({ kind: 'backward', step, gradient: target, synthetic: true });
+    }
+    assert.equal(stage.counters.synthesizerUpdates, 3);
+    const { loss, cosine } = stage.takeSynthesizerMeans();
+    assert.ok(loss !== null && loss > 0);
+    assert.ok(cosine !== null && Number.isFinite(cosine));
+    assert.notDeepEqual(stage.net.getWeights()[0], initial[0]);
+    assert.deepEqual(
+      sent.reports.filter((r) => r.kind === 'done').map((r) => (r as { step: number }).step),
+      [0, 1, 2],
+    );
+  } finally {
+    stage.dispose();
+  }
+});
+
+test('updateProbability: a skipped stage sends no gradient, only a null target, and keeps its weights', () => {
+  const spec = { ...stageSpecs(smallConfig({ mode: 'dni' }), 1)[2], updateProbability: 1e-9 };
+  const { sent, links } = recordingLinks();
+  const stage = new Stage(spec, links);
+  try {
+    const before = stage.net.getWeights();
+    stage.forward(forwardOf(0, 8, spec.inputUnits, stream('t', 'z')));
+    assert.equal(stage.counters.skippedUpdates, 1);
+    assert.equal(sent.backward[0].gradient, null);
+    assert.deepEqual(stage.net.getWeights().slice(0, stage.net.params.length), before.slice(0, stage.net.params.length));
+    // the last stage still reports the batch's loss
+    assert.equal(sent.reports.filter((r) => r.kind === 'done').length, 1);
+  } finally {
+    stage.dispose();
+  }
+});
+
+test('a stage leaks no tensors over many steps', () => {
+  const spec = stageSpecs(smallConfig({ mode: 'cdni' }), 1)[1];
+  const { links } = recordingLinks();
+  const stage = new Stage(spec, links);
+  const rng = stream('t', 'leak');
+  try {
+    const step = (t: number) => {
+      stage.forward(forwardOf(t, 8, spec.inputUnits, rng));
+      stage.backward({ kind: 'backward', step: t, gradient: new Float32Array(8 * 32).fill(0.01), synthetic: true });
+    };
+    step(0);
+    const tensors = tf.memory().numTensors;
+    for (let t = 1; t < 20; t++) step(t);
+    assert.equal(tf.memory().numTensors, tensors);
+  } finally {
+    stage.dispose();
+  }
+});
+
+test("a synthesizer's loss falls on a fixed target", () => {
+  const rng = stream('t', 'synth');
+  const synth = new Synthesizer({
+    units: 32, conditioned: true, classes: 10, hiddenLayers: [64], batchNorm: false,
+    learningRate: 1e-2, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, rng,
+  });
+  const h = tf.tensor2d(new Float32Array(64 * 32).map(() => rng()), [64, 32]);
+  const labels = tf.oneHot(tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 10), 'int32'), 10).toFloat() as tf.Tensor2D;
+  const target = tf.tensor2d(new Float32Array(64 * 32).map(() => rng() - 0.5), [64, 32]);
+  try {
+    const zero = synth.predict(h, labels);
+    assert.equal(tf.max(tf.abs(zero)).dataSync()[0], 0, 'a fresh synthesizer predicts zero');
+    const losses = Array.from({ length: 60 }, () => synth.train(h, labels, target, zero).loss);
+    zero.dispose();
+    assert.ok(losses[59] < 0.2 * losses[0], `loss went from ${losses[0]} to ${losses[59]}`);
+    const used = synth.predict(h, labels);
+    const { cosine } = synth.train(h, labels, target, used);
+    assert.ok(cosine > 0.9, `cosine of a fitted prediction with its target: ${cosine}`);
+    used.dispose();
+  } finally {
+    tf.dispose([h, labels, target]);
+    synth.dispose();
+  }
+});
+
+test('the same seed builds the same stage; another seed another one', () => {
+  const make = (seed: number) => {
+    const spec = stageSpecs(smallConfig({ mode: 'cdni', train: { seed } }), 1)[0];
+    const stage = new Stage(spec, recordingLinks().links);
+    const w = stage.net.getWeights()[0];
+    stage.dispose();
+    return w;
+  };
+  assert.deepEqual(make(1), make(1));
+  assert.notDeepEqual(make(1), make(2));
+});
