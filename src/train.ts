@@ -98,7 +98,8 @@ export async function train(input: ConfigInput | Config, options: TrainOptions =
   });
   try {
     const backend = pipeline.backends[0];
-    log.info({ backends: pipeline.backends }, `stages ready on ${backend}`);
+    const skipped = Object.fromEntries(pipeline.skippedBackends[0].map((s) => [s.candidate, s.reason]));
+    log.info({ backends: pipeline.backends, skipped }, `stages ready on ${backend}`);
     dir.writeJson('config.json', { runId, config, backends: pipeline.backends, window, versions: versions() });
 
     let lastStats: StageStats[] = [];

@@ -49,9 +49,6 @@ async function serve(
   control: PortChannel<ReportMessage | ControlMessage>,
 ): Promise<StageStats> {
   const backend = await selectBackend(spec.backend);
-  for (const { candidate, reason } of backend.skipped) {
-    report({ kind: 'log', stage: spec.index, level: 'debug', msg: `backend ${candidate} skipped`, data: { reason } });
-  }
 
   const forwardOut = ports.forwardOut && new PortChannel<ForwardMessage>(ports.forwardOut);
   const backwardOut = ports.backwardOut && new PortChannel<BackwardMessage>(ports.backwardOut);
@@ -88,7 +85,7 @@ async function serve(
     else if (m.kind === 'weights') report({ kind: 'weights', stage: spec.index, values: stage.net.getWeights() });
     else if (m.kind === 'stop') inbox.requestStop();
   });
-  report({ kind: 'ready', stage: spec.index, backend: backend.name });
+  report({ kind: 'ready', stage: spec.index, backend: backend.name, skipped: backend.skipped });
 
   // The loop: take what the schedule says, do it, measure it.
   for (;;) {

@@ -22,7 +22,7 @@ export function summaryText(s: Summary): string {
   for (const p of s.perStage) {
     lines.push(
       `  ${String(p.stage).padEnd(5)} ${p.busySeconds.toFixed(1).padStart(7)} ${p.waitSeconds.toFixed(1).padStart(8)} ` +
-        `${p.sendSeconds.toFixed(2).padStart(8)} ${String(p.updates).padStart(8)} ${fixed(p.synthesizerLoss, 4).padStart(11)} ` +
+        `${p.sendSeconds.toFixed(2).padStart(8)} ${String(p.updates).padStart(8)} ${(p.synthesizerLoss === null ? '-' : p.synthesizerLoss.toPrecision(3)).padStart(11)} ` +
         `${fixed(p.synthesizerCosine, 3).padStart(10)}  ${p.layers.join('; ')}`,
     );
   }

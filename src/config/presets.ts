@@ -6,10 +6,12 @@ const output = { type: 'dense', units: 10, activation: 'linear' } as const;
 /** 784-256-256-256-10 with BatchNorm and ReLU, one layer per stage (four stages). */
 const mlp = { inputUnits: 784, classes: 10, layers: [hidden, hidden, hidden, output] };
 
+// async: stages run free, up to `window` batches in flight; use --schedule lockstep for exact repeatability.
 const schedule = {
   epochs: 20,
   batchSize: 128,
-  schedule: 'lockstep',
+  schedule: 'async',
+  window: 4,
 } as const;
 
 // 20 epochs of 429 steps (batch 128, 55,000 examples): decay at epochs 10 and 15.

@@ -34,6 +34,8 @@ interface Waiter {
  */
 export class Pipeline {
   readonly backends: string[] = [];
+  /** Per stage: the backends tried before the one taken, and why each was not. */
+  readonly skippedBackends: { candidate: string; reason: string }[][] = [];
   private readonly controls: PortChannel<ControlMessage | ReportMessage>[] = [];
   private readonly input: PortChannel<ForwardMessage>;
   private readonly tasks: Promise<StageStats>[];
@@ -188,6 +190,7 @@ export class Pipeline {
     switch (message.kind) {
       case 'ready':
         this.backends[message.stage] = message.backend;
+        this.skippedBackends[message.stage] = message.skipped;
         this.ready += 1;
         break;
       case 'done': {

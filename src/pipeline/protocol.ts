@@ -50,7 +50,7 @@ export interface StageStats {
 
 /** stage -> orchestrator */
 export type ReportMessage =
-  | { kind: 'ready'; stage: number; backend: string }
+  | { kind: 'ready'; stage: number; backend: string; skipped: { candidate: string; reason: string }[] }
   | { kind: 'log'; stage: number; level: 'info' | 'warn' | 'debug'; msg: string; data?: Record<string, unknown> }
   /** The stage has finished all its work for a training step; the last stage adds the batch loss. */
   | { kind: 'done'; stage: number; step: number; loss?: number; correct?: number; rows?: number }

@@ -26,6 +26,11 @@ export interface SynthesizerStep {
 /**
  * M[s]: predicts ĝ ≈ dL/dh[s] from h[s] (and the label, for cDNI). The output layer starts at zero,
  * so ĝ = 0 until the synthesizer has learned something.
+ *
+ * It works in per-example units: with the task loss a mean over B rows, each row of dL/dh is
+ * 1/B of that example's own gradient. The synthesizer predicts the per-example gradient (its target
+ * is g·B and the stage applies M(h, c)/B), so what it learns does not depend on the batch size and
+ * its outputs are of order one rather than 1/B, which keeps Adam's steps in proportion.
  */
 export class Synthesizer {
   readonly net: Sequential;
@@ -61,17 +66,17 @@ export class Synthesizer {
     return this.options.conditioned && oneHot ? tf.concat([h, oneHot], 1) : h;
   }
 
-  /** ĝ = M(h, c), a constant for the stage's backward pass. */
+  /** ĝ = M(h, c) / B, a constant for the stage's backward pass. */
   predict(h: tf.Tensor2D, oneHot: tf.Tensor2D | null): tf.Tensor2D {
-    return tf.tidy(() => this.net.forward(this.input(h, oneHot), true).y as tf.Tensor2D);
+    return tf.tidy(() => tf.div(this.net.forward(this.input(h, oneHot), true).y, h.shape[0]) as tf.Tensor2D);
   }
 
-  /** One step on ||M(h, c) - g||^2; `used` is the ĝ the stage applied for this batch. */
+  /** One step on ||M(h, c) - g·B||^2 (mean over rows); `used` is the ĝ the stage applied for this batch. */
   train(h: tf.Tensor2D, oneHot: tf.Tensor2D | null, target: tf.Tensor2D, used: tf.Tensor2D): SynthesizerStep {
     const [loss, cosine] = tf.tidy(() => {
       const { y, trace } = this.net.forward(this.input(h, oneHot), true);
       const rows = h.shape[0];
-      const diff = tf.sub(y, target);
+      const diff = tf.sub(y, tf.mul(target, rows));
       const lossValue = tf.sum(tf.square(diff)).div(rows);
       const { grads } = this.net.backward(trace, tf.mul(diff, 2 / rows) as tf.Tensor2D, false);
       this.optimizer.step(grads);
