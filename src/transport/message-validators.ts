@@ -1,0 +1,71 @@
+/**
+ * Validators for decoded stage messages (`NatsChannel`'s `validate` option): they check kind,
+ * field types and sizes, and throw on anything else, so a stage never sees a malformed message.
+ */
+import type { ControlMessage, DataMessage } from '../pipeline/protocol.js';
+
+export interface DataMessageLimits {
+  /** Largest batch (rows) accepted (default 65536). */
+  maxRows?: number;
+  /** Largest activations / gradient length in floats (default 16M = 64 MiB). */
+  maxValues?: number;
+}
+
+function fail(what: string): never {
+  throw new TypeError(what);
+}
+
+function record(value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('message is not an object');
+  return value as Record<string, unknown>;
+}
+
+function count(value: unknown, name: string, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > max) fail(`${name} must be an integer from 0 to ${max}`);
+  return value;
+}
+
+/** `validateDataMessage` with limits. */
+export function dataMessageValidator(limits: DataMessageLimits = {}): (value: unknown) => asserts value is DataMessage {
+  const maxRows = limits.maxRows ?? 65536;
+  const maxValues = limits.maxValues ?? 16 * 1024 * 1024;
+  return (value: unknown): asserts value is DataMessage => {
+    const m = record(value);
+    if (m.kind === 'forward') {
+      count(m.step, 'step', Number.MAX_SAFE_INTEGER);
+      const rows = count(m.rows, 'rows', maxRows);
+      if (!(m.activations instanceof Float32Array)) fail('activations must be a Float32Array');
+      if (m.activations.length > maxValues) fail(`activations longer than ${maxValues}`);
+      if (rows === 0 ? m.activations.length !== 0 : m.activations.length % rows !== 0) fail(`activations length ${m.activations.length} is not a multiple of rows ${rows}`);
+      if (!(m.labels instanceof Uint8Array) || m.labels.length !== rows) fail('labels must be a Uint8Array of length rows');
+      if (m.eval !== undefined && m.eval !== null) {
+        const tag = record(m.eval);
+        if (tag.split !== 'validation' && tag.split !== 'test') fail('eval.split must be validation or test');
+        count(tag.index, 'eval.index', Number.MAX_SAFE_INTEGER);
+      }
+      const known = new Set(['kind', 'step', 'rows', 'activations', 'labels', 'eval']);
+      for (const key of Object.keys(m)) if (!known.has(key)) fail(`unexpected field ${JSON.stringify(key.slice(0, 40))}`);
+      return;
+    }
+    if (m.kind === 'backward') {
+      count(m.step, 'step', Number.MAX_SAFE_INTEGER);
+      if (m.gradient !== null && !(m.gradient instanceof Float32Array)) fail('gradient must be a Float32Array or null');
+      if (m.gradient !== null && m.gradient.length > maxValues) fail(`gradient longer than ${maxValues}`);
+      if (typeof m.synthetic !== 'boolean') fail('synthetic must be a boolean');
+      const known = new Set(['kind', 'step', 'gradient', 'synthetic']);
+      for (const key of Object.keys(m)) if (!known.has(key)) fail(`unexpected field ${JSON.stringify(key.slice(0, 40))}`);
+      return;
+    }
+    fail(`unknown data message kind ${JSON.stringify(String(m.kind).slice(0, 40))}`);
+  };
+}
+
+/** Accepts a well-formed ForwardMessage or BackwardMessage (default limits). */
+export const validateDataMessage: (value: unknown) => asserts value is DataMessage = dataMessageValidator();
+
+/** Accepts `{ kind: 'stats' | 'weights' | 'stop' }` and nothing else. */
+export function validateControlMessage(value: unknown): asserts value is ControlMessage {
+  const m = record(value);
+  if (m.kind !== 'stats' && m.kind !== 'weights' && m.kind !== 'stop') fail(`unknown control message kind ${JSON.stringify(String(m.kind).slice(0, 40))}`);
+  if (Object.keys(m).length !== 1) fail('control messages have only a kind');
+}
