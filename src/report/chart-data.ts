@@ -1,0 +1,93 @@
+import type { RunData } from './read-run.js';
+import { runLabel, runUtilisation, type StageUtilisation } from './figures.js';
+
+/** One colour per run (Tableau 10), then evenly spread hues. */
+export function runColor(index: number): string {
+  const palette = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+  if (index < palette.length) return palette[index];
+  return `hsl(${Math.round((index * 137.508) % 360)}, 60%, 45%)`;
+}
+
+export interface XY {
+  x: number;
+  y: number | null;
+}
+
+/** What the page script draws, for one run. */
+export interface ChartRun {
+  label: string;
+  color: string;
+  /** Training loss against step. */
+  loss: XY[];
+  /** Validation and test accuracy against step and against wall seconds. */
+  valByStep: XY[];
+  testByStep: XY[];
+  valByTime: XY[];
+  testByTime: XY[];
+  /** Stages with a synthesizer: its loss and cosine against epoch. */
+  synthesizers: { stage: number; loss: XY[]; cosine: XY[] }[];
+  utilisation: StageUtilisation[];
+}
+
+export interface ChartData {
+  runs: ChartRun[];
+  /** Bar labels of the utilisation chart: stage 0 .. the largest stage count. */
+  stageLabels: string[];
+  /** Per chart id, a line saying which runs have nothing to draw there (empty when all do). */
+  notes: Record<ChartId, string>;
+}
+
+export const chartIds = ['loss', 'accuracy-step', 'accuracy-time', 'synth-loss', 'synth-cosine', 'utilisation'] as const;
+export type ChartId = (typeof chartIds)[number];
+
+export function chartData(runs: RunData[]): ChartData {
+  const chartRuns = runs.map((run, i) => chartRun(run, i));
+  const stageCount = chartRuns.reduce((n, r) => Math.max(n, ...r.utilisation.map((s) => s.stage + 1)), 0);
+  const lacking = (has: (r: ChartRun, run: RunData) => boolean) =>
+    chartRuns.filter((r, i) => !has(r, runs[i])).map((r) => r.label);
+  const note = (what: string, names: string[]) => (names.length ? `${what}: ${names.join('; ')}` : '');
+  const hasEpochs = (r: ChartRun) => r.valByStep.length > 0;
+  const utilisationSources = runs.map((run) => runUtilisation(run).source);
+  return {
+    runs: chartRuns,
+    stageLabels: Array.from({ length: stageCount }, (_, s) => `stage ${s}`),
+    notes: {
+      loss: note('No training-loss line yet', lacking((r) => r.loss.length > 0)),
+      'accuracy-step': note('No epoch line yet', lacking(hasEpochs)),
+      'accuracy-time': note('No epoch line yet', lacking(hasEpochs)),
+      'synth-loss': note('No synthesizer figures (backprop, or no epoch line yet)', lacking((r) => r.synthesizers.length > 0)),
+      'synth-cosine': note('No synthesizer figures (backprop, or no epoch line yet)', lacking((r) => r.synthesizers.length > 0)),
+      utilisation: [
+        note('No stage figures yet', chartRuns.filter((_, i) => utilisationSources[i] === null).map((r) => r.label)),
+        note('From the last epoch line (no summary.json)', chartRuns.filter((_, i) => utilisationSources[i] === 'last epoch line').map((r) => r.label)),
+      ]
+        .filter(Boolean)
+        .join('. '),
+    },
+  };
+}
+
+function chartRun(run: RunData, index: number): ChartRun {
+  const stages = new Map<number, { stage: number; loss: XY[]; cosine: XY[] }>();
+  for (const e of run.epochs) {
+    for (const s of e.stages) {
+      if (s.synthesizerLoss === null && s.synthesizerCosine === null) continue;
+      const entry = stages.get(s.stage) ?? { stage: s.stage, loss: [], cosine: [] };
+      entry.loss.push({ x: e.epoch, y: s.synthesizerLoss });
+      entry.cosine.push({ x: e.epoch, y: s.synthesizerCosine });
+      stages.set(s.stage, entry);
+    }
+  }
+  const timed = run.epochs.filter((e) => e.wallSeconds !== null);
+  return {
+    label: runLabel(run),
+    color: runColor(index),
+    loss: run.train.map((t) => ({ x: t.step, y: t.loss })),
+    valByStep: run.epochs.map((e) => ({ x: e.step, y: e.valAccuracy })),
+    testByStep: run.epochs.map((e) => ({ x: e.step, y: e.testAccuracy })),
+    valByTime: timed.map((e) => ({ x: e.wallSeconds!, y: e.valAccuracy })),
+    testByTime: timed.map((e) => ({ x: e.wallSeconds!, y: e.testAccuracy })),
+    synthesizers: [...stages.values()].sort((a, b) => a.stage - b.stage),
+    utilisation: runUtilisation(run).stages,
+  };
+}

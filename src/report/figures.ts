@@ -1,0 +1,107 @@
+import type { RunData } from './read-run.js';
+
+/** The summary figures of one run: from summary.json, or from config.json and metrics.jsonl when it is missing. */
+export interface RunFigures {
+  preset: string | null;
+  mode: string | null;
+  schedule: string | null;
+  window: number | null;
+  backend: string | null;
+  stages: number | null;
+  epochs: number | null;
+  steps: number | null;
+  wallSeconds: number | null;
+  samplesPerSecond: number | null;
+  valAccuracy: number | null;
+  testAccuracy: number | null;
+  /** false: no summary.json, the figures are estimated from metrics.jsonl (the run is unfinished). */
+  fromSummary: boolean;
+}
+
+export interface StageUtilisation {
+  stage: number;
+  busySeconds: number | null;
+  waitSeconds: number | null;
+  /** busy / (busy + wait); null when unknown. */
+  utilisation: number | null;
+}
+
+/** Per-stage utilisation: summary.json's perStage, else the last epoch line's (cumulative) stage figures. */
+export interface RunUtilisation {
+  source: 'summary.json' | 'last epoch line' | null;
+  stages: StageUtilisation[];
+}
+
+/** The legend label of a run: its id, then its preset and mode. */
+export function runLabel(run: RunData): string {
+  const preset = run.summary?.preset ?? run.config.preset;
+  const mode = run.summary?.mode ?? run.config.mode;
+  const tags = [preset, mode].filter((t): t is string => !!t);
+  return tags.length ? `${run.id} (${tags.join(', ')})` : run.id;
+}
+
+export function runFigures(run: RunData): RunFigures {
+  const s = run.summary;
+  const last = run.epochs.at(-1);
+  if (s) {
+    return {
+      preset: s.preset ?? run.config.preset,
+      mode: s.mode ?? run.config.mode,
+      schedule: s.schedule ?? run.config.schedule,
+      window: s.window ?? run.config.window,
+      backend: s.backend ?? uniqueBackends(run),
+      stages: s.stages ?? (s.perStage.length || null),
+      epochs: s.epochs,
+      steps: s.steps,
+      wallSeconds: s.wallSeconds,
+      samplesPerSecond: s.trainSamplesPerSecond,
+      valAccuracy: s.valAccuracy,
+      testAccuracy: s.testAccuracy,
+      fromSummary: true,
+    };
+  }
+  let samples = 0;
+  let seconds = 0;
+  for (const e of run.epochs) {
+    if (e.samplesPerSecond !== null && e.epochSeconds !== null) {
+      samples += e.samplesPerSecond * e.epochSeconds;
+      seconds += e.epochSeconds;
+    }
+  }
+  const steps = [...run.train, ...run.epochs].reduce((max, r) => Math.max(max, r.step), -Infinity);
+  return {
+    preset: run.config.preset,
+    mode: run.config.mode,
+    schedule: run.config.schedule,
+    window: run.config.window,
+    backend: uniqueBackends(run),
+    stages: run.config.backends.length || last?.stages.length || null,
+    epochs: last?.epoch ?? null,
+    steps: Number.isFinite(steps) ? steps : null,
+    wallSeconds: run.metricsSeconds,
+    samplesPerSecond: seconds > 0 ? samples / seconds : null,
+    valAccuracy: last?.valAccuracy ?? null,
+    testAccuracy: last?.testAccuracy ?? null,
+    fromSummary: false,
+  };
+}
+
+export function runUtilisation(run: RunData): RunUtilisation {
+  const perStage = run.summary?.perStage ?? [];
+  const last = run.epochs.at(-1)?.stages ?? [];
+  const [source, stages] = perStage.length ? (['summary.json', perStage] as const) : last.length ? (['last epoch line', last] as const) : ([null, []] as const);
+  return {
+    source,
+    stages: stages.map((s) => ({
+      stage: s.stage,
+      busySeconds: s.busySeconds,
+      waitSeconds: s.waitSeconds,
+      utilisation: s.busySeconds !== null && s.waitSeconds !== null && s.busySeconds + s.waitSeconds > 0 ? s.busySeconds / (s.busySeconds + s.waitSeconds) : null,
+    })),
+  };
+}
+
+function uniqueBackends(run: RunData): string | null {
+  const unique = [...new Set(run.config.backends)];
+  return unique.length ? unique.join(', ') : null;
+}

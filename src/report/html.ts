@@ -1,0 +1,122 @@
+import type { RunData } from './read-run.js';
+import { chartData, type ChartId } from './chart-data.js';
+import { runFigures, runLabel, type RunFigures } from './figures.js';
+import { chartJsSource, escapeHtml, escapeScript, jsonForScript } from './inline.js';
+import { pageScript } from './page-script.js';
+
+const charts: { id: ChartId; title: string; about: string }[] = [
+  { id: 'loss', title: 'Training loss', about: 'Mean training loss over each logged interval of steps (metrics.jsonl train lines).' },
+  { id: 'accuracy-step', title: 'Accuracy against steps', about: 'After each epoch: validation solid (circles), test dashed (triangles). Click a legend entry to hide or show it.' },
+  { id: 'accuracy-time', title: 'Accuracy against wall time', about: "Seconds since the run's first metrics line; validation solid, test dashed." },
+  { id: 'synth-loss', title: 'Synthesizer loss per stage', about: 'Mean over each epoch, one line per stage with a synthesizer (colour = run, line and point style = stage).' },
+  { id: 'synth-cosine', title: 'Synthesizer cosine similarity per stage', about: 'Cosine between the applied synthetic gradient and the target that later arrived; epoch means.' },
+  { id: 'utilisation', title: 'Stage utilisation', about: 'busy / (busy + wait) per stage over the whole run (summary.json, else the last epoch line).' },
+];
+
+/** Builds the self-contained report page (Chart.js and all data inlined) for one or more runs. */
+export function reportHtml(runs: RunData[], generated: Date = new Date()): string {
+  const data = chartData(runs);
+  const title = runs.length === 1 ? `synthgrad report: ${runs[0].id}` : `synthgrad report: ${runs.length} runs`;
+  const cards = charts
+    .map(
+      (c) => `<section class="card">
+  <h2>${escapeHtml(c.title)}</h2>
+  <p class="about">${escapeHtml(c.about)}</p>
+  <div class="chart"><canvas id="${c.id}" role="img" aria-label="${escapeHtml(c.title)}"></canvas></div>
+  ${data.notes[c.id] ? `<p class="note">${escapeHtml(data.notes[c.id])}</p>` : ''}
+</section>`,
+    )
+    .join('\n');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>${css}</style>
+</head>
+<body>
+<header>
+  <h1>${escapeHtml(title)}</h1>
+  <p class="sub">${runs.length} run${runs.length === 1 ? '' : 's'}, generated ${escapeHtml(generated.toISOString().replace('T', ' ').slice(0, 19))} UTC</p>
+</header>
+<main>
+<section class="card wide">
+  <h2>Summary</h2>
+  ${summaryTable(runs, data.runs.map((r) => r.color))}
+  ${runNotes(runs)}
+</section>
+<div class="grid">
+${cards}
+</div>
+</main>
+<script type="application/json" id="report-data">${jsonForScript(data)}</script>
+<script>${escapeScript(chartJsSource())}</script>
+<script>${escapeScript(pageScript)}</script>
+</body>
+</html>
+`;
+}
+
+const columns: { head: string; cell: (f: RunFigures) => string; numeric?: boolean }[] = [
+  { head: 'preset', cell: (f) => f.preset ?? '-' },
+  { head: 'mode', cell: (f) => f.mode ?? '-' },
+  { head: 'schedule', cell: (f) => (f.schedule ? (f.schedule === 'async' && f.window !== null ? `async (window ${f.window})` : f.schedule) : '-') },
+  { head: 'backend', cell: (f) => f.backend ?? '-' },
+  { head: 'stages', cell: (f) => int(f.stages), numeric: true },
+  { head: 'epochs', cell: (f) => int(f.epochs), numeric: true },
+  { head: 'steps', cell: (f) => int(f.steps), numeric: true },
+  { head: 'wall s', cell: (f) => fixed(f.wallSeconds, 1), numeric: true },
+  { head: 'samples/s', cell: (f) => int(f.samplesPerSecond), numeric: true },
+  { head: 'val acc', cell: (f) => fixed(f.valAccuracy, 4), numeric: true },
+  { head: 'test acc', cell: (f) => fixed(f.testAccuracy, 4), numeric: true },
+];
+
+function summaryTable(runs: RunData[], colors: string[]): string {
+  const head = `<tr><th>run</th>${columns.map((c) => `<th${c.numeric ? ' class="num"' : ''}>${c.head}</th>`).join('')}</tr>`;
+  const rows = runs.map((run, i) => {
+    const f = runFigures(run);
+    const mark = f.fromSummary ? '' : ' <span class="partial" title="no summary.json: figures from metrics.jsonl">unfinished</span>';
+    const cells = columns.map((c) => `<td${c.numeric ? ' class="num"' : ''}>${escapeHtml(c.cell(f))}</td>`).join('');
+    return `<tr${f.fromSummary ? '' : ' class="estimated"'}><td><span class="swatch" style="background:${colors[i]}"></span><span class="run" title="${escapeHtml(run.dir)}">${escapeHtml(run.id)}</span>${mark}</td>${cells}</tr>`;
+  });
+  return `<div class="table-wrap"><table>\n<thead>${head}</thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table></div>`;
+}
+
+function runNotes(runs: RunData[]): string {
+  const items = runs.flatMap((run) => [`<li><b>${escapeHtml(runLabel(run))}</b>: <code>${escapeHtml(run.dir)}</code></li>`, ...run.notes.map((n) => `<li class="warn">${escapeHtml(run.id)}: ${escapeHtml(n)}</li>`)]);
+  return `<ul class="runs">${items.join('')}</ul>`;
+}
+
+const int = (x: number | null) => (x === null ? '-' : Math.round(x).toLocaleString('en-US'));
+const fixed = (x: number | null, digits: number) => (x === null ? '-' : x.toFixed(digits));
+
+const css = `
+:root { color-scheme: light; }
+* { box-sizing: border-box; }
+body { margin: 0; background: #f3f4f6; color: #111827; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+header { background: #1f2937; color: #f9fafb; padding: 18px 28px; }
+header h1 { margin: 0; font-size: 20px; font-weight: 600; }
+header .sub { margin: 4px 0 0; color: #9ca3af; font-size: 13px; }
+main { padding: 20px 28px 40px; max-width: 1500px; margin: 0 auto; }
+.card { background: #fff; border: 1px solid #e5e7eb; border-radius: 8px; padding: 14px 18px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.04); min-width: 0; }
+.card h2 { margin: 0 0 2px; font-size: 15px; font-weight: 600; }
+.card .about { margin: 0 0 10px; color: #6b7280; font-size: 12.5px; }
+.card .note { margin: 8px 0 0; color: #92400e; background: #fffbeb; border-radius: 4px; padding: 4px 8px; font-size: 12.5px; }
+.wide { margin-bottom: 20px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 20px; }
+.chart { position: relative; height: 340px; }
+.table-wrap { overflow-x: auto; margin-top: 8px; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
+th, td { padding: 6px 10px; border-bottom: 1px solid #e5e7eb; text-align: left; white-space: nowrap; }
+th { background: #f9fafb; font-weight: 600; color: #374151; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+tbody tr:hover { background: #f9fafb; }
+tr.estimated td { color: #6b7280; font-style: italic; }
+.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 8px; vertical-align: -1px; }
+.run { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; font-style: normal; }
+.partial { margin-left: 6px; font-size: 11px; font-style: normal; color: #92400e; background: #fef3c7; border-radius: 3px; padding: 1px 5px; }
+ul.runs { margin: 12px 0 0; padding-left: 18px; color: #4b5563; font-size: 12.5px; }
+ul.runs li.warn { color: #92400e; }
+code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
+`;

@@ -1,0 +1,271 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { ReportError } from './errors.js';
+
+export { ReportError } from './errors.js';
+
+/** One `{"type":"train"}` line of metrics.jsonl. */
+export interface TrainPoint {
+  step: number;
+  loss: number | null;
+  accuracy: number | null;
+}
+
+/** One stage's figures in an epoch line (busy/wait/send are cumulative since the start of the run). */
+export interface StagePoint {
+  stage: number;
+  busySeconds: number | null;
+  waitSeconds: number | null;
+  sendSeconds: number | null;
+  updates: number | null;
+  skippedUpdates: number | null;
+  synthesizerUpdates: number | null;
+  /** Means over that epoch; null for a stage without a synthesizer. */
+  synthesizerLoss: number | null;
+  synthesizerCosine: number | null;
+}
+
+/** One `{"type":"epoch"}` line of metrics.jsonl. */
+export interface EpochPoint {
+  epoch: number;
+  step: number;
+  /** Seconds since the run's first metrics line (null when a `time` field is missing). */
+  wallSeconds: number | null;
+  trainLoss: number | null;
+  valAccuracy: number | null;
+  valLoss: number | null;
+  testAccuracy: number | null;
+  testLoss: number | null;
+  epochSeconds: number | null;
+  samplesPerSecond: number | null;
+  stages: StagePoint[];
+}
+
+/** A stage of summary.json's `perStage`. */
+export interface SummaryStage {
+  stage: number;
+  layers: string[];
+  busySeconds: number | null;
+  waitSeconds: number | null;
+  sendSeconds: number | null;
+  updates: number | null;
+  synthesizerLoss: number | null;
+  synthesizerCosine: number | null;
+}
+
+/** The figures of summary.json the report uses (NaN was written as null). */
+export interface RunSummary {
+  runId: string | null;
+  preset: string | null;
+  mode: string | null;
+  schedule: string | null;
+  window: number | null;
+  backend: string | null;
+  stages: number | null;
+  epochs: number | null;
+  steps: number | null;
+  batchSize: number | null;
+  wallSeconds: number | null;
+  trainSeconds: number | null;
+  trainSamplesPerSecond: number | null;
+  valAccuracy: number | null;
+  testAccuracy: number | null;
+  testLoss: number | null;
+  perStage: SummaryStage[];
+}
+
+/** The parts of config.json the report uses. */
+export interface RunConfig {
+  runId: string | null;
+  preset: string | null;
+  mode: string | null;
+  schedule: string | null;
+  window: number | null;
+  batchSize: number | null;
+  /** The backend of each stage (its length is the number of stages). */
+  backends: string[];
+}
+
+/** Everything the report knows about one run directory. */
+export interface RunData {
+  /** Absolute path of the run directory. */
+  dir: string;
+  /** config.json's runId, else summary.json's, else the directory's name. */
+  id: string;
+  config: RunConfig;
+  /** null: no summary.json (the run has not finished, or crashed). */
+  summary: RunSummary | null;
+  train: TrainPoint[];
+  epochs: EpochPoint[];
+  /** Seconds from the first to the last metrics line (null without timestamps). */
+  metricsSeconds: number | null;
+  /** Things a reader of the report should know (torn last line, no summary.json, ...). */
+  notes: string[];
+}
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A finite number, or null (NaN and Infinity are written as null by JSON.stringify). */
+const num = (o: Json, key: string): number | null => (typeof o[key] === 'number' && Number.isFinite(o[key]) ? (o[key] as number) : null);
+const str = (o: Json, key: string): string | null => (typeof o[key] === 'string' ? (o[key] as string) : null);
+const obj = (o: Json, key: string): Json => (isObject(o[key]) ? (o[key] as Json) : {});
+
+/** Reads and checks one run directory: config.json, metrics.jsonl and (when present) summary.json. */
+export function readRun(runDir: string): RunData {
+  const dir = resolve(runDir);
+  if (!existsSync(dir)) throw new ReportError(dir, 'no such directory; expected a synthgrad run directory (with config.json and metrics.jsonl)');
+  if (!statSync(dir).isDirectory()) throw new ReportError(dir, 'is not a directory; expected a synthgrad run directory (with config.json and metrics.jsonl)');
+  const metricsPath = join(dir, 'metrics.jsonl');
+  if (!existsSync(metricsPath)) {
+    throw new ReportError(dir, 'has no metrics.jsonl; expected a synthgrad run directory (written by synthgrad train)');
+  }
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) throw new ReportError(dir, 'has no config.json; expected a synthgrad run directory (written by synthgrad train)');
+
+  const notes: string[] = [];
+  const config = parseConfig(readJsonObject(configPath));
+  const summaryPath = join(dir, 'summary.json');
+  const summary = existsSync(summaryPath) ? parseSummary(readJsonObject(summaryPath), summaryPath) : null;
+  if (!summary) notes.push('no summary.json: the run has not finished (or it crashed); figures come from metrics.jsonl');
+  const metrics = parseMetrics(metricsPath, notes);
+  if (metrics.epochs.length === 0) notes.push('no epoch line in metrics.jsonl yet');
+  const id = config.runId ?? summary?.runId ?? basename(dir);
+  return { dir, id, config, summary, ...metrics, notes };
+}
+
+function readJsonObject(path: string): Json {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ReportError(path, `expected a JSON object, but it cannot be read or parsed (${(error as Error).message})`);
+  }
+  if (!isObject(value)) throw new ReportError(path, 'expected a JSON object');
+  return value;
+}
+
+function parseConfig(raw: Json): RunConfig {
+  const config = obj(raw, 'config');
+  const train = obj(config, 'train');
+  const backends = Array.isArray(raw.backends) ? raw.backends.filter((b): b is string => typeof b === 'string') : [];
+  return {
+    runId: str(raw, 'runId'),
+    preset: str(config, 'preset'),
+    mode: str(config, 'mode'),
+    schedule: str(train, 'schedule'),
+    window: num(raw, 'window'),
+    batchSize: num(train, 'batchSize'),
+    backends,
+  };
+}
+
+function parseSummary(raw: Json, path: string): RunSummary {
+  if (raw.perStage !== undefined && !Array.isArray(raw.perStage)) throw new ReportError(path, 'expected "perStage" to be an array');
+  const perStage = ((raw.perStage as unknown[] | undefined) ?? []).filter(isObject).map(
+    (s, i): SummaryStage => ({
+      stage: num(s, 'stage') ?? i,
+      layers: Array.isArray(s.layers) ? s.layers.map(String) : [],
+      busySeconds: num(s, 'busySeconds'),
+      waitSeconds: num(s, 'waitSeconds'),
+      sendSeconds: num(s, 'sendSeconds'),
+      updates: num(s, 'updates'),
+      synthesizerLoss: num(s, 'synthesizerLoss'),
+      synthesizerCosine: num(s, 'synthesizerCosine'),
+    }),
+  );
+  return {
+    runId: str(raw, 'runId'),
+    preset: str(raw, 'preset'),
+    mode: str(raw, 'mode'),
+    schedule: str(raw, 'schedule'),
+    window: num(raw, 'window'),
+    backend: str(raw, 'backend'),
+    stages: num(raw, 'stages'),
+    epochs: num(raw, 'epochs'),
+    steps: num(raw, 'steps'),
+    batchSize: num(raw, 'batchSize'),
+    wallSeconds: num(raw, 'wallSeconds'),
+    trainSeconds: num(raw, 'trainSeconds'),
+    trainSamplesPerSecond: num(raw, 'trainSamplesPerSecond'),
+    valAccuracy: num(raw, 'valAccuracy'),
+    testAccuracy: num(raw, 'testAccuracy'),
+    testLoss: num(raw, 'testLoss'),
+    perStage,
+  };
+}
+
+/**
+ * Parses metrics.jsonl. The last line may be torn (the run was killed while appending it): it is
+ * skipped with a note. Any other unreadable line is an error naming the file and line.
+ */
+function parseMetrics(path: string, notes: string[]): Pick<RunData, 'train' | 'epochs' | 'metricsSeconds'> {
+  const text = readFileSync(path, 'utf8');
+  const lines = text.split('\n');
+  const lastIndex = lines.map((l) => l.trim() !== '').lastIndexOf(true);
+  const train: TrainPoint[] = [];
+  const epochs: EpochPoint[] = [];
+  let firstTime: number | null = null;
+  let lastTime: number | null = null;
+  const seconds = (time: number | null) => (time === null || firstTime === null ? null : (time - firstTime) / 1000);
+
+  for (const [index, line] of lines.entries()) {
+    if (line.trim() === '') continue;
+    const where = `${path} line ${index + 1}`;
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      if (index === lastIndex) {
+        notes.push(`metrics.jsonl: the last line (${index + 1}) is incomplete and was skipped`);
+        continue;
+      }
+      throw new ReportError(where, 'expected one JSON object per line');
+    }
+    if (!isObject(record)) throw new ReportError(where, 'expected one JSON object per line');
+    const parsedTime = typeof record.time === 'string' ? Date.parse(record.time) : NaN;
+    const time = Number.isFinite(parsedTime) ? parsedTime : null;
+    if (time !== null) {
+      firstTime ??= time;
+      lastTime = time;
+    }
+    if (record.type === 'train') {
+      const step = num(record, 'step');
+      if (step === null) throw new ReportError(where, 'expected a numeric "step" in a train line');
+      train.push({ step, loss: num(record, 'loss'), accuracy: num(record, 'accuracy') });
+    } else if (record.type === 'epoch') {
+      const epoch = num(record, 'epoch');
+      const step = num(record, 'step');
+      if (epoch === null || step === null) throw new ReportError(where, 'expected numeric "epoch" and "step" in an epoch line');
+      if (record.stages !== undefined && !Array.isArray(record.stages)) throw new ReportError(where, 'expected "stages" to be an array');
+      const stages = ((record.stages as unknown[] | undefined) ?? []).filter(isObject).map(
+        (s, i): StagePoint => ({
+          stage: num(s, 'stage') ?? i,
+          busySeconds: num(s, 'busySeconds'),
+          waitSeconds: num(s, 'waitSeconds'),
+          sendSeconds: num(s, 'sendSeconds'),
+          updates: num(s, 'updates'),
+          skippedUpdates: num(s, 'skippedUpdates'),
+          synthesizerUpdates: num(s, 'synthesizerUpdates'),
+          synthesizerLoss: num(s, 'synthesizerLoss'),
+          synthesizerCosine: num(s, 'synthesizerCosine'),
+        }),
+      );
+      epochs.push({
+        epoch,
+        step,
+        wallSeconds: seconds(time),
+        trainLoss: num(record, 'trainLoss'),
+        valAccuracy: num(record, 'valAccuracy'),
+        valLoss: num(record, 'valLoss'),
+        testAccuracy: num(record, 'testAccuracy'),
+        testLoss: num(record, 'testLoss'),
+        epochSeconds: num(record, 'epochSeconds'),
+        samplesPerSecond: num(record, 'samplesPerSecond'),
+        stages,
+      });
+    }
+    // Other record types (future additions) are ignored.
+  }
+  return { train, epochs, metricsSeconds: seconds(lastTime) };
+}

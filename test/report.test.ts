@@ -1,0 +1,213 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ReportError, readRun, writeReport } from '../src/report/index.js';
+
+const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const chromiumPath = '/usr/bin/chromium';
+const chartIds = ['loss', 'accuracy-step', 'accuracy-time', 'synth-loss', 'synth-cosine', 'utilisation'];
+
+let root: string;
+let runA: string; // cdni, 3 stages (synthesizers at stages 0 and 1), finished: summary.json
+let runB: string; // backprop, 2 stages, no synthesizer, no summary.json, torn last line
+let runC: string; // just started: config.json and an empty metrics.jsonl
+
+interface FakeRun {
+  id: string;
+  preset: string;
+  mode: 'cdni' | 'backprop';
+  stages: number;
+  epochs: number;
+  summary: boolean;
+  torn?: boolean;
+}
+
+function stageStats(run: FakeRun, epoch: number) {
+  return Array.from({ length: run.stages }, (_, stage) => {
+    const synth = run.mode !== 'backprop' && stage < run.stages - 1;
+    return {
+      stage,
+      busySeconds: epoch * (3 - stage * 0.5),
+      waitSeconds: epoch * (0.5 + stage),
+      sendSeconds: epoch * 0.1,
+      updates: epoch * 100,
+      skippedUpdates: 0,
+      synthesizerUpdates: synth ? epoch * 100 : 0,
+      synthesizerLoss: synth ? 0.1 / epoch + stage * 0.01 : null,
+      synthesizerCosine: synth ? 0.4 + 0.1 * epoch : null,
+    };
+  });
+}
+
+function writeRun(dir: string, run: FakeRun): string {
+  mkdirSync(dir, { recursive: true });
+  const config = { preset: run.preset, mode: run.mode, train: { epochs: run.epochs, batchSize: 32, schedule: 'async', window: 4 } };
+  const backends = Array.from({ length: run.stages }, () => 'cpu');
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ runId: run.id, config, backends, window: run.mode === 'backprop' ? 1 : 4 }));
+  const start = Date.parse('2026-01-01T00:00:00Z');
+  const better = run.mode === 'backprop' ? 0.6 : 1; // so the runs' lines do not coincide
+  const lines: string[] = [];
+  let t = 0;
+  for (let epoch = 1; epoch <= run.epochs; epoch++) {
+    for (let k = 1; k <= 4; k++) {
+      const step = (epoch - 1) * 100 + k * 25;
+      t += 1.5;
+      lines.push(JSON.stringify({ time: new Date(start + t * 1000).toISOString(), type: 'train', epoch, step, loss: (2 * better) / step ** 0.5, accuracy: 1 - better / step ** 0.5 }));
+    }
+    t += 2 * better;
+    lines.push(
+      JSON.stringify({
+        time: new Date(start + t * 1000).toISOString(),
+        type: 'epoch',
+        epoch,
+        step: epoch * 100,
+        trainLoss: 0.5 / epoch,
+        trainAccuracy: 0.8 + 0.05 * epoch,
+        valLoss: 0.4 / epoch,
+        valAccuracy: 0.82 + 0.05 * epoch + 0.05 * (1 - better),
+        testLoss: 0.45 / epoch,
+        testAccuracy: 0.81 + 0.05 * epoch + 0.05 * (1 - better),
+        epochSeconds: 8,
+        samplesPerSecond: 400,
+        stages: stageStats(run, epoch),
+      }),
+    );
+  }
+  let text = lines.join('\n') + '\n';
+  if (run.torn) text += '{"time":"2026-01-01T00:01:00.000Z","type":"train","epoch":3,"st';
+  writeFileSync(join(dir, 'metrics.jsonl'), text);
+  if (run.summary) {
+    const perStage = stageStats(run, run.epochs).map((s) => ({ ...s, layers: [`${s.stage}: dense`], backend: 'cpu' }));
+    writeFileSync(
+      join(dir, 'summary.json'),
+      JSON.stringify({
+        runId: run.id, outDir: dir, preset: run.preset, mode: run.mode, schedule: 'async', window: 4, backend: 'cpu', stages: run.stages,
+        epochs: run.epochs, steps: run.epochs * 100, batchSize: 32, wallSeconds: t + 1, trainSeconds: t, trainSamplesPerSecond: 400,
+        valAccuracy: 0.92, valLoss: 0.2, testAccuracy: 0.91, testLoss: 0.22, perStage,
+      }),
+    );
+  }
+  return dir;
+}
+
+before(() => {
+  root = mkdtempSync(join(tmpdir(), 'synthgrad-report-'));
+  runA = writeRun(join(root, 'run-a'), { id: 'run-a-cdni-1234', preset: 'mnist-cdni', mode: 'cdni', stages: 3, epochs: 3, summary: true });
+  runB = writeRun(join(root, 'run-b'), { id: 'run-b-backprop-5678', preset: 'mnist-backprop', mode: 'backprop', stages: 2, epochs: 2, summary: false, torn: true });
+  runC = join(root, 'run-c');
+  mkdirSync(runC);
+  writeFileSync(join(runC, 'config.json'), JSON.stringify({ runId: 'run-c-started', config: { mode: 'dni', train: {} }, backends: ['cpu', 'cpu'] }));
+  writeFileSync(join(runC, 'metrics.jsonl'), '');
+});
+
+after(() => rmSync(root, { recursive: true, force: true }));
+
+test('readRun reads a run, skips a torn last line and falls back without summary.json', () => {
+  const a = readRun(runA);
+  assert.equal(a.id, 'run-a-cdni-1234');
+  assert.equal(a.train.length, 12);
+  assert.equal(a.epochs.length, 3);
+  assert.equal(a.epochs[0].wallSeconds, 6 + 2 - 1.5, 'seconds since the first metrics line');
+  assert.equal(a.epochs[2].stages[2].synthesizerLoss, null);
+  assert.ok(a.summary);
+  const b = readRun(runB);
+  assert.equal(b.summary, null);
+  assert.equal(b.train.length, 8, 'the torn last line is skipped');
+  assert.ok(b.notes.some((n) => /incomplete/.test(n)));
+  assert.ok(b.notes.some((n) => /summary\.json/.test(n)));
+});
+
+test('writeReport writes one self-contained page with every run (default: <first run dir>/report.html)', () => {
+  const path = writeReport([runA, runB]);
+  assert.equal(path, join(runA, 'report.html'));
+  assert.ok(existsSync(path));
+  assert.deepEqual(readdirSync(runA).filter((f) => f.includes('.tmp')), [], 'no temporary file left behind');
+  const html = readFileSync(path, 'utf8');
+  assert.match(html, /run-a-cdni-1234/);
+  assert.match(html, /run-b-backprop-5678/);
+  assert.doesNotMatch(html, /<script\b[^>]*\bsrc\s*=/i, 'no external script');
+  assert.doesNotMatch(html, /<(?:link|img|iframe|source|embed)\b[^>]*\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?\/\//i, 'no external resource');
+  const opened = html.match(/<script\b/gi)?.length ?? 0;
+  const closed = html.match(/<\/script/gi)?.length ?? 0;
+  assert.equal(opened, 3, 'data, Chart.js and the page script');
+  assert.equal(closed, opened, 'inlined text contains no </script');
+  assert.doesNotMatch(html, /sourceMappingURL/);
+  for (const id of chartIds) assert.match(html, new RegExp(`<canvas id="${id}"`));
+});
+
+test('ReportError names the path: missing directory, no metrics.jsonl, a broken line, no run', () => {
+  const missing = join(root, 'does-not-exist');
+  assert.throws(() => writeReport([runA, missing]), (e: unknown) => e instanceof ReportError && e.message.includes(missing) && /no such directory/.test(e.message));
+  const empty = join(root, 'empty');
+  mkdirSync(empty);
+  assert.throws(() => writeReport([empty]), (e: unknown) => e instanceof ReportError && e.message.includes(empty) && /metrics\.jsonl/.test(e.message));
+  const broken = writeRun(join(root, 'broken'), { id: 'broken', preset: 'x', mode: 'cdni', stages: 2, epochs: 1, summary: false });
+  const metrics = join(broken, 'metrics.jsonl');
+  writeFileSync(metrics, 'not json\n' + readFileSync(metrics, 'utf8'));
+  assert.throws(() => readRun(broken), (e: unknown) => e instanceof ReportError && e.message.includes(`${metrics} line 1`));
+  assert.throws(() => writeReport([]), ReportError);
+});
+
+test('the page renders every chart in headless Chromium without errors or network requests', { skip: existsSync(chromiumPath) ? false : `${chromiumPath} not installed`, timeout: 60_000 }, async () => {
+  const { chromium } = await import('playwright-core');
+  const full = writeReport([runA, runB], join(root, 'two-runs.html'));
+  const minimal = writeReport([runC], join(root, 'started.html'));
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    for (const [file, datasets] of [
+      [full, { loss: 2, 'accuracy-step': 4, 'accuracy-time': 4, 'synth-loss': 2, 'synth-cosine': 2, utilisation: 2 }],
+      [minimal, { loss: 1, 'accuracy-step': 2, 'accuracy-time': 2, 'synth-loss': 0, 'synth-cosine': 0, utilisation: 1 }],
+    ] as const) {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      const errors: string[] = [];
+      const requests: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('request', (r) => {
+        if (!/^(file|data|blob):/.test(r.url())) requests.push(r.url());
+      });
+      await page.goto(pathToFileURL(file).href);
+      await page.waitForSelector('body[data-charts-ready]', { timeout: 10_000 });
+      const rendered = await page.evaluate(() => {
+        const C = (window as unknown as { Chart: { instances: Record<string, unknown>; getChart(id: string): { data: { datasets: unknown[] } } | undefined } }).Chart;
+        return {
+          instances: Object.keys(C.instances).length,
+          canvases: [...document.querySelectorAll('canvas')].map((c) => ({ id: c.id, width: c.width, height: c.height, shown: c.getBoundingClientRect().width * c.getBoundingClientRect().height })),
+          datasets: Object.fromEntries([...document.querySelectorAll('canvas')].map((c) => [c.id, C.getChart(c.id)?.data.datasets.length ?? -1])),
+        };
+      });
+      if (process.env.REPORT_SCREENSHOT && file === full) await page.screenshot({ path: process.env.REPORT_SCREENSHOT, fullPage: true });
+      await page.close();
+      assert.deepEqual(errors, [], `no console errors or page errors in ${file}`);
+      assert.deepEqual(requests, [], 'nothing loaded from the network');
+      assert.equal(rendered.canvases.length, chartIds.length);
+      for (const c of rendered.canvases) assert.ok(c.width > 0 && c.height > 0 && c.shown > 0, `canvas ${c.id} has a size`);
+      assert.equal(rendered.instances, chartIds.length, 'Chart.js registered every chart');
+      assert.deepEqual(rendered.datasets, datasets);
+    }
+  } finally {
+    await browser.close();
+  }
+});
+
+test('CLI: synthgrad report writes --out and prints its path; a missing run directory exits 2 naming it', () => {
+  const out = join(root, 'cli-report.html');
+  let r = spawnSync(process.execPath, [cli, 'report', runA, runB, '--out', out], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), out);
+  assert.ok(existsSync(out));
+  const missing = join(root, 'no-such-run');
+  r = spawnSync(process.execPath, [cli, 'report', runA, missing], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 2);
+  assert.ok(r.stderr.includes(missing), r.stderr);
+  assert.equal(r.stderr.trim().split('\n').length, 1, 'one line, no stack trace');
+});
