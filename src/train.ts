@@ -4,13 +4,16 @@ import { validateConfig } from './config/resolve.js';
 import type { Config, ConfigInput } from './config/schema.js';
 import { loadMnist, epochBatches, sequentialBatches, type Mnist } from './data/index.js';
 import { Pipeline, type TrainStepResult } from './pipeline/pipeline.js';
-import { stageGrouping, stageSpecs } from './pipeline/stage-spec.js';
+import { stageGrouping, stageSpecs, type Fault, type StageSpec } from './pipeline/stage-spec.js';
 import { stream } from './pipeline/rng.js';
 import type { StageStats } from './pipeline/protocol.js';
 import { RunDir, newRunId } from './metrics/run-dir.js';
 import type { StageSummary, Summary } from './metrics/summary.js';
+import { commitCheckpoint, configHash, readCheckpoint, stageFiles, type RunProgress } from './checkpoint/manifest.js';
+import { readRunConfig } from './run/run-config.js';
 import { silentLogger, type Logger } from './log.js';
 import { versions } from './versions.js';
+import { writeReport } from './report/index.js';
 
 export interface Progress {
   phase: 'train' | 'evaluate';
@@ -19,7 +22,7 @@ export interface Progress {
   /** Steps done so far and the run's planned total. */
   step: number;
   totalSteps: number;
-  /** Mean training loss over the steps since the last report. */
+  /** Mean training loss of the epoch so far. */
   loss: number | null;
   samplesPerSecond: number;
 }
@@ -44,6 +47,22 @@ export interface TrainOptions {
   onProgress?(progress: Progress): void;
   /** Preloaded data (tests and benchmarks reuse it); otherwise loaded from config.data. */
   data?: Mnist;
+  /** When aborted: stop feeding, finish the batches in flight, checkpoint, summary with stopped: true. */
+  signal?: AbortSignal;
+  /** Testing aid (SYNTHGRAD_FAULT): one stage fails on purpose at one step. */
+  fault?: Fault;
+}
+
+/** A run that failed; its last checkpoint is kept and named. */
+export class RunError extends Error {
+  constructor(
+    message: string,
+    readonly summary: Summary,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'RunError';
+  }
 }
 
 /** Batches in flight: one for the exact schedules, `train.window` for async DNI. */
@@ -53,142 +72,306 @@ export function effectiveWindow(config: Config): number {
 
 /** Trains a config in stage workers and returns the summary (also written to summary.json). */
 export async function train(input: ConfigInput | Config, options: TrainOptions = {}): Promise<Summary> {
-  const started = performance.now();
-  const log = options.logger ?? silentLogger;
   const config = validateConfig(input);
   const data = options.data ?? loadMnist(config.data, { validationSize: config.train.validationSize });
   const runId = newRunId(config.preset ?? config.mode);
   const dir = new RunDir(config.out ?? join('runs', runId));
-  const window = effectiveWindow(config);
-  const { batchSize, epochs, maxSteps, logEvery } = config.train;
-  const stepsPerEpoch = Math.floor(data.train.count / batchSize);
-  if (stepsPerEpoch === 0) throw new Error(`train.batchSize ${batchSize} is larger than the training set (${data.train.count})`);
-  const totalSteps = Math.min(maxSteps ?? Infinity, stepsPerEpoch * epochs);
+  return new Run(config, dir, runId, data, options, null).execute();
+}
 
-  let recentLoss = 0;
-  let recentCorrect = 0;
-  let recentRows = 0;
-  let recentSteps = 0;
-  let epochLoss = 0;
-  let epochCorrect = 0;
-  let epochRows = 0;
-  let epoch = 0;
-  let step = 0;
-  let trainMs = 0;
-  let samples = 0;
+/** Continues the run in `runDir` from its last complete checkpoint, with the run's own config. */
+export async function resume(runDir: string, options: TrainOptions = {}): Promise<Summary> {
+  const dir = RunDir.existing(runDir);
+  const { config, runId } = readRunConfig(dir.path);
+  const checkpoint = readCheckpoint(dir.path, config, stageGrouping(config).length);
+  const data = options.data ?? loadMnist(config.data, { validationSize: config.train.validationSize });
+  return new Run(config, dir, runId, data, options, checkpoint).execute();
+}
 
-  const onStep = (r: TrainStepResult) => {
-    recentLoss += r.loss;
-    recentCorrect += r.correct;
-    recentRows += r.rows;
-    recentSteps += 1;
-    epochLoss += r.loss * r.rows;
-    epochCorrect += r.correct;
-    epochRows += r.rows;
-    if (recentSteps === logEvery) {
-      dir.metric({ type: 'train', epoch, step: r.step + 1, loss: recentLoss / recentSteps, accuracy: recentCorrect / recentRows });
-      recentLoss = recentCorrect = recentRows = recentSteps = 0;
-    }
+function freshProgress(): RunProgress {
+  return {
+    step: 0, epoch: 0, stepInEpoch: 0, samples: 0, trainMs: 0,
+    epochLoss: 0, epochCorrect: 0, epochRows: 0,
+    recentLoss: 0, recentCorrect: 0, recentRows: 0, recentSteps: 0,
+    val: null, test: null, restarts: 0, lostSteps: 0,
   };
+}
 
-  log.info({ runId, out: dir.path, mode: config.mode, schedule: config.train.schedule, window, stages: stageGrouping(config) }, 'starting stages');
-  const pipeline = await Pipeline.start(stageSpecs(config, window), {
-    onStep,
-    onLog: (m) => log[m.level]({ stage: m.stage, ...m.data }, m.msg),
-  });
-  try {
-    const backend = pipeline.backends[0];
-    const skipped = Object.fromEntries(pipeline.skippedBackends[0].map((s) => [s.candidate, s.reason]));
-    log.info({ backends: pipeline.backends, skipped }, `stages ready on ${backend}`);
-    dir.writeJson('config.json', { runId, config, backends: pipeline.backends, window, versions: versions() });
+/** One training run: feeds the pipeline, evaluates, checkpoints, and survives stage failures. */
+class Run {
+  private readonly started = performance.now();
+  private readonly log: Logger;
+  private readonly window: number;
+  private readonly totalSteps: number;
+  private readonly p: RunProgress;
+  private readonly resumedFrom: number | null;
+  private checkpointFiles: string[] | null = null;
+  private checkpointStep: number | null = null;
+  private checkpointMs = 0;
+  private lastStats: StageStats[] = [];
+  private pipeline!: Pipeline;
 
-    let lastStats: StageStats[] = [];
-    let val = { loss: NaN, accuracy: NaN };
-    let test = { loss: NaN, accuracy: NaN };
-    while (epoch < epochs && step < totalSteps) {
-      epoch += 1;
-      epochLoss = epochCorrect = epochRows = 0;
-      const epochStart = performance.now();
-      const rng = stream(config.train.seed, 'shuffle', 'epoch', epoch);
-      for (const batch of epochBatches(data.train, batchSize, rng)) {
-        if (step >= totalSteps) break;
-        await pipeline.credit(window);
-        pipeline.feed(batch, step);
-        step += 1;
-        samples += batch.size;
-        if (options.onProgress && step % 10 === 0) {
-          const seconds = (trainMs + performance.now() - epochStart) / 1000;
-          options.onProgress({ phase: 'train', epoch, epochs, step, totalSteps, loss: epochRows ? epochLoss / epochRows : null, samplesPerSecond: samples / seconds });
+  constructor(
+    private readonly config: Config,
+    private readonly dir: RunDir,
+    private readonly runId: string,
+    private readonly data: Mnist,
+    private readonly options: TrainOptions,
+    checkpoint: ReturnType<typeof readCheckpoint> | null,
+  ) {
+    this.log = options.logger ?? silentLogger;
+    this.window = effectiveWindow(config);
+    const stepsPerEpoch = Math.floor(data.train.count / config.train.batchSize);
+    if (stepsPerEpoch === 0) throw new Error(`train.batchSize ${config.train.batchSize} is larger than the training set (${data.train.count})`);
+    this.totalSteps = Math.min(config.train.maxSteps ?? Infinity, stepsPerEpoch * config.train.epochs);
+    this.p = checkpoint ? { ...checkpoint.manifest.progress } : freshProgress();
+    this.resumedFrom = checkpoint ? this.p.step : null;
+    if (checkpoint) {
+      this.checkpointFiles = checkpoint.files;
+      this.checkpointStep = this.p.step;
+    }
+  }
+
+  async execute(): Promise<Summary> {
+    const { config, dir, log } = this;
+    const specs = this.specs();
+    if (this.resumedFrom !== null) {
+      dir.truncateMetrics(this.resumedFrom);
+      dir.metric({ type: 'resume', step: this.resumedFrom });
+    }
+    log.info({ runId: this.runId, out: dir.path, mode: config.mode, schedule: config.train.schedule, window: this.window, stages: stageGrouping(config), resumedFrom: this.resumedFrom }, 'starting stages');
+    this.pipeline = await Pipeline.start(specs, {
+      onStep: (r) => this.onStep(r),
+      onLog: (m) => log[m.level]({ stage: m.stage, ...m.data }, m.msg),
+      onStageFailure: (stage, error) => {
+        if (this.pipeline.restarts >= config.train.maxRestarts) return { restart: false };
+        return { restart: true, restore: this.checkpointFiles?.[stage] };
+      },
+      onRestart: (stage, lostSteps, error) => {
+        const from = this.checkpointStep === null ? 'its initial weights' : `its checkpoint of step ${this.checkpointStep}`;
+        log.warn({ stage, lostSteps, error: error.message }, `stage ${stage} failed; restarted from ${from}`);
+        dir.metric({ type: 'restart', stage, step: this.p.step, lostSteps, from: this.checkpointStep, error: error.message });
+      },
+    });
+    try {
+      const skipped = Object.fromEntries(this.pipeline.skippedBackends[0].map((s) => [s.candidate, s.reason]));
+      log.info({ backends: this.pipeline.backends, skipped }, `stages ready on ${this.pipeline.backends[0]}`);
+      if (this.resumedFrom === null) {
+        dir.writeJson('config.json', { runId: this.runId, config, configHash: configHash(config), backends: this.pipeline.backends, window: this.window, versions: versions() });
+      }
+      const stopped = await this.trainEpochs();
+      if (stopped) {
+        await this.checkpoint();
+        this.lastStats = await this.pipeline.stats();
+        log.warn({ step: this.p.step, checkpoint: this.checkpointStep }, 'stopped on request; resume with --resume');
+      }
+      const final = await this.pipeline.stop();
+      const summary = this.summary(final, stopped);
+      dir.writeJson('summary.json', summary);
+      this.report();
+      return summary;
+    } catch (error) {
+      await this.pipeline.destroy();
+      throw this.failed(error);
+    }
+  }
+
+  /** Returns true when stopped early by the signal. */
+  private async trainEpochs(): Promise<boolean> {
+    const { config, p, pipeline } = this;
+    const { batchSize, epochs, seed, checkpointEvery } = config.train;
+    while (p.step < this.totalSteps) {
+      if (p.stepInEpoch === 0) {
+        if (p.epoch >= epochs) break;
+        p.epoch += 1;
+        p.epochLoss = p.epochCorrect = p.epochRows = 0;
+      }
+      const segmentStart = performance.now();
+      const checkpointMsBefore = this.checkpointMs;
+      const epochStartStep = p.step - p.stepInEpoch;
+      let index = 0;
+      let aborted = false;
+      for (const batch of epochBatches(this.data.train, batchSize, stream(seed, 'shuffle', 'epoch', p.epoch))) {
+        if (index++ < p.stepInEpoch) continue; // trained before the checkpoint this run resumed from
+        if (p.step >= this.totalSteps) break;
+        if (this.options.signal?.aborted) {
+          aborted = true;
+          break;
         }
+        await pipeline.credit(this.window);
+        pipeline.feed(batch, p.step);
+        p.step += 1;
+        p.stepInEpoch += 1;
+        p.samples += batch.size;
+        if (this.options.onProgress && p.step % 10 === 0) this.progress('train', segmentStart);
+        if (checkpointEvery && p.step % checkpointEvery === 0) await this.checkpoint();
       }
       await pipeline.drain();
-      const epochMs = performance.now() - epochStart;
-      trainMs += epochMs;
-      options.onProgress?.({ phase: 'evaluate', epoch, epochs, step, totalSteps, loss: epochLoss / epochRows, samplesPerSecond: (samples * 1000) / trainMs });
-      lastStats = await pipeline.stats();
-      val = await pipeline.evaluate('validation', sequentialBatches(data.validation, config.train.evalBatchSize));
-      test = await pipeline.evaluate('test', sequentialBatches(data.test, config.train.evalBatchSize));
-      const record: EpochRecord = {
-        epoch,
-        step,
-        trainLoss: epochLoss / epochRows,
-        trainAccuracy: epochCorrect / epochRows,
-        valLoss: val.loss,
-        valAccuracy: val.accuracy,
-        testLoss: test.loss,
-        testAccuracy: test.accuracy,
-        epochSeconds: epochMs / 1000,
-        samplesPerSecond: (epochRows * 1000) / epochMs,
-        stages: lastStats,
-      };
-      dir.metric({ type: 'epoch', ...record });
-      options.onEpoch?.(record);
-      log.info(
-        { epoch, step, trainLoss: round(record.trainLoss), valAccuracy: round(val.accuracy), testAccuracy: round(test.accuracy), samplesPerSecond: Math.round(record.samplesPerSecond) },
-        `epoch ${epoch}/${epochs}`,
-      );
+      p.trainMs += performance.now() - segmentStart - (this.checkpointMs - checkpointMsBefore);
+      if (aborted || this.options.signal?.aborted) return true;
+      const epochComplete = p.step - epochStartStep === Math.floor(this.data.train.count / batchSize);
+      await this.endEpoch(p.step - epochStartStep);
+      if (epochComplete) p.stepInEpoch = 0;
+      await this.checkpoint();
     }
+    return false;
+  }
 
-    const final = await pipeline.stop();
-    const groups = stageGrouping(config);
-    const perStage: StageSummary[] = final.map((s, i) => ({
-      stage: s.stage,
-      layers: groups[i].map((l) => describeLayer(config, l)),
-      backend: pipeline.backends[i],
-      busySeconds: s.busySeconds,
-      waitSeconds: s.waitSeconds,
-      sendSeconds: s.sendSeconds,
-      updates: s.updates,
-      skippedUpdates: s.skippedUpdates,
-      synthesizerLoss: lastStats[i]?.synthesizerLoss ?? null,
-      synthesizerCosine: lastStats[i]?.synthesizerCosine ?? null,
+  private async endEpoch(stepsInEpoch: number): Promise<void> {
+    const { p, pipeline, config } = this;
+    this.progress('evaluate', performance.now());
+    this.lastStats = await pipeline.stats();
+    const val = await pipeline.evaluate('validation', sequentialBatches(this.data.validation, config.train.evalBatchSize));
+    const test = await pipeline.evaluate('test', sequentialBatches(this.data.test, config.train.evalBatchSize));
+    p.val = val;
+    p.test = test;
+    const record: EpochRecord = {
+      epoch: p.epoch,
+      step: p.step,
+      trainLoss: p.epochLoss / p.epochRows,
+      trainAccuracy: p.epochCorrect / p.epochRows,
+      valLoss: val.loss,
+      valAccuracy: val.accuracy,
+      testLoss: test.loss,
+      testAccuracy: test.accuracy,
+      epochSeconds: stepsInEpoch * config.train.batchSize / (p.samples / (p.trainMs / 1000)),
+      samplesPerSecond: (p.samples * 1000) / p.trainMs,
+      stages: this.lastStats,
+    };
+    this.dir.metric({ type: 'epoch', ...record });
+    this.options.onEpoch?.(record);
+    this.log.info(
+      { epoch: p.epoch, step: p.step, trainLoss: round(record.trainLoss), valAccuracy: round(val.accuracy), testAccuracy: round(test.accuracy), samplesPerSecond: Math.round(record.samplesPerSecond) },
+      `epoch ${p.epoch}/${config.train.epochs}`,
+    );
+  }
+
+  /** Drains, has every stage write its file, then commits the manifest. */
+  private async checkpoint(): Promise<void> {
+    const t0 = performance.now();
+    const { folder, files } = stageFiles(this.dir.path, this.p.step, this.pipeline.stages);
+    const bytes = await this.pipeline.checkpoint(files, this.p.step);
+    commitCheckpoint(this.dir.path, folder, {
+      format: 'synthgrad-checkpoint/1',
+      createdAt: new Date().toISOString(),
+      configHash: configHash(this.config),
+      progress: { ...this.p, restarts: this.pipeline.restarts, lostSteps: this.pipeline.lostSteps },
+      stages: files.map((_, stage) => ({ stage, file: `${folder}/stage-${stage}.msgpack`, step: this.p.step, bytes: bytes[stage] })),
+    });
+    this.checkpointFiles = files;
+    this.checkpointStep = this.p.step;
+    this.checkpointMs += performance.now() - t0;
+    this.log.debug({ step: this.p.step, folder }, 'checkpoint written');
+  }
+
+  private onStep(r: TrainStepResult): void {
+    const p = this.p;
+    p.recentLoss += r.loss;
+    p.recentCorrect += r.correct;
+    p.recentRows += r.rows;
+    p.recentSteps += 1;
+    p.epochLoss += r.loss * r.rows;
+    p.epochCorrect += r.correct;
+    p.epochRows += r.rows;
+    if (p.recentSteps === this.config.train.logEvery) {
+      this.dir.metric({ type: 'train', epoch: p.epoch, step: r.step + 1, loss: p.recentLoss / p.recentSteps, accuracy: p.recentCorrect / p.recentRows });
+      p.recentLoss = p.recentCorrect = p.recentRows = p.recentSteps = 0;
+    }
+  }
+
+  private progress(phase: Progress['phase'], segmentStart: number): void {
+    const { p } = this;
+    const ms = p.trainMs + (phase === 'train' ? performance.now() - segmentStart : 0);
+    this.options.onProgress?.({
+      phase, epoch: p.epoch, epochs: this.config.train.epochs, step: p.step, totalSteps: this.totalSteps,
+      loss: p.epochRows ? p.epochLoss / p.epochRows : null, samplesPerSecond: ms > 0 ? (p.samples * 1000) / ms : 0,
+    });
+  }
+
+  private specs(): StageSpec[] {
+    return stageSpecs(this.config, this.window).map((spec) => ({
+      ...spec,
+      ...(this.checkpointFiles && { restore: this.checkpointFiles[spec.index] }),
+      ...(this.options.fault?.stage === spec.index && { fault: this.options.fault }),
     }));
-    const summary: Summary = {
-      runId,
-      outDir: dir.path,
+  }
+
+  private summary(final: StageStats[], stopped: boolean, error?: string): Summary {
+    const { config, p, pipeline } = this;
+    const groups = stageGrouping(config);
+    const perStage: StageSummary[] = groups.map((layers, i) => {
+      const s = final[i] ?? this.lastStats[i];
+      return {
+        stage: i,
+        layers: layers.map((l) => describeLayer(config, l)),
+        backend: pipeline.backends[i],
+        busySeconds: s?.busySeconds ?? 0,
+        waitSeconds: s?.waitSeconds ?? 0,
+        sendSeconds: s?.sendSeconds ?? 0,
+        updates: s?.updates ?? 0,
+        skippedUpdates: s?.skippedUpdates ?? 0,
+        droppedNonFinite: s?.droppedNonFinite ?? 0,
+        synthesizerLoss: this.lastStats[i]?.synthesizerLoss ?? null,
+        synthesizerCosine: this.lastStats[i]?.synthesizerCosine ?? null,
+      };
+    });
+    return {
+      runId: this.runId,
+      outDir: this.dir.path,
       preset: config.preset ?? null,
       mode: config.mode,
       schedule: config.train.schedule,
-      window,
-      backend,
+      window: this.window,
+      backend: pipeline.backends[0],
       stages: groups.length,
-      epochs: epoch,
-      steps: step,
-      batchSize,
-      wallSeconds: (performance.now() - started) / 1000,
-      trainSeconds: trainMs / 1000,
-      trainSamplesPerSecond: (samples * 1000) / trainMs,
-      valAccuracy: val.accuracy,
-      valLoss: val.loss,
-      testAccuracy: test.accuracy,
-      testLoss: test.loss,
+      epochs: p.epoch,
+      steps: p.step,
+      batchSize: config.train.batchSize,
+      wallSeconds: (performance.now() - this.started) / 1000,
+      trainSeconds: p.trainMs / 1000,
+      trainSamplesPerSecond: p.trainMs > 0 ? (p.samples * 1000) / p.trainMs : 0,
+      valAccuracy: p.val?.accuracy ?? null,
+      valLoss: p.val?.loss ?? null,
+      testAccuracy: p.test?.accuracy ?? null,
+      testLoss: p.test?.loss ?? null,
+      stopped,
+      ...(error && { error }),
+      restarts: p.restarts + pipeline.restarts,
+      lostSteps: p.lostSteps + pipeline.lostSteps,
+      checkpointStep: this.checkpointStep,
+      resumedFrom: this.resumedFrom,
       perStage,
     };
-    dir.writeJson('summary.json', summary);
-    return summary;
-  } catch (error) {
-    await pipeline.destroy();
-    throw error;
+  }
+
+  /** report.html beside the run's files; a failure to draw it never fails the run. */
+  private report(): void {
+    try {
+      writeReport([this.dir.path]);
+    } catch (error) {
+      this.log.warn({ error: (error as Error).message }, 'could not write report.html');
+    }
+  }
+
+  /** Records a failed run (summary.json with the error) and says how to continue it. */
+  private failed(error: unknown): Error {
+    const cause = error as Error;
+    const tooMany = this.pipeline?.restarts >= this.config.train.maxRestarts && this.config.train.maxRestarts > 0;
+    const restartNote = tooMany ? ` (after ${this.pipeline.restarts} restarts, the most --max-restarts allows)` : '';
+    const resumeNote =
+      this.checkpointStep === null
+        ? 'no checkpoint had been written yet'
+        : `the last checkpoint (step ${this.checkpointStep}) is kept: continue with synthgrad train --resume ${this.dir.path}`;
+    const message = `${cause.message}${restartNote}; the run stopped, ${resumeNote}`;
+    try {
+      const summary = this.summary(this.lastStats, true, message);
+      this.dir.writeJson('summary.json', summary);
+      this.dir.metric({ type: 'error', step: this.p.step, error: message });
+      this.report();
+      return new RunError(message, summary, { cause });
+    } catch {
+      return cause;
+    }
   }
 }
 

@@ -19,8 +19,8 @@ test('a short cDNI run through the library learns and writes its outputs', async
     assert.equal(summary.steps, 250);
     assert.equal(summary.stages, 4);
     assert.equal(summary.backend, 'wasm');
-    assert.ok(summary.valAccuracy > 0.85, `validation accuracy ${summary.valAccuracy}`);
-    assert.ok(summary.testAccuracy > 0.85, `test accuracy ${summary.testAccuracy}`);
+    assert.ok(summary.valAccuracy! > 0.85, `validation accuracy ${summary.valAccuracy}`);
+    assert.ok(summary.testAccuracy! > 0.85, `test accuracy ${summary.testAccuracy}`);
     assert.ok(summary.trainSamplesPerSecond > 0);
     for (const s of summary.perStage) {
       assert.equal(s.updates, 250);

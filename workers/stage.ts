@@ -1,24 +1,25 @@
 /**
- * The stage worker: one long-running piscina task per stage. It builds the stage, then serves
- * messages until told to stop: forward batches (DNI steps 1-4) and targets (step 5), in the order
- * the schedule picks.
+ * The stage worker: one long-running piscina task per stage. It builds the stage (or restores it
+ * from a checkpoint), then serves messages until told to stop: forward batches (DNI steps 1-4)
+ * and targets (step 5), in the order the schedule picks. Control messages (statistics,
+ * checkpoints, re-wiring after a neighbour restarted) are answered between two steps.
  */
 import type { MessagePort } from 'node:worker_threads';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { selectBackend } from '../src/runtime/backend.js';
-import { Stage } from '../src/pipeline/stage.js';
+import { Stage, NonFiniteError } from '../src/pipeline/stage.js';
 import { Inbox } from '../src/pipeline/inbox.js';
 import { nextAction } from '../src/pipeline/schedule.js';
 import type { StageSpec } from '../src/pipeline/stage-spec.js';
-import type { BackwardMessage, ControlMessage, ForwardMessage, ReportMessage, StageStats } from '../src/pipeline/protocol.js';
+import type { BackwardMessage, ControlMessage, ForwardMessage, ReportMessage, Rewire, StageStats } from '../src/pipeline/protocol.js';
 import { PortChannel } from '../src/transport/port-channel.js';
+import { decodeStageState, encodeStageState } from '../src/checkpoint/stage-state.js';
+import { writeFileAtomic } from '../src/checkpoint/atomic.js';
 
-export interface StagePorts {
+export interface StagePorts extends Rewire {
   forwardIn: MessagePort;
-  forwardOut?: MessagePort;
-  backwardIn?: MessagePort;
-  backwardOut?: MessagePort;
   control: MessagePort;
 }
 
@@ -30,28 +31,73 @@ export interface StageTask {
 export default async function runStage({ spec, ports }: StageTask): Promise<StageStats> {
   const control = new PortChannel<ReportMessage | ControlMessage>(ports.control);
   const report = (message: ReportMessage) => control.send(message);
+  const links = new Links(ports);
   try {
-    return await serve(spec, ports, report, control);
+    return await serve(spec, links, report, control);
   } catch (error) {
     const err = error as Error;
+    if (err instanceof NonFiniteError) report({ kind: 'fatal', stage: spec.index, message: err.message });
     const wrapped = new Error(`stage ${spec.index}: ${err.message}`);
     wrapped.stack = `stage ${spec.index}: ${err.stack ?? err.message}`;
     throw wrapped;
   } finally {
-    for (const port of Object.values(ports)) port?.close();
+    links.close();
+    control.close();
+  }
+}
+
+/** The stage's four data links; replaced when a neighbour is restarted. */
+class Links {
+  forwardOut?: PortChannel<ForwardMessage>;
+  backwardOut?: PortChannel<BackwardMessage>;
+  private forwardIn: PortChannel<ForwardMessage>;
+  private backwardIn?: PortChannel<BackwardMessage>;
+  private inbox: Inbox | null = null;
+
+  constructor({ forwardIn, control: _control, ...others }: StagePorts) {
+    this.forwardIn = new PortChannel(forwardIn);
+    this.rewire(others);
+  }
+
+  listen(inbox: Inbox): void {
+    this.inbox = inbox;
+    this.forwardIn.onMessage((m) => inbox.pushForward(m));
+    this.backwardIn?.onMessage((m) => inbox.pushBackward(m));
+  }
+
+  rewire(ports: Rewire): void {
+    if (ports.forwardIn) {
+      this.forwardIn.close();
+      this.forwardIn = new PortChannel(ports.forwardIn);
+      if (this.inbox) this.forwardIn.onMessage((m) => this.inbox!.pushForward(m));
+    }
+    if (ports.backwardIn) {
+      this.backwardIn?.close();
+      this.backwardIn = new PortChannel(ports.backwardIn);
+      if (this.inbox) this.backwardIn.onMessage((m) => this.inbox!.pushBackward(m));
+    }
+    if (ports.forwardOut) {
+      this.forwardOut?.close();
+      this.forwardOut = new PortChannel(ports.forwardOut);
+    }
+    if (ports.backwardOut) {
+      this.backwardOut?.close();
+      this.backwardOut = new PortChannel(ports.backwardOut);
+    }
+  }
+
+  close(): void {
+    for (const c of [this.forwardIn, this.backwardIn, this.forwardOut, this.backwardOut]) c?.close();
   }
 }
 
 async function serve(
   spec: StageSpec,
-  ports: StagePorts,
+  links: Links,
   report: (message: ReportMessage) => void,
   control: PortChannel<ReportMessage | ControlMessage>,
 ): Promise<StageStats> {
   const backend = await selectBackend(spec.backend);
-
-  const forwardOut = ports.forwardOut && new PortChannel<ForwardMessage>(ports.forwardOut);
-  const backwardOut = ports.backwardOut && new PortChannel<BackwardMessage>(ports.backwardOut);
   const timing = { busy: 0, wait: 0, send: 0 };
   const timed = <T>(send: (m: T) => void) => (message: T) => {
     const t0 = performance.now();
@@ -59,10 +105,25 @@ async function serve(
     timing.send += performance.now() - t0;
   };
   const stage = new Stage(spec, {
-    forward: timed((m) => forwardOut!.send(m, [m.activations.buffer as ArrayBuffer])),
-    backward: timed((m) => backwardOut!.send(m, m.gradient ? [m.gradient.buffer as ArrayBuffer] : [])),
+    forward: timed((m) => links.forwardOut!.send(m, [m.activations.buffer as ArrayBuffer])),
+    backward: timed((m) => links.backwardOut!.send(m, m.gradient ? [m.gradient.buffer as ArrayBuffer] : [])),
     report,
   });
+  let restoredStep: number | null = null;
+  if (spec.restore) {
+    try {
+      const state = decodeStageState(readFileSync(spec.restore), spec.restore);
+      stage.importState(state);
+      restoredStep = state.step;
+      timing.busy = (state.counters.busyMs ?? 0);
+      timing.wait = (state.counters.waitMs ?? 0);
+      timing.send = (state.counters.sendMs ?? 0);
+    } catch (error) {
+      stage.dispose();
+      throw new Error(`cannot restore from ${spec.restore}: ${(error as Error).message}`);
+    }
+  }
+  if (spec.fault?.kind === 'nan') stage.injectNaNAt = spec.fault.step;
 
   const stats = (): StageStats => {
     const synth = stage.takeSynthesizerMeans();
@@ -78,37 +139,68 @@ async function serve(
   };
 
   const inbox = new Inbox();
-  new PortChannel<ForwardMessage>(ports.forwardIn).onMessage((m) => inbox.pushForward(m));
-  if (ports.backwardIn) new PortChannel<BackwardMessage>(ports.backwardIn).onMessage((m) => inbox.pushBackward(m));
+  links.listen(inbox);
   control.onMessage((m) => {
-    if (m.kind === 'stats') report({ kind: 'stats', stats: stats() });
-    else if (m.kind === 'weights') report({ kind: 'weights', stage: spec.index, values: stage.net.getWeights() });
-    else if (m.kind === 'stop') inbox.requestStop();
-  });
-  report({ kind: 'ready', stage: spec.index, backend: backend.name, skipped: backend.skipped });
-
-  // The loop: take what the schedule says, do it, measure it.
-  for (;;) {
-    const action = nextAction({
-      mode: spec.mode,
-      awaitingGradient: stage.awaitingGradient,
-      forwardQueued: inbox.forward.length,
-      backwardQueued: inbox.backward.length,
-      stopRequested: inbox.stopRequested,
-    });
-    if (action === 'stop') break;
-    const t0 = performance.now();
-    if (action === 'wait') {
-      await inbox.next();
-      timing.wait += performance.now() - t0;
-      continue;
+    switch (m.kind) {
+      case 'stats':
+        return report({ kind: 'stats', stats: stats() });
+      case 'weights':
+        return report({ kind: 'weights', stage: spec.index, values: stage.net.getWeights() });
+      case 'checkpoint': {
+        const state = stage.exportState(m.step, { busyMs: timing.busy, waitMs: timing.wait, sendMs: timing.send });
+        const bytes = encodeStageState(state);
+        writeFileAtomic(m.file, bytes);
+        return report({ kind: 'checkpointed', stage: spec.index, step: m.step, file: m.file, bytes: bytes.length });
+      }
+      case 'rewire':
+        links.rewire(m.ports);
+        return report({ kind: 'rewired', stage: spec.index });
+      case 'abandon': {
+        const steps = new Set(m.steps);
+        inbox.discard(steps);
+        return stage.abandon(steps);
+      }
+      case 'stop':
+        return inbox.requestStop();
     }
-    if (action === 'forward') stage.forward(inbox.forward.shift()!);
-    else stage.backward(inbox.backward.shift()!);
-    timing.busy += performance.now() - t0;
-    await yieldToEvents(); // let messages that arrived meanwhile be queued before choosing again
+  });
+  report({ kind: 'ready', stage: spec.index, backend: backend.name, skipped: backend.skipped, restoredStep });
+
+  try {
+    // The loop: take what the schedule says, do it, measure it.
+    for (;;) {
+      const action = nextAction({
+        mode: spec.mode,
+        awaitingGradient: stage.awaitingGradient,
+        forwardQueued: inbox.forward.length,
+        backwardQueued: inbox.backward.length,
+        stopRequested: inbox.stopRequested,
+      });
+      if (action === 'stop') break;
+      const t0 = performance.now();
+      if (action === 'wait') {
+        await inbox.next();
+        timing.wait += performance.now() - t0;
+        continue;
+      }
+      if (action === 'forward') {
+        const message = inbox.forward.shift()!;
+        injectFault(spec, message);
+        stage.forward(message);
+      } else stage.backward(inbox.backward.shift()!);
+      timing.busy += performance.now() - t0;
+      await yieldToEvents(); // let messages that arrived meanwhile be queued before choosing again
+    }
+    return stats();
+  } finally {
+    stage.dispose();
   }
-  const final = stats();
-  stage.dispose();
-  return final;
+}
+
+/** SYNTHGRAD_FAULT, a testing aid: fail on purpose at one training step. */
+function injectFault(spec: StageSpec, message: ForwardMessage): void {
+  const fault = spec.fault;
+  if (!fault || message.eval || message.step !== fault.step) return;
+  if (fault.kind === 'throw') throw new Error(`injected fault (SYNTHGRAD_FAULT) at step ${fault.step}`);
+  if (fault.kind === 'exit') process.exit(70);
 }

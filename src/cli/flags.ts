@@ -1,5 +1,11 @@
 import { InvalidArgumentError } from 'commander';
 
+export function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a whole number (0 or more), got "${value}"`);
+  return n;
+}
+
 export function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive whole number, got "${value}"`);
@@ -33,6 +39,10 @@ export interface TrainFlags {
   maxSteps?: number;
   data?: string;
   out?: string;
+  resume?: string;
+  checkpointEvery?: number;
+  maxRestarts?: number;
+  skipNonfinite?: boolean;
   logLevel: string;
   progress: boolean;
 }
@@ -53,6 +63,20 @@ export function flagsToConfig(flags: TrainFlags): Record<string, unknown> {
       window: flags.window,
       updateProbability: flags.updateProbability,
       maxSteps: flags.maxSteps,
+      checkpointEvery: flags.checkpointEvery,
+      maxRestarts: flags.maxRestarts,
+      skipNonFinite: flags.skipNonfinite,
     },
   };
+}
+
+/** Flags that change the config, by name, when given (a resumed run keeps its own config). */
+export function configFlagsGiven(flags: TrainFlags): string[] {
+  const names: [keyof TrainFlags, string][] = [
+    ['preset', '--preset'], ['config', '--config'], ['mode', '--mode'], ['epochs', '--epochs'], ['batchSize', '--batch-size'],
+    ['lr', '--lr'], ['seed', '--seed'], ['backend', '--backend'], ['schedule', '--schedule'], ['window', '--window'],
+    ['updateProbability', '--update-probability'], ['maxSteps', '--max-steps'], ['data', '--data'], ['out', '--out'],
+    ['checkpointEvery', '--checkpoint-every'], ['maxRestarts', '--max-restarts'], ['skipNonfinite', '--skip-nonfinite'],
+  ];
+  return names.filter(([key]) => flags[key] !== undefined).map(([, flag]) => flag);
 }

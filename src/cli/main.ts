@@ -1,16 +1,30 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { trainCommand } from './train-command.js';
+import { reportCommand } from './report-command.js';
 import { ConfigError } from '../config/errors.js';
 import { DataError } from '../data/index.js';
 import { OutputError } from '../metrics/run-dir.js';
+import { ReportError } from '../report/index.js';
 import { versions } from '../versions.js';
+import { CheckpointError } from '../checkpoint/manifest.js';
+import { RunError } from '../train.js';
 
-/** Errors the user can fix: one clear message, exit code 2. Anything else: the stack, exit code 1. */
+/** Errors the user can fix by changing their input. */
+const userErrors = [ConfigError, DataError, OutputError, ReportError, CheckpointError];
+
+/**
+ * Input the user can fix: one clear message, exit code 2. A run that failed (its checkpoint kept):
+ * the message, exit code 1. Anything else: the stack, exit code 1.
+ */
 function fail(error: unknown): never {
-  if (error instanceof ConfigError || error instanceof DataError || error instanceof OutputError) {
-    process.stderr.write(`synthgrad: ${error.message}\n`);
+  if (userErrors.some((kind) => error instanceof kind)) {
+    process.stderr.write(`synthgrad: ${(error as Error).message}\n`);
     process.exit(2);
+  }
+  if (error instanceof RunError) {
+    process.stderr.write(`synthgrad: ${error.message}\n`);
+    process.exit(1);
   }
   process.stderr.write(`synthgrad: ${(error as Error)?.stack ?? String(error)}\n`);
   process.exit(1);
@@ -19,9 +33,10 @@ function fail(error: unknown): never {
 const program = new Command('synthgrad')
   .description('Decoupled Neural Interfaces (synthetic gradients), every stage in its own worker')
   .version(versions().synthgrad ?? 'unknown')
-  .addCommand(trainCommand(), { isDefault: true });
+  .addCommand(trainCommand(), { isDefault: true })
+  .addCommand(reportCommand());
 
 program.parseAsync(process.argv).then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (error) => fail(error),
 );

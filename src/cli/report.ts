@@ -3,9 +3,9 @@ import type { EpochRecord } from '../train.js';
 
 const fixed = (x: number | null, digits: number) => (x === null || Number.isNaN(x) ? '-' : x.toFixed(digits));
 
-export function epochLine(r: EpochRecord, epochs: number): string {
+export function epochLine(r: EpochRecord): string {
   return (
-    `epoch ${r.epoch}/${epochs}  loss ${fixed(r.trainLoss, 4)}  val acc ${fixed(r.valAccuracy, 4)}  ` +
+    `epoch ${r.epoch}  loss ${fixed(r.trainLoss, 4)}  val acc ${fixed(r.valAccuracy, 4)}  ` +
     `test acc ${fixed(r.testAccuracy, 4)}  ${Math.round(r.samplesPerSecond)} samples/s`
   );
 }

@@ -55,6 +55,12 @@ export const trainSchema = z
     seed: z.union([z.number().int(), z.string().min(1)]).default(1),
     evalBatchSize: z.number().int().positive().default(1000),
     validationSize: z.number().int().min(1).default(5000),
+    /** Also checkpoint every this many steps (there is always one at the end of each epoch). */
+    checkpointEvery: z.number().int().positive().optional(),
+    /** Stage failures survived (each restarts the stage from its last checkpoint) before the run stops. */
+    maxRestarts: z.number().int().min(0).default(3),
+    /** Drop a batch whose loss, activations or gradients are NaN/Inf (counted) instead of stopping. */
+    skipNonFinite: z.boolean().default(false),
     /** Write a training-loss line to metrics.jsonl every this many steps. */
     logEvery: z.number().int().positive().default(50),
   })

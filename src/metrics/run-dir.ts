@@ -1,4 +1,5 @@
-import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { join, resolve } from 'node:path';
 
 /** A run's output folder is unusable (exists with other content, or cannot be made). */
@@ -16,8 +17,16 @@ export class OutputError extends Error {
 export class RunDir {
   readonly path: string;
 
-  constructor(path: string) {
+  /** An earlier run's directory, to continue it (--resume). */
+  static existing(path: string): RunDir {
+    const dir = resolve(path);
+    if (!existsSync(join(dir, 'config.json'))) throw new OutputError(dir, 'is not a synthgrad run directory (no config.json)');
+    return new RunDir(dir, true);
+  }
+
+  constructor(path: string, existing = false) {
     this.path = resolve(path);
+    if (existing) return;
     if (existsSync(this.path)) {
       if (!statSync(this.path).isDirectory()) throw new OutputError(this.path, 'exists and is not a directory; choose another --out');
       if (readdirSync(this.path).length > 0) {
@@ -33,10 +42,25 @@ export class RunDir {
 
   /** Writes a JSON file atomically (temporary file, then rename). */
   writeJson(name: string, value: unknown): void {
-    const target = join(this.path, name);
-    const temporary = `${target}.tmp-${process.pid}`;
-    writeFileSync(temporary, JSON.stringify(value, null, 2) + '\n');
-    renameSync(temporary, target);
+    writeFileAtomic(join(this.path, name), JSON.stringify(value, null, 2) + '\n');
+  }
+
+  /** Keeps only the metrics of steps up to `step` (a resumed run writes the later ones again). */
+  truncateMetrics(step: number): void {
+    const file = join(this.path, 'metrics.jsonl');
+    if (!existsSync(file)) return;
+    const kept = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => {
+        if (!line.trim()) return false;
+        try {
+          const record = JSON.parse(line) as { step?: number };
+          return (record.step ?? 0) <= step;
+        } catch {
+          return false; // a line torn by a crash
+        }
+      });
+    writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
   }
 
   /** Appends one JSON line to metrics.jsonl, synchronously, so a crash never leaves half a line. */

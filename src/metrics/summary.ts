@@ -9,6 +9,8 @@ export interface StageSummary {
   sendSeconds: number;
   updates: number;
   skippedUpdates: number;
+  /** Batches this stage dropped for a NaN or Inf (with skipNonFinite). */
+  droppedNonFinite: number;
   /** Mean synthesizer loss over the last epoch (null: no synthesizer). */
   synthesizerLoss: number | null;
   /** Mean cosine similarity of ĝ with the target that later arrived, over the last epoch. */
@@ -31,9 +33,21 @@ export interface Summary {
   wallSeconds: number;
   trainSeconds: number;
   trainSamplesPerSecond: number;
-  valAccuracy: number;
-  valLoss: number;
-  testAccuracy: number;
-  testLoss: number;
+  valAccuracy: number | null;
+  valLoss: number | null;
+  testAccuracy: number | null;
+  testLoss: number | null;
+  /** True when the run was interrupted (Ctrl-C, SIGTERM) or failed; it can be resumed. */
+  stopped: boolean;
+  /** Why a run failed, when it did. */
+  error?: string;
+  /** Stage failures survived by restarting the stage. */
+  restarts: number;
+  /** Training batches lost with failed stages. */
+  lostSteps: number;
+  /** Step of the last complete checkpoint (null: none yet). */
+  checkpointStep: number | null;
+  /** Step this run continued from (--resume). */
+  resumedFrom: number | null;
   perStage: StageSummary[];
 }

@@ -22,6 +22,13 @@ export class Inbox {
     this.notify();
   }
 
+  /** Drops queued messages of these steps. */
+  discard(steps: Set<number>): void {
+    for (const queue of [this.forward, this.backward] as { step: number; eval?: unknown }[][]) {
+      for (let i = queue.length - 1; i >= 0; i--) if (steps.has(queue[i].step) && !queue[i].eval) queue.splice(i, 1);
+    }
+  }
+
   /** Resolves when anything arrives. */
   next(): Promise<void> {
     return new Promise((resolve) => (this.wake = resolve));

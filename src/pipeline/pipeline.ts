@@ -1,8 +1,8 @@
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Batch } from '../data/index.js';
 import { PortChannel } from '../transport/port-channel.js';
-import type { ControlMessage, EvalTag, ForwardMessage, ReportMessage, StageStats } from './protocol.js';
+import type { ControlMessage, EvalTag, ForwardMessage, ReportMessage, Rewire, StageStats } from './protocol.js';
 import type { StageSpec } from './stage-spec.js';
 import { StageError } from './stage-error.js';
 import type { StagePorts, StageTask } from '../../workers/stage.js';
@@ -16,9 +16,16 @@ export interface TrainStepResult {
   rows: number;
 }
 
+/** What to do when stage `stage` failed: restart it (from `restore`, or fresh) or give up. */
+export type RestartDecision = { restart: true; restore?: string } | { restart: false };
+
 export interface PipelineEvents {
   onStep?(result: TrainStepResult): void;
   onLog?(message: Extract<ReportMessage, { kind: 'log' }>): void;
+  /** Asked when a stage fails with an error a restart could cure; default: give up. */
+  onStageFailure?(stage: number, error: StageError): RestartDecision;
+  /** A stage was restarted; `lostSteps` batches in flight were lost with it. */
+  onRestart?(stage: number, lostSteps: number, error: StageError): void;
 }
 
 interface Waiter {
@@ -27,28 +34,40 @@ interface Waiter {
   reject: (error: Error) => void;
 }
 
+type Report<K extends ReportMessage['kind']> = Extract<ReportMessage, { kind: K }>;
+
 /**
  * The orchestrator's side of the stages: one piscina worker per stage, wired in a chain with
  * MessageChannels (forward up, backward down) plus a control port each. It feeds batches,
- * counts completed steps (credits) and collects evaluation results and statistics.
+ * counts completed steps (credits), collects evaluation results, statistics and checkpoints,
+ * and restarts a failed stage with its neighbours re-wired.
  */
 export class Pipeline {
   readonly backends: string[] = [];
   /** Per stage: the backends tried before the one taken, and why each was not. */
   readonly skippedBackends: { candidate: string; reason: string }[][] = [];
+  /** Per stage: the step its checkpoint was taken at, when it was restored from one. */
+  readonly restoredSteps: (number | null)[] = [];
+  restarts = 0;
+  lostSteps = 0;
   private readonly controls: PortChannel<ControlMessage | ReportMessage>[] = [];
-  private readonly input: PortChannel<ForwardMessage>;
-  private readonly tasks: Promise<StageStats>[];
-  private readonly doneCount = new Map<number, number>();
-  private sent = 0;
-  private retired = 0;
-  private readonly evalResults: Extract<ReportMessage, { kind: 'eval' }>[] = [];
+  private input!: PortChannel<ForwardMessage>;
+  private readonly tasks: Promise<StageStats>[] = [];
+  /** Steps sent and not yet finished by every stage, with the count of stages done. */
+  private readonly inFlightSteps = new Map<number, number>();
+  private readonly abandoned = new Set<number>();
+  private readonly evalResults: Report<'eval'>[] = [];
   private statsReplies: StageStats[] = [];
-  private weightReplies: Extract<ReportMessage, { kind: 'weights' }>[] = [];
+  private weightReplies: Report<'weights'>[] = [];
+  private checkpointReplies: Report<'checkpointed'>[] = [];
   private readonly waiters: Waiter[] = [];
   private failure: Error | null = null;
-  private ready = 0;
+  private readonly fatal = new Map<number, string>();
+  private readonly ready = new Set<number>();
+  /** Rewire messages sent to neighbours of a restarted stage and not yet acknowledged. */
+  private rewiresPending = 0;
   private destroyed = false;
+  private stopping = false;
 
   private constructor(
     private readonly specs: StageSpec[],
@@ -58,22 +77,13 @@ export class Pipeline {
     const count = specs.length;
     const forward = specs.map(() => new MessageChannel()); // forward[s]: into stage s
     const backward = specs.slice(1).map(() => new MessageChannel()); // backward[s]: into stage s, from s+1
-    const control = specs.map(() => new MessageChannel());
     this.input = new PortChannel(forward[0].port1);
-    this.tasks = specs.map((spec, s) => {
-      const ports: StagePorts = {
+    specs.forEach((spec, s) => {
+      this.launch(spec, {
         forwardIn: forward[s].port2,
-        control: control[s].port2,
         ...(s < count - 1 && { forwardOut: forward[s + 1].port1, backwardIn: backward[s].port2 }),
         ...(s > 0 && { backwardOut: backward[s - 1].port1 }),
-      };
-      const channel = new PortChannel<ControlMessage | ReportMessage>(control[s].port1);
-      channel.onMessage((m) => this.receive(m as ReportMessage));
-      this.controls.push(channel);
-      const task: StageTask = { spec, ports };
-      const promise = pool.run(task, { transferList: Object.values(ports) }) as Promise<StageStats>;
-      promise.catch((error) => this.fail(new StageError(s, error)));
-      return promise;
+      });
     });
   }
 
@@ -90,7 +100,7 @@ export class Pipeline {
     });
     const pipeline = new Pipeline(specs, pool, events);
     try {
-      await pipeline.waitUntil(() => pipeline.ready === specs.length);
+      await pipeline.waitUntil(() => pipeline.ready.size === specs.length);
     } catch (error) {
       await pipeline.destroy();
       throw error;
@@ -104,31 +114,36 @@ export class Pipeline {
 
   /** Training steps sent whose work is not finished in every stage. */
   get inFlight(): number {
-    return this.sent - this.retired;
+    return this.inFlightSteps.size;
   }
 
   /** Sends a training batch into stage 0 (its buffers move to the worker). */
   feed(batch: Batch, step: number): void {
     this.throwIfFailed();
-    this.sent += 1;
+    this.inFlightSteps.set(step, 0);
     this.input.send({ kind: 'forward', step, rows: batch.size, activations: batch.x, labels: batch.labels }, [
       batch.x.buffer as ArrayBuffer,
     ]);
   }
 
-  /** Waits for a credit: fewer than `window` steps in flight. */
+  /** Waits for a credit: fewer than `window` steps in flight, and every link up. */
   credit(window: number): Promise<void> {
-    return this.waitUntil(() => this.inFlight < window);
+    return this.waitUntil(() => this.inFlight < window && this.linked);
   }
 
-  /** Waits until every step sent has been finished by every stage. */
+  /** Waits until every step sent has been finished by every stage, and every link is up. */
   drain(): Promise<void> {
-    return this.waitUntil(() => this.inFlight === 0);
+    return this.waitUntil(() => this.inFlight === 0 && this.linked);
+  }
+
+  /** Every stage is up and knows its neighbours (after a restart: the new ports are in use). */
+  private get linked(): boolean {
+    return this.ready.size === this.stages && this.rewiresPending === 0;
   }
 
   /** Forward-only pass over batches; returns mean loss and accuracy. */
   async evaluate(split: EvalTag['split'], batches: Iterable<Batch>): Promise<{ loss: number; accuracy: number }> {
-    this.throwIfFailed();
+    await this.drain();
     this.evalResults.length = 0;
     let count = 0;
     for (const batch of batches) {
@@ -165,8 +180,18 @@ export class Pipeline {
     return [...this.weightReplies].sort((a, b) => a.stage - b.stage).map((r) => r.values);
   }
 
+  /** Drains, then has every stage write its state to files[stage]; resolves with the bytes written. */
+  async checkpoint(files: string[], step: number): Promise<number[]> {
+    await this.drain();
+    this.checkpointReplies = [];
+    this.controls.forEach((c, s) => c.send({ kind: 'checkpoint', file: files[s], step }));
+    await this.waitUntil(() => this.checkpointReplies.length === this.stages);
+    return [...this.checkpointReplies].sort((a, b) => a.stage - b.stage).map((r) => r.bytes);
+  }
+
   /** Stops every stage (after the work sent so far) and closes the workers. */
   async stop(): Promise<StageStats[]> {
+    this.stopping = true;
     for (const c of this.controls) c.send({ kind: 'stop' });
     try {
       const results = await Promise.all(this.tasks);
@@ -181,9 +206,82 @@ export class Pipeline {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
+    this.stopping = true;
     for (const c of this.controls) c.close();
     this.input.close();
     await this.pool.destroy();
+  }
+
+  /** Starts stage `spec.index` in a worker with the given data ports and a new control port. */
+  private launch(spec: StageSpec, data: Rewire & { forwardIn: MessagePort }): void {
+    const s = spec.index;
+    const control = new MessageChannel();
+    const ports: StagePorts = { ...data, control: control.port2 };
+    const channel = new PortChannel<ControlMessage | ReportMessage>(control.port1);
+    channel.onMessage((m) => this.receive(m as ReportMessage));
+    this.controls[s]?.close();
+    this.controls[s] = channel;
+    const task: StageTask = { spec, ports };
+    const transferList = Object.values(ports).filter(Boolean) as MessagePort[];
+    const promise = this.pool.run(task, { transferList }) as Promise<StageStats>;
+    this.tasks[s] = promise;
+    promise.catch((error) => {
+      if (this.tasks[s] === promise) this.stageFailed(spec, new StageError(s, error));
+    });
+  }
+
+  private stageFailed(spec: StageSpec, error: StageError): void {
+    if (this.destroyed || this.failure) return;
+    const s = spec.index;
+    const fatal = this.fatal.get(s);
+    const decision: RestartDecision =
+      fatal || this.stopping ? { restart: false } : (this.events.onStageFailure?.(s, error) ?? { restart: false });
+    if (!decision.restart) return this.fail(error);
+    this.restart(spec, decision.restore, error);
+  }
+
+  /**
+   * Replaces a failed stage: the batches in flight are lost (every stage forgets them), the new
+   * worker restores its state, and its neighbours get new ports to it.
+   */
+  private restart(spec: StageSpec, restore: string | undefined, error: StageError): void {
+    const s = spec.index;
+    const last = this.stages - 1;
+    this.restarts += 1;
+    this.ready.delete(s);
+    const lost = [...this.inFlightSteps.keys()];
+    for (const step of lost) this.abandoned.add(step);
+    this.inFlightSteps.clear();
+    this.lostSteps += lost.length;
+    this.controls.forEach((c, i) => i !== s && c.send({ kind: 'abandon', steps: lost }));
+
+    // New links to the replacement; the neighbours acknowledge before any new batch is fed.
+    const forwardIn = new MessageChannel();
+    const data: Rewire & { forwardIn: MessagePort } = { forwardIn: forwardIn.port2 };
+    if (s === 0) {
+      this.input.close();
+      this.input = new PortChannel(forwardIn.port1);
+    } else {
+      const down = new MessageChannel();
+      data.backwardOut = down.port1;
+      this.rewiresPending += 1;
+      this.controls[s - 1].send({ kind: 'rewire', ports: { forwardOut: forwardIn.port1, backwardIn: down.port2 } }, [forwardIn.port1, down.port2]);
+    }
+    if (s < last) {
+      const up = new MessageChannel();
+      const back = new MessageChannel();
+      data.forwardOut = up.port1;
+      data.backwardIn = back.port2;
+      this.rewiresPending += 1;
+      this.controls[s + 1].send({ kind: 'rewire', ports: { forwardIn: up.port2, backwardOut: back.port1 } }, [up.port2, back.port1]);
+    }
+    const { fault: _fault, ...rest } = spec; // a deliberate fault fires once
+    const respawned: StageSpec = { ...rest, ...(restore ? { restore } : {}) };
+    if (!restore) delete respawned.restore;
+    this.specs[s] = respawned;
+    this.launch(respawned, data);
+    this.events.onRestart?.(s, lost.length, error);
+    this.poke();
   }
 
   private receive(message: ReportMessage): void {
@@ -191,19 +289,12 @@ export class Pipeline {
       case 'ready':
         this.backends[message.stage] = message.backend;
         this.skippedBackends[message.stage] = message.skipped;
-        this.ready += 1;
+        this.restoredSteps[message.stage] = message.restoredStep;
+        this.ready.add(message.stage);
         break;
-      case 'done': {
-        const n = (this.doneCount.get(message.step) ?? 0) + 1;
-        if (n === this.stages) {
-          this.doneCount.delete(message.step);
-          this.retired += 1;
-        } else this.doneCount.set(message.step, n);
-        if (message.loss !== undefined) {
-          this.events.onStep?.({ step: message.step, loss: message.loss, correct: message.correct!, rows: message.rows! });
-        }
+      case 'done':
+        this.done(message);
         break;
-      }
       case 'eval':
         this.evalResults.push(message);
         break;
@@ -213,11 +304,33 @@ export class Pipeline {
       case 'weights':
         this.weightReplies.push(message);
         break;
+      case 'checkpointed':
+        this.checkpointReplies.push(message);
+        break;
+      case 'rewired':
+        this.rewiresPending -= 1;
+        break;
+      case 'fatal':
+        this.fatal.set(message.stage, message.message);
+        break;
       case 'log':
         this.events.onLog?.(message);
         break;
     }
     this.poke();
+  }
+
+  private done(message: Report<'done'>): void {
+    if (this.abandoned.has(message.step)) return;
+    const count = this.inFlightSteps.get(message.step);
+    if (count === undefined) return;
+    // a batch dropped before it went up: the stages above will never see it
+    const credit = message.dropped === 'above' ? this.stages - message.stage : 1;
+    if (count + credit >= this.stages) this.inFlightSteps.delete(message.step);
+    else this.inFlightSteps.set(message.step, count + credit);
+    if (message.loss !== undefined) {
+      this.events.onStep?.({ step: message.step, loss: message.loss, correct: message.correct!, rows: message.rows! });
+    }
   }
 
   private fail(error: Error): void {

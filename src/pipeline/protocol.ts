@@ -1,3 +1,5 @@
+import type { MessagePort } from 'node:worker_threads';
+
 /**
  * Messages between stages and the orchestrator. Activations and gradients travel as
  * Float32Array buffers that are moved (transferred), never cloned.
@@ -31,8 +33,25 @@ export interface BackwardMessage {
 
 export type DataMessage = ForwardMessage | BackwardMessage;
 
+/** New ends of a restarted neighbour's links. */
+export interface Rewire {
+  forwardIn?: MessagePort;
+  forwardOut?: MessagePort;
+  backwardIn?: MessagePort;
+  backwardOut?: MessagePort;
+}
+
 /** orchestrator -> stage */
-export type ControlMessage = { kind: 'stats' } | { kind: 'weights' } | { kind: 'stop' };
+export type ControlMessage =
+  | { kind: 'stats' }
+  | { kind: 'weights' }
+  | { kind: 'stop' }
+  /** Write the stage's state to `file` (no batch is in flight). */
+  | { kind: 'checkpoint'; file: string; step: number }
+  /** A neighbour was restarted: use these ports instead. */
+  | { kind: 'rewire'; ports: Rewire }
+  /** These steps were lost with a failed stage. */
+  | { kind: 'abandon'; steps: number[] };
 
 /** Counters a stage keeps; times in seconds. */
 export interface StageStats {
@@ -43,6 +62,9 @@ export interface StageStats {
   updates: number;
   skippedUpdates: number;
   synthesizerUpdates: number;
+  /** Targets dropped because the bounded cache was full. */
+  evicted: number;
+  droppedNonFinite: number;
   /** Means since the last stats request (null when no synthesizer step happened). */
   synthesizerLoss: number | null;
   synthesizerCosine: number | null;
@@ -50,10 +72,24 @@ export interface StageStats {
 
 /** stage -> orchestrator */
 export type ReportMessage =
-  | { kind: 'ready'; stage: number; backend: string; skipped: { candidate: string; reason: string }[] }
+  | { kind: 'ready'; stage: number; backend: string; skipped: { candidate: string; reason: string }[]; restoredStep: number | null }
+  | { kind: 'checkpointed'; stage: number; step: number; file: string; bytes: number }
+  /** The stage now sends and listens on the ports of a `rewire` message. */
+  | { kind: 'rewired'; stage: number }
+  /** A failure that a restart would repeat (a non-finite value): stop the run. */
+  | { kind: 'fatal'; stage: number; message: string }
   | { kind: 'log'; stage: number; level: 'info' | 'warn' | 'debug'; msg: string; data?: Record<string, unknown> }
   /** The stage has finished all its work for a training step; the last stage adds the batch loss. */
-  | { kind: 'done'; stage: number; step: number; loss?: number; correct?: number; rows?: number }
+  | {
+      kind: 'done';
+      stage: number;
+      step: number;
+      loss?: number;
+      correct?: number;
+      rows?: number;
+      /** The batch was dropped for a non-finite value here; 'above': the stages above never get it. */
+      dropped?: 'here' | 'above';
+    }
   | { kind: 'eval'; stage: number; tag: EvalTag; lossSum: number; correct: number; rows: number }
   | { kind: 'stats'; stats: StageStats }
   /** The stage's parameters then its non-trainable state (BatchNorm running statistics), layer by layer. */

@@ -17,6 +17,19 @@ export interface StageSpec {
   /** Largest number of batches whose targets the stage may wait for at once. */
   cacheSize: number;
   backend: Config['backend'];
+  /** Drop a batch that produces a NaN or Inf instead of stopping the run. */
+  skipNonFinite: boolean;
+  /** A checkpoint file to continue from. */
+  restore?: string;
+  /** Testing aid: make this stage fail on purpose (SYNTHGRAD_FAULT). */
+  fault?: Fault;
+}
+
+/** A deliberate failure at a training step: an exception, the worker exiting, or a NaN in the activations. */
+export interface Fault {
+  stage: number;
+  step: number;
+  kind: 'throw' | 'exit' | 'nan';
 }
 
 export function isLast(spec: StageSpec): boolean {
@@ -45,5 +58,6 @@ export function stageSpecs(config: Config, window: number): StageSpec[] {
     seed: String(config.train.seed),
     cacheSize: window + 2,
     backend: config.backend,
+    skipNonFinite: config.train.skipNonFinite,
   }));
 }

@@ -4,12 +4,30 @@ import type { BackwardMessage, ForwardMessage, ReportMessage } from './protocol.
 import { isLast, type StageSpec } from './stage-spec.js';
 import { Synthesizer } from './synthesizer.js';
 import { softmaxCrossEntropy, oneHot } from './loss.js';
-import { stream } from './rng.js';
+import { stream, restoreStream, type RandomStream } from './rng.js';
+import type { StageState } from '../checkpoint/stage-state.js';
 import { learningRateAt } from './learning-rate.js';
 
 /** tf.tidy for functions returning objects of tensors (they are kept; intermediates are freed). */
 function tidy<T>(fn: () => T): T {
   return tf.tidy(fn as () => tf.TensorContainer) as T;
+}
+
+/** A NaN or Inf, caught at the stage where it first appeared. */
+export class NonFiniteError extends Error {
+  constructor(
+    readonly stage: number,
+    readonly step: number,
+    readonly what: string,
+  ) {
+    super(`non-finite value (NaN or Inf) in stage ${stage}'s ${what} at step ${step}`);
+    this.name = 'NonFiniteError';
+  }
+}
+
+function firstNonFinite(values: ArrayLike<number>): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
 }
 
 /** Where a stage's results go: the stage above, the stage below, the orchestrator. */
@@ -42,9 +60,11 @@ export class Stage {
   readonly synthesizer: Synthesizer | null;
   private readonly pending = new Map<number, Pending>();
   private locked: Locked | null = null;
-  private readonly updateDraw: () => number;
+  private updateDraw: RandomStream;
   private readonly last: boolean;
-  readonly counters = { updates: 0, skippedUpdates: 0, synthesizerUpdates: 0, evicted: 0 };
+  readonly counters = { updates: 0, skippedUpdates: 0, synthesizerUpdates: 0, evicted: 0, droppedNonFinite: 0 };
+  /** Testing aid: turn this step's activations into NaN. */
+  injectNaNAt = -1;
   private synthLossSum = 0;
   private synthCosineSum = 0;
   private synthSteps = 0;
@@ -97,7 +117,14 @@ export class Stage {
     const { y: h, trace } = tidy(() => this.net.forward(x, true));
     x.dispose();
     if (this.last) return this.finish(message, h as tf.Tensor2D, trace, update);
-    this.sendForward(message, h);
+    const activations = h.dataSync() as Float32Array;
+    if (message.step === this.injectNaNAt) activations[0] = NaN;
+    if (!this.checkFinite(activations, 'activations', message.step)) {
+      // h never leaves this stage: the stages above never see step t
+      this.drop(message.step, trace, h, 'above');
+      return;
+    }
+    this.sendForward(message, activations);
     if (this.spec.mode === 'backprop') {
       this.locked = { step: message.step, trace };
       h.dispose();
@@ -111,7 +138,10 @@ export class Stage {
     const labels = this.spec.mode === 'cdni' ? oneHot(message.labels, this.spec.classes) : null;
     const gHat = this.synthesizer!.predict(h as tf.Tensor2D, labels);
     // 4. one backward pass with ĝ: update θ_s, send δ[s-1]_t = J^T ĝ down as the target of stage s-1
-    this.applyGradient(message.step, trace, gHat, true);
+    if (!this.applyGradient(message.step, trace, gHat, true)) {
+      tf.dispose([h, labels ?? [], gHat]);
+      return;
+    }
     // kept for step 5, until the target for t arrives
     this.remember(message.step, { h: h as tf.Tensor2D, labels, used: gHat });
   }
@@ -132,6 +162,58 @@ export class Stage {
     }
     if (pending) tf.dispose([pending.h, pending.labels ?? [], pending.used]);
     this.links.report({ kind: 'done', stage: this.spec.index, step: message.step });
+  }
+
+  /** Forgets batches that were lost with a failed stage: their targets will never come. */
+  abandon(steps: Set<number>): void {
+    for (const step of steps) {
+      const p = this.pending.get(step);
+      if (p) tf.dispose([p.h, p.labels ?? [], p.used]);
+      this.pending.delete(step);
+    }
+    if (this.locked && steps.has(this.locked.step)) {
+      tf.dispose(this.locked.trace);
+      this.locked = null;
+    }
+  }
+
+  /** The stage's whole state, for a checkpoint taken when no batch is in flight. */
+  exportState(step: number, extra: Record<string, number>): StageState {
+    if (this.pending.size > 0 || this.locked) throw new Error(`stage ${this.spec.index}: checkpoint requested with batches in flight`);
+    return {
+      format: 'synthgrad-stage/1',
+      stage: this.spec.index,
+      step,
+      layers: this.net.layers.map((l) => l.name),
+      weights: this.net.getWeights(),
+      optimizer: this.optimizer.getState(),
+      synthesizer: this.synthesizer
+        ? { weights: this.synthesizer.net.getWeights(), optimizer: this.synthesizer.optimizer.getState() }
+        : null,
+      updateStream: this.updateDraw.state(),
+      counters: { ...this.counters, ...extra },
+    };
+  }
+
+  /** Continues from a state written by exportState of a stage built from the same spec. */
+  importState(state: StageState): void {
+    const layers = this.net.layers.map((l) => l.name);
+    if (state.stage !== this.spec.index || state.layers.join() !== layers.join()) {
+      throw new Error(
+        `it holds stage ${state.stage} with layers [${state.layers.join(', ')}], expected stage ${this.spec.index} with [${layers.join(', ')}]`,
+      );
+    }
+    if (!!state.synthesizer !== !!this.synthesizer) throw new Error('it was written for another mode (synthesizer present/absent)');
+    this.net.setWeights(state.weights);
+    this.optimizer.setState(state.optimizer);
+    if (this.synthesizer && state.synthesizer) {
+      this.synthesizer.net.setWeights(state.synthesizer.weights);
+      this.synthesizer.optimizer.setState(state.synthesizer.optimizer);
+    }
+    this.updateDraw = restoreStream(state.updateStream);
+    for (const key of Object.keys(this.counters) as (keyof Stage['counters'])[]) {
+      this.counters[key] = state.counters[key] ?? 0;
+    }
   }
 
   /** Means of the synthesizer's loss and cosine since the last call. */
@@ -159,20 +241,25 @@ export class Stage {
     this.locked = null;
     const width = this.spec.layers[this.spec.layers.length - 1].units;
     const g = tf.tensor2d(message.gradient, [message.gradient.length / width, width]);
-    this.applyGradient(message.step, locked.trace, g, false);
+    const applied = this.applyGradient(message.step, locked.trace, g, false);
     tf.dispose(g);
-    this.links.report({ kind: 'done', stage: this.spec.index, step: message.step });
+    if (applied) this.links.report({ kind: 'done', stage: this.spec.index, step: message.step });
   }
 
   /** The last stage: logits, loss, the true gradient; update and send dL/dh[S-1] down. */
   private finish(message: ForwardMessage, logits: tf.Tensor2D, trace: Trace[], update: boolean): void {
     const labels = oneHot(message.labels, this.spec.classes);
     const { loss, gradient, correct } = softmaxCrossEntropy(logits, labels);
-    if (update) this.applyGradient(message.step, trace, gradient, false);
-    else this.skip(message.step, trace, null);
     const lossValue = loss.dataSync()[0];
     const correctValue = correct.dataSync()[0];
+    if (!this.checkFinite([lossValue], 'loss', message.step)) {
+      tf.dispose([logits, labels, loss, gradient, correct]);
+      this.drop(message.step, trace, null, 'here');
+      return;
+    }
+    const applied = update ? this.applyGradient(message.step, trace, gradient, false) : (this.skip(message.step, trace, null), true);
     tf.dispose([logits, labels, loss, gradient, correct]);
+    if (!applied) return;
     this.links.report({
       kind: 'done',
       stage: this.spec.index,
@@ -183,19 +270,52 @@ export class Stage {
     });
   }
 
-  /** Backward through f_s with upstream gradient `dy`; sends δ down first, then updates θ_s. */
-  private applyGradient(step: number, trace: Trace[], dy: tf.Tensor2D, synthetic: boolean): void {
+  /**
+   * Backward through f_s with upstream gradient `dy`; sends δ down first, then updates θ_s.
+   * Returns false when a gradient was not finite and the batch was dropped (with --skip-nonfinite).
+   */
+  private applyGradient(step: number, trace: Trace[], dy: tf.Tensor2D, synthetic: boolean): boolean {
     const needInput = this.spec.index > 0;
     const { dx, grads } = tidy(() => this.net.backward(trace, dy, needInput));
     tf.dispose(trace);
-    if (dx) {
-      const gradient = dx.dataSync() as Float32Array;
-      dx.dispose();
-      this.links.backward({ kind: 'backward', step, gradient, synthetic });
+    const gradient = dx ? (dx.dataSync() as Float32Array) : null;
+    const gradSum = tf.tidy(() => tf.addN(grads.map((g) => tf.sum(g))));
+    const finite =
+      this.checkFinite(gradSum.dataSync(), 'parameter gradients', step) &&
+      (!gradient || this.checkFinite(gradient, 'input gradient', step));
+    tf.dispose([gradSum, dx ?? []]);
+    if (!finite) {
+      tf.dispose(grads);
+      // a DNI stage below the top has sent h on: its done comes with the target, as usual
+      const targetComing = this.spec.mode !== 'backprop' && !this.last;
+      this.drop(step, [], null, targetComing ? 'target-coming' : 'here');
+      return false;
     }
+    if (gradient) this.links.backward({ kind: 'backward', step, gradient, synthetic });
     this.optimizer.step(grads);
     tf.dispose(grads);
     this.counters.updates += 1;
+    return true;
+  }
+
+  /** True when finite; otherwise throws, or (skipNonFinite) returns false for the caller to drop the batch. */
+  private checkFinite(values: ArrayLike<number>, what: string, step: number): boolean {
+    if (firstNonFinite(values) < 0) return true;
+    if (!this.spec.skipNonFinite) throw new NonFiniteError(this.spec.index, step, what);
+    return false;
+  }
+
+  /**
+   * Drops batch t at this stage: no update, a null target for the stage below, and `done` (unless
+   * the target from above is still coming). 'above': the stages above never receive t, and the
+   * orchestrator counts them done.
+   */
+  private drop(step: number, trace: Trace[], h: tf.Tensor | null, how: 'above' | 'here' | 'target-coming'): void {
+    tf.dispose(trace);
+    h?.dispose();
+    this.counters.droppedNonFinite += 1;
+    if (this.spec.index > 0) this.links.backward({ kind: 'backward', step, gradient: null, synthetic: !this.last });
+    if (how !== 'target-coming') this.links.report({ kind: 'done', stage: this.spec.index, step, dropped: how });
   }
 
   private skip(step: number, trace: Trace[], h: tf.Tensor | null): void {
@@ -217,8 +337,7 @@ export class Stage {
     }
   }
 
-  private sendForward(message: ForwardMessage, h: tf.Tensor): void {
-    const activations = h.dataSync() as Float32Array;
+  private sendForward(message: ForwardMessage, activations: Float32Array): void {
     this.links.forward({ kind: 'forward', step: message.step, rows: message.rows, activations, labels: message.labels, eval: message.eval });
   }
 
@@ -227,7 +346,7 @@ export class Stage {
     const y = tf.tidy(() => this.net.forward(x, false).y);
     x.dispose();
     if (!this.last) {
-      this.sendForward(message, y);
+      this.sendForward(message, y.dataSync() as Float32Array);
       y.dispose();
       return;
     }

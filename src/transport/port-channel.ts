@@ -1,12 +1,12 @@
-import type { MessagePort } from 'node:worker_threads';
+import type { MessagePort, TransferListItem } from 'node:worker_threads';
 import type { Channel } from './channel.js';
 
 /** A Channel over a worker_threads MessagePort (buffers are transferred). */
 export class PortChannel<T> implements Channel<T> {
   constructor(private readonly port: MessagePort) {}
 
-  send(message: T, transfer: ArrayBuffer[] = []): void {
-    this.port.postMessage(message, transfer);
+  send(message: T, transfer: readonly TransferListItem[] = []): void {
+    this.port.postMessage(message, transfer as TransferListItem[]);
   }
 
   onMessage(handler: (message: T) => void): void {
