@@ -4,7 +4,10 @@
  */
 import type { Split } from './mnist.js';
 
-/** A mini-batch: `x` holds size*features floats in [0,1], `labels` size digits. */
+/**
+ * A mini-batch: `x` holds size*features floats in [0,1] (features = rows*cols*channels, each
+ * example in the split's HWC order), `labels` size digits.
+ */
 export interface Batch {
   x: Float32Array;
   labels: Uint8Array;
@@ -53,7 +56,7 @@ export function makeBatch(split: Split, indices: ArrayLike<number>, start: numbe
     throw new RangeError(`batch start must be an integer from 0 to ${indices.length - 1}, got ${start}`);
   }
   const count = Math.min(size, indices.length - start);
-  const features = split.rows * split.cols;
+  const features = split.rows * split.cols * (split.channels ?? 1);
   const { images } = split;
   const x = new Float32Array(count * features);
   const labels = new Uint8Array(count);

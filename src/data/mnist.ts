@@ -7,13 +7,19 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { DataError, readIdx, type IdxArray } from './idx.js';
 
-/** A set of examples. `images` holds count*rows*cols bytes, row-major per image. */
+/**
+ * A set of examples. `images` holds count*rows*cols*channels bytes; each image is row-major with
+ * its channels interleaved (HWC: pixel (r, c) channel k at (r*cols + c)*channels + k), so a batch
+ * is NHWC.
+ */
 export interface Split {
   images: Uint8Array;
   labels: Uint8Array;
   count: number;
   rows: number;
   cols: number;
+  /** Channels per pixel; absent means 1 (MNIST). CIFAR-10: 3 (RGB). */
+  channels?: number;
 }
 
 export interface Mnist {

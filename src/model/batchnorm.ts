@@ -1,8 +1,26 @@
 import * as tf from '@tensorflow/tfjs';
-import { alias, checkMatrix, checkUnits, columnSum, type Backward, type Forward, type Layer, type Trace } from './layer.js';
+import {
+  checkBatchOf,
+  checkShape,
+  checkUnits,
+  columnSum,
+  formatShape,
+  shapeSize,
+  type Backward,
+  type Forward,
+  type Layer,
+  type Trace,
+} from './layer.js';
 
 export interface BatchNormOptions {
+  /** Number of features (channels): the last dimension of inputShape. */
   units: number;
+  /**
+   * Per-example input shape; default [units]. With more dimensions, e.g. [height, width, channels]
+   * (NHWC), the statistics are per channel, over the batch and all positions (as Keras's
+   * BatchNormalization on the last axis, and tf.nn.fused_batch_norm).
+   */
+  inputShape?: readonly number[];
   /** Applied after the normalization (fused). Default 'linear'. */
   activation?: 'relu' | 'linear';
   /** running = momentum * running + (1 - momentum) * batch. Default 0.99 (Keras). */
@@ -13,15 +31,21 @@ export interface BatchNormOptions {
 }
 
 /**
- * Batch normalization per feature over the batch axis, y = act(gamma * xhat + beta).
+ * Batch normalization per feature (per channel for NHWC inputs) over the batch (and positions),
+ * y = act(gamma * xhat + beta).
  * Training: batch mean and biased variance; running statistics updated (assign) on every
  * training-mode forward. Eval: running statistics. gamma = 1, beta = 0, running mean 0 / var 1.
- * Trace (training): [xhat, gamma * invStd ([1, units]), y (relu only)].
+ * Inputs are viewed as a [rows, units] matrix (rows = batch * positions; a reshape, no copy).
+ * Trace (training): [xhat, gamma * invStd ([1, units]), y (relu only)], as [rows, units] matrices.
  */
 export class BatchNorm implements Layer {
   readonly name: string;
+  readonly inputShape: readonly number[];
+  readonly outputShape: readonly number[];
   readonly inputUnits: number;
   readonly outputUnits: number;
+  /** Features normalized separately: the last dimension of the input shape. */
+  readonly units: number;
   readonly activation: 'relu' | 'linear';
   readonly momentum: number;
   readonly epsilon: number;
@@ -34,6 +58,11 @@ export class BatchNorm implements Layer {
 
   constructor(opts: BatchNormOptions) {
     checkUnits(opts.units, 'BatchNorm units');
+    const shape = opts.inputShape ? [...opts.inputShape] : [opts.units];
+    checkShape(shape, 'BatchNorm inputShape');
+    if (shape[shape.length - 1] !== opts.units) {
+      throw new Error(`BatchNorm: the last dimension of inputShape [${shape.join(', ')}] must be units (${opts.units})`);
+    }
     const activation = opts.activation ?? 'linear';
     if (activation !== 'relu' && activation !== 'linear') {
       throw new Error(`BatchNorm: unknown activation '${String(activation)}'`);
@@ -43,9 +72,12 @@ export class BatchNorm implements Layer {
     if (!(this.momentum >= 0 && this.momentum <= 1)) throw new Error(`BatchNorm: momentum must be in [0, 1], got ${this.momentum}`);
     if (!(this.epsilon > 0)) throw new Error(`BatchNorm: epsilon must be > 0, got ${this.epsilon}`);
     const n = opts.units;
-    this.name = opts.name ?? `batchnorm(${n})`;
-    this.inputUnits = n;
-    this.outputUnits = n;
+    this.name = opts.name ?? `batchnorm(${formatShape(shape)})`;
+    this.inputShape = shape;
+    this.outputShape = shape;
+    this.inputUnits = shapeSize(shape);
+    this.outputUnits = this.inputUnits;
+    this.units = n;
     this.activation = activation;
     const make = (value: number, trainable: boolean) =>
       tf.tidy(() => tf.variable(tf.fill([n], value) as tf.Tensor1D, trainable));
@@ -57,40 +89,52 @@ export class BatchNorm implements Layer {
     this.state = [this.movingMean, this.movingVariance];
   }
 
-  forward(x: tf.Tensor2D, training: boolean): Forward {
-    checkMatrix(x, this.inputUnits, `${this.name} forward x`);
+  /** t as a [batch * positions, units] matrix (a zero-copy reshape when needed: call inside tidy). */
+  private matrix(t: tf.Tensor, what: string, batch?: number): tf.Tensor2D {
+    const b = checkBatchOf(t, this.inputShape, `${this.name} ${what}`, batch);
+    if (this.inputShape.length === 1) return t as tf.Tensor2D;
+    return tf.reshape(t, [b * (this.inputUnits / this.units), this.units]);
+  }
+
+  forward(x: tf.Tensor, training: boolean): Forward {
+    checkBatchOf(x, this.inputShape, `${this.name} forward x`);
     const relu = this.activation === 'relu';
+    const outShape = [x.shape[0], ...this.outputShape];
     if (!training) {
       const y = tf.tidy(() => {
+        const m = this.matrix(x, 'forward x');
         // y = x * scale + shift; cheaper on wasm than the tf.batchNorm kernel
         const scale = tf.mul(this.gamma, tf.rsqrt(tf.add(this.movingVariance, this.epsilon)));
         const shift = tf.sub(this.beta, tf.mul(this.movingMean, scale));
-        const z = tf.add(tf.mul(x, scale), shift);
-        return relu ? tf.relu(z) : z;
+        const z = tf.add(tf.mul(m, scale), shift);
+        return tf.reshape(relu ? tf.relu(z) : z, outShape);
       });
       return { y, trace: [] };
     }
-    const rows = x.shape[0];
-    if (rows < 1) throw new Error(`${this.name}: training needs at least one row`);
+    if (x.shape[0] < 1) throw new Error(`${this.name}: training needs at least one row`);
     const out = tf.tidy(() => {
-      const n = this.outputUnits;
-      const mean = columnSum(x, 1 / rows); // [1, n]
-      const centered = tf.sub(x, mean);
+      const n = this.units;
+      const m = this.matrix(x, 'forward x');
+      const rows = m.shape[0];
+      const mean = columnSum(m, 1 / rows); // [1, n]
+      const centered = tf.sub(m, mean);
       const variance = columnSum(tf.square(centered) as tf.Tensor2D, 1 / rows); // biased, [1, n]
       const invStd = tf.rsqrt(tf.add(variance, this.epsilon));
       const xhat = tf.mul(centered, invStd);
       const z = tf.add(tf.mul(xhat, this.gamma), this.beta);
       const y = relu ? tf.relu(z) : z;
       const scale = tf.mul(invStd, this.gamma); // [1, n]
-      const m = this.momentum;
-      this.movingMean.assign(tf.add(tf.mul(this.movingMean, m), tf.mul(tf.reshape(mean, [n]), 1 - m)));
-      this.movingVariance.assign(tf.add(tf.mul(this.movingVariance, m), tf.mul(tf.reshape(variance, [n]), 1 - m)));
-      return relu ? [y, xhat, scale, alias(y)] : [y, xhat, scale];
+      const mom = this.momentum;
+      this.movingMean.assign(tf.add(tf.mul(this.movingMean, mom), tf.mul(tf.reshape(mean, [n]), 1 - mom)));
+      this.movingVariance.assign(tf.add(tf.mul(this.movingVariance, mom), tf.mul(tf.reshape(variance, [n]), 1 - mom)));
+      // the output is a reshape (a new handle, even for the same shape), so y itself can be traced
+      const yOut = tf.reshape(y, outShape);
+      return relu ? [yOut, xhat, scale, y] : [yOut, xhat, scale];
     });
     return { y: out[0], trace: out.slice(1) };
   }
 
-  backward(trace: Trace, dy: tf.Tensor2D, needInputGrad: boolean): Backward {
+  backward(trace: Trace, dy: tf.Tensor, needInputGrad: boolean): Backward {
     const relu = this.activation === 'relu';
     if (trace.length !== (relu ? 3 : 2)) {
       throw new Error(`${this.name}: backward needs the trace of a training-mode forward (got ${trace.length} tensors)`);
@@ -98,10 +142,12 @@ export class BatchNorm implements Layer {
     const xhat = trace[0] as tf.Tensor2D;
     const scale = trace[1] as tf.Tensor2D;
     const rows = xhat.shape[0];
-    checkMatrix(dy, this.outputUnits, `${this.name} backward dy`, rows);
+    const batch = rows / (this.inputUnits / this.units);
+    checkBatchOf(dy, this.outputShape, `${this.name} backward dy`, batch);
     const out = tf.tidy(() => {
-      const n = this.outputUnits;
-      const dz = relu ? tf.mul(dy, tf.step(trace[2])) as tf.Tensor2D : dy;
+      const n = this.units;
+      const dym = this.matrix(dy, 'backward dy', batch);
+      const dz = relu ? (tf.mul(dym, tf.step(trace[2])) as tf.Tensor2D) : dym;
       const dbeta = columnSum(dz); // [1, n]
       const dgamma = columnSum(tf.mul(dz, xhat) as tf.Tensor2D); // [1, n]
       const res: tf.Tensor[] = [tf.reshape(dgamma, [n]), tf.reshape(dbeta, [n])];
@@ -109,7 +155,8 @@ export class BatchNorm implements Layer {
         // dx = (gamma * invStd / N) * (N * dz - sum(dz) - xhat * sum(dz * xhat))
         const meanTerm = tf.mul(scale, tf.mul(dbeta, 1 / rows));
         const xhatTerm = tf.mul(scale, tf.mul(dgamma, 1 / rows));
-        res.push(tf.sub(tf.sub(tf.mul(dz, scale), meanTerm), tf.mul(xhat, xhatTerm)));
+        const dx = tf.sub(tf.sub(tf.mul(dz, scale), meanTerm), tf.mul(xhat, xhatTerm));
+        res.push(tf.reshape(dx, [batch, ...this.inputShape]));
       }
       return res;
     });

@@ -12,12 +12,14 @@ export interface DenseOptions {
 }
 
 /**
- * y = act(x W + b), W: [in, out]. Forward is one fused matMul (bias and ReLU fused).
+ * y = act(x W + b), W: [in, out]. Takes x of shape [batch, in] (flatten images first). Forward is one fused matMul (bias and ReLU fused).
  * Trace (training): [x, W, y] for relu, [x, W] for linear — zero-copy aliases. W is the kernel as it
  * was at forward time, so dx is exact even if the optimizer updated W before the backward pass.
  */
 export class Dense implements Layer {
   readonly name: string;
+  readonly inputShape: readonly number[];
+  readonly outputShape: readonly number[];
   readonly inputUnits: number;
   readonly outputUnits: number;
   readonly useBias: boolean;
@@ -40,6 +42,8 @@ export class Dense implements Layer {
     this.name = opts.name ?? `dense(${opts.inputUnits}->${opts.units})`;
     this.inputUnits = opts.inputUnits;
     this.outputUnits = opts.units;
+    this.inputShape = [opts.inputUnits];
+    this.outputShape = [opts.units];
     this.useBias = opts.useBias;
     this.activation = opts.activation;
     const init = opts.init;
@@ -50,7 +54,7 @@ export class Dense implements Layer {
     this.params = this.bias ? [this.kernel, this.bias] : [this.kernel];
   }
 
-  forward(x: tf.Tensor2D, training: boolean): Forward {
+  forward(x: tf.Tensor, training: boolean): Forward {
     checkMatrix(x, this.inputUnits, `${this.name} forward x`);
     const out = tf.tidy(() => {
       const y = tf.fused.matMul({
@@ -65,7 +69,7 @@ export class Dense implements Layer {
     return { y: out[0], trace: out.slice(1) };
   }
 
-  backward(trace: Trace, dy: tf.Tensor2D, needInputGrad: boolean): Backward {
+  backward(trace: Trace, dy: tf.Tensor, needInputGrad: boolean): Backward {
     const relu = this.activation === 'relu';
     if (trace.length !== (relu ? 3 : 2)) {
       throw new Error(`${this.name}: backward needs the trace of a training-mode forward (got ${trace.length} tensors)`);

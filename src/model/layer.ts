@@ -22,19 +22,36 @@ export type Backward = {
   grads: tf.Tensor[];
 };
 
+/**
+ * A layer with an explicit backward pass. Shapes are per example: a batch of inputs is
+ * [batch, ...inputShape] (NHWC for images: inputShape = [height, width, channels]).
+ * `inputUnits`/`outputUnits` are the flattened sizes (the product of the shapes).
+ *
+ * Layers whose input shape has more than one dimension (conv, pool, NHWC batch norm, flatten)
+ * also accept their input flat, [batch, inputUnits] (e.g. activations that arrived as a flat
+ * Float32Array), and their dy flat, [batch, outputUnits]; they reshape it (no copy).
+ * Outputs and dx always have the layer's own shapes: y is [batch, ...outputShape], dx is
+ * [batch, ...inputShape]. Dense and 1-D batch norm take exactly [batch, units].
+ */
 export interface Layer {
-  /** e.g. 'dense(784->256)', 'batchnorm(256)' */
+  /** e.g. 'dense(784->256)', 'batchnorm(256)', 'conv2d(5x5, 28x28x1->28x28x32)' */
   readonly name: string;
+  /** Per-example input shape, e.g. [784] or [28, 28, 1]. */
+  readonly inputShape: readonly number[];
+  /** Per-example output shape, e.g. [256] or [14, 14, 32]. */
+  readonly outputShape: readonly number[];
+  /** Product of inputShape. */
   readonly inputUnits: number;
+  /** Product of outputShape. */
   readonly outputUnits: number;
   /** Trainable variables, fixed order. */
   readonly params: tf.Variable[];
   /** Non-trainable variables (BN running mean/variance), fixed order. */
   readonly state: tf.Variable[];
   /** training=false: no trace (empty array), batch norm uses running statistics. */
-  forward(x: tf.Tensor2D, training: boolean): Forward;
+  forward(x: tf.Tensor, training: boolean): Forward;
   /** Does not dispose `trace` nor `dy`: the caller owns them. */
-  backward(trace: Trace, dy: tf.Tensor2D, needInputGrad: boolean): Backward;
+  backward(trace: Trace, dy: tf.Tensor, needInputGrad: boolean): Backward;
 }
 
 /**
@@ -64,4 +81,54 @@ export function checkMatrix(t: tf.Tensor, units: number, what: string, rows?: nu
 
 export function checkUnits(n: number, what: string): void {
   if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a positive integer, got ${n}`);
+}
+
+/** Number of elements of a per-example shape (1 for []). */
+export function shapeSize(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** '28x28x1' */
+export function formatShape(shape: readonly number[]): string {
+  return shape.join('x');
+}
+
+/** Throws unless `shape` is a non-empty list of positive integers. */
+export function checkShape(shape: readonly number[], what: string, rank?: number): void {
+  if (
+    !Array.isArray(shape) ||
+    shape.length === 0 ||
+    (rank !== undefined && shape.length !== rank) ||
+    !shape.every((d) => Number.isInteger(d) && d >= 1)
+  ) {
+    const want = rank === 3 ? '[height, width, channels] of positive integers' : `a list${rank ? ` of ${rank}` : ''} of positive integers`;
+    throw new Error(`${what} must be ${want}, got ${JSON.stringify(shape)}`);
+  }
+}
+
+/**
+ * Throws unless `t` is a batch of the per-example `shape`: [batch, ...shape] or flat
+ * [batch, size(shape)] (with `rows` rows when given). For a 1-D shape this is checkMatrix.
+ * Returns the batch size. Creates no tensor.
+ */
+export function checkBatchOf(t: tf.Tensor, shape: readonly number[], what: string, rows?: number): number {
+  const units = shapeSize(shape);
+  const natural = t.rank === shape.length + 1 && shape.every((d, i) => t.shape[i + 1] === d);
+  const flat = t.rank === 2 && t.shape[1] === units;
+  if ((!natural && !flat) || (rows !== undefined && t.shape[0] !== rows)) {
+    const b = rows ?? 'batch';
+    const want = shape.length === 1 ? `[${b}, ${units}]` : `[${b}, ${shape.join(', ')}] or [${b}, ${units}]`;
+    throw new Error(`${what}: expected a tensor of shape ${want}, got [${t.shape.join(', ')}]`);
+  }
+  return t.shape[0];
+}
+
+/**
+ * `t` as a [batch, ...shape] tensor: `t` itself when it has that shape, else (flat input) a
+ * zero-copy reshape, which is a new handle: call inside tf.tidy. Throws as checkBatchOf.
+ */
+export function asBatchOf(t: tf.Tensor, shape: readonly number[], what: string, rows?: number): tf.Tensor {
+  const batch = checkBatchOf(t, shape, what, rows);
+  const natural = t.rank === shape.length + 1;
+  return natural ? t : tf.reshape(t, [batch, ...shape]);
 }

@@ -1,14 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
-import { alias, checkMatrix, type Backward, type Layer, type Trace } from './layer.js';
+import { alias, checkBatchOf, type Backward, type Layer, type Trace } from './layer.js';
 
 // A type alias (not an interface) so that it is a tf.TensorContainer: tf.tidy(() => net.forward(x, true)) type-checks.
 export type SequentialForward = {
-  y: tf.Tensor2D;
+  /** [batch, ...outputShape] of the last layer ([batch, units] for dense layers; NHWC after a conv/pool). */
+  y: tf.Tensor;
   /** One trace per layer (empty arrays in eval mode). Dispose with tf.dispose(trace). */
   trace: Trace[];
 };
 
-/** A stack of layers run in order, with an explicit backward pass. */
+/**
+ * A stack of layers run in order, with an explicit backward pass. Consecutive layers must agree on
+ * the flattened size, and on the shape when both have more than one dimension; a layer whose input
+ * has several dimensions takes the previous output flat too (see Layer).
+ */
 export class Sequential {
   readonly layers: readonly Layer[];
   /** All layers' params, concatenated in layer order. */
@@ -22,6 +27,13 @@ export class Sequential {
       if (layers[i].inputUnits !== layers[i - 1].outputUnits) {
         throw new Error(
           `Sequential: ${layers[i - 1].name} outputs ${layers[i - 1].outputUnits} units but ${layers[i].name} expects ${layers[i].inputUnits}`,
+        );
+      }
+      const out = layers[i - 1].outputShape;
+      const inp = layers[i].inputShape;
+      if (out.length > 1 && inp.length > 1 && (out.length !== inp.length || out.some((d, k) => d !== inp[k]))) {
+        throw new Error(
+          `Sequential: ${layers[i - 1].name} outputs shape [${out.join(', ')}] but ${layers[i].name} expects [${inp.join(', ')}]`,
         );
       }
     }
@@ -38,16 +50,29 @@ export class Sequential {
     return this.layers[this.layers.length - 1]?.outputUnits;
   }
 
-  /** The caller owns `y` and the traces; `x` is not disposed. Intermediate outputs are. */
-  forward(x: tf.Tensor2D, training: boolean): SequentialForward {
+  /** Per-example input shape of the first layer. */
+  get inputShape(): readonly number[] | undefined {
+    return this.layers[0]?.inputShape;
+  }
+
+  /** Per-example output shape of the last layer. */
+  get outputShape(): readonly number[] | undefined {
+    return this.layers[this.layers.length - 1]?.outputShape;
+  }
+
+  /**
+   * x: [batch, ...inputShape], or flat [batch, inputUnits]. The caller owns `y` and the traces;
+   * `x` is not disposed. Intermediate outputs are.
+   */
+  forward(x: tf.Tensor, training: boolean): SequentialForward {
     if (this.layers.length === 0) return { y: alias(x), trace: [] };
     const traces: Trace[] = [];
-    let h: tf.Tensor2D = x;
+    let h: tf.Tensor = x;
     try {
       for (const layer of this.layers) {
         const out = layer.forward(h, training);
         if (h !== x) h.dispose(); // the trace holds its own alias of h if needed
-        h = out.y as tf.Tensor2D;
+        h = out.y;
         traces.push(out.trace);
       }
     } catch (err) {
@@ -60,15 +85,16 @@ export class Sequential {
 
   /**
    * Backward through all layers, last to first. Does not dispose `traces` nor `dy`.
-   * grads: one per param, in `params` order; dx only when needInputGrad.
+   * dy: [batch, ...outputShape] or flat [batch, outputUnits].
+   * grads: one per param, in `params` order; dx ([batch, ...inputShape]) only when needInputGrad.
    */
-  backward(traces: Trace[], dy: tf.Tensor2D, needInputGrad: boolean): Backward {
+  backward(traces: Trace[], dy: tf.Tensor, needInputGrad: boolean): Backward {
     const n = this.layers.length;
     if (traces.length !== n) throw new Error(`Sequential: got ${traces.length} traces for ${n} layers`);
     if (n === 0) return { dx: needInputGrad ? alias(dy) : null, grads: [] };
-    checkMatrix(dy, this.layers[n - 1].outputUnits, 'Sequential backward dy');
+    checkBatchOf(dy, this.layers[n - 1].outputShape, 'Sequential backward dy');
     const perLayer: tf.Tensor[][] = new Array(n);
-    let g: tf.Tensor2D | null = dy;
+    let g: tf.Tensor | null = dy;
     try {
       for (let i = n - 1; i >= 0; i--) {
         const need = i > 0 || needInputGrad;
@@ -78,7 +104,7 @@ export class Sequential {
         perLayer[i] = out.grads;
         if (need) {
           if (!out.dx) throw new Error(`Sequential: ${this.layers[i].name} returned no input gradient`);
-          g = out.dx as tf.Tensor2D;
+          g = out.dx;
         } else if (out.dx) {
           out.dx.dispose();
         }

@@ -1,0 +1,186 @@
+import * as tf from '@tensorflow/tfjs';
+import {
+  alias,
+  asBatchOf,
+  checkBatchOf,
+  columnSum,
+  formatShape,
+  shapeSize,
+  type Backward,
+  type Forward,
+  type Layer,
+  type Trace,
+} from './layer.js';
+import { axisPadding, checkPositiveInt, conv2dOutputShape, frame, type AxisPadding, type Padding } from './spatial.js';
+
+export interface Conv2DOptions {
+  /** Per-example input shape [height, width, channels] (NHWC). */
+  inputShape: readonly number[];
+  filters: number;
+  /** Square kernels: kernelSize x kernelSize. */
+  kernelSize: number;
+  /** Default 1. */
+  stride?: number;
+  /** Default 'same'. */
+  padding?: Padding;
+  useBias: boolean;
+  activation: 'relu' | 'linear';
+  /**
+   * Initial kernel, row-major [kernelSize, kernelSize, channels, filters] (copied; e.g.
+   * glorotUniformConv), or 'zeros'. The bias starts at zero.
+   */
+  init: Float32Array | 'zeros';
+  name?: string;
+}
+
+/**
+ * 2-D convolution on NHWC batches, y = act(conv(x, W) + b), W: [k, k, in, filters].
+ * Forward: one fused conv2d (bias and ReLU fused).
+ * Backward, with only kernels the wasm backend has (it has no Conv2DBackpropFilter, and its
+ * Conv2DBackpropInput is ~8x slower than its Conv2D):
+ *  - dW: a convolution of the input with the output gradient. With the batch as the channel axis,
+ *    dW[i, j, c, f] = sum over (b, h, w) of xpad[b, i + s*h, j + s*w, c] * dz[b, h, w, f] is
+ *    conv2d(xpad as [c, H', W', b], dz as a [Ho, Wo, b, f] filter, 'valid', dilation s) -> [c, k, k, f].
+ *  - dx: conv2d of dz (dilated by the stride) with the kernel flipped spatially and in/out swapped,
+ *    with explicit padding (k - 1 - padTop before).
+ *  - db: column sums as a matMul.
+ * dW and dx are XNNPACK convolutions on wasm; slices, gathers and concats (JavaScript there) are
+ * avoided on full-size tensors.
+ * Trace (training): [x, W, y (relu only)] as zero-copy aliases; W is the kernel at forward time.
+ */
+export class Conv2D implements Layer {
+  readonly name: string;
+  readonly inputShape: readonly number[];
+  readonly outputShape: readonly number[];
+  readonly inputUnits: number;
+  readonly outputUnits: number;
+  readonly filters: number;
+  readonly kernelSize: number;
+  readonly stride: number;
+  readonly padding: Padding;
+  readonly useBias: boolean;
+  readonly activation: 'relu' | 'linear';
+  readonly kernel: tf.Variable<tf.Rank.R4>;
+  readonly bias: tf.Variable<tf.Rank.R1> | null;
+  readonly params: tf.Variable[];
+  readonly state: tf.Variable[] = [];
+  private readonly padH: AxisPadding;
+  private readonly padW: AxisPadding;
+
+  constructor(opts: Conv2DOptions) {
+    const stride = opts.stride ?? 1;
+    const padding = opts.padding ?? 'same';
+    this.outputShape = conv2dOutputShape(opts.inputShape, opts.filters, opts.kernelSize, stride, padding);
+    if (opts.activation !== 'relu' && opts.activation !== 'linear') {
+      throw new Error(`Conv2D: unknown activation '${String(opts.activation)}'`);
+    }
+    const [h, w, c] = opts.inputShape;
+    const k = opts.kernelSize;
+    const shape: [number, number, number, number] = [k, k, c, opts.filters];
+    if (opts.init !== 'zeros' && opts.init.length !== shapeSize(shape)) {
+      throw new Error(`Conv2D: init has ${opts.init.length} values, expected ${shapeSize(shape)} ([${shape.join(', ')}])`);
+    }
+    this.inputShape = [...opts.inputShape];
+    this.inputUnits = shapeSize(this.inputShape);
+    this.outputUnits = shapeSize(this.outputShape);
+    this.filters = opts.filters;
+    this.kernelSize = k;
+    this.stride = stride;
+    this.padding = padding;
+    this.padH = axisPadding(h, k, stride, padding);
+    this.padW = axisPadding(w, k, stride, padding);
+    const strideText = stride === 1 ? '' : `/${stride}`;
+    const padText = padding === 'same' ? '' : ' valid';
+    this.name = opts.name ?? `conv2d(${k}x${k}${strideText}${padText}, ${formatShape(this.inputShape)}->${formatShape(this.outputShape)})`;
+    this.useBias = opts.useBias;
+    this.activation = opts.activation;
+    const init = opts.init;
+    this.kernel = tf.tidy(() => tf.variable(init === 'zeros' ? tf.zeros(shape) : tf.tensor4d(init.slice(), shape), true));
+    this.bias = opts.useBias ? tf.tidy(() => tf.variable(tf.zeros([opts.filters]) as tf.Tensor1D, true)) : null;
+    this.params = this.bias ? [this.kernel, this.bias] : [this.kernel];
+  }
+
+  forward(x: tf.Tensor, training: boolean): Forward {
+    checkBatchOf(x, this.inputShape, `${this.name} forward x`);
+    const out = tf.tidy(() => {
+      const x4 = asBatchOf(x, this.inputShape, `${this.name} forward x`) as tf.Tensor4D;
+      const y = tf.fused.conv2d({
+        x: x4,
+        filter: this.kernel,
+        strides: this.stride,
+        pad: this.padding,
+        bias: this.bias ?? undefined,
+        activation: this.activation,
+      });
+      if (!training) return [y];
+      const trace = [alias(x4), alias(this.kernel)];
+      return this.activation === 'relu' ? [y, ...trace, alias(y)] : [y, ...trace];
+    });
+    return { y: out[0], trace: out.slice(1) };
+  }
+
+  backward(trace: Trace, dy: tf.Tensor, needInputGrad: boolean): Backward {
+    const relu = this.activation === 'relu';
+    if (trace.length !== (relu ? 3 : 2)) {
+      throw new Error(`${this.name}: backward needs the trace of a training-mode forward (got ${trace.length} tensors)`);
+    }
+    const x = trace[0] as tf.Tensor4D;
+    const w = trace[1] as tf.Tensor4D;
+    const batch = x.shape[0];
+    checkBatchOf(dy, this.outputShape, `${this.name} backward dy`, batch);
+    const out = tf.tidy(() => {
+      const dy4 = asBatchOf(dy, this.outputShape, `${this.name} backward dy`) as tf.Tensor4D;
+      const dz = relu ? (tf.mul(dy4, tf.step(trace[2])) as tf.Tensor4D) : dy4;
+      const res: tf.Tensor[] = [this.filterGradient(x, dz)];
+      if (this.useBias) {
+        const rows = batch * this.outputShape[0] * this.outputShape[1];
+        res.push(tf.reshape(columnSum(tf.reshape(dz, [rows, this.filters]) as tf.Tensor2D), [this.filters]));
+      }
+      if (needInputGrad) res.push(this.inputGradient(dz, w));
+      return res;
+    });
+    return needInputGrad ? { dx: out.pop()!, grads: out } : { dx: null, grads: out };
+  }
+
+  /** dL/dW [k, k, in, filters] from the input x and dz = dL/d(pre-activation). */
+  private filterGradient(x: tf.Tensor4D, dz: tf.Tensor4D): tf.Tensor4D {
+    const k = this.kernelSize;
+    const s = this.stride;
+    const [h, w] = this.inputShape;
+    const [ho, wo] = this.outputShape;
+    // the rows and columns the windows read, (out - 1) * s + k from -padBefore; only padded here (a
+    // crop would be a slow slice on wasm): extra rows or columns give extra outputs, cut below
+    const rows = Math.max((ho - 1) * s + k, h + this.padH.before);
+    const cols = Math.max((wo - 1) * s + k, w + this.padW.before);
+    const xp = frame(x, -this.padH.before, -this.padW.before, rows, cols);
+    const xt = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D; // [in, rows, cols, batch]
+    const f = tf.transpose(dz, [1, 2, 0, 3]) as tf.Tensor4D; // [ho, wo, batch, filters]
+    let r = tf.conv2d(xt, f, 1, 'valid', 'NHWC', s); // [in, >= k, >= k, filters]
+    if (r.shape[1] !== k || r.shape[2] !== k) r = tf.slice(r, [0, 0, 0, 0], [r.shape[0], k, k, this.filters]); // small
+    return tf.transpose(r, [1, 2, 0, 3]);
+  }
+
+  /** dL/dx [batch, h, w, in]: the transposed convolution of dz, as a conv2d with the flipped kernel. */
+  private inputGradient(dz: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D {
+    const k = this.kernelSize;
+    const s = this.stride;
+    const [h, wd] = this.inputShape;
+    const [ho, wo, f] = this.outputShape;
+    let g: tf.Tensor4D = dz;
+    if (s > 1) {
+      // s - 1 zeros after every row and column: [b, ho, 1, wo, 1, f] padded to [b, ho, s, wo, s, f]
+      const b = dz.shape[0];
+      const spread = tf.pad(tf.reshape(dz, [b, ho, 1, wo, 1, f]), [[0, 0], [0, 0], [0, s - 1], [0, 0], [0, s - 1], [0, 0]]);
+      g = tf.reshape(spread, [b, ho * s, wo * s, f]);
+    }
+    const flipped = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D; // [k, k, filters, in]
+    // dx[r] = sum_i g[r + padBefore - i] W[i]: a 'valid' conv of g padded by k - 1 - padBefore in front;
+    // behind, what makes h rows (g's trailing zero rows count as padding; if too many, crop dx)
+    const top = k - 1 - this.padH.before;
+    const left = k - 1 - this.padW.before;
+    const bottom = Math.max(h + k - 1 - g.shape[1] - top, 0);
+    const right = Math.max(wd + k - 1 - g.shape[2] - left, 0);
+    const dx = tf.conv2d(g, flipped, 1, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+    return frame(dx, 0, 0, h, wd, { fastCrop: true }) as tf.Tensor4D;
+  }
+}
