@@ -11,6 +11,7 @@ import { RunDir, newRunId } from './metrics/run-dir.js';
 import type { StageSummary, Summary } from './metrics/summary.js';
 import { commitCheckpoint, configHash, readCheckpoint, stageFiles, type RunProgress } from './checkpoint/manifest.js';
 import { readRunConfig } from './run/run-config.js';
+import { PIPELINE_LAG } from './pipeline/schedule.js';
 import { silentLogger, type Logger } from './log.js';
 import { versions } from './versions.js';
 import { writeReport } from './report/index.js';
@@ -65,9 +66,10 @@ export class RunError extends Error {
   }
 }
 
-/** Batches in flight: one for the exact schedules, `train.window` for async DNI. */
+/** Batches in flight: one for backprop and lockstep, `train.window` for async, at least 4 for pipelined. */
 export function effectiveWindow(config: Config): number {
-  return config.mode === 'backprop' || config.train.schedule === 'lockstep' ? 1 : config.train.window;
+  if (config.mode === 'backprop' || config.train.schedule === 'lockstep') return 1;
+  return config.train.schedule === 'pipelined' ? Math.max(config.train.window, PIPELINE_LAG + 2) : config.train.window;
 }
 
 /** Trains a config in stage workers and returns the summary (also written to summary.json). */

@@ -32,6 +32,15 @@ test('lockstep cDNI with stochastic updates: two runs with one seed give identic
   assert.ok(maxDifference(a, other) > 0, 'another seed should give other weights');
 });
 
+test('pipelined cDNI with stochastic updates runs several batches at once, yet two runs give identical weights', async () => {
+  const config = smallConfig({ mode: 'cdni', train: { schedule: 'pipelined', updateProbability: 0.5, seed: 5 } });
+  const a = await trainedWeights(config, 16, 4);
+  const b = await trainedWeights(config, 16, 4);
+  assert.equal(maxDifference(a, b), 0);
+  const lockstep = await trainedWeights(smallConfig({ mode: 'cdni', train: { updateProbability: 0.5, seed: 5 } }), 16, 1);
+  assert.ok(maxDifference(a, lockstep) > 0, 'stale synthesizers make pipelined differ from lockstep');
+});
+
 function workerThreads(): number {
   const status = readFileSync('/proc/self/status', 'utf8');
   return Number(/Threads:\s+(\d+)/.exec(status)![1]);

@@ -1,9 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nextAction, type StageView } from '../src/pipeline/schedule.js';
+import { nextAction, PIPELINE_LAG, type StageView } from '../src/pipeline/schedule.js';
 
 const view = (over: Partial<StageView>): StageView => ({
   mode: 'dni',
+  schedule: 'async',
+  awaitingTargets: 0,
+  oldestFlushed: false,
   awaitingGradient: false,
   forwardQueued: 0,
   backwardQueued: 0,
@@ -36,4 +39,23 @@ test('backprop is update-locked: no new batch until the true gradient arrived', 
 test('queued work is finished before a stop', () => {
   assert.equal(nextAction(view({ stopRequested: true, forwardQueued: 1 })), 'forward');
   assert.equal(nextAction(view({ stopRequested: true, backwardQueued: 1 })), 'backward');
+});
+
+test('pipelined: a target is applied exactly PIPELINE_LAG batches later, waiting for it if need be', () => {
+  const p = (over: Partial<StageView>) => view({ schedule: 'pipelined', ...over });
+  // not yet due: the next batch goes first even though a target is queued
+  assert.equal(nextAction(p({ awaitingTargets: PIPELINE_LAG, forwardQueued: 1, backwardQueued: 1 })), 'forward');
+  // due: take it, or wait for it while batches queue up
+  assert.equal(nextAction(p({ awaitingTargets: PIPELINE_LAG + 1, forwardQueued: 1, backwardQueued: 1 })), 'backward');
+  assert.equal(nextAction(p({ awaitingTargets: PIPELINE_LAG + 1, forwardQueued: 3 })), 'wait');
+});
+
+test('pipelined: after a flush marker every outstanding target is due, and a stop waits for them', () => {
+  const p = (over: Partial<StageView>) => view({ schedule: 'pipelined', ...over });
+  assert.equal(nextAction(p({ awaitingTargets: 1, oldestFlushed: true })), 'wait');
+  assert.equal(nextAction(p({ awaitingTargets: 1, oldestFlushed: true, backwardQueued: 1 })), 'backward');
+  assert.equal(nextAction(p({ awaitingTargets: 1, stopRequested: true })), 'wait');
+  assert.equal(nextAction(p({ stopRequested: true })), 'stop');
+  // backprop stays update-locked whatever the schedule
+  assert.equal(nextAction(p({ mode: 'backprop', awaitingGradient: true, forwardQueued: 1 })), 'wait');
 });

@@ -140,6 +140,10 @@ async function serve(
 
   const inbox = new Inbox();
   links.listen(inbox);
+  // pipelined bookkeeping: batches sent on whose target is still to come, and the last flush
+  const hasTargets = spec.mode !== 'backprop' && spec.index < spec.count - 1;
+  const awaiting: number[] = [];
+  let flushedBefore = -1;
   control.onMessage((m) => {
     switch (m.kind) {
       case 'stats':
@@ -158,6 +162,7 @@ async function serve(
       case 'abandon': {
         const steps = new Set(m.steps);
         inbox.discard(steps);
+        awaiting.splice(0, awaiting.length, ...awaiting.filter((s) => !steps.has(s)));
         return stage.abandon(steps);
       }
       case 'stop':
@@ -171,6 +176,9 @@ async function serve(
     for (;;) {
       const action = nextAction({
         mode: spec.mode,
+        schedule: spec.schedule,
+        awaitingTargets: awaiting.length,
+        oldestFlushed: awaiting.length > 0 && awaiting[0] < flushedBefore,
         awaitingGradient: stage.awaitingGradient,
         forwardQueued: inbox.forward.length,
         backwardQueued: inbox.backward.length,
@@ -187,7 +195,15 @@ async function serve(
         const message = inbox.forward.shift()!;
         injectFault(spec, message);
         stage.forward(message);
-      } else stage.backward(inbox.backward.shift()!);
+        if (message.marker) flushedBefore = (awaiting[awaiting.length - 1] ?? -1) + 1;
+        // a batch dropped here before going up gets no target
+        else if (hasTargets && !message.eval && stage.lastDroppedBeforeSending !== message.step) awaiting.push(message.step);
+      } else {
+        const message = inbox.backward.shift()!;
+        const i = awaiting.indexOf(message.step);
+        if (i >= 0) awaiting.splice(i, 1);
+        stage.backward(message);
+      }
       timing.busy += performance.now() - t0;
       await yieldToEvents(); // let messages that arrived meanwhile be queued before choosing again
     }

@@ -47,8 +47,8 @@ export const trainSchema = z
     batchSize: z.number().int().positive(),
     /** Stop after this many training steps in all (the last epoch may be partial). */
     maxSteps: z.number().int().positive().optional(),
-    schedule: z.enum(['lockstep', 'async']).default('lockstep'),
-    /** Training batches in flight at once (credits). lockstep and backprop always use 1. */
+    schedule: z.enum(['lockstep', 'async', 'pipelined']).default('lockstep'),
+    /** Training batches in flight at once (credits). lockstep and backprop always use 1; pipelined at least 4. */
     window: z.number().int().positive().default(4),
     /** Per stage and batch, the update (parameters and synthesizer) happens with this probability. */
     updateProbability: z.number().positive().max(1).default(1),

@@ -133,6 +133,10 @@ export class Pipeline {
 
   /** Waits until every step sent has been finished by every stage, and every link is up. */
   drain(): Promise<void> {
+    // pipelined stages hold targets back until later batches pass: a marker lets them through
+    if (this.inFlight > 0 && this.specs[0].schedule === 'pipelined' && !this.failure) {
+      this.input.send({ kind: 'forward', step: -1, rows: 0, activations: new Float32Array(0), labels: new Uint8Array(0), marker: true });
+    }
     return this.waitUntil(() => this.inFlight === 0 && this.linked);
   }
 

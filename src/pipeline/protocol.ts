@@ -21,6 +21,11 @@ export interface ForwardMessage {
   labels: Uint8Array;
   /** Present on forward-only evaluation batches. */
   eval?: EvalTag;
+  /**
+   * A flush marker (no data), passed up the chain in order with the batches: `pipelined` stages
+   * may then apply every target still due, so the pipeline can drain.
+   */
+  marker?: true;
 }
 
 /** The target for an earlier step: dL/dh (true) or J^T ĝ (synthetic); null when the sender skipped its update. */

@@ -5,6 +5,7 @@ export interface StageSpec {
   index: number;
   count: number;
   mode: Mode;
+  schedule: Config['train']['schedule'];
   /** Global index of this stage's first layer (weights are seeded per global layer). */
   firstLayer: number;
   layers: LayerConfig[];
@@ -48,6 +49,7 @@ export function stageSpecs(config: Config, window: number): StageSpec[] {
     index,
     count: groups.length,
     mode: config.mode,
+    schedule: config.train.schedule,
     firstLayer: layerIndices[0],
     layers: layerIndices.map((i) => config.model.layers[i]),
     inputUnits: widths[layerIndices[0]],

@@ -63,6 +63,8 @@ export class Stage {
   private updateDraw: RandomStream;
   private readonly last: boolean;
   readonly counters = { updates: 0, skippedUpdates: 0, synthesizerUpdates: 0, evicted: 0, droppedNonFinite: 0 };
+  /** The last step dropped before its activations went up (no target will come for it). */
+  lastDroppedBeforeSending = -1;
   /** Testing aid: turn this step's activations into NaN. */
   injectNaNAt = -1;
   private synthLossSum = 0;
@@ -109,6 +111,7 @@ export class Stage {
 
   /** Steps 1-4 for a training batch; forward only for an evaluation batch. */
   forward(message: ForwardMessage): void {
+    if (message.marker) return void (this.last || this.links.forward(message));
     if (message.eval) return this.evaluate(message);
     this.setLearningRate(message.step);
     const update = this.drawUpdate();
@@ -314,6 +317,7 @@ export class Stage {
     tf.dispose(trace);
     h?.dispose();
     this.counters.droppedNonFinite += 1;
+    if (how === 'above') this.lastDroppedBeforeSending = step;
     if (this.spec.index > 0) this.links.backward({ kind: 'backward', step, gradient: null, synthetic: !this.last });
     if (how !== 'target-coming') this.links.report({ kind: 'done', stage: this.spec.index, step, dropped: how });
   }
