@@ -15,6 +15,7 @@ import { PIPELINE_LAG } from './pipeline/schedule.js';
 import { silentLogger, type Logger } from './log.js';
 import { versions } from './versions.js';
 import { writeReport } from './report/index.js';
+import { TraceRecorder, threadNames, ORCHESTRATOR_TID, stageTid } from './metrics/trace.js';
 
 export interface Progress {
   phase: 'train' | 'evaluate';
@@ -112,6 +113,7 @@ class Run {
   private checkpointMs = 0;
   private lastStats: StageStats[] = [];
   private pipeline!: Pipeline;
+  private readonly trace = new TraceRecorder(ORCHESTRATOR_TID);
 
   constructor(
     private readonly config: Config,
@@ -167,9 +169,11 @@ class Run {
         this.lastStats = await this.pipeline.stats();
         log.warn({ step: this.p.step, checkpoint: this.checkpointStep }, 'stopped on request; resume with --resume');
       }
+      await this.pipeline.stats(); // the stages' last trace spans
       const final = await this.pipeline.stop();
       const summary = this.summary(final, stopped);
       dir.writeJson('summary.json', summary);
+      this.writeTrace();
       this.report();
       return summary;
     } catch (error) {
@@ -223,8 +227,10 @@ class Run {
     const { p, pipeline, config } = this;
     this.progress('evaluate', performance.now());
     this.lastStats = await pipeline.stats();
+    const t0 = performance.now();
     const val = await pipeline.evaluate('validation', sequentialBatches(this.data.validation, config.train.evalBatchSize));
     const test = await pipeline.evaluate('test', sequentialBatches(this.data.test, config.train.evalBatchSize));
+    this.trace.span('evaluate', t0, performance.now(), { epoch: p.epoch });
     p.val = val;
     p.test = test;
     const record: EpochRecord = {
@@ -263,6 +269,7 @@ class Run {
     this.checkpointFiles = files;
     this.checkpointStep = this.p.step;
     this.checkpointMs += performance.now() - t0;
+    this.trace.span('checkpoint', t0, performance.now(), { step: this.p.step });
     this.log.debug({ step: this.p.step, folder }, 'checkpoint written');
   }
 
@@ -346,6 +353,15 @@ class Run {
     };
   }
 
+  /** trace.json: Chrome trace events of every stage (compute, wait, send) and of the orchestrator. */
+  private writeTrace(): void {
+    const names: Record<number, string> = { [ORCHESTRATOR_TID]: 'orchestrator' };
+    for (let s = 0; s < this.pipeline.stages; s++) names[stageTid(s)] = `stage ${s}`;
+    const events = [...threadNames(names), ...this.trace.take(), ...this.pipeline.traceEvents];
+    const dropped = this.pipeline.traceDropped.reduce((a, b) => a + (b ?? 0), 0) + this.trace.dropped;
+    this.dir.writeJson('trace.json', { traceEvents: events, displayTimeUnit: 'ms', otherData: { runId: this.runId, droppedSpans: dropped } }, true);
+  }
+
   /** report.html beside the run's files; a failure to draw it never fails the run. */
   private report(): void {
     try {
@@ -369,6 +385,7 @@ class Run {
       const summary = this.summary(this.lastStats, true, message);
       this.dir.writeJson('summary.json', summary);
       this.dir.metric({ type: 'error', step: this.p.step, error: message });
+      this.writeTrace();
       this.report();
       return new RunError(message, summary, { cause });
     } catch {

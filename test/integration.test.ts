@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -41,6 +41,20 @@ test('a short cDNI run through the library learns and writes its outputs', async
     const epoch = lines.find((l) => l.type === 'epoch');
     assert.equal(epoch.stages.length, 4);
     assert.equal(epoch.valAccuracy, summary.valAccuracy);
+    // trace.json: Chrome trace events, one named row per stage with compute, wait and send spans
+    const trace = JSON.parse(readFileSync(join(out, 'trace.json'), 'utf8'));
+    const names = trace.traceEvents.filter((e: { ph: string }) => e.ph === 'M').map((e: { args: { name: string } }) => e.args.name);
+    assert.deepEqual(names, ['orchestrator', 'stage 0', 'stage 1', 'stage 2', 'stage 3']);
+    const spans = trace.traceEvents.filter((e: { ph: string }) => e.ph === 'X');
+    for (let tid = 1; tid <= 4; tid++) {
+      const kinds = new Set(spans.filter((e: { tid: number }) => e.tid === tid).map((e: { name: string }) => e.name));
+      for (const kind of tid < 4 ? ['forward', 'target', 'wait', 'send', 'evaluate'] : ['forward', 'wait', 'send', 'evaluate']) {
+        assert.ok(kinds.has(kind), `stage ${tid - 1} has ${kind} spans`);
+      }
+    }
+    assert.equal(spans.filter((e: { tid: number; name: string }) => e.tid === 1 && e.name === 'forward').length, 250);
+    assert.ok(spans.every((e: { ts: number; dur: number }) => Number.isFinite(e.ts) && e.dur >= 0));
+    assert.ok(existsSync(join(out, 'report.html')));
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -17,6 +17,7 @@ import type { BackwardMessage, ControlMessage, ForwardMessage, ReportMessage, Re
 import { PortChannel } from '../src/transport/port-channel.js';
 import { decodeStageState, encodeStageState } from '../src/checkpoint/stage-state.js';
 import { writeFileAtomic } from '../src/checkpoint/atomic.js';
+import { TraceRecorder, stageTid } from '../src/metrics/trace.js';
 
 export interface StagePorts extends Rewire {
   forwardIn: MessagePort;
@@ -99,10 +100,13 @@ async function serve(
 ): Promise<StageStats> {
   const backend = await selectBackend(spec.backend);
   const timing = { busy: 0, wait: 0, send: 0 };
-  const timed = <T>(send: (m: T) => void) => (message: T) => {
+  const trace = new TraceRecorder(stageTid(spec.index));
+  const timed = <T extends { step: number }>(send: (m: T) => void) => (message: T) => {
     const t0 = performance.now();
     send(message);
-    timing.send += performance.now() - t0;
+    const t1 = performance.now();
+    timing.send += t1 - t0;
+    trace.span('send', t0, t1, { step: message.step });
   };
   const stage = new Stage(spec, {
     forward: timed((m) => links.forwardOut!.send(m, [m.activations.buffer as ArrayBuffer])),
@@ -147,7 +151,7 @@ async function serve(
   control.onMessage((m) => {
     switch (m.kind) {
       case 'stats':
-        return report({ kind: 'stats', stats: stats() });
+        return report({ kind: 'stats', stats: stats(), trace: trace.take(), traceDropped: trace.dropped });
       case 'weights':
         return report({ kind: 'weights', stage: spec.index, values: stage.net.getWeights() });
       case 'checkpoint': {
@@ -188,11 +192,15 @@ async function serve(
       const t0 = performance.now();
       if (action === 'wait') {
         await inbox.next();
-        timing.wait += performance.now() - t0;
+        const t1 = performance.now();
+        timing.wait += t1 - t0;
+        trace.span('wait', t0, t1);
         continue;
       }
+      let span: [string, number];
       if (action === 'forward') {
         const message = inbox.forward.shift()!;
+        span = [message.eval ? 'evaluate' : message.marker ? 'flush' : 'forward', message.step];
         injectFault(spec, message);
         stage.forward(message);
         if (message.marker) flushedBefore = (awaiting[awaiting.length - 1] ?? -1) + 1;
@@ -200,11 +208,14 @@ async function serve(
         else if (hasTargets && !message.eval && stage.lastDroppedBeforeSending !== message.step) awaiting.push(message.step);
       } else {
         const message = inbox.backward.shift()!;
+        span = [spec.mode === 'backprop' ? 'backward' : 'target', message.step];
         const i = awaiting.indexOf(message.step);
         if (i >= 0) awaiting.splice(i, 1);
         stage.backward(message);
       }
-      timing.busy += performance.now() - t0;
+      const t1 = performance.now();
+      timing.busy += t1 - t0;
+      trace.span(span[0], t0, t1, span[1] >= 0 ? { step: span[1] } : undefined);
       await yieldToEvents(); // let messages that arrived meanwhile be queued before choosing again
     }
     return stats();

@@ -41,8 +41,8 @@ export class RunDir {
   }
 
   /** Writes a JSON file atomically (temporary file, then rename). */
-  writeJson(name: string, value: unknown): void {
-    writeFileAtomic(join(this.path, name), JSON.stringify(value, null, 2) + '\n');
+  writeJson(name: string, value: unknown, compact = false): void {
+    writeFileAtomic(join(this.path, name), JSON.stringify(value, null, compact ? undefined : 2) + '\n');
   }
 
   /** Keeps only the metrics of steps up to `step` (a resumed run writes the later ones again). */

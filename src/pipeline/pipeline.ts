@@ -5,6 +5,7 @@ import { PortChannel } from '../transport/port-channel.js';
 import type { ControlMessage, EvalTag, ForwardMessage, ReportMessage, Rewire, StageStats } from './protocol.js';
 import type { StageSpec } from './stage-spec.js';
 import { StageError } from './stage-error.js';
+import type { TraceEvent } from '../metrics/trace.js';
 import type { StagePorts, StageTask } from '../../workers/stage.js';
 
 const workerFile = new URL('../../workers/stage.js', import.meta.url);
@@ -58,6 +59,9 @@ export class Pipeline {
   private readonly abandoned = new Set<number>();
   private readonly evalResults: Report<'eval'>[] = [];
   private statsReplies: StageStats[] = [];
+  /** Trace spans the stages sent with their statistics, and how many they could not keep. */
+  readonly traceEvents: TraceEvent[] = [];
+  readonly traceDropped: number[] = [];
   private weightReplies: Report<'weights'>[] = [];
   private checkpointReplies: Report<'checkpointed'>[] = [];
   private readonly waiters: Waiter[] = [];
@@ -304,6 +308,8 @@ export class Pipeline {
         break;
       case 'stats':
         this.statsReplies.push(message.stats);
+        for (const e of message.trace) this.traceEvents.push(e);
+        this.traceDropped[message.stats.stage] = message.traceDropped;
         break;
       case 'weights':
         this.weightReplies.push(message);

@@ -1,4 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
+import type { TraceEvent } from '../metrics/trace.js';
 
 /**
  * Messages between stages and the orchestrator. Activations and gradients travel as
@@ -96,6 +97,7 @@ export type ReportMessage =
       dropped?: 'here' | 'above';
     }
   | { kind: 'eval'; stage: number; tag: EvalTag; lossSum: number; correct: number; rows: number }
-  | { kind: 'stats'; stats: StageStats }
+  /** Counters, and the trace spans recorded since the last request. */
+  | { kind: 'stats'; stats: StageStats; trace: TraceEvent[]; traceDropped: number }
   /** The stage's parameters then its non-trainable state (BatchNorm running statistics), layer by layer. */
   | { kind: 'weights'; stage: number; values: Float32Array[] };
