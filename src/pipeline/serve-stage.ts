@@ -1,0 +1,160 @@
+/**
+ * A stage's whole life: it builds the stage (or restores it from a checkpoint), then serves
+ * messages until told to stop: forward batches (DNI steps 1-4) and targets (step 5), in the
+ * order the schedule picks. Control messages (statistics, checkpoints, re-wiring after a
+ * neighbour restarted) are answered between two steps. The transport is behind DataLinks.
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
+import { selectBackend } from '../runtime/backend.js';
+import { Stage } from './stage.js';
+import { Inbox } from './inbox.js';
+import { nextAction } from './schedule.js';
+import type { StageSpec } from './stage-spec.js';
+import type { ControlMessage, ForwardMessage, ReportMessage, StageStats } from './protocol.js';
+import type { Channel } from '../transport/channel.js';
+import type { DataLinks } from '../transport/data-links.js';
+import { decodeStageState, encodeStageState } from '../checkpoint/stage-state.js';
+import { writeFileAtomic } from '../checkpoint/atomic.js';
+import { TraceRecorder, stageTid } from '../metrics/trace.js';
+
+export async function serveStage(
+  spec: StageSpec,
+  links: DataLinks,
+  control: Channel<ReportMessage | ControlMessage>,
+): Promise<StageStats> {
+  const report = (message: ReportMessage) => control.send(message);
+  const backend = await selectBackend(spec.backend);
+  const timing = { busy: 0, wait: 0, send: 0 };
+  const trace = new TraceRecorder(stageTid(spec.index));
+  const timed = <T extends { step: number }>(send: (m: T) => void) => (message: T) => {
+    const t0 = performance.now();
+    send(message);
+    const t1 = performance.now();
+    timing.send += t1 - t0;
+    trace.span('send', t0, t1, { step: message.step });
+  };
+  const stage = new Stage(spec, {
+    forward: timed((m) => links.forwardOut!.send(m, [m.activations.buffer as ArrayBuffer])),
+    backward: timed((m) => links.backwardOut!.send(m, m.gradient ? [m.gradient.buffer as ArrayBuffer] : [])),
+    report,
+  });
+  let restoredStep: number | null = null;
+  if (spec.restore) {
+    try {
+      const state = decodeStageState(readFileSync(spec.restore), spec.restore);
+      stage.importState(state);
+      restoredStep = state.step;
+      timing.busy = (state.counters.busyMs ?? 0);
+      timing.wait = (state.counters.waitMs ?? 0);
+      timing.send = (state.counters.sendMs ?? 0);
+    } catch (error) {
+      stage.dispose();
+      throw new Error(`cannot restore from ${spec.restore}: ${(error as Error).message}`);
+    }
+  }
+  if (spec.fault?.kind === 'nan') stage.injectNaNAt = spec.fault.step;
+
+  const stats = (): StageStats => {
+    const synth = stage.takeSynthesizerMeans();
+    return {
+      stage: spec.index,
+      busySeconds: timing.busy / 1000,
+      waitSeconds: timing.wait / 1000,
+      sendSeconds: timing.send / 1000,
+      ...stage.counters,
+      synthesizerLoss: synth.loss,
+      synthesizerCosine: synth.cosine,
+    };
+  };
+
+  const inbox = new Inbox();
+  links.listen(inbox);
+  // pipelined bookkeeping: batches sent on whose target is still to come, and the last flush
+  const hasTargets = spec.mode !== 'backprop' && spec.index < spec.count - 1;
+  const awaiting: number[] = [];
+  let flushedBefore = -1;
+  control.onMessage((m) => {
+    switch (m.kind) {
+      case 'stats':
+        return report({ kind: 'stats', stats: stats(), trace: trace.take(), traceDropped: trace.dropped });
+      case 'weights':
+        return report({ kind: 'weights', stage: spec.index, values: stage.net.getWeights() });
+      case 'checkpoint': {
+        const state = stage.exportState(m.step, { busyMs: timing.busy, waitMs: timing.wait, sendMs: timing.send });
+        const bytes = encodeStageState(state);
+        writeFileAtomic(m.file, bytes);
+        return report({ kind: 'checkpointed', stage: spec.index, step: m.step, file: m.file, bytes: bytes.length });
+      }
+      case 'rewire':
+        links.rewire(m.ports);
+        return report({ kind: 'rewired', stage: spec.index });
+      case 'abandon': {
+        const steps = new Set(m.steps);
+        inbox.discard(steps);
+        awaiting.splice(0, awaiting.length, ...awaiting.filter((s) => !steps.has(s)));
+        return stage.abandon(steps);
+      }
+      case 'stop':
+        return inbox.requestStop();
+    }
+  });
+  report({ kind: 'ready', stage: spec.index, backend: backend.name, skipped: backend.skipped, restoredStep });
+
+  try {
+    // The loop: take what the schedule says, do it, measure it.
+    for (;;) {
+      const action = nextAction({
+        mode: spec.mode,
+        schedule: spec.schedule,
+        awaitingTargets: awaiting.length,
+        oldestFlushed: awaiting.length > 0 && awaiting[0] < flushedBefore,
+        awaitingGradient: stage.awaitingGradient,
+        forwardQueued: inbox.forward.length,
+        backwardQueued: inbox.backward.length,
+        stopRequested: inbox.stopRequested,
+      });
+      if (action === 'stop') break;
+      const t0 = performance.now();
+      if (action === 'wait') {
+        await inbox.next();
+        const t1 = performance.now();
+        timing.wait += t1 - t0;
+        trace.span('wait', t0, t1);
+        continue;
+      }
+      let span: [string, number];
+      if (action === 'forward') {
+        const message = inbox.forward.shift()!;
+        span = [message.eval ? 'evaluate' : message.marker ? 'flush' : 'forward', message.step];
+        injectFault(spec, message);
+        stage.forward(message);
+        if (message.marker) flushedBefore = (awaiting[awaiting.length - 1] ?? -1) + 1;
+        // a batch dropped here before going up gets no target
+        else if (hasTargets && !message.eval && stage.lastDroppedBeforeSending !== message.step) awaiting.push(message.step);
+      } else {
+        const message = inbox.backward.shift()!;
+        span = [spec.mode === 'backprop' ? 'backward' : 'target', message.step];
+        const i = awaiting.indexOf(message.step);
+        if (i >= 0) awaiting.splice(i, 1);
+        stage.backward(message);
+      }
+      const t1 = performance.now();
+      timing.busy += t1 - t0;
+      trace.span(span[0], t0, t1, span[1] >= 0 ? { step: span[1] } : undefined);
+      await yieldToEvents(); // let messages that arrived meanwhile be queued before choosing again
+    }
+    return stats();
+  } finally {
+    stage.dispose();
+  }
+}
+
+/** SYNTHGRAD_FAULT, a testing aid: fail on purpose at one training step. */
+function injectFault(spec: StageSpec, message: ForwardMessage): void {
+  const fault = spec.fault;
+  if (!fault || message.eval || message.step !== fault.step) return;
+  if (fault.kind === 'throw') throw new Error(`injected fault (SYNTHGRAD_FAULT) at step ${fault.step}`);
+  if (fault.kind === 'exit') process.exit(70);
+}

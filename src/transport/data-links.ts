@@ -1,0 +1,14 @@
+import type { Channel } from './channel.js';
+import type { Inbox } from '../pipeline/inbox.js';
+import type { BackwardMessage, ForwardMessage, Rewire } from '../pipeline/protocol.js';
+
+/** A stage's data links: where it sends activations and targets, and where it hears them from. */
+export interface DataLinks {
+  forwardOut?: Channel<ForwardMessage>;
+  backwardOut?: Channel<BackwardMessage>;
+  /** Delivers incoming batches and targets into the stage's inbox. */
+  listen(inbox: Inbox): void;
+  /** New ports after a neighbour restarted (MessagePort links; others may ignore it). */
+  rewire(ports: Rewire): void;
+  close(): void;
+}

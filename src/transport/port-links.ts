@@ -1,0 +1,56 @@
+import type { MessagePort } from 'node:worker_threads';
+import { PortChannel } from './port-channel.js';
+import type { DataLinks } from './data-links.js';
+import type { Inbox } from '../pipeline/inbox.js';
+import type { BackwardMessage, ForwardMessage, Rewire } from '../pipeline/protocol.js';
+
+export interface StagePorts extends Rewire {
+  forwardIn: MessagePort;
+  control: MessagePort;
+}
+
+/** The stage's four data links; replaced when a neighbour is restarted. */
+export class PortLinks implements DataLinks {
+  forwardOut?: PortChannel<ForwardMessage>;
+  backwardOut?: PortChannel<BackwardMessage>;
+  private forwardIn: PortChannel<ForwardMessage>;
+  private backwardIn?: PortChannel<BackwardMessage>;
+  private inbox: Inbox | null = null;
+
+  constructor({ forwardIn, control: _control, ...others }: StagePorts) {
+    this.forwardIn = new PortChannel(forwardIn);
+    this.rewire(others);
+  }
+
+  listen(inbox: Inbox): void {
+    this.inbox = inbox;
+    this.forwardIn.onMessage((m) => inbox.pushForward(m));
+    this.backwardIn?.onMessage((m) => inbox.pushBackward(m));
+  }
+
+  rewire(ports: Rewire): void {
+    if (ports.forwardIn) {
+      this.forwardIn.close();
+      this.forwardIn = new PortChannel(ports.forwardIn);
+      if (this.inbox) this.forwardIn.onMessage((m) => this.inbox!.pushForward(m));
+    }
+    if (ports.backwardIn) {
+      this.backwardIn?.close();
+      this.backwardIn = new PortChannel(ports.backwardIn);
+      if (this.inbox) this.backwardIn.onMessage((m) => this.inbox!.pushBackward(m));
+    }
+    if (ports.forwardOut) {
+      this.forwardOut?.close();
+      this.forwardOut = new PortChannel(ports.forwardOut);
+    }
+    if (ports.backwardOut) {
+      this.backwardOut?.close();
+      this.backwardOut = new PortChannel(ports.backwardOut);
+    }
+  }
+
+  close(): void {
+    for (const c of [this.forwardIn, this.backwardIn, this.forwardOut, this.backwardOut]) c?.close();
+  }
+}
+
