@@ -1,5 +1,5 @@
 /** synthgrad: Decoupled Neural Interfaces (synthetic gradients), every stage in its own worker. */
-export { train, effectiveWindow, type TrainOptions, type Progress, type EpochRecord } from './train.js';
+export { train, resume, effectiveWindow, RunError, type TrainOptions, type Progress, type EpochRecord } from './train.js';
 export { presets, presetNames, defaultPreset, type PresetName } from './config/presets.js';
 export { resolveConfig, validateConfig, type ConfigSources } from './config/resolve.js';
 export type { Config, ConfigInput, Mode, Schedule, BackendName, LayerConfig } from './config/schema.js';
@@ -8,3 +8,5 @@ export { DataError, loadMnist, type Mnist } from './data/index.js';
 export { OutputError } from './metrics/run-dir.js';
 export { StageError } from './pipeline/stage-error.js';
 export type { Summary, StageSummary } from './metrics/summary.js';
+export { CheckpointError } from './checkpoint/manifest.js';
+export { writeReport, ReportError } from './report/index.js';
