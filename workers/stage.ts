@@ -9,6 +9,7 @@ import type { ControlMessage, ReportMessage, StageStats } from '../src/pipeline/
 import { PortChannel } from '../src/transport/port-channel.js';
 import { PortLinks, type StagePorts } from '../src/transport/port-links.js';
 import { serveStage } from '../src/pipeline/serve-stage.js';
+import { withCpuProfile } from '../src/runtime/cpu-profile.js';
 
 export type { StagePorts };
 
@@ -22,7 +23,7 @@ export default async function runStage({ spec, ports }: StageTask): Promise<Stag
   const report = (message: ReportMessage) => control.send(message);
   const links = new PortLinks(ports);
   try {
-    return await serveStage(spec, links, control);
+    return await withCpuProfile(`stage-${spec.index}`, () => serveStage(spec, links, control));
   } catch (error) {
     const err = error as Error;
     if (err instanceof NonFiniteError) report({ kind: 'fatal', stage: spec.index, message: err.message });
