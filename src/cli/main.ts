@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { trainCommand } from './train-command.js';
 import { reportCommand } from './report-command.js';
+import { benchCommand } from './bench-command.js';
 import { ConfigError } from '../config/errors.js';
 import { DataError } from '../data/index.js';
 import { OutputError } from '../metrics/run-dir.js';
@@ -34,7 +35,8 @@ const program = new Command('synthgrad')
   .description('Decoupled Neural Interfaces (synthetic gradients), every stage in its own worker')
   .version(versions().synthgrad ?? 'unknown')
   .addCommand(trainCommand(), { isDefault: true })
-  .addCommand(reportCommand());
+  .addCommand(reportCommand())
+  .addCommand(benchCommand());
 
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),

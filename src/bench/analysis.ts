@@ -1,0 +1,155 @@
+import type { Summary } from '../metrics/summary.js';
+import type { StageStats } from '../pipeline/protocol.js';
+import { parallelismBound, sendShare, utilisation } from './bound.js';
+import type { LoadSample } from './load.js';
+import { median } from './stats.js';
+
+export interface StageFigures {
+  stage: number;
+  busySeconds: number;
+  waitSeconds: number;
+  sendSeconds: number;
+}
+
+export interface StageShares extends StageFigures {
+  /** busy / (busy + wait) */
+  utilisation: number;
+  /** send / busy */
+  sendShare: number;
+}
+
+/** One repetition of one configuration. */
+export interface RunRecord {
+  config: string;
+  repetition: number;
+  /** Position in the interleaved order, from 0. */
+  index: number;
+  outDir: string;
+  mode: string;
+  schedule: string;
+  window: number;
+  backend: string;
+  steps: number;
+  batchSize: number;
+  wallSeconds: number;
+  trainSeconds: number;
+  trainSamplesPerSecond: number;
+  /**
+   * 'training': the stage times at the end of training, before the final evaluation (from the last
+   * epoch record); 'summary': the summary's, which include the evaluation passes.
+   */
+  stageSource: 'training' | 'summary';
+  stages: StageShares[];
+  /** min(cores, Σ busy / max busy) of this run. */
+  bound: number;
+  load: LoadSample;
+}
+
+function shares(s: StageFigures): StageShares {
+  return { ...s, utilisation: utilisation(s.busySeconds, s.waitSeconds), sendShare: sendShare(s.sendSeconds, s.busySeconds) };
+}
+
+/**
+ * The figures of one run. `trainingStages` (the stats of the last epoch record) are preferred when
+ * they cover every step: the summary's stage times also count the validation and test passes.
+ */
+export function runRecord(
+  summary: Summary,
+  meta: { config: string; repetition: number; index: number; load: LoadSample; cores: number },
+  trainingStages?: { step: number; stages: StageStats[] } | null,
+): RunRecord {
+  const useTraining = !!trainingStages && trainingStages.step === summary.steps && trainingStages.stages.length === summary.perStage.length;
+  const source = useTraining ? trainingStages!.stages : summary.perStage;
+  const stages = source.map((s) => shares({ stage: s.stage, busySeconds: s.busySeconds, waitSeconds: s.waitSeconds, sendSeconds: s.sendSeconds }));
+  return {
+    config: meta.config,
+    repetition: meta.repetition,
+    index: meta.index,
+    outDir: summary.outDir,
+    mode: summary.mode,
+    schedule: summary.schedule,
+    window: summary.window,
+    backend: summary.backend,
+    steps: summary.steps,
+    batchSize: summary.batchSize,
+    wallSeconds: summary.wallSeconds,
+    trainSeconds: summary.trainSeconds,
+    trainSamplesPerSecond: summary.trainSamplesPerSecond,
+    stageSource: useTraining ? 'training' : 'summary',
+    stages,
+    bound: parallelismBound(stages.map((s) => s.busySeconds), meta.cores),
+    load: meta.load,
+  };
+}
+
+/** Medians over the repetitions of one configuration. */
+export interface ConfigAggregate {
+  config: string;
+  repetitions: number;
+  samplesPerSecond: number[];
+  medianSamplesPerSecond: number;
+  /** Per stage: the median of each time, and the shares computed from those medians. */
+  stages: StageShares[];
+  /** Median over repetitions of each run's bound. */
+  bound: number;
+  medianOthersLoadCores: number | null;
+}
+
+export function aggregate(runs: readonly RunRecord[]): ConfigAggregate[] {
+  const names = [...new Set(runs.map((r) => r.config))];
+  return names.map((config) => {
+    const mine = runs.filter((r) => r.config === config);
+    const stageCount = Math.max(...mine.map((r) => r.stages.length));
+    const stages = Array.from({ length: stageCount }, (_, i) => {
+      const pick = (f: (s: StageFigures) => number) => median(mine.flatMap((r) => (r.stages[i] ? [f(r.stages[i])] : [])));
+      return shares({ stage: i, busySeconds: pick((s) => s.busySeconds), waitSeconds: pick((s) => s.waitSeconds), sendSeconds: pick((s) => s.sendSeconds) });
+    });
+    const loads = mine.flatMap((r) => (r.load.othersLoadCores === null ? [] : [r.load.othersLoadCores]));
+    return {
+      config,
+      repetitions: mine.length,
+      samplesPerSecond: mine.map((r) => r.trainSamplesPerSecond),
+      medianSamplesPerSecond: median(mine.map((r) => r.trainSamplesPerSecond)),
+      stages,
+      bound: median(mine.map((r) => r.bound)),
+      medianOthersLoadCores: loads.length ? median(loads) : null,
+    };
+  });
+}
+
+/** A ratio of median samples/s, with the bound of the faster schedule where there is one. */
+export interface Speedup {
+  numerator: string;
+  denominator: string;
+  speedup: number;
+  /** The parallelism bound of the numerator's runs (null when comparing two parallel schedules). */
+  bound: number | null;
+  /** speedup / bound */
+  ofBound: number | null;
+}
+
+/**
+ * For each mode: async over lockstep, pipelined over lockstep (each with its own runs' bound),
+ * and pipelined over async; only for configurations that were run.
+ */
+export function speedups(aggregates: readonly ConfigAggregate[]): Speedup[] {
+  const by = new Map(aggregates.map((a) => [a.config, a]));
+  const modes = [...new Set(aggregates.map((a) => a.config.split('/')[0]))];
+  const out: Speedup[] = [];
+  for (const mode of modes) {
+    const pairs: [string, string, boolean][] = [
+      ['async', 'lockstep', true],
+      ['pipelined', 'lockstep', true],
+      ['pipelined', 'async', false],
+    ];
+    for (const [fast, slow, withBound] of pairs) {
+      const a = by.get(`${mode}/${fast}`);
+      const b = by.get(`${mode}/${slow}`);
+      if (!a || !b) continue;
+      const speedup = a.medianSamplesPerSecond / b.medianSamplesPerSecond;
+      const bound = withBound && Number.isFinite(a.bound) ? a.bound : null;
+      out.push({ numerator: a.config, denominator: b.config, speedup, bound, ofBound: bound ? speedup / bound : null });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,113 @@
+import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { train } from '../train.js';
+import { loadMnist, type Mnist } from '../data/index.js';
+import { RunDir } from '../metrics/run-dir.js';
+import type { StageStats } from '../pipeline/protocol.js';
+import { aggregate, runRecord, speedups, type RunRecord } from './analysis.js';
+import { benchConfig, scheduleAccepted, type BenchBase } from './configs.js';
+import { startLoadMeter, totalLoad } from './load.js';
+import { machineInfo } from './machine.js';
+import { measureMatMulCeiling, useWasmBackend, type MatMulOptions } from './matmul-ceiling.js';
+import { defaultConfigNames, interleave, parseConfigName, type BenchConfigName, type PlannedRun } from './plan.js';
+import type { BenchResult } from './result.js';
+
+export interface BenchOptions extends BenchBase {
+  /** Training steps of every run (default 300). */
+  steps?: number;
+  /** Runs of every configuration (default 3), interleaved. */
+  repetitions?: number;
+  /** Overrides the base's batch size. */
+  batchSize?: number;
+  /** The bench directory (default runs/bench-<timestamp>); must be new or empty. */
+  out?: string;
+  /** `mode/schedule` names; default backprop/lockstep, cdni/lockstep, cdni/async (+ cdni/pipelined if the schema has it). */
+  configs?: string[];
+  /** Preloaded MNIST (otherwise loaded once from the base config's data). */
+  data?: Mnist;
+  /** Cores of the parallelism bound (default os.availableParallelism()). */
+  cores?: number;
+  matMul?: MatMulOptions;
+  /** Called before each run starts and after it ends. */
+  onRunStart?(run: PlannedRun<BenchConfigName>, total: number): void;
+  onRunEnd?(record: RunRecord, total: number): void;
+}
+
+export function defaultBenchDir(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return join('runs', `bench-${stamp}`);
+}
+
+/** The configurations to run: the given names (checked), or the defaults for this schema. */
+export function benchConfigNames(base: BenchBase, names?: string[]): BenchConfigName[] {
+  const list = names?.length ? names : defaultConfigNames(scheduleAccepted(base, 'pipelined'));
+  const parsed = list.map(parseConfigName);
+  return parsed.filter((c, i) => parsed.findIndex((d) => d.name === c.name) === i);
+}
+
+/**
+ * Runs every configuration `repetitions` times for `steps` steps, interleaved, in this process
+ * (stages in worker threads), and writes bench.json (after every run, so a stopped bench keeps its figures).
+ */
+export async function runBench(options: BenchOptions = {}): Promise<BenchResult> {
+  const steps = options.steps ?? 300;
+  const repetitions = options.repetitions ?? 3;
+  const base: BenchBase = { preset: options.preset, config: options.config };
+  const names = benchConfigNames(base, options.configs);
+  const configFor = (name: BenchConfigName, out: string) => benchConfig(base, name, { steps, batchSize: options.batchSize, out });
+  // every config is checked before anything runs or is written
+  const probe = names.map((name) => configFor(name, 'unused'))[0];
+  const dir = new RunDir(options.out ?? defaultBenchDir());
+  const data = options.data ?? loadMnist(probe.data, { validationSize: probe.train.validationSize });
+  const cores = options.cores ?? availableParallelism();
+  const plan = interleave(names, repetitions);
+
+  await useWasmBackend();
+  const ceilingLoad = startLoadMeter();
+  const ceiling = await measureMatMulCeiling(options.matMul);
+  const matMulCeiling = { ...ceiling, load: ceilingLoad() };
+
+  const result: BenchResult = {
+    format: 'synthgrad-bench/1',
+    createdAt: new Date().toISOString(),
+    outDir: dir.path,
+    settings: {
+      preset: probe.preset ?? null,
+      steps,
+      repetitions,
+      batchSize: probe.train.batchSize,
+      configs: names.map((n) => n.name),
+      order: plan.map((p) => `${p.config.name}#${p.repetition}`),
+      cores,
+    },
+    machine: { ...machineInfo(), backend: 'unknown' },
+    matMulCeiling,
+    runs: [],
+    configs: [],
+    speedups: [],
+    load: totalLoad([]),
+  };
+  const update = () => {
+    result.configs = aggregate(result.runs);
+    result.speedups = speedups(result.configs);
+    result.load = totalLoad(result.runs.map((r) => r.load));
+    result.machine.backend = result.runs[0]?.backend ?? 'unknown';
+    dir.writeJson('bench.json', result);
+  };
+  update();
+
+  for (const planned of plan) {
+    const { config: name, repetition, index } = planned;
+    options.onRunStart?.(planned, plan.length);
+    const config = configFor(name, join(dir.path, 'runs', `${name.mode}-${name.schedule}-r${repetition}`));
+    let training: { step: number; stages: StageStats[] } | null = null;
+    const stop = startLoadMeter();
+    const summary = await train(config, { data, onEpoch: (record) => (training = { step: record.step, stages: record.stages }) });
+    const load = stop();
+    const record = runRecord(summary, { config: name.name, repetition, index, load, cores }, training);
+    result.runs.push(record);
+    update();
+    options.onRunEnd?.(record, plan.length);
+  }
+  return result;
+}

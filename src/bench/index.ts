@@ -1,0 +1,14 @@
+/** synthgrad bench: throughput of schedules, the parallelism they could reach, and the load others put on the machine. */
+export { runBench, benchConfigNames, defaultBenchDir, type BenchOptions } from './bench.js';
+export type { BenchResult } from './result.js';
+export { benchTable, speedupLine } from './table.js';
+export { aggregate, runRecord, speedups, type ConfigAggregate, type RunRecord, type Speedup, type StageFigures, type StageShares } from './analysis.js';
+export { parallelismBound, utilisation, sendShare } from './bound.js';
+export { median } from './stats.js';
+export { interleave, parseConfigName, defaultConfigNames, type BenchConfigName, type PlannedRun } from './plan.js';
+export { parseProcStat, readCpuTimes, USER_HZ, type CpuTimes } from './proc-stat.js';
+export { othersLoad, startLoadMeter, totalLoad, type LoadSample } from './load.js';
+export { measureMatMulCeiling, useWasmBackend, describeCeiling, type MatMulCeiling, type MatMulOptions } from './matmul-ceiling.js';
+export { stageFlops, denseFlops, phaseFlops, type StageFlops } from './flops.js';
+export { machineInfo, type MachineInfo } from './machine.js';
+export { benchConfig, scheduleAccepted, type BenchBase } from './configs.js';

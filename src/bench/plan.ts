@@ -1,0 +1,45 @@
+import { ConfigError } from '../config/errors.js';
+
+const modes = ['backprop', 'dni', 'cdni'] as const;
+export type BenchMode = (typeof modes)[number];
+
+/** One benchmarked configuration: a training mode and a schedule, named `mode/schedule`. */
+export interface BenchConfigName {
+  name: string;
+  mode: BenchMode;
+  schedule: string;
+}
+
+/** Parses `cdni/async`; the schedule is checked against the config schema later. */
+export function parseConfigName(text: string): BenchConfigName {
+  const match = /^([a-z]+)\/([a-z]+)$/.exec(text.trim());
+  if (!match || !(modes as readonly string[]).includes(match[1])) {
+    throw new ConfigError('--configs', [`"${text}": expected mode/schedule with mode one of ${modes.join(', ')} (e.g. cdni/async)`]);
+  }
+  return { name: `${match[1]}/${match[2]}`, mode: match[1] as BenchMode, schedule: match[2] };
+}
+
+/** backprop/lockstep, cdni/lockstep, cdni/async, and cdni/pipelined when the schema has that schedule. */
+export function defaultConfigNames(pipelinedAccepted: boolean): string[] {
+  return ['backprop/lockstep', 'cdni/lockstep', 'cdni/async', ...(pipelinedAccepted ? ['cdni/pipelined'] : [])];
+}
+
+export interface PlannedRun<T> {
+  /** Position in the whole bench, from 0. */
+  index: number;
+  /** 1-based repetition number. */
+  repetition: number;
+  config: T;
+}
+
+/**
+ * Interleaved order: repetition 1 of every configuration, then repetition 2 of every one, ...
+ * so a slow drift of the machine (other jobs, heat) falls on all configurations alike.
+ */
+export function interleave<T>(configs: readonly T[], repetitions: number): PlannedRun<T>[] {
+  const runs: PlannedRun<T>[] = [];
+  for (let repetition = 1; repetition <= repetitions; repetition++) {
+    for (const config of configs) runs.push({ index: runs.length, repetition, config });
+  }
+  return runs;
+}

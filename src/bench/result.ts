@@ -1,0 +1,30 @@
+import type { ConfigAggregate, RunRecord, Speedup } from './analysis.js';
+import type { LoadSample } from './load.js';
+import type { MachineInfo } from './machine.js';
+import type { MatMulCeiling } from './matmul-ceiling.js';
+
+/** bench.json */
+export interface BenchResult {
+  format: 'synthgrad-bench/1';
+  createdAt: string;
+  outDir: string;
+  settings: {
+    preset: string | null;
+    steps: number;
+    repetitions: number;
+    batchSize: number;
+    configs: string[];
+    /** The interleaved order the runs took: `config#repetition`. */
+    order: string[];
+    /** Cores of the parallelism bound min(cores, Σ busy / max busy). */
+    cores: number;
+  };
+  machine: MachineInfo & { backend: string };
+  /** Single-thread matMul of the bench process, measured before the runs, with the load meanwhile. */
+  matMulCeiling: MatMulCeiling & { load: LoadSample };
+  runs: RunRecord[];
+  configs: ConfigAggregate[];
+  speedups: Speedup[];
+  /** Others' CPU over all runs together (per run: runs[i].load). */
+  load: LoadSample;
+}

@@ -1,0 +1,90 @@
+import type { BenchResult } from './result.js';
+import type { LoadSample } from './load.js';
+import type { Speedup } from './analysis.js';
+import { describeCeiling } from './matmul-ceiling.js';
+
+const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : '-');
+/** Fixed digits; a value that rounds to zero prints as 0, never -0. */
+const num = (x: number | null, digits: number) =>
+  x === null || !Number.isFinite(x) ? '-' : (Math.abs(x) < 0.5 * 10 ** -digits ? 0 : x).toFixed(digits);
+const cores = (x: number | null) => (x === null ? '-' : `${num(x, 2)} cores`);
+
+function grid(rows: string[][], right: boolean[]): string[] {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => '  ' + r.map((cell, c) => (right[c] ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd());
+}
+
+export function speedupLine(s: Speedup): string {
+  const head = `${s.numerator} over ${s.denominator}: ${s.speedup.toFixed(2)}x`;
+  return s.bound === null ? head : `${head} of bound ${s.bound.toFixed(2)} (${pct(s.ofBound!)})`;
+}
+
+function loadText(l: LoadSample): string {
+  return l.othersLoadCores === null ? 'unknown (no /proc/stat)' : `${num(l.othersCpuSeconds, 1)} CPU s, ${cores(l.othersLoadCores)}`;
+}
+
+/** The human-readable bench report. */
+export function benchTable(r: BenchResult): string {
+  const { settings: s, machine: m } = r;
+  const lines = [
+    `synthgrad bench: ${s.preset ?? 'custom config'}, ${s.steps} steps of ${s.batchSize}, ${s.repetitions} repetition${s.repetitions === 1 ? '' : 's'} interleaved (${r.runs.length} runs)`,
+    `  machine: ${m.cpus} x ${m.model}, node ${m.node}, tfjs ${m.tfjs ?? '?'}, stages on ${m.backend}; bound uses ${s.cores} cores`,
+    `  matMul ceiling, one thread: ${describeCeiling(r.matMulCeiling)}; others' load meanwhile ${cores(r.matMulCeiling.load.othersLoadCores)}`,
+    '',
+  ];
+  lines.push(
+    ...grid(
+      [
+        ['config', 'samples/s', 'per repetition', "others' load"],
+        ...r.configs.map((c) => [
+          c.config,
+          c.medianSamplesPerSecond.toFixed(0),
+          c.samplesPerSecond.map((x) => x.toFixed(0)).join(' '),
+          cores(c.medianOthersLoadCores),
+        ]),
+      ],
+      [false, true, false, true],
+    ),
+  );
+  if (r.speedups.length) {
+    lines.push('', '  speedup (ratio of median samples/s; bound = min(cores, Σ busy / max busy) of the faster runs)');
+    for (const sp of r.speedups) lines.push(`    ${speedupLine(sp)}`);
+  }
+  lines.push('');
+  const stageRows: string[][] = [['per stage (medians)', 'stage', 'busy s', 'wait s', 'send s', 'busy/(busy+wait)', 'send/busy']];
+  for (const c of r.configs) {
+    c.stages.forEach((st, i) =>
+      stageRows.push([
+        i === 0 ? c.config : '',
+        String(st.stage),
+        num(st.busySeconds, 2),
+        num(st.waitSeconds, 2),
+        num(st.sendSeconds, 3),
+        pct(st.utilisation),
+        Number.isFinite(st.sendShare) ? `${(st.sendShare * 100).toFixed(1)}%` : '-',
+      ]),
+    );
+  }
+  lines.push(...grid(stageRows, [false, true, true, true, true, true, true]));
+  const source = r.runs.every((x) => x.stageSource === 'training') ? 'training only (before the final evaluation)' : 'include evaluation passes for some runs';
+  lines.push(`  (stage times: ${source})`, '');
+  lines.push(
+    ...grid(
+      [
+        ['run', 'config', 'rep', 'samples/s', 'wall s', "others' CPU s", "others' load"],
+        ...r.runs.map((x) => [
+          String(x.index + 1),
+          x.config,
+          String(x.repetition),
+          x.trainSamplesPerSecond.toFixed(0),
+          x.wallSeconds.toFixed(1),
+          num(x.load.othersCpuSeconds, 1),
+          cores(x.load.othersLoadCores),
+        ]),
+      ],
+      [true, false, true, true, true, true, true],
+    ),
+  );
+  lines.push('', `  others' load over all runs: ${loadText(r.load)} over ${r.load.wallSeconds.toFixed(1)} s`, `  written: ${r.outDir}/bench.json`);
+  return lines.join('\n');
+}

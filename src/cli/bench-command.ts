@@ -1,0 +1,46 @@
+import { Command, Option } from 'commander';
+import { presetNames, defaultPreset } from '../config/presets.js';
+import { runBench, benchTable } from '../bench/index.js';
+import { positiveInt } from './flags.js';
+
+interface BenchFlags {
+  steps: number;
+  repetitions: number;
+  batchSize?: number;
+  preset: string;
+  out?: string;
+  configs?: string[];
+}
+
+function list(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+export function benchCommand(): Command {
+  return new Command('bench')
+    .description('throughput of schedules side by side (interleaved repetitions), the parallelism bound, and the load of other processes')
+    .option('--steps <n>', 'training steps per run', positiveInt, 300)
+    .option('--repetitions <n>', 'runs of every configuration, interleaved', positiveInt, 3)
+    .option('--batch-size <n>', "examples per batch (default: the preset's)", positiveInt)
+    .addOption(new Option('--preset <name>', 'preset every configuration starts from').choices(presetNames).default(defaultPreset))
+    .option('--out <dir>', 'bench directory (default runs/bench-<timestamp>); must be new or empty')
+    .option('--configs <list>', 'mode/schedule,... (default backprop/lockstep,cdni/lockstep,cdni/async[,cdni/pipelined])', list)
+    .action(async (flags: BenchFlags) => {
+      const result = await runBench({
+        preset: flags.preset,
+        steps: flags.steps,
+        repetitions: flags.repetitions,
+        batchSize: flags.batchSize,
+        out: flags.out,
+        configs: flags.configs,
+        onRunStart: (run, total) => process.stderr.write(`[${run.index + 1}/${total}] ${run.config.name} repetition ${run.repetition} ...`),
+        onRunEnd: (r) =>
+          process.stderr.write(
+            ` ${r.trainSamplesPerSecond.toFixed(0)} samples/s` +
+              (r.load.othersLoadCores === null ? '' : `, others' load ${Math.max(0, r.load.othersLoadCores).toFixed(2)} cores`) +
+              '\n',
+          ),
+      });
+      process.stdout.write(benchTable(result) + '\n');
+    });
+}

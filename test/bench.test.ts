@@ -1,0 +1,278 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import {
+  aggregate,
+  benchTable,
+  defaultConfigNames,
+  interleave,
+  median,
+  othersLoad,
+  parallelismBound,
+  parseConfigName,
+  parseProcStat,
+  phaseFlops,
+  runBench,
+  runRecord,
+  sendShare,
+  speedups,
+  stageFlops,
+  totalLoad,
+  utilisation,
+  type BenchResult,
+  type LoadSample,
+  type RunRecord,
+} from '../src/bench/index.js';
+import { ConfigError } from '../src/config/errors.js';
+import { Stage } from '../src/pipeline/stage.js';
+import { stageSpecs } from '../src/pipeline/stage-spec.js';
+import type { StageStats } from '../src/pipeline/protocol.js';
+import type { Summary } from '../src/metrics/summary.js';
+import { data, smallConfig } from './helpers/fixtures.js';
+
+test('median: odd and even counts, unsorted input, empty list', () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.equal(median([5]), 5);
+  assert.ok(Number.isNaN(median([])));
+});
+
+test('parallelism bound: min(cores, Σ busy / max busy)', () => {
+  assert.equal(parallelismBound([1, 1, 1, 1], 2), 2); // limited by the cores
+  assert.equal(parallelismBound([1, 1, 1, 1], 8), 4); // balanced stages: one per stage
+  assert.equal(parallelismBound([4, 1, 1, 1], 2), 1.75); // limited by the slowest stage
+  assert.equal(parallelismBound([3, 3, 3, 0.5], 8), 9.5 / 3);
+  assert.equal(parallelismBound([2], 2), 1);
+  assert.ok(Number.isNaN(parallelismBound([0, 0], 2)));
+  assert.equal(utilisation(3, 1), 0.75);
+  assert.ok(Number.isNaN(utilisation(0, 0)));
+  assert.equal(sendShare(0.5, 2), 0.25);
+});
+
+test('runs are interleaved: repetition 1 of every configuration, then repetition 2, ...', () => {
+  const order = interleave(['a', 'b', 'c'], 3).map((r) => `${r.config}${r.repetition}`);
+  assert.deepEqual(order, ['a1', 'b1', 'c1', 'a2', 'b2', 'c2', 'a3', 'b3', 'c3']);
+  assert.deepEqual(interleave(['a', 'b'], 2).map((r) => r.index), [0, 1, 2, 3]);
+  assert.deepEqual(interleave(['a'], 0), []);
+});
+
+test('configuration names: mode/schedule; the defaults add pipelined only when the schema has it', () => {
+  assert.deepEqual(parseConfigName(' cdni/async '), { name: 'cdni/async', mode: 'cdni', schedule: 'async' });
+  assert.throws(() => parseConfigName('cdni'), ConfigError);
+  assert.throws(() => parseConfigName('sgd/async'), /mode one of backprop, dni, cdni/);
+  assert.deepEqual(defaultConfigNames(false), ['backprop/lockstep', 'cdni/lockstep', 'cdni/async']);
+  assert.deepEqual(defaultConfigNames(true), ['backprop/lockstep', 'cdni/lockstep', 'cdni/async', 'cdni/pipelined']);
+});
+
+test('/proc/stat: busy and idle ticks of the aggregate cpu line; others = machine - own', () => {
+  const sample = [
+    'cpu  298800 86 58684 427440 1167 0 4123 7 0 0',
+    'cpu0 142178 36 27474 223149 125 0 2054 3 0 0',
+    'cpu1 156622 49 31209 204290 1042 0 2069 4 0 0',
+    'intr 2251913 0 0 0',
+    'ctxt 4462397',
+  ].join('\n');
+  assert.deepEqual(parseProcStat(sample), { busyTicks: 298800 + 86 + 58684 + 0 + 4123 + 7, idleTicks: 427440 + 1167 });
+  assert.throws(() => parseProcStat('intr 1 2 3\n'), /no aggregate "cpu" line/);
+  // 10 s of wall time; the machine was busy 15 CPU s (1500 ticks), this process used 12 of them
+  const load = othersLoad({ busyTicks: 1000, idleTicks: 0 }, { busyTicks: 2500, idleTicks: 500 }, 12, 10);
+  assert.equal(load.machineCpuSeconds, 15);
+  assert.ok(Math.abs(load.othersCpuSeconds! - 3) < 1e-9);
+  assert.ok(Math.abs(load.othersLoadCores! - 0.3) < 1e-9);
+  assert.equal(othersLoad(null, null, 1, 1).othersLoadCores, null);
+  const total = totalLoad([load, { ...load, othersCpuSeconds: 1, wallSeconds: 10 }]);
+  assert.ok(Math.abs(total.othersLoadCores! - 0.2) < 1e-9);
+});
+
+const quiet: LoadSample = { wallSeconds: 10, ownCpuSeconds: 15, machineCpuSeconds: 15.5, othersCpuSeconds: 0.5, othersLoadCores: 0.05 };
+
+function fakeSummary(schedule: string, samplesPerSecond: number, busy: number[], mode = 'cdni'): Summary {
+  return {
+    runId: `fake-${schedule}`, outDir: `/tmp/fake-${mode}-${schedule}`, preset: 'mnist-cdni', mode, schedule, window: schedule === 'lockstep' ? 1 : 4,
+    backend: 'wasm', stages: busy.length, epochs: 1, steps: 100, batchSize: 128, wallSeconds: 12, trainSeconds: 10,
+    trainSamplesPerSecond: samplesPerSecond, valAccuracy: 0.9, valLoss: 0.3, testAccuracy: 0.9, testLoss: 0.3, stopped: false,
+    restarts: 0, lostSteps: 0, checkpointStep: 100, resumedFrom: null,
+    perStage: busy.map((b, stage) => ({
+      stage, layers: [], backend: 'wasm', busySeconds: b + 1, waitSeconds: 1, sendSeconds: 0.1, updates: 100, skippedUpdates: 0,
+      droppedNonFinite: 0, synthesizerLoss: null, synthesizerCosine: null,
+    })),
+  };
+}
+
+/** The stats a stage reports at the end of training (before evaluation). */
+function trainingStats(busy: number[], wait: number[]): { step: number; stages: StageStats[] } {
+  return {
+    step: 100,
+    stages: busy.map((b, stage) => ({
+      stage, busySeconds: b, waitSeconds: wait[stage], sendSeconds: b / 10, updates: 100, skippedUpdates: 0, synthesizerUpdates: 100,
+      evicted: 0, droppedNonFinite: 0, synthesizerLoss: null, synthesizerCosine: null,
+    })),
+  };
+}
+
+function fakeRuns(): RunRecord[] {
+  const runs: RunRecord[] = [];
+  const plan = interleave(['cdni/lockstep', 'cdni/async'], 3);
+  const lockstep = [1000, 1100, 900];
+  const async = [1500, 1650, 1400];
+  for (const p of plan) {
+    const async_ = p.config === 'cdni/async';
+    const sps = (async_ ? async : lockstep)[p.repetition - 1];
+    // async: stage busy 4, 3, 3, 1 → Σ 11, max 4 → bound min(2, 2.75) = 2
+    const busy = async_ ? [4, 3, 3, 1] : [4, 3, 3, 1];
+    const wait = async_ ? [1, 2, 2, 9] : [7, 8, 8, 10];
+    const summary = fakeSummary(async_ ? 'async' : 'lockstep', sps, busy);
+    runs.push(runRecord(summary, { config: p.config, repetition: p.repetition, index: p.index, load: quiet, cores: 2 }, trainingStats(busy, wait)));
+  }
+  return runs;
+}
+
+test('a run takes its stage times from the end of training when they cover every step, else from the summary', () => {
+  const summary = fakeSummary('async', 1000, [2, 1]);
+  const fromTraining = runRecord(summary, { config: 'cdni/async', repetition: 1, index: 0, load: quiet, cores: 2 }, trainingStats([2, 1], [0, 1]));
+  assert.equal(fromTraining.stageSource, 'training');
+  assert.equal(fromTraining.stages[0].busySeconds, 2);
+  assert.equal(fromTraining.stages[1].utilisation, 0.5);
+  assert.equal(fromTraining.bound, 1.5);
+  const partial = { ...trainingStats([2, 1], [0, 1]), step: 50 };
+  const fromSummary = runRecord(summary, { config: 'cdni/async', repetition: 1, index: 0, load: quiet, cores: 2 }, partial);
+  assert.equal(fromSummary.stageSource, 'summary');
+  assert.equal(fromSummary.stages[0].busySeconds, 3);
+});
+
+test('speedup table from fake summaries: medians, async over lockstep of the bound, per-stage shares, others\' load', () => {
+  const runs = fakeRuns();
+  const configs = aggregate(runs);
+  assert.deepEqual(configs.map((c) => c.config), ['cdni/lockstep', 'cdni/async']);
+  assert.equal(configs[0].medianSamplesPerSecond, 1000);
+  assert.equal(configs[1].medianSamplesPerSecond, 1500);
+  assert.deepEqual(configs[1].samplesPerSecond, [1500, 1650, 1400]);
+  assert.equal(configs[1].bound, 2);
+  assert.equal(configs[1].stages[0].utilisation, 0.8);
+  assert.ok(Math.abs(configs[1].stages[0].sendShare - 0.1) < 1e-12);
+  const sp = speedups(configs);
+  assert.equal(sp.length, 1);
+  assert.equal(sp[0].numerator, 'cdni/async');
+  assert.equal(sp[0].denominator, 'cdni/lockstep');
+  assert.equal(sp[0].speedup, 1.5);
+  assert.equal(sp[0].bound, 2);
+  assert.equal(sp[0].ofBound, 0.75);
+
+  const result: BenchResult = {
+    format: 'synthgrad-bench/1', createdAt: new Date(0).toISOString(), outDir: '/tmp/fake-bench',
+    settings: { preset: 'mnist-cdni', steps: 100, repetitions: 3, batchSize: 128, configs: ['cdni/lockstep', 'cdni/async'], order: [], cores: 2 },
+    machine: { cpus: 2, availableParallelism: 2, model: 'Test CPU', platform: 'linux', arch: 'x64', totalMemoryGiB: 4, loadAverage: [0, 0, 0], node: '20', tfjs: '4.22.0', tfjsBackendWasm: '4.22.0', synthgrad: '0.1.0', backend: 'wasm' },
+    matMulCeiling: { backend: 'wasm', m: 256, k: 784, n: 256, flops: 2 * 256 * 784 * 256, warmup: 5, reps: 20, medianMs: 4, minMs: 3.9, gflops: 25.7, wasmThreads: 1, wasmSimd: true, load: quiet },
+    runs, configs, speedups: sp, load: totalLoad(runs.map((r) => r.load)),
+  };
+  const table = benchTable(result);
+  assert.match(table, /cdni\/async over cdni\/lockstep: 1\.50x of bound 2\.00 \(75%\)/);
+  assert.match(table, /cdni\/async\s+1500\s+1500 1650 1400\s+0\.05 cores/);
+  assert.match(table, /25\.7 GFLOP\/s/);
+  assert.match(table, /others' load over all runs: 3\.0 CPU s, 0\.05 cores over 60\.0 s/);
+  assert.match(table, /stage times: training only/);
+  assert.equal(table.split('\n').filter((l) => /^\s+\d+\s+cdni\//.test(l)).length, 6, 'one line per run');
+});
+
+test('a pipelined schedule is compared with lockstep (its own bound) and with async (no bound)', () => {
+  const rec = (config: string, sps: number, busy: number[]): RunRecord => ({
+    ...runRecord(fakeSummary(config.split('/')[1], sps, busy), { config, repetition: 1, index: 0, load: quiet, cores: 2 }, trainingStats(busy, busy.map(() => 0))),
+  });
+  const sp = speedups(aggregate([rec('cdni/lockstep', 100, [1, 1]), rec('cdni/async', 150, [2, 1]), rec('cdni/pipelined', 180, [1, 1])]));
+  assert.deepEqual(sp.map((s) => `${s.numerator}/${s.denominator}`), ['cdni/async/cdni/lockstep', 'cdni/pipelined/cdni/lockstep', 'cdni/pipelined/cdni/async']);
+  assert.equal(sp[1].bound, 2);
+  assert.equal(sp[1].ofBound, 0.9);
+  assert.equal(sp[2].bound, null);
+  assert.equal(sp[2].speedup, 1.2);
+});
+
+test('stage FLOPs: x·W, xᵀ·dy, dy·Wᵀ per dense layer, the synthesizer predict and train', async () => {
+  await tf.setBackend('wasm');
+  const specs = stageSpecs(smallConfig({ mode: 'cdni' }), 1); // 784-64-32-10, linear cDNI synthesizers
+  const first = new Stage(specs[0], { forward() {}, backward() {}, report() {} });
+  const middle = new Stage(specs[1], { forward() {}, backward() {}, report() {} });
+  try {
+    const B = 8;
+    const f0 = stageFlops(first, B);
+    assert.equal(f0.forward, 2 * B * 784 * 64);
+    assert.equal(f0.weightGradient, 2 * B * 784 * 64);
+    assert.equal(f0.inputGradient, 0, 'stage 0 sends no gradient down');
+    assert.equal(f0.synthesizerPredict, 2 * B * (64 + 10) * 64);
+    assert.equal(f0.synthesizerTrain, 2 * 2 * B * (64 + 10) * 64);
+    assert.deepEqual(f0.uncounted, []);
+    const f1 = stageFlops(middle, B);
+    assert.equal(f1.inputGradient, 2 * B * 64 * 32);
+    const phases = phaseFlops(f1, { steps: 10, updates: 10, synthesizerUpdates: 9 }, { lockedBackprop: false, hasSynthesizer: true });
+    assert.equal(phases.forward, 10 * (3 * 2 * B * 64 * 32 + 2 * B * 42 * 32));
+    assert.equal(phases.target, 9 * 2 * 2 * B * 42 * 32);
+    const locked = phaseFlops(f1, { steps: 10, updates: 10, synthesizerUpdates: 0 }, { lockedBackprop: true, hasSynthesizer: false });
+    assert.equal(locked.forward, 10 * 2 * B * 64 * 32);
+    assert.equal(locked.target, 10 * 2 * 2 * B * 64 * 32);
+  } finally {
+    first.dispose();
+    middle.dispose();
+  }
+});
+
+test('bench end to end: 2 configurations, 5 steps, 1 repetition; bench.json has every figure', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'synthgrad-bench-'));
+  try {
+    const out = join(dir, 'bench');
+    const started: string[] = [];
+    const result = await runBench({
+      config: smallConfig(),
+      configs: ['cdni/lockstep', 'cdni/async'],
+      steps: 5,
+      repetitions: 1,
+      out,
+      data: data(),
+      matMul: { warmup: 1, reps: 5 },
+      onRunStart: (run) => started.push(run.config.name),
+    });
+    assert.deepEqual(started, ['cdni/lockstep', 'cdni/async']);
+    const json = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as BenchResult;
+    assert.equal(json.format, 'synthgrad-bench/1');
+    assert.deepEqual(json.settings.order, ['cdni/lockstep#1', 'cdni/async#1']);
+    assert.equal(json.settings.steps, 5);
+    assert.ok(json.machine.cpus >= 1 && json.machine.model && json.machine.node && json.machine.tfjs);
+    assert.equal(json.machine.backend, 'wasm');
+    assert.ok(json.matMulCeiling.gflops > 0 && json.matMulCeiling.backend === 'wasm');
+    assert.equal(json.runs.length, 2);
+    for (const run of json.runs) {
+      assert.equal(run.steps, 5);
+      assert.ok(run.trainSamplesPerSecond > 0);
+      assert.equal(run.stages.length, 3);
+      assert.equal(run.stageSource, 'training');
+      for (const s of run.stages) for (const k of ['busySeconds', 'waitSeconds', 'sendSeconds', 'utilisation', 'sendShare'] as const) assert.equal(typeof s[k], 'number');
+      assert.ok(run.bound >= 1);
+      assert.ok('othersCpuSeconds' in run.load && 'othersLoadCores' in run.load && run.load.ownCpuSeconds > 0);
+      assert.ok(existsSync(join(run.outDir, 'summary.json')), 'each run has its own run directory inside the bench directory');
+      assert.ok(run.outDir.startsWith(out));
+    }
+    assert.deepEqual(json.configs.map((c) => c.config), ['cdni/lockstep', 'cdni/async']);
+    assert.equal(json.speedups.length, 1);
+    assert.ok(json.speedups[0].speedup > 0 && json.speedups[0].bound! >= 1);
+    assert.ok('othersLoadCores' in json.load);
+    assert.match(benchTable(result), /cdni\/async over cdni\/lockstep/);
+    // a bench directory is never reused
+    await assert.rejects(runBench({ config: smallConfig(), configs: ['cdni/lockstep'], steps: 1, repetitions: 1, out, data: data() }), /not empty/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a bad configuration name or schedule is refused before anything runs or is written', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'synthgrad-bench-'));
+  try {
+    const out = join(dir, 'bench');
+    await assert.rejects(runBench({ config: smallConfig(), configs: ['cdni/sideways'], steps: 1, out, data: data() }), ConfigError);
+    await assert.rejects(runBench({ config: smallConfig(), configs: ['nope/async'], steps: 1, out, data: data() }), ConfigError);
+    assert.equal(existsSync(out), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
