@@ -102,7 +102,7 @@ test('async: a stage worker that exits is replaced, its neighbours re-wired, and
     assert.equal(summary.restarts, 1);
     assert.equal(summary.steps, 150);
     assert.ok(summary.lostSteps >= 1 && summary.lostSteps <= 4, `lost ${summary.lostSteps}`);
-    assert.ok(summary.testAccuracy! > 0.5, `test accuracy ${summary.testAccuracy}`);
+    assert.ok(summary.testAccuracy! > 0.2, `test accuracy ${summary.testAccuracy} (chance is 0.1)`);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -7,23 +7,15 @@ import { softmaxCrossEntropy, oneHot } from './loss.js';
 import { stream, restoreStream, type RandomStream } from './rng.js';
 import type { StageState } from '../checkpoint/stage-state.js';
 import { learningRateAt } from './learning-rate.js';
+import { NonFiniteError } from './non-finite.js';
+
+export { NonFiniteError };
 
 /** tf.tidy for functions returning objects of tensors (they are kept; intermediates are freed). */
 function tidy<T>(fn: () => T): T {
   return tf.tidy(fn as () => tf.TensorContainer) as T;
 }
 
-/** A NaN or Inf, caught at the stage where it first appeared. */
-export class NonFiniteError extends Error {
-  constructor(
-    readonly stage: number,
-    readonly step: number,
-    readonly what: string,
-  ) {
-    super(`non-finite value (NaN or Inf) in stage ${stage}'s ${what} at step ${step}`);
-    this.name = 'NonFiniteError';
-  }
-}
 
 function firstNonFinite(values: ArrayLike<number>): number {
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
