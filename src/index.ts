@@ -10,3 +10,5 @@ export { StageError } from './pipeline/stage-error.js';
 export type { Summary, StageSummary } from './metrics/summary.js';
 export { CheckpointError } from './checkpoint/manifest.js';
 export { writeReport, ReportError } from './report/index.js';
+export { TransportError } from './transport/nats-errors.js';
+export type { NatsRunOptions } from './train.js';

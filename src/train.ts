@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { validateConfig } from './config/resolve.js';
-import type { Config, ConfigInput } from './config/schema.js';
+import { placementOf, type Config, type ConfigInput } from './config/schema.js';
 import { loadMnist, epochBatches, sequentialBatches, type Mnist } from './data/index.js';
 import { Pipeline, type TrainStepResult } from './pipeline/pipeline.js';
 import { stageGrouping, stageSpecs, type Fault, type StageSpec } from './pipeline/stage-spec.js';
@@ -16,6 +16,29 @@ import { silentLogger, type Logger } from './log.js';
 import { versions } from './versions.js';
 import { writeReport } from './report/index.js';
 import { TraceRecorder, threadNames, ORCHESTRATOR_TID, stageTid } from './metrics/trace.js';
+import type { StageHost } from './pipeline/stage-host.js';
+import { ThreadStageHost } from './pipeline/thread-host.js';
+import { NatsStageHost } from './transport/nats-stage-host.js';
+import type { NatsCredentials } from './transport/nats-connect.js';
+import type { NatsTls } from './transport/nats-errors.js';
+
+/** Stages as processes over NATS. */
+export interface NatsRunOptions {
+  /** 'spawn': one local child process per stage; 'join': wait for `synthgrad stage` processes. */
+  stages: 'spawn' | 'join';
+  /** The server; none (spawn only): a local nats-server on a free loopback port, stopped at the end. */
+  url?: string;
+  /** Names the run's subjects (default: the run id); stages join with the same id. */
+  runId?: string;
+  tls?: NatsTls;
+  /** Default: from the environment (SYNTHGRAD_NATS_TOKEN, ...). */
+  credentials?: NatsCredentials;
+  /** How long stages may take to join (default 60 s). */
+  joinTimeoutMs?: number;
+  /** A stage silent for this long is taken for dead and replaced (default 5 s). */
+  livenessTimeoutMs?: number;
+  heartbeatMs?: number;
+}
 
 export interface Progress {
   phase: 'train' | 'evaluate';
@@ -53,6 +76,8 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Testing aid (SYNTHGRAD_FAULT): one stage fails on purpose at one step. */
   fault?: Fault;
+  /** Stages as processes over NATS (default: as the config's placement says). */
+  nats?: NatsRunOptions;
 }
 
 /** A run that failed; its last checkpoint is kept and named. */
@@ -77,7 +102,7 @@ export function effectiveWindow(config: Config): number {
 export async function train(input: ConfigInput | Config, options: TrainOptions = {}): Promise<Summary> {
   const config = validateConfig(input);
   const data = options.data ?? loadMnist(config.data, { validationSize: config.train.validationSize });
-  const runId = newRunId(config.preset ?? config.mode);
+  const runId = options.nats?.runId ?? newRunId(config.preset ?? config.mode);
   const dir = new RunDir(config.out ?? join('runs', runId));
   return new Run(config, dir, runId, data, options, null).execute();
 }
@@ -113,6 +138,7 @@ class Run {
   private checkpointMs = 0;
   private lastStats: StageStats[] = [];
   private pipeline!: Pipeline;
+  private host: StageHost | null = null;
   private readonly trace = new TraceRecorder(ORCHESTRATOR_TID);
 
   constructor(
@@ -144,6 +170,7 @@ class Run {
       dir.metric({ type: 'resume', step: this.resumedFrom });
     }
     log.info({ runId: this.runId, out: dir.path, mode: config.mode, schedule: config.train.schedule, window: this.window, stages: stageGrouping(config), resumedFrom: this.resumedFrom }, 'starting stages');
+    this.host = this.createHost();
     this.pipeline = await Pipeline.start(specs, {
       onStep: (r) => this.onStep(r),
       onLog: (m) => log[m.level]({ stage: m.stage, ...m.data }, m.msg),
@@ -156,7 +183,7 @@ class Run {
         log.warn({ stage, lostSteps, error: error.message }, `stage ${stage} failed; restarted from ${from}`);
         dir.metric({ type: 'restart', stage, step: this.p.step, lostSteps, from: this.checkpointStep, error: error.message });
       },
-    });
+    }, this.host);
     try {
       const skipped = Object.fromEntries(this.pipeline.skippedBackends[0].map((s) => [s.candidate, s.reason]));
       log.info({ backends: this.pipeline.backends, skipped }, `stages ready on ${this.pipeline.backends[0]}`);
@@ -297,6 +324,19 @@ class Run {
     });
   }
 
+  /** Worker threads, or stage processes over NATS (spawned here, or joining from anywhere). */
+  private createHost(): StageHost {
+    const { config } = this;
+    const nats = this.options.nats ?? (placementOf(config) === 'process' ? { stages: 'spawn' as const } : undefined);
+    if (!nats) return new ThreadStageHost();
+    return new NatsStageHost({
+      ...nats,
+      runId: nats.runId ?? this.runId,
+      maxRows: Math.max(config.train.batchSize, config.train.evalBatchSize),
+      logger: this.log,
+    });
+  }
+
   private specs(): StageSpec[] {
     return stageSpecs(this.config, this.window).map((spec) => ({
       ...spec,
@@ -322,6 +362,7 @@ class Run {
         droppedNonFinite: s?.droppedNonFinite ?? 0,
         synthesizerLoss: this.lastStats[i]?.synthesizerLoss ?? null,
         synthesizerCosine: this.lastStats[i]?.synthesizerCosine ?? null,
+        ...((s?.rejected ?? this.lastStats[i]?.rejected) && { rejected: s?.rejected ?? this.lastStats[i]?.rejected }),
       };
     });
     return {
@@ -350,6 +391,7 @@ class Run {
       checkpointStep: this.checkpointStep,
       resumedFrom: this.resumedFrom,
       perStage,
+      ...(this.host instanceof NatsStageHost && { transport: this.host.describe() }),
     };
   }
 

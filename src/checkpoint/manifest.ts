@@ -47,7 +47,7 @@ export class CheckpointError extends Error {
 
 /** Identifies the training config a checkpoint belongs to (where it is stored and read from aside). */
 export function configHash(config: Config): string {
-  const { out: _out, data: _data, ...model } = config;
+  const { out: _out, data: _data, placement: _placement, ...model } = config;
   return createHash('sha256').update(JSON.stringify(model)).digest('hex').slice(0, 16);
 }
 

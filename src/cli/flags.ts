@@ -43,6 +43,14 @@ export interface TrainFlags {
   checkpointEvery?: number;
   maxRestarts?: number;
   skipNonfinite?: boolean;
+  placement?: 'thread' | 'process';
+  transport?: 'ports' | 'nats';
+  nats?: string;
+  run?: string;
+  joinTimeout: number;
+  natsTlsCa?: string;
+  natsTlsCert?: string;
+  natsTlsKey?: string;
   logLevel: string;
   progress: boolean;
 }
@@ -52,6 +60,7 @@ export function flagsToConfig(flags: TrainFlags): Record<string, unknown> {
   return {
     mode: flags.mode,
     backend: flags.backend,
+    placement: flags.placement,
     data: flags.data,
     out: flags.out,
     optimizer: { learningRate: flags.lr },

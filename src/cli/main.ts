@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { trainCommand } from './train-command.js';
 import { reportCommand } from './report-command.js';
 import { benchCommand } from './bench-command.js';
+import { stageCommand } from './stage-command.js';
 import { ConfigError } from '../config/errors.js';
 import { DataError } from '../data/index.js';
 import { OutputError } from '../metrics/run-dir.js';
@@ -36,7 +37,8 @@ const program = new Command('synthgrad')
   .version(versions().synthgrad ?? 'unknown')
   .addCommand(trainCommand(), { isDefault: true })
   .addCommand(reportCommand())
-  .addCommand(benchCommand());
+  .addCommand(benchCommand())
+  .addCommand(stageCommand());
 
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),

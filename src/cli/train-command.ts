@@ -1,7 +1,9 @@
 import { Command, Option } from 'commander';
 import { resolveConfig } from '../config/resolve.js';
 import { presetNames, defaultPreset } from '../config/presets.js';
-import { train, resume, type TrainOptions } from '../train.js';
+import { train, resume, type NatsRunOptions, type TrainOptions } from '../train.js';
+import { placementOf, type Config } from '../config/schema.js';
+import { TransportError } from '../transport/nats-errors.js';
 import { ConfigError } from '../config/errors.js';
 import { parseFault } from '../run/fault.js';
 import { createLogger } from '../log.js';
@@ -30,6 +32,14 @@ export function trainCommand(): Command {
     .option('--checkpoint-every <n>', 'also checkpoint every n steps (always at the end of each epoch)', positiveInt)
     .option('--max-restarts <n>', 'stage failures to survive by restarting the stage (default 3)', wholeNumber)
     .option('--skip-nonfinite', 'drop a batch with a NaN/Inf loss, activation or gradient instead of stopping')
+    .addOption(new Option('--placement <where>', 'stages in worker threads, or one child process each over NATS (default thread; process with --backend tensorflow)').choices(['thread', 'process']))
+    .addOption(new Option('--transport <kind>', 'ports: worker threads; nats: stage processes started with synthgrad stage join over --nats').choices(['ports', 'nats']))
+    .option('--nats <url>', 'NATS server URL (credentials: SYNTHGRAD_NATS_TOKEN, SYNTHGRAD_NATS_USER/PASS or SYNTHGRAD_NATS_CREDENTIALS_FILE in the environment)')
+    .option('--run <id>', 'run id the stages join with (letters, digits, - and _; default: a new run id)')
+    .option('--join-timeout <seconds>', 'how long stages may take to join over NATS', positiveInt, 60)
+    .option('--nats-tls-ca <file>', 'CA certificate to verify the NATS server')
+    .option('--nats-tls-cert <file>', 'client certificate for NATS (mutual TLS)')
+    .option('--nats-tls-key <file>', 'client key for NATS (mutual TLS)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .option('--no-progress', 'no progress bar, even on a terminal')
     .action(async (flags: TrainFlags) => {
@@ -39,6 +49,7 @@ export function trainCommand(): Command {
         if (extra.length) throw new ConfigError('flags', [`--resume continues with the run's own config; drop ${extra.join(', ')}`]);
       }
       const config = flags.resume ? null : resolveConfig({ preset: flags.preset, file: flags.config, overrides: flagsToConfig(flags) });
+      const nats = natsOptions(flags, config);
       const bar = flags.progress && process.stderr.isTTY ? new ProgressBar() : null;
       const logger = createLogger({ level: bar ? 'warn' : flags.logLevel });
       const stop = new AbortController();
@@ -55,11 +66,21 @@ export function trainCommand(): Command {
         logger,
         signal: stop.signal,
         fault,
+        nats,
         onProgress: bar ? (p) => bar.update(p) : undefined,
         onEpoch: bar ? (r) => bar.log(epochLine(r)) : undefined,
       };
       try {
-        const summary = flags.resume ? await resume(flags.resume, options) : await train(config!, options);
+        let summary;
+        try {
+          summary = flags.resume ? await resume(flags.resume, options) : await train(config!, options);
+        } catch (error) {
+          if (!(error instanceof TransportError)) throw error;
+          bar?.stop();
+          process.stderr.write(`synthgrad: ${error.message}\n`);
+          process.exitCode = 1;
+          return;
+        }
         bar?.stop();
         process.stdout.write(summaryText(summary) + '\n');
         if (summary.stopped) {
@@ -72,4 +93,38 @@ export function trainCommand(): Command {
         process.off('SIGTERM', onSignal);
       }
     });
+}
+
+const RUN_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Stages over NATS, from the flags: `--transport nats` waits for stages to join `--nats`;
+ * `--placement process` (or a config saying so) starts them here, on `--nats` or a local server.
+ * Undefined: as the config's placement says (worker threads unless backend tensorflow).
+ */
+function natsOptions(flags: TrainFlags, config: Config | null): NatsRunOptions | undefined {
+  const transport = flags.transport ?? (flags.nats ? 'nats' : undefined);
+  const placement = flags.placement ?? config?.placement;
+  if (flags.run !== undefined && !RUN_ID.test(flags.run)) throw new ConfigError('--run', [`--run: 1-64 letters, digits, - or _, got "${flags.run}"`]);
+  const common = {
+    url: flags.nats,
+    runId: flags.run,
+    joinTimeoutMs: flags.joinTimeout * 1000,
+    tls: flags.natsTlsCa || flags.natsTlsCert || flags.natsTlsKey ? { ca: flags.natsTlsCa, cert: flags.natsTlsCert, key: flags.natsTlsKey } : undefined,
+  };
+  if (transport === 'ports') {
+    if (placement === 'process') throw new ConfigError('flags', ['--transport ports runs stages in worker threads: drop --placement process (or use --transport nats)']);
+    if (flags.run !== undefined) throw new ConfigError('flags', ['--run names a run over NATS: use it with --transport nats or --placement process']);
+    return undefined;
+  }
+  if (transport === 'nats') {
+    const spawn = placement === 'process';
+    if (!spawn && !flags.nats) {
+      throw new ConfigError('flags', ['--transport nats needs --nats URL (the server the stages join), or --placement process to start the stages and a local server here']);
+    }
+    return { stages: spawn ? 'spawn' : 'join', ...common };
+  }
+  if (placement === 'process' || (config && placementOf(config) === 'process')) return { stages: 'spawn', ...common };
+  if (flags.run !== undefined) throw new ConfigError('flags', ['--run names a run over NATS: use it with --transport nats or --placement process']);
+  return undefined;
 }

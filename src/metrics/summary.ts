@@ -15,6 +15,21 @@ export interface StageSummary {
   synthesizerLoss: number | null;
   /** Mean cosine similarity of ĝ with the target that later arrived, over the last epoch. */
   synthesizerCosine: number | null;
+  /** Stages over NATS: incoming messages the stage refused, by reason (sender, decode, invalid, oversized, shape, step, ...). */
+  rejected?: Record<string, number>;
+}
+
+/** How the stages were reached, when not by worker threads. */
+export interface TransportSummary {
+  kind: 'nats';
+  /** 'spawn': local stage processes; 'join': stages started with synthgrad stage. */
+  stages: 'spawn' | 'join';
+  /** The server (without credentials). */
+  server: string;
+  localServer: boolean;
+  runId: string;
+  /** Messages the orchestrator refused on the stages' report subjects, by reason. */
+  rejected: Record<string, number>;
 }
 
 /** summary.json */
@@ -50,4 +65,6 @@ export interface Summary {
   /** Step this run continued from (--resume). */
   resumedFrom: number | null;
   perStage: StageSummary[];
+  /** Stages over NATS (absent for worker threads). */
+  transport?: TransportSummary;
 }

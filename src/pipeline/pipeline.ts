@@ -1,14 +1,10 @@
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { Piscina } from 'piscina';
 import type { Batch } from '../data/index.js';
-import { PortChannel } from '../transport/port-channel.js';
-import type { ControlMessage, EvalTag, ForwardMessage, ReportMessage, Rewire, StageStats } from './protocol.js';
+import type { EvalTag, ReportMessage, StageStats } from './protocol.js';
 import type { StageSpec } from './stage-spec.js';
 import { StageError } from './stage-error.js';
 import type { TraceEvent } from '../metrics/trace.js';
-import type { StagePorts, StageTask } from '../../workers/stage.js';
-
-const workerFile = new URL('../../workers/stage.js', import.meta.url);
+import type { StageHost } from './stage-host.js';
+import { ThreadStageHost } from './thread-host.js';
 
 export interface TrainStepResult {
   step: number;
@@ -38,10 +34,10 @@ interface Waiter {
 type Report<K extends ReportMessage['kind']> = Extract<ReportMessage, { kind: K }>;
 
 /**
- * The orchestrator's side of the stages: one piscina worker per stage, wired in a chain with
- * MessageChannels (forward up, backward down) plus a control port each. It feeds batches,
- * counts completed steps (credits), collects evaluation results, statistics and checkpoints,
- * and restarts a failed stage with its neighbours re-wired.
+ * The orchestrator's side of the stages. It feeds batches, counts completed steps (credits),
+ * collects evaluation results, statistics and checkpoints, and restarts a failed stage. Where the
+ * stages run and how they are reached is the host's business (`StageHost`): worker threads wired
+ * with MessagePorts by default, or stage processes over NATS.
  */
 export class Pipeline {
   readonly backends: string[] = [];
@@ -51,9 +47,6 @@ export class Pipeline {
   readonly restoredSteps: (number | null)[] = [];
   restarts = 0;
   lostSteps = 0;
-  private readonly controls: PortChannel<ControlMessage | ReportMessage>[] = [];
-  private input!: PortChannel<ForwardMessage>;
-  private readonly tasks: Promise<StageStats>[] = [];
   /** Steps sent and not yet finished by every stage, with the count of stages done. */
   private readonly inFlightSteps = new Map<number, number>();
   private readonly abandoned = new Set<number>();
@@ -72,39 +65,29 @@ export class Pipeline {
   private rewiresPending = 0;
   private destroyed = false;
   private stopping = false;
+  /** Every stage has been ready once (failures before that end the start, no restart). */
+  private started = false;
 
   private constructor(
     private readonly specs: StageSpec[],
-    private readonly pool: Piscina,
+    private readonly host: StageHost,
     private readonly events: PipelineEvents,
-  ) {
-    const count = specs.length;
-    const forward = specs.map(() => new MessageChannel()); // forward[s]: into stage s
-    const backward = specs.slice(1).map(() => new MessageChannel()); // backward[s]: into stage s, from s+1
-    this.input = new PortChannel(forward[0].port1);
-    specs.forEach((spec, s) => {
-      this.launch(spec, {
-        forwardIn: forward[s].port2,
-        ...(s < count - 1 && { forwardOut: forward[s + 1].port1, backwardIn: backward[s].port2 }),
-        ...(s > 0 && { backwardOut: backward[s - 1].port1 }),
-      });
-    });
-  }
+  ) {}
 
-  /** Starts one worker per stage and waits until every stage has its backend and weights. */
-  static async start(specs: StageSpec[], events: PipelineEvents = {}): Promise<Pipeline> {
-    const pool = new Piscina({
-      filename: workerFile.href,
-      minThreads: specs.length,
-      maxThreads: specs.length,
-      idleTimeout: 60_000,
-      concurrentTasksPerWorker: 1,
-      // 'sync' would park an idle worker in Atomics.wait, starving its MessagePort listeners.
-      atomics: 'disabled',
-    });
-    const pipeline = new Pipeline(specs, pool, events);
+  /**
+   * Starts every stage (by default one worker thread each) and waits until every stage has its
+   * backend and weights.
+   */
+  static async start(specs: StageSpec[], events: PipelineEvents = {}, host: StageHost = new ThreadStageHost()): Promise<Pipeline> {
+    const pipeline = new Pipeline([...specs], host, events);
     try {
+      await host.start(specs, {
+        report: (m) => pipeline.receive(m),
+        failed: (stage, error) => pipeline.stageFailed(pipeline.specs[stage], error),
+        fail: (error) => pipeline.fail(error),
+      });
       await pipeline.waitUntil(() => pipeline.ready.size === specs.length);
+      pipeline.started = true;
     } catch (error) {
       await pipeline.destroy();
       throw error;
@@ -125,7 +108,7 @@ export class Pipeline {
   feed(batch: Batch, step: number): void {
     this.throwIfFailed();
     this.inFlightSteps.set(step, 0);
-    this.input.send({ kind: 'forward', step, rows: batch.size, activations: batch.x, labels: batch.labels }, [
+    this.host.send({ kind: 'forward', step, rows: batch.size, activations: batch.x, labels: batch.labels }, [
       batch.x.buffer as ArrayBuffer,
     ]);
   }
@@ -139,7 +122,7 @@ export class Pipeline {
   drain(): Promise<void> {
     // pipelined stages hold targets back until later batches pass: a marker lets them through
     if (this.inFlight > 0 && this.specs[0].schedule === 'pipelined' && !this.failure) {
-      this.input.send({ kind: 'forward', step: -1, rows: 0, activations: new Float32Array(0), labels: new Uint8Array(0), marker: true });
+      this.host.send({ kind: 'forward', step: -1, rows: 0, activations: new Float32Array(0), labels: new Uint8Array(0), marker: true });
     }
     return this.waitUntil(() => this.inFlight === 0 && this.linked);
   }
@@ -156,7 +139,7 @@ export class Pipeline {
     let count = 0;
     for (const batch of batches) {
       const tag: EvalTag = { split, index: count++ };
-      this.input.send({ kind: 'forward', step: -1, rows: batch.size, activations: batch.x, labels: batch.labels, eval: tag }, [
+      this.host.send({ kind: 'forward', step: -1, rows: batch.size, activations: batch.x, labels: batch.labels, eval: tag }, [
         batch.x.buffer as ArrayBuffer,
       ]);
     }
@@ -175,7 +158,7 @@ export class Pipeline {
   /** Each stage's counters; synthesizer means are since the previous call. */
   async stats(): Promise<StageStats[]> {
     this.statsReplies = [];
-    for (const c of this.controls) c.send({ kind: 'stats' });
+    for (let s = 0; s < this.stages; s++) this.host.control(s, { kind: 'stats' });
     await this.waitUntil(() => this.statsReplies.length === this.stages);
     return [...this.statsReplies].sort((a, b) => a.stage - b.stage);
   }
@@ -183,7 +166,7 @@ export class Pipeline {
   /** Every stage's weights (parameters, then BatchNorm statistics), in stage order. */
   async weights(): Promise<Float32Array[][]> {
     this.weightReplies = [];
-    for (const c of this.controls) c.send({ kind: 'weights' });
+    for (let s = 0; s < this.stages; s++) this.host.control(s, { kind: 'weights' });
     await this.waitUntil(() => this.weightReplies.length === this.stages);
     return [...this.weightReplies].sort((a, b) => a.stage - b.stage).map((r) => r.values);
   }
@@ -192,7 +175,7 @@ export class Pipeline {
   async checkpoint(files: string[], step: number): Promise<number[]> {
     await this.drain();
     this.checkpointReplies = [];
-    this.controls.forEach((c, s) => c.send({ kind: 'checkpoint', file: files[s], step }));
+    for (let s = 0; s < this.stages; s++) this.host.control(s, { kind: 'checkpoint', file: files[s], step });
     await this.waitUntil(() => this.checkpointReplies.length === this.stages);
     return [...this.checkpointReplies].sort((a, b) => a.stage - b.stage).map((r) => r.bytes);
   }
@@ -200,9 +183,9 @@ export class Pipeline {
   /** Stops every stage (after the work sent so far) and closes the workers. */
   async stop(): Promise<StageStats[]> {
     this.stopping = true;
-    for (const c of this.controls) c.send({ kind: 'stop' });
+    for (let s = 0; s < this.stages; s++) this.host.control(s, { kind: 'stop' });
     try {
-      const results = await Promise.all(this.tasks);
+      const results = await this.host.finished();
       this.throwIfFailed();
       return results;
     } finally {
@@ -215,27 +198,7 @@ export class Pipeline {
     if (this.destroyed) return;
     this.destroyed = true;
     this.stopping = true;
-    for (const c of this.controls) c.close();
-    this.input.close();
-    await this.pool.destroy();
-  }
-
-  /** Starts stage `spec.index` in a worker with the given data ports and a new control port. */
-  private launch(spec: StageSpec, data: Rewire & { forwardIn: MessagePort }): void {
-    const s = spec.index;
-    const control = new MessageChannel();
-    const ports: StagePorts = { ...data, control: control.port2 };
-    const channel = new PortChannel<ControlMessage | ReportMessage>(control.port1);
-    channel.onMessage((m) => this.receive(m as ReportMessage));
-    this.controls[s]?.close();
-    this.controls[s] = channel;
-    const task: StageTask = { spec, ports };
-    const transferList = Object.values(ports).filter(Boolean) as MessagePort[];
-    const promise = this.pool.run(task, { transferList }) as Promise<StageStats>;
-    this.tasks[s] = promise;
-    promise.catch((error) => {
-      if (this.tasks[s] === promise) this.stageFailed(spec, new StageError(s, error));
-    });
+    await this.host.destroy();
   }
 
   private stageFailed(spec: StageSpec, error: StageError): void {
@@ -243,51 +206,30 @@ export class Pipeline {
     const s = spec.index;
     const fatal = this.fatal.get(s);
     const decision: RestartDecision =
-      fatal || this.stopping ? { restart: false } : (this.events.onStageFailure?.(s, error) ?? { restart: false });
+      fatal || !error.retryable || this.stopping || !this.started ? { restart: false } : (this.events.onStageFailure?.(s, error) ?? { restart: false });
     if (!decision.restart) return this.fail(error);
     this.restart(spec, decision.restore, error);
   }
 
   /**
    * Replaces a failed stage: the batches in flight are lost (every stage forgets them), the new
-   * worker restores its state, and its neighbours get new ports to it.
+   * instance restores its state, and the host links its neighbours to it.
    */
   private restart(spec: StageSpec, restore: string | undefined, error: StageError): void {
     const s = spec.index;
-    const last = this.stages - 1;
     this.restarts += 1;
     this.ready.delete(s);
     const lost = [...this.inFlightSteps.keys()];
     for (const step of lost) this.abandoned.add(step);
     this.inFlightSteps.clear();
     this.lostSteps += lost.length;
-    this.controls.forEach((c, i) => i !== s && c.send({ kind: 'abandon', steps: lost }));
-
-    // New links to the replacement; the neighbours acknowledge before any new batch is fed.
-    const forwardIn = new MessageChannel();
-    const data: Rewire & { forwardIn: MessagePort } = { forwardIn: forwardIn.port2 };
-    if (s === 0) {
-      this.input.close();
-      this.input = new PortChannel(forwardIn.port1);
-    } else {
-      const down = new MessageChannel();
-      data.backwardOut = down.port1;
-      this.rewiresPending += 1;
-      this.controls[s - 1].send({ kind: 'rewire', ports: { forwardOut: forwardIn.port1, backwardIn: down.port2 } }, [forwardIn.port1, down.port2]);
-    }
-    if (s < last) {
-      const up = new MessageChannel();
-      const back = new MessageChannel();
-      data.forwardOut = up.port1;
-      data.backwardIn = back.port2;
-      this.rewiresPending += 1;
-      this.controls[s + 1].send({ kind: 'rewire', ports: { forwardIn: up.port2, backwardOut: back.port1 } }, [up.port2, back.port1]);
-    }
-    const { fault: _fault, ...rest } = spec; // a deliberate fault fires once
+    for (let i = 0; i < this.stages; i++) if (i !== s) this.host.control(i, { kind: 'abandon', steps: lost });
+    const { fault: _fault, restoreState: _state, ...rest } = spec; // a deliberate fault fires once
     const respawned: StageSpec = { ...rest, ...(restore ? { restore } : {}) };
     if (!restore) delete respawned.restore;
     this.specs[s] = respawned;
-    this.launch(respawned, data);
+    // the neighbours acknowledge new links (if any) before any new batch is fed
+    this.rewiresPending += this.host.replace(respawned);
     this.events.onRestart?.(s, lost.length, error);
     this.poke();
   }

@@ -52,8 +52,12 @@ export type ControlMessage =
   | { kind: 'stats' }
   | { kind: 'weights' }
   | { kind: 'stop' }
-  /** Write the stage's state to `file` (no batch is in flight). */
-  | { kind: 'checkpoint'; file: string; step: number }
+  /**
+   * Write the stage's state to `file` (no batch is in flight). `inline`: send the encoded state
+   * back in the `checkpointed` report instead (the orchestrator writes the file; stages on other
+   * hosts need no shared filesystem).
+   */
+  | { kind: 'checkpoint'; file: string; step: number; inline?: boolean }
   /** A neighbour was restarted: use these ports instead. */
   | { kind: 'rewire'; ports: Rewire }
   /** These steps were lost with a failed stage. */
@@ -71,6 +75,8 @@ export interface StageStats {
   /** Targets dropped because the bounded cache was full. */
   evicted: number;
   droppedNonFinite: number;
+  /** Incoming messages the stage refused, by reason (stages over NATS only). */
+  rejected?: Record<string, number>;
   /** Means since the last stats request (null when no synthesizer step happened). */
   synthesizerLoss: number | null;
   synthesizerCosine: number | null;
@@ -79,7 +85,8 @@ export interface StageStats {
 /** stage -> orchestrator */
 export type ReportMessage =
   | { kind: 'ready'; stage: number; backend: string; skipped: { candidate: string; reason: string }[]; restoredStep: number | null }
-  | { kind: 'checkpointed'; stage: number; step: number; file: string; bytes: number }
+  /** `state`: the encoded stage state, when the checkpoint was requested `inline`. */
+  | { kind: 'checkpointed'; stage: number; step: number; file: string; bytes: number; state?: Uint8Array }
   /** The stage now sends and listens on the ports of a `rewire` message. */
   | { kind: 'rewired'; stage: number }
   /** A failure that a restart would repeat (a non-finite value): stop the run. */

@@ -41,9 +41,10 @@ export async function serveStage(
     report,
   });
   let restoredStep: number | null = null;
-  if (spec.restore) {
+  if (spec.restore || spec.restoreState) {
+    const source = spec.restore ?? 'the checkpoint sent by the orchestrator';
     try {
-      const state = decodeStageState(readFileSync(spec.restore), spec.restore);
+      const state = decodeStageState(spec.restoreState ?? readFileSync(spec.restore!), source);
       stage.importState(state);
       restoredStep = state.step;
       timing.busy = (state.counters.busyMs ?? 0);
@@ -51,7 +52,7 @@ export async function serveStage(
       timing.send = (state.counters.sendMs ?? 0);
     } catch (error) {
       stage.dispose();
-      throw new Error(`cannot restore from ${spec.restore}: ${(error as Error).message}`);
+      throw new Error(`cannot restore from ${source}: ${(error as Error).message}`);
     }
   }
   if (spec.fault?.kind === 'nan') stage.injectNaNAt = spec.fault.step;
@@ -84,6 +85,7 @@ export async function serveStage(
       case 'checkpoint': {
         const state = stage.exportState(m.step, { busyMs: timing.busy, waitMs: timing.wait, sendMs: timing.send });
         const bytes = encodeStageState(state);
+        if (m.inline) return report({ kind: 'checkpointed', stage: spec.index, step: m.step, file: m.file, bytes: bytes.length, state: bytes });
         writeFileAtomic(m.file, bytes);
         return report({ kind: 'checkpointed', stage: spec.index, step: m.step, file: m.file, bytes: bytes.length });
       }

@@ -22,6 +22,8 @@ export interface StageSpec {
   skipNonFinite: boolean;
   /** A checkpoint file to continue from. */
   restore?: string;
+  /** The checkpoint's bytes themselves (sent to a stage process that cannot read `restore`). */
+  restoreState?: Uint8Array;
   /** Testing aid: make this stage fail on purpose (SYNTHGRAD_FAULT). */
   fault?: Fault;
 }

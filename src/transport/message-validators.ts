@@ -32,7 +32,10 @@ export function dataMessageValidator(limits: DataMessageLimits = {}): (value: un
   return (value: unknown): asserts value is DataMessage => {
     const m = record(value);
     if (m.kind === 'forward') {
-      count(m.step, 'step', Number.MAX_SAFE_INTEGER);
+      const forwardOnly = (m.eval !== undefined && m.eval !== null) || m.marker !== undefined;
+      // evaluation batches and flush markers carry step -1
+      if (!(forwardOnly && m.step === -1)) count(m.step, 'step', Number.MAX_SAFE_INTEGER);
+      if (m.marker !== undefined && m.marker !== true) fail('marker must be true when present');
       const rows = count(m.rows, 'rows', maxRows);
       if (!(m.activations instanceof Float32Array)) fail('activations must be a Float32Array');
       if (m.activations.length > maxValues) fail(`activations longer than ${maxValues}`);
@@ -43,7 +46,7 @@ export function dataMessageValidator(limits: DataMessageLimits = {}): (value: un
         if (tag.split !== 'validation' && tag.split !== 'test') fail('eval.split must be validation or test');
         count(tag.index, 'eval.index', Number.MAX_SAFE_INTEGER);
       }
-      const known = new Set(['kind', 'step', 'rows', 'activations', 'labels', 'eval']);
+      const known = new Set(['kind', 'step', 'rows', 'activations', 'labels', 'eval', 'marker']);
       for (const key of Object.keys(m)) if (!known.has(key)) fail(`unexpected field ${JSON.stringify(key.slice(0, 40))}`);
       return;
     }

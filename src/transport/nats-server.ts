@@ -25,6 +25,8 @@ export interface NatsServer {
   /** `nats://127.0.0.1:<port>` (no credentials in it). */
   readonly url: string;
   readonly port: number;
+  /** The server's process id (undefined when it is not running). */
+  readonly pid: number | undefined;
   /** Stops the server and removes its temp directory; safe to call twice. */
   stop(): Promise<void>;
   /** Stops the server and starts it again on the same port (clients reconnect). */
@@ -170,6 +172,9 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     },
     get port() {
       return port;
+    },
+    get pid() {
+      return child?.pid;
     },
     async stop() {
       if (disposed) return;

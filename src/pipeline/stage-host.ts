@@ -1,0 +1,37 @@
+import type { ControlMessage, ForwardMessage, ReportMessage, StageStats } from './protocol.js';
+import type { StageSpec } from './stage-spec.js';
+import type { StageError } from './stage-error.js';
+
+/** What a host tells the pipeline. */
+export interface StageHostEvents {
+  /** A report from the current instance of a stage. */
+  report(message: ReportMessage): void;
+  /** The current instance of stage `stage` failed (threw, exited, went silent). */
+  failed(stage: number, error: StageError): void;
+  /** The transport itself failed (e.g. stages did not join in time): the run cannot go on. */
+  fail(error: Error): void;
+}
+
+/**
+ * Where stages run and how the orchestrator reaches them: the transport-specific part of the
+ * pipeline. `ThreadStageHost` runs each stage in a piscina worker wired with MessagePorts;
+ * `NatsStageHost` (src/transport/nats-stage-host.ts) talks to stage processes over NATS.
+ */
+export interface StageHost {
+  /** Starts one stage per spec (index order); each says 'ready' through `events.report`. */
+  start(specs: StageSpec[], events: StageHostEvents): Promise<void>;
+  /** Sends a batch (or a flush marker) into stage 0; the `transfer` buffers may move. */
+  send(message: ForwardMessage, transfer?: ArrayBuffer[]): void;
+  /** Sends a control message to stage `stage`. */
+  control(stage: number, message: ControlMessage): void;
+  /** Each stage's final statistics once all have stopped (after 'stop'); rejects when one failed. */
+  finished(): Promise<StageStats[]>;
+  /**
+   * Replaces the failed stage `spec.index` with a new instance built from `spec` and links its
+   * neighbours to it. Returns how many 'rewired' reports the neighbours will send before the new
+   * links are in use (0 when the links do not change).
+   */
+  replace(spec: StageSpec): number;
+  /** Ends every stage at once and frees the transport; safe to call twice. */
+  destroy(): Promise<void>;
+}

@@ -1,0 +1,116 @@
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { PortChannel } from '../transport/port-channel.js';
+import type { ControlMessage, ForwardMessage, ReportMessage, Rewire, StageStats } from './protocol.js';
+import type { StageSpec } from './stage-spec.js';
+import { StageError } from './stage-error.js';
+import type { StageHost, StageHostEvents } from './stage-host.js';
+import type { StagePorts, StageTask } from '../../workers/stage.js';
+
+const workerFile = new URL('../../workers/stage.js', import.meta.url);
+
+/**
+ * Stages in worker threads: one piscina worker per stage, wired in a chain with MessageChannels
+ * (forward up, backward down) plus a control port each. A replacement gets new ports and its
+ * neighbours are re-wired to them.
+ */
+export class ThreadStageHost implements StageHost {
+  private pool: Piscina | null = null;
+  private events!: StageHostEvents;
+  private count = 0;
+  private readonly controls: PortChannel<ControlMessage | ReportMessage>[] = [];
+  private input!: PortChannel<ForwardMessage>;
+  private readonly tasks: Promise<StageStats>[] = [];
+
+  async start(specs: StageSpec[], events: StageHostEvents): Promise<void> {
+    this.events = events;
+    this.count = specs.length;
+    this.pool = new Piscina({
+      filename: workerFile.href,
+      minThreads: specs.length,
+      maxThreads: specs.length,
+      idleTimeout: 60_000,
+      concurrentTasksPerWorker: 1,
+      // 'sync' would park an idle worker in Atomics.wait, starving its MessagePort listeners.
+      atomics: 'disabled',
+    });
+    const count = specs.length;
+    const forward = specs.map(() => new MessageChannel()); // forward[s]: into stage s
+    const backward = specs.slice(1).map(() => new MessageChannel()); // backward[s]: into stage s, from s+1
+    this.input = new PortChannel(forward[0].port1);
+    specs.forEach((spec, s) => {
+      this.launch(spec, {
+        forwardIn: forward[s].port2,
+        ...(s < count - 1 && { forwardOut: forward[s + 1].port1, backwardIn: backward[s].port2 }),
+        ...(s > 0 && { backwardOut: backward[s - 1].port1 }),
+      });
+    });
+  }
+
+  send(message: ForwardMessage, transfer: ArrayBuffer[] = []): void {
+    this.input.send(message, transfer);
+  }
+
+  control(stage: number, message: ControlMessage): void {
+    this.controls[stage].send(message);
+  }
+
+  finished(): Promise<StageStats[]> {
+    return Promise.all(this.tasks);
+  }
+
+  replace(spec: StageSpec): number {
+    const s = spec.index;
+    const last = this.count - 1;
+    let rewires = 0;
+    // New links to the replacement; the neighbours acknowledge before any new batch is fed.
+    const forwardIn = new MessageChannel();
+    const data: Rewire & { forwardIn: MessagePort } = { forwardIn: forwardIn.port2 };
+    if (s === 0) {
+      this.input.close();
+      this.input = new PortChannel(forwardIn.port1);
+    } else {
+      const down = new MessageChannel();
+      data.backwardOut = down.port1;
+      rewires += 1;
+      this.controls[s - 1].send({ kind: 'rewire', ports: { forwardOut: forwardIn.port1, backwardIn: down.port2 } }, [forwardIn.port1, down.port2]);
+    }
+    if (s < last) {
+      const up = new MessageChannel();
+      const back = new MessageChannel();
+      data.forwardOut = up.port1;
+      data.backwardIn = back.port2;
+      rewires += 1;
+      this.controls[s + 1].send({ kind: 'rewire', ports: { forwardIn: up.port2, backwardOut: back.port1 } }, [up.port2, back.port1]);
+    }
+    this.launch(spec, data);
+    return rewires;
+  }
+
+  async destroy(): Promise<void> {
+    const pool = this.pool;
+    if (!pool) return;
+    this.pool = null;
+    for (const c of this.controls) c.close();
+    this.input?.close();
+    await pool.destroy();
+  }
+
+  /** Starts stage `spec.index` in a worker with the given data ports and a new control port. */
+  private launch(spec: StageSpec, data: Rewire & { forwardIn: MessagePort }): void {
+    const s = spec.index;
+    const control = new MessageChannel();
+    const ports: StagePorts = { ...data, control: control.port2 };
+    const channel = new PortChannel<ControlMessage | ReportMessage>(control.port1);
+    channel.onMessage((m) => this.events.report(m as ReportMessage));
+    this.controls[s]?.close();
+    this.controls[s] = channel;
+    const task: StageTask = { spec, ports };
+    const transferList = Object.values(ports).filter(Boolean) as MessagePort[];
+    const promise = this.pool!.run(task, { transferList }) as Promise<StageStats>;
+    this.tasks[s] = promise;
+    promise.catch((error) => {
+      if (this.tasks[s] === promise) this.events.failed(s, new StageError(s, error));
+    });
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * What travels on a run's control and report subjects when stages are processes talking over NATS
+ * (the data subjects carry the ForwardMessage / BackwardMessage of protocol.ts unchanged), and the
+ * validators that keep anything else out.
+ *
+ * Joining: a stage process subscribes to `synthgrad.<run>.<K>.control`, then says `hello` on
+ * `synthgrad.<run>.<K>.stats` every second with a random instance id until the orchestrator
+ * `assign`s it (the spec of stage K, restored state inline) or `refuse`s it (the stage is served).
+ * From then on the stage sends `heartbeat`s, its reports wrapped in `report`, and at the end
+ * `stopped` (its final statistics) or `failed`. The orchestrator sends control messages and a
+ * `ping` every second; `leave` tells an instance to exit (the run is over, or it was replaced).
+ */
+import type { ControlMessage, ReportMessage, StageStats } from '../pipeline/protocol.js';
+import type { StageSpec } from '../pipeline/stage-spec.js';
+
+/** Sender identities in the NATS header (see NatsChannel). */
+export const ORCHESTRATOR_SENDER = 'orchestrator';
+export function stageSender(stage: number): string {
+  return `stage-${stage}`;
+}
+
+export const INSTANCE_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Limits a stage applies to incoming data (the largest batch the run sends). */
+export interface StageLimits {
+  maxRows: number;
+}
+
+/** orchestrator -> stage, on `synthgrad.<run>.<K>.control` */
+export type ControlWire =
+  | Exclude<ControlMessage, { kind: 'rewire' }>
+  | { kind: 'assign'; instance: string; spec: StageSpec; heartbeatMs: number; orchestratorTimeoutMs: number; limits: StageLimits }
+  | { kind: 'refuse'; instance: string; reason: string }
+  | { kind: 'ping' }
+  /** Exit now: the run is over (no instance) or this instance was replaced. */
+  | { kind: 'leave'; instance?: string; reason: string };
+
+/** stage -> orchestrator, on `synthgrad.<run>.<K>.stats` */
+export type StageWire =
+  | { kind: 'hello'; stage: number; instance: string; host: string; pid: number }
+  | { kind: 'heartbeat'; stage: number; instance: string }
+  | { kind: 'report'; stage: number; instance: string; report: ReportMessage }
+  | { kind: 'stopped'; stage: number; instance: string; stats: StageStats }
+  | { kind: 'failed'; stage: number; instance: string; message: string; stack?: string };
+
+function fail(what: string): never {
+  throw new TypeError(what);
+}
+
+function record(value: unknown, what = 'message'): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || ArrayBuffer.isView(value)) fail(`${what} is not an object`);
+  return value as Record<string, unknown>;
+}
+
+function int(value: unknown, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) fail(`${name} must be an integer from ${min} to ${max}`);
+  return value;
+}
+
+function finite(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) fail(`${name} must be a finite number`);
+  return value;
+}
+
+function nullableNumber(value: unknown, name: string): void {
+  if (value !== null && value !== undefined && typeof value !== 'number') fail(`${name} must be a number or null`);
+}
+
+function text(value: unknown, name: string, max = 65_536): string {
+  if (typeof value !== 'string' || value.length > max) fail(`${name} must be a string of at most ${max} characters`);
+  return value;
+}
+
+function instance(value: unknown): string {
+  if (typeof value !== 'string' || !INSTANCE_PATTERN.test(value)) fail('instance must be 1-64 letters, digits, - or _');
+  return value;
+}
+
+function only(m: Record<string, unknown>, keys: string[]): void {
+  const known = new Set(keys);
+  for (const key of Object.keys(m)) if (!known.has(key)) fail(`unexpected field ${JSON.stringify(key.slice(0, 40))}`);
+}
+
+function stageField(m: Record<string, unknown>, stage: number): void {
+  if (m.stage !== stage) fail(`stage must be ${stage}`);
+}
+
+/** The parts of a spec that size what the stage allocates and accepts. */
+function validateSpec(value: unknown, stage: number): void {
+  const spec = record(value, 'spec');
+  if (spec.index !== stage) fail(`spec.index must be ${stage}`);
+  int(spec.count, 'spec.count', stage + 1, 4096);
+  int(spec.inputUnits, 'spec.inputUnits', 1, 1 << 24);
+  int(spec.classes, 'spec.classes', 2, 1 << 16);
+  int(spec.cacheSize, 'spec.cacheSize', 1, 1 << 16);
+  int(spec.firstLayer, 'spec.firstLayer');
+  if (!['backprop', 'dni', 'cdni'].includes(spec.mode as string)) fail('spec.mode must be backprop, dni or cdni');
+  if (!['lockstep', 'async', 'pipelined'].includes(spec.schedule as string)) fail('spec.schedule must be lockstep, async or pipelined');
+  if (!Array.isArray(spec.layers) || spec.layers.length === 0 || spec.layers.length > 1024) fail('spec.layers must be a non-empty array');
+  for (const layer of spec.layers) int(record(layer, 'spec.layers[]').units, 'spec.layers[].units', 1, 1 << 24);
+  text(spec.seed, 'spec.seed', 256);
+  if (spec.restore !== undefined) text(spec.restore, 'spec.restore', 4096);
+  if (spec.restoreState !== undefined && !(spec.restoreState instanceof Uint8Array)) fail('spec.restoreState must be bytes');
+}
+
+/** Accepts what the orchestrator may send to stage `stage` on its control subject. */
+export function controlWireValidator(stage: number): (value: unknown) => asserts value is ControlWire {
+  return (value: unknown): asserts value is ControlWire => {
+    const m = record(value);
+    switch (m.kind) {
+      case 'stats':
+      case 'weights':
+      case 'stop':
+      case 'ping':
+        return only(m, ['kind']);
+      case 'checkpoint':
+        only(m, ['kind', 'file', 'step', 'inline']);
+        text(m.file, 'file', 4096);
+        int(m.step, 'step');
+        if (m.inline !== undefined && typeof m.inline !== 'boolean') fail('inline must be a boolean');
+        return;
+      case 'abandon':
+        only(m, ['kind', 'steps']);
+        if (!Array.isArray(m.steps) || m.steps.length > 1 << 20) fail('steps must be an array');
+        for (const s of m.steps) int(s, 'steps[]');
+        return;
+      case 'assign': {
+        only(m, ['kind', 'instance', 'spec', 'heartbeatMs', 'orchestratorTimeoutMs', 'limits']);
+        instance(m.instance);
+        validateSpec(m.spec, stage);
+        int(m.heartbeatMs, 'heartbeatMs', 10, 600_000);
+        int(m.orchestratorTimeoutMs, 'orchestratorTimeoutMs', 100, 86_400_000);
+        int(record(m.limits, 'limits').maxRows, 'limits.maxRows', 1, 1 << 24);
+        return;
+      }
+      case 'refuse':
+        only(m, ['kind', 'instance', 'reason']);
+        instance(m.instance);
+        text(m.reason, 'reason', 4096);
+        return;
+      case 'leave':
+        only(m, ['kind', 'instance', 'reason']);
+        if (m.instance !== undefined) instance(m.instance);
+        text(m.reason, 'reason', 4096);
+        return;
+      default:
+        fail(`unknown control message kind ${JSON.stringify(String(m.kind).slice(0, 40))}`);
+    }
+  };
+}
+
+function validateStats(value: unknown, stage: number): void {
+  const s = record(value, 'stats');
+  stageField(s, stage);
+  for (const key of ['busySeconds', 'waitSeconds', 'sendSeconds']) finite(s[key], `stats.${key}`);
+  for (const key of ['updates', 'skippedUpdates', 'synthesizerUpdates', 'evicted', 'droppedNonFinite']) int(s[key], `stats.${key}`);
+  nullableNumber(s.synthesizerLoss, 'stats.synthesizerLoss');
+  nullableNumber(s.synthesizerCosine, 'stats.synthesizerCosine');
+  if (s.rejected !== undefined) for (const [k, v] of Object.entries(record(s.rejected, 'stats.rejected'))) int(v, `stats.rejected.${k.slice(0, 40)}`);
+}
+
+function validateReport(value: unknown, stage: number): void {
+  const m = record(value, 'report');
+  switch (m.kind) {
+    case 'ready':
+      stageField(m, stage);
+      text(m.backend, 'backend', 64);
+      if (!Array.isArray(m.skipped)) fail('skipped must be an array');
+      for (const s of m.skipped) {
+        const r = record(s, 'skipped[]');
+        text(r.candidate, 'skipped[].candidate', 256);
+        text(r.reason, 'skipped[].reason', 4096);
+      }
+      if (m.restoredStep !== null) int(m.restoredStep, 'restoredStep');
+      return;
+    case 'checkpointed':
+      stageField(m, stage);
+      int(m.step, 'step');
+      text(m.file, 'file', 4096);
+      int(m.bytes, 'bytes');
+      if (m.state !== undefined && !(m.state instanceof Uint8Array)) fail('state must be bytes');
+      return;
+    case 'rewired':
+      return stageField(m, stage);
+    case 'fatal':
+      stageField(m, stage);
+      text(m.message, 'message');
+      return;
+    case 'log':
+      stageField(m, stage);
+      if (!['info', 'warn', 'debug'].includes(m.level as string)) fail('level must be info, warn or debug');
+      text(m.msg, 'msg');
+      if (m.data !== undefined) record(m.data, 'data');
+      return;
+    case 'done':
+      stageField(m, stage);
+      int(m.step, 'step');
+      if (m.loss !== undefined) finite(m.loss, 'loss');
+      if (m.correct !== undefined) int(m.correct, 'correct');
+      if (m.rows !== undefined) int(m.rows, 'rows');
+      if (m.dropped !== undefined && m.dropped !== 'here' && m.dropped !== 'above') fail('dropped must be here or above');
+      return;
+    case 'eval': {
+      stageField(m, stage);
+      const tag = record(m.tag, 'tag');
+      if (tag.split !== 'validation' && tag.split !== 'test') fail('tag.split must be validation or test');
+      int(tag.index, 'tag.index');
+      if (typeof m.lossSum !== 'number') fail('lossSum must be a number');
+      int(m.correct, 'correct');
+      int(m.rows, 'rows');
+      return;
+    }
+    case 'stats':
+      validateStats(m.stats, stage);
+      if (!Array.isArray(m.trace)) fail('trace must be an array');
+      for (const e of m.trace) {
+        const r = record(e, 'trace[]');
+        text(r.name, 'trace[].name', 256);
+        finite(r.ts, 'trace[].ts');
+      }
+      int(m.traceDropped, 'traceDropped');
+      return;
+    case 'weights':
+      stageField(m, stage);
+      if (!Array.isArray(m.values) || !m.values.every((v) => v instanceof Float32Array)) fail('values must be Float32Arrays');
+      return;
+    default:
+      fail(`unknown report kind ${JSON.stringify(String(m.kind).slice(0, 40))}`);
+  }
+}
+
+/** Accepts what stage `stage` may send to the orchestrator on its report subject. */
+export function stageWireValidator(stage: number): (value: unknown) => asserts value is StageWire {
+  return (value: unknown): asserts value is StageWire => {
+    const m = record(value);
+    stageField(m, stage);
+    instance(m.instance);
+    switch (m.kind) {
+      case 'hello':
+        only(m, ['kind', 'stage', 'instance', 'host', 'pid']);
+        text(m.host, 'host', 256);
+        int(m.pid, 'pid');
+        return;
+      case 'heartbeat':
+        return only(m, ['kind', 'stage', 'instance']);
+      case 'report':
+        only(m, ['kind', 'stage', 'instance', 'report']);
+        return validateReport(m.report, stage);
+      case 'stopped':
+        only(m, ['kind', 'stage', 'instance', 'stats']);
+        return validateStats(m.stats, stage);
+      case 'failed':
+        only(m, ['kind', 'stage', 'instance', 'message', 'stack']);
+        text(m.message, 'message');
+        if (m.stack !== undefined) text(m.stack, 'stack');
+        return;
+      default:
+        fail(`unknown stage message kind ${JSON.stringify(String(m.kind).slice(0, 40))}`);
+    }
+  };
+}
+
+/** Sums of rejection counters, nonzero reasons only. */
+export function addCounts(into: Record<string, number>, from: Record<string, number>): Record<string, number> {
+  for (const [reason, n] of Object.entries(from)) if (n > 0) into[reason] = (into[reason] ?? 0) + n;
+  return into;
+}
