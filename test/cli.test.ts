@@ -73,5 +73,5 @@ test('an --out directory that holds files is not overwritten', () => {
 test('--help lists the presets and flags', () => {
   const r = run(['train', '--help']);
   assert.equal(r.code, 0);
-  for (const word of ['--preset', 'mnist-cdni-stochastic', '--update-probability', '--max-steps', '--backend']) assert.match(r.stdout, new RegExp(word));
+  for (const word of ['--preset', 'mnist-cdni-stochastic', '--update-probability', '--max-steps', '--backend', 'pipelined', '--resume', '--placement']) assert.match(r.stdout, new RegExp(word));
 });
