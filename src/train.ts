@@ -74,6 +74,8 @@ export interface TrainOptions {
   data?: Mnist;
   /** When aborted: stop feeding, finish the batches in flight, checkpoint, summary with stopped: true. */
   signal?: AbortSignal;
+  /** Polled before each batch: true asks for a checkpoint now (the CLI's SIGUSR2). */
+  checkpointRequested?: () => boolean;
   /** Testing aid (SYNTHGRAD_FAULT): one stage fails on purpose at one step. */
   fault?: Fault;
   /** Stages as processes over NATS (default: as the config's placement says). */
@@ -237,7 +239,7 @@ class Run {
         p.stepInEpoch += 1;
         p.samples += batch.size;
         if (this.options.onProgress && p.step % 10 === 0) this.progress('train', segmentStart);
-        if (checkpointEvery && p.step % checkpointEvery === 0) await this.checkpoint();
+        if ((checkpointEvery && p.step % checkpointEvery === 0) || this.options.checkpointRequested?.()) await this.checkpoint();
       }
       await pipeline.drain();
       p.trainMs += performance.now() - segmentStart - (this.checkpointMs - checkpointMsBefore);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { idx, writeMiniMnist } from './helpers/idx-files.js';
 import { snapshot } from './helpers/tree.js';
+import { decodeStageState } from '../src/checkpoint/stage-state.js';
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
@@ -103,12 +104,16 @@ test('--resume refuses a folder that is not a run, a run of another config, and 
   }
 });
 
-test('SIGINT: the run drains, checkpoints, writes a stopped summary, exits 130, and --resume finishes it', async () => {
+test('SIGINT: the run drains, checkpoints, writes a stopped summary, exits 130; --resume ends bit-identical to an uninterrupted lockstep run', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'synthgrad-sigint-'));
   try {
+    const args = ['train', '--preset', 'mnist-cdni', '--schedule', 'lockstep', '--max-steps', '300', '--batch-size', '32'];
+    const whole = run([...args, '--out', join(dir, 'whole')]);
+    assert.equal(whole.code, 0, whole.stderr);
+
     const runDir = join(dir, 'run');
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, [cli, 'train', '--preset', 'mnist-cdni', '--max-steps', '400', '--batch-size', '32', '--out', runDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, ...args, '--out', runDir], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk) => {
       stderr += chunk;
@@ -116,7 +121,7 @@ test('SIGINT: the run drains, checkpoints, writes a stopped summary, exits 130, 
     // interrupt once the first training-loss line is in metrics.jsonl
     const started = Date.now();
     for (;;) {
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 100));
       let lines = '';
       try {
         lines = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8');
@@ -129,14 +134,23 @@ test('SIGINT: the run drains, checkpoints, writes a stopped summary, exits 130, 
     assert.equal(code, 130, stderr);
     const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8'));
     assert.equal(summary.stopped, true);
-    assert.ok(summary.steps > 0 && summary.steps < 400, `stopped at ${summary.steps}`);
+    assert.ok(summary.steps > 0 && summary.steps < 300, `stopped at ${summary.steps}`);
     assert.equal(summary.checkpointStep, summary.steps);
     const done = run(['train', '--resume', runDir]);
     assert.equal(done.code, 0, done.stderr);
     const finished = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8'));
-    assert.equal(finished.steps, 400);
+    assert.equal(finished.steps, 300);
     assert.equal(finished.resumedFrom, summary.steps);
     assert.equal(finished.stopped, false);
+    const states = (run: string) => {
+      const manifest = JSON.parse(readFileSync(join(run, 'checkpoint', 'manifest.json'), 'utf8'));
+      return manifest.stages.map((s: { file: string }) => {
+        const state = decodeStageState(readFileSync(join(run, 'checkpoint', s.file)), s.file);
+        return [state.weights, state.optimizer, state.synthesizer];
+      });
+    };
+    assert.deepEqual(states(runDir), states(join(dir, 'whole')));
+    assert.equal(finished.testAccuracy, JSON.parse(readFileSync(join(dir, 'whole', 'summary.json'), 'utf8')).testAccuracy);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

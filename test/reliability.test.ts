@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train, resume, RunError } from '../src/train.js';
@@ -68,6 +68,27 @@ test('lockstep: stopped at step 20 and resumed gives bit-identical state to an u
     // the resumed run's metrics continue the first one's: the same training-loss lines as one run
     const losses = (run: string) => metricLines(run).filter((l) => l.type === 'train').map((l) => [l.step, l.loss]);
     assert.deepEqual(losses(join(root, 'split')), losses(join(root, 'whole')));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a checkpoint on request is written at the step it was asked for', async () => {
+  const root = tempDir();
+  try {
+    const config = smallConfig({ mode: 'cdni', train: { schedule: 'async', maxSteps: 12 } });
+    let step = 0;
+    const summary = await train(withOut(config, join(root, 'run')), {
+      data: data(),
+      onProgress: (p) => (step = p.step),
+      checkpointRequested: () => {
+        step += 1;
+        return step === 7;
+      },
+    });
+    assert.equal(summary.steps, 12);
+    // the run-end checkpoint (step 12) and the one before it, taken on request, are kept
+    assert.deepEqual(readdirSync(join(root, 'run', 'checkpoint')).filter((f) => f.startsWith('step-')).sort(), ['step-00000007', 'step-00000012']);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

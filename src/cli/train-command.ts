@@ -62,9 +62,20 @@ export function trainCommand(): Command {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
+      let checkpointWanted = false;
+      const onCheckpointSignal = () => {
+        logger.info('SIGUSR2: checkpoint requested');
+        checkpointWanted = true;
+      };
+      process.on('SIGUSR2', onCheckpointSignal);
       const options: TrainOptions = {
         logger,
         signal: stop.signal,
+        checkpointRequested: () => {
+          const wanted = checkpointWanted;
+          checkpointWanted = false;
+          return wanted;
+        },
         fault,
         nats,
         onProgress: bar ? (p) => bar.update(p) : undefined,
@@ -91,6 +102,7 @@ export function trainCommand(): Command {
         bar?.stop();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        process.off('SIGUSR2', onCheckpointSignal);
       }
     });
 }
