@@ -6,9 +6,9 @@
  * 1024 red, 1024 green and 1024 blue bytes, each plane row-major. The images are stored here
  * with the channels interleaved (HWC), so a batch is [batch, 32, 32, 3] (NHWC).
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataError } from './idx.js';
+import { DataError, readBytes } from './idx.js';
 import { DEFAULT_VALIDATION_SIZE, type Split } from './mnist.js';
 
 export const CIFAR10_ROWS = 32;
@@ -34,26 +34,6 @@ export interface Cifar10 {
   test: Split;
 }
 
-function describeFsError(err: unknown): string {
-  switch ((err as NodeJS.ErrnoException | undefined)?.code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EISDIR':
-      return 'is a directory, expected a file';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    default:
-      return err instanceof Error ? err.message : String(err);
-  }
-}
-
-function readBytes(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new DataError(path, `cannot read file: ${describeFsError(err)}`, { cause: err });
-  }
 }
 
 function isFile(path: string): boolean {

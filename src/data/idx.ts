@@ -151,7 +151,8 @@ function describeFsError(err: unknown): string {
   }
 }
 
-function readBytes(path: string): Uint8Array {
+/** A data file's bytes; an unreadable file is a DataError naming it. */
+export function readBytes(path: string): Uint8Array {
   try {
     return readFileSync(path);
   } catch (err) {
