@@ -34,8 +34,6 @@ export interface Cifar10 {
   test: Split;
 }
 
-}
-
 function isFile(path: string): boolean {
   return statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
 }
