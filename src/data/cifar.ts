@@ -9,7 +9,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError, readBytes } from './idx.js';
-import { DEFAULT_VALIDATION_SIZE, type Split } from './mnist.js';
+import { DEFAULT_VALIDATION_SIZE, sliceSplit, type Split } from './mnist.js';
 
 export const CIFAR10_ROWS = 32;
 export const CIFAR10_COLS = 32;
@@ -112,17 +112,6 @@ export function readCifar10Files(files: readonly string[]): Split {
   return split;
 }
 
-/** Examples [start, end) of a split, as views (no copy). */
-function sliceSplit(split: Split, start: number, end: number): Split {
-  return {
-    images: split.images.subarray(start * CIFAR10_IMAGE_BYTES, end * CIFAR10_IMAGE_BYTES),
-    labels: split.labels.subarray(start, end),
-    count: end - start,
-    rows: split.rows,
-    cols: split.cols,
-    channels: split.channels,
-  };
-}
 
 /** `dir`, or its cifar-10-batches-bin subfolder when the files are there instead. */
 function locateFolder(dir: string): string {

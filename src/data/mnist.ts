@@ -108,15 +108,14 @@ function loadPair(imagesFile: string, labelsFile: string): Split {
   return { images: images.data, labels: labels.data, count, rows, cols };
 }
 
-/** Examples [start, end) of a split, as views (no copy). */
-function sliceSplit(split: Split, start: number, end: number): Split {
-  const features = split.rows * split.cols;
+/** Examples [start, end) of a split (any number of channels), as views (no copy). */
+export function sliceSplit(split: Split, start: number, end: number): Split {
+  const features = split.rows * split.cols * (split.channels ?? 1);
   return {
+    ...split,
     images: split.images.subarray(start * features, end * features),
     labels: split.labels.subarray(start, end),
     count: end - start,
-    rows: split.rows,
-    cols: split.cols,
   };
 }
 
