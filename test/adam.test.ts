@@ -117,4 +117,46 @@ describe('Adam (wasm)', () => {
     compareWithTfAdam('w', { learningRate: 0.01 });
     compareWithTfAdam('w2', { learningRate: 0.1, beta1: 0.8, beta2: 0.99, epsilon: 1e-2 });
   });
+
+  it('on wasm, a matMul after a step uses the new weights (the backend caches packed weights per tensor)', async () => {
+    await tf.setBackend('wasm');
+    const w = tf.variable(tf.zeros([3, 2]));
+    const x = tf.ones([1, 3]);
+    const adam = new Adam([w], { learningRate: 0.5 });
+    const before = tf.matMul(x, w);
+    adam.step([tf.ones([3, 2])]);
+    const after = tf.matMul(x, w);
+    assert.deepEqual(Array.from(before.dataSync()), [0, 0]);
+    assert.ok(after.dataSync().every((v) => Math.abs(v + 1.5) < 1e-3), `x·w after one step: ${after.dataSync()}`);
+    tf.dispose([w, x, before, after]);
+    adam.dispose();
+  });
+
+  it('updates in the wasm heap as the tfjs ops do on cpu, to float32 rounding', async () => {
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const rng = seedrandom('bits');
+      const params = SHAPES.map((s) => tf.variable(tf.tensor(randArray(s.reduce((a, b) => a * b, 1), rng), s)));
+      const adam = new Adam(params, { learningRate: 0.03 });
+      for (let t = 0; t < 6; t++) {
+        const grads = SHAPES.map((s) => tf.tensor(randArray(s.reduce((a, b) => a * b, 1), rng, t % 2 ? 1e-4 : 3), s));
+        adam.step(grads);
+        tf.dispose(grads);
+      }
+      const out = [...params.map((p) => p.dataSync().slice()), ...adam.getState()];
+      adam.dispose();
+      tf.dispose(params);
+      return out;
+    };
+    const onWasm = await run('wasm');
+    const onCpu = await run('cpu');
+    assert.equal(onWasm.length, onCpu.length);
+    onWasm.forEach((a, i) => {
+      assert.equal(a.length, onCpu[i].length);
+      a.forEach((x, k) => {
+        const tolerance = 1e-6 * Math.max(1, Math.abs(onCpu[i][k]));
+        assert.ok(Math.abs(x - onCpu[i][k]) <= tolerance, `array ${i}[${k}]: wasm ${x}, cpu ${onCpu[i][k]}`);
+      });
+    });
+  });
 });

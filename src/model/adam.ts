@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { heapViews } from '../runtime/wasm-heap.js';
 
 export interface AdamOptions {
   learningRate: number;
@@ -17,6 +18,10 @@ export interface AdamOptions {
  * computed as theta -= lr_t * m / (sqrt(v) + eps_t) with lr_t = lr sqrt(1-b2^t) / (1-b1^t) and
  * eps_t = eps sqrt(1-b2^t) (identical algebraically, two fewer full-size ops per parameter).
  * b1^t, b2^t follow tfjs's float32 accumulation exactly. Moments are created up front.
+ *
+ * On the wasm backend the update is one loop over the data in the wasm heap (the eleven element-wise tfjs ops it replaces each allocate and walk a full-size tensor),
+ * computed in float64 and rounded once per stored value; elsewhere it is built from tfjs ops,
+ * which round after each op (the two agree to float32 rounding).
  */
 export class Adam {
   learningRate: number;
@@ -68,19 +73,47 @@ export class Adam {
     const sqrtOneMinusAcc2 = Math.sqrt(oneMinusAcc2);
     const negLrT = (-this.learningRate * sqrtOneMinusAcc2) / oneMinusAcc1;
     const epsT = this.epsilon * sqrtOneMinusAcc2;
-    tf.tidy(() => {
-      this.params.forEach((p, i) => {
-        const g = grads[i].shape.length === p.shape.length ? grads[i] : tf.reshape(grads[i], p.shape);
-        const m = tf.add(tf.mul(this.m[i], b1), tf.mul(g, 1 - b1));
-        const v = tf.add(tf.mul(this.v[i], b2), tf.mul(tf.square(g), 1 - b2));
-        this.m[i].assign(m);
-        this.v[i].assign(v);
-        p.assign(tf.add(tf.div(tf.mul(m, negLrT), tf.add(tf.sqrt(v), epsT)), p));
+    if (!this.stepInHeap(grads, negLrT, epsT)) {
+      tf.tidy(() => {
+        this.params.forEach((p, i) => {
+          const g = grads[i].shape.length === p.shape.length ? grads[i] : tf.reshape(grads[i], p.shape);
+          const m = tf.add(tf.mul(this.m[i], b1), tf.mul(g, 1 - b1));
+          const v = tf.add(tf.mul(this.v[i], b2), tf.mul(tf.square(g), 1 - b2));
+          this.m[i].assign(m);
+          this.v[i].assign(v);
+          p.assign(tf.add(tf.div(tf.mul(m, negLrT), tf.add(tf.sqrt(v), epsT)), p));
+        });
       });
-    });
+    }
     this.accBeta1 = Math.fround(this.accBeta1 * Math.fround(b1));
     this.accBeta2 = Math.fround(this.accBeta2 * Math.fround(b2));
     this.iterationCount += 1;
+  }
+
+  /**
+   * The wasm path of step(): false (nothing done) on other backends. The moments are updated in
+   * place. The parameters are not: the backend caches packed copies of matMul weights by tensor,
+   * so each parameter gets a new tensor (a copy, then updated in place) and is assigned it.
+   */
+  private stepInHeap(grads: tf.Tensor[], negLrT: number, epsT: number): boolean {
+    if (!heapViews([])) return false;
+    const n = this.params.length;
+    const next = this.params.map((p) => tf.clone(p));
+    const views = heapViews([...next, ...this.m, ...this.v, ...grads])!;
+    // in float64, rounded to float32 once at each store (the tfjs ops round after every op)
+    const [b1, b2, c1, c2] = [this.beta1, this.beta2, 1 - this.beta1, 1 - this.beta2];
+    for (let i = 0; i < n; i++) {
+      const [p, m, v, g] = [views[i], views[n + i], views[2 * n + i], views[3 * n + i]];
+      for (let k = 0; k < p.length; k++) {
+        const gk = g[k];
+        const mk = (m[k] = m[k] * b1 + gk * c1);
+        const vk = (v[k] = v[k] * b2 + gk * gk * c2);
+        p[k] += (mk * negLrT) / (Math.sqrt(vk) + epsT);
+      }
+    }
+    this.params.forEach((p, i) => p.assign(next[i]));
+    tf.dispose(next);
+    return true;
   }
 
   /** [Float32Array [iterations, beta1^(t+1), beta2^(t+1)], ...m, ...v] (copies). */

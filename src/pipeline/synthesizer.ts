@@ -80,7 +80,8 @@ export class Synthesizer {
       const lossValue = tf.sum(tf.square(diff)).div(rows);
       const { grads } = this.net.backward(trace, tf.mul(diff, 2 / rows) as tf.Tensor2D, false);
       this.optimizer.step(grads);
-      const norms = tf.mul(tf.norm(used), tf.norm(target));
+      // sqrt(sum(x²)) rather than tf.norm, whose Pow kernel is slow on wasm
+      const norms = tf.sqrt(tf.mul(tf.sum(tf.square(used)), tf.sum(tf.square(target))));
       const cos = tf.div(tf.sum(tf.mul(used, target)), tf.maximum(norms, 1e-12));
       return [lossValue, cos];
     });
