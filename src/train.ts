@@ -1,11 +1,13 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { availableParallelism } from 'node:os';
 import { validateConfig } from './config/resolve.js';
 import { placementOf, type Config, type ConfigInput } from './config/schema.js';
 import { loadMnist, epochBatches, sequentialBatches, type Mnist } from './data/index.js';
 import { Pipeline, type TrainStepResult } from './pipeline/pipeline.js';
 import { stageGrouping, stageSpecs, type Fault, type StageSpec } from './pipeline/stage-spec.js';
 import { stream } from './pipeline/rng.js';
+import { stageNiceness } from './pipeline/priorities.js';
 import type { StageStats } from './pipeline/protocol.js';
 import { RunDir, newRunId } from './metrics/run-dir.js';
 import type { StageSummary, Summary } from './metrics/summary.js';
@@ -100,6 +102,20 @@ export function effectiveWindow(config: Config): number {
   return config.train.schedule === 'pipelined' ? Math.max(config.train.window, PIPELINE_LAG + 2) : config.train.window;
 }
 
+/** train.priorities 'auto': the stages' CPU times are measured from this step (past the warm-up)... */
+export const PRIORITY_WARMUP_STEPS = 10;
+/** ...over this many steps, then their priorities are set. */
+export const PRIORITY_MEASURE_STEPS = 50;
+
+/**
+ * Whether a run sets its stages' priorities: 'auto', a schedule that runs stages at the same time,
+ * and more stages than this machine has cores (with enough, nobody waits for a core).
+ */
+export function prioritizesStages(config: Config): boolean {
+  const concurrent = config.mode !== 'backprop' && config.train.schedule !== 'lockstep';
+  return config.train.priorities === 'auto' && concurrent && stageGrouping(config).length > availableParallelism();
+}
+
 /** Trains a config in stage workers and returns the summary (also written to summary.json). */
 export async function train(input: ConfigInput | Config, options: TrainOptions = {}): Promise<Summary> {
   const config = validateConfig(input);
@@ -139,6 +155,12 @@ class Run {
   private checkpointStep: number | null = null;
   private checkpointMs = 0;
   private lastStats: StageStats[] = [];
+  /** The steps between which the stages' CPU times are measured to set their priorities (train.priorities), or -1. */
+  private readonly prioritizeFrom: number;
+  private readonly prioritizeAt: number;
+  private statsAtPrioritizeFrom: StageStats[] = [];
+  /** The nice value of each stage, once set. */
+  private niceness: number[] | null = null;
   private pipeline!: Pipeline;
   private host: StageHost | null = null;
   private readonly trace = new TraceRecorder(ORCHESTRATOR_TID);
@@ -158,6 +180,8 @@ class Run {
     this.totalSteps = Math.min(config.train.maxSteps ?? Infinity, stepsPerEpoch * config.train.epochs);
     this.p = checkpoint ? { ...checkpoint.manifest.progress } : freshProgress();
     this.resumedFrom = checkpoint ? this.p.step : null;
+    this.prioritizeFrom = prioritizesStages(config) ? this.p.step + PRIORITY_WARMUP_STEPS : -1;
+    this.prioritizeAt = prioritizesStages(config) ? this.prioritizeFrom + PRIORITY_MEASURE_STEPS : -1;
     if (checkpoint) {
       this.checkpointFiles = checkpoint.files;
       this.checkpointStep = this.p.step;
@@ -184,6 +208,7 @@ class Run {
         const from = this.checkpointStep === null ? 'its initial weights' : `its checkpoint of step ${this.checkpointStep}`;
         log.warn({ stage, lostSteps, error: error.message }, `stage ${stage} failed; restarted from ${from}`);
         dir.metric({ type: 'restart', stage, step: this.p.step, lostSteps, from: this.checkpointStep, error: error.message });
+        if (this.niceness) this.pipeline.prioritize(stage, this.niceness[stage]); // the new thread starts at 0
       },
     }, this.host);
     try {
@@ -236,6 +261,8 @@ class Run {
         await pipeline.credit(this.window);
         pipeline.feed(batch, p.step);
         p.step += 1;
+        if (p.step === this.prioritizeFrom) this.statsAtPrioritizeFrom = await pipeline.stats();
+        if (p.step === this.prioritizeAt) await this.prioritize();
         p.stepInEpoch += 1;
         p.samples += batch.size;
         if (this.options.onProgress && p.step % 10 === 0) this.progress('train', segmentStart);
@@ -250,6 +277,17 @@ class Run {
       await this.checkpoint();
     }
     return false;
+  }
+
+  /** Gives each stage's thread a nice value that follows its measured busy time (train.priorities). */
+  private async prioritize(): Promise<void> {
+    // CPU time where the kernel reports it: busy (wall) time also counts time spent waiting for a core
+    const seconds = (stats: StageStats[]) => stats.map((s) => s.cpuSeconds ?? s.busySeconds);
+    const before = seconds(this.statsAtPrioritizeFrom);
+    const work = seconds(await this.pipeline.stats()).map((w, i) => (w >= (before[i] ?? 0) ? w - (before[i] ?? 0) : w)); // a restarted stage counts from 0
+    this.niceness = stageNiceness(work);
+    this.niceness.forEach((nice, stage) => this.pipeline.prioritize(stage, nice));
+    this.log.info({ step: this.p.step, cpuSeconds: work, nice: this.niceness }, 'stage priorities set from measured CPU times');
   }
 
   private async endEpoch(stepsInEpoch: number): Promise<void> {
@@ -359,11 +397,13 @@ class Run {
         busySeconds: s?.busySeconds ?? 0,
         waitSeconds: s?.waitSeconds ?? 0,
         sendSeconds: s?.sendSeconds ?? 0,
+        ...(s?.cpuSeconds !== undefined && { cpuSeconds: s.cpuSeconds, runQueueSeconds: s.runQueueSeconds }),
         updates: s?.updates ?? 0,
         skippedUpdates: s?.skippedUpdates ?? 0,
         droppedNonFinite: s?.droppedNonFinite ?? 0,
         synthesizerLoss: this.lastStats[i]?.synthesizerLoss ?? null,
         synthesizerCosine: this.lastStats[i]?.synthesizerCosine ?? null,
+        ...(this.niceness && { nice: this.niceness[i] }),
         ...((s?.rejected ?? this.lastStats[i]?.rejected) && { rejected: s?.rejected ?? this.lastStats[i]?.rejected }),
       };
     });

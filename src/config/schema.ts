@@ -61,6 +61,12 @@ export const trainSchema = z
     maxRestarts: z.number().int().min(0).default(3),
     /** Drop a batch whose loss, activations or gradients are NaN/Inf (counted) instead of stopping. */
     skipNonFinite: z.boolean().default(false),
+    /**
+     * 'auto': with the async or pipelined schedule and more stages than cores, after
+     * PRIORITY_WARMUP_STEPS steps each stage's thread gets a nice value in proportion to its measured
+     * busy time, so the busiest stage is not starved by light ones (Linux; see pipeline/priorities.ts).
+     */
+    priorities: z.enum(['auto', 'off']).default('auto'),
     /** Write a training-loss line to metrics.jsonl every this many steps. */
     logEvery: z.number().int().positive().default(50),
   })

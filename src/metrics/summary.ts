@@ -7,6 +7,9 @@ export interface StageSummary {
   busySeconds: number;
   waitSeconds: number;
   sendSeconds: number;
+  /** The stage thread's CPU seconds and seconds spent ready but waiting for a core (Linux; absent elsewhere). */
+  cpuSeconds?: number;
+  runQueueSeconds?: number;
   updates: number;
   skippedUpdates: number;
   /** Batches this stage dropped for a NaN or Inf (with skipNonFinite). */
@@ -15,6 +18,8 @@ export interface StageSummary {
   synthesizerLoss: number | null;
   /** Mean cosine similarity of ĝ with the target that later arrived, over the last epoch. */
   synthesizerCosine: number | null;
+  /** The nice value the stage's thread was given (train.priorities 'auto'); absent when left alone. */
+  nice?: number;
   /** Stages over NATS: incoming messages the stage refused, by reason (sender, decode, invalid, oversized, shape, step, ...). */
   rejected?: Record<string, number>;
 }

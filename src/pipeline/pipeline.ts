@@ -163,6 +163,11 @@ export class Pipeline {
     return [...this.statsReplies].sort((a, b) => a.stage - b.stage);
   }
 
+  /** Lowers stage `stage`'s scheduling priority to `nice` (0 leaves it as it is). */
+  prioritize(stage: number, nice: number): void {
+    if (nice > 0) this.host.control(stage, { kind: 'priority', nice });
+  }
+
   /** Every stage's weights (parameters, then BatchNorm statistics), in stage order. */
   async weights(): Promise<Float32Array[][]> {
     this.weightReplies = [];

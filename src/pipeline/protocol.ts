@@ -61,7 +61,9 @@ export type ControlMessage =
   /** A neighbour was restarted: use these ports instead. */
   | { kind: 'rewire'; ports: Rewire }
   /** These steps were lost with a failed stage. */
-  | { kind: 'abandon'; steps: number[] };
+  | { kind: 'abandon'; steps: number[] }
+  /** Lower the stage thread's scheduling priority to this nice value (see priorities.ts). */
+  | { kind: 'priority'; nice: number };
 
 /** Counters a stage keeps; times in seconds. */
 export interface StageStats {
@@ -69,6 +71,9 @@ export interface StageStats {
   busySeconds: number;
   waitSeconds: number;
   sendSeconds: number;
+  /** The stage thread's CPU time, and its time waiting for a core, since the thread started (Linux). */
+  cpuSeconds?: number;
+  runQueueSeconds?: number;
   updates: number;
   skippedUpdates: number;
   synthesizerUpdates: number;

@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { selectBackend } from '../runtime/backend.js';
+import { lowerThreadPriority } from '../runtime/thread-priority.js';
+import { threadCpu } from '../runtime/thread-cpu.js';
 import { Stage } from './stage.js';
 import { Inbox } from './inbox.js';
 import { nextAction } from './schedule.js';
@@ -64,6 +66,7 @@ export async function serveStage(
       busySeconds: timing.busy / 1000,
       waitSeconds: timing.wait / 1000,
       sendSeconds: timing.send / 1000,
+      ...threadCpu(),
       ...stage.counters,
       synthesizerLoss: synth.loss,
       synthesizerCosine: synth.cosine,
@@ -97,6 +100,11 @@ export async function serveStage(
         inbox.discard(steps);
         awaiting.splice(0, awaiting.length, ...awaiting.filter((s) => !steps.has(s)));
         return stage.abandon(steps);
+      }
+      case 'priority': {
+        const why = lowerThreadPriority(m.nice);
+        if (why) return report({ kind: 'log', stage: spec.index, level: 'warn', msg: `stage priority left unchanged: ${why}` });
+        return;
       }
       case 'stop':
         return inbox.requestStop();

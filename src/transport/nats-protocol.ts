@@ -119,6 +119,10 @@ export function controlWireValidator(stage: number): (value: unknown) => asserts
         int(m.step, 'step');
         if (m.inline !== undefined && typeof m.inline !== 'boolean') fail('inline must be a boolean');
         return;
+      case 'priority':
+        only(m, ['kind', 'nice']);
+        int(m.nice, 'nice', 0, 19);
+        return;
       case 'abandon':
         only(m, ['kind', 'steps']);
         if (!Array.isArray(m.steps) || m.steps.length > 1 << 20) fail('steps must be an array');
