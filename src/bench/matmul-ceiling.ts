@@ -37,40 +37,71 @@ export async function useWasmBackend(): Promise<void> {
   await tf.ready();
 }
 
+/** One timed matMul at a time, for measurements interleaved with other work. */
+export interface MatMulTimer {
+  m: number;
+  k: number;
+  n: number;
+  /** 2·m·k·n */
+  flops: number;
+  /** Milliseconds of one tf.matMul(a, b). */
+  once(): number;
+  dispose(): void;
+}
+
 /**
- * Times tf.matMul(a, b) of [m, k] @ [k, n] (default 256x784 @ 784x256, a batch through the first
- * dense layer) on the current backend of this thread: `warmup` untimed calls, then the median of
- * `reps` calls, each ended by dataSync so the time includes the work, not just its dispatch.
+ * A timer of tf.matMul(a, b) of [m, k] @ [k, n] (default 256x784 @ 784x256, a batch through the
+ * first dense layer) on the current backend of this thread. Each call ends by reading one element
+ * of the product, so the time includes the work on a backend that computes lazily, but not the
+ * allocation and copy of a whole result that no stage step pays for its matMuls.
  */
-export async function measureMatMulCeiling(options: MatMulOptions = {}): Promise<MatMulCeiling> {
-  const { m = 256, k = 784, n = 256, warmup = 5, reps = 20 } = options;
+export async function matMulTimer(options: MatMulOptions = {}): Promise<MatMulTimer> {
+  const { m = 256, k = 784, n = 256 } = options;
   const tf = await import('@tensorflow/tfjs');
   await tf.ready();
   const a = tf.randomUniform([m, k], -1, 1, 'float32', 1) as import('@tensorflow/tfjs').Tensor2D;
   const b = tf.randomUniform([k, n], -1, 1, 'float32', 2) as import('@tensorflow/tfjs').Tensor2D;
-  const once = () => {
-    const t0 = performance.now();
-    const c = tf.matMul(a, b);
-    c.dataSync();
-    const ms = performance.now() - t0;
-    c.dispose();
-    return ms;
+  return {
+    m, k, n,
+    flops: 2 * m * k * n,
+    once() {
+      const t0 = performance.now();
+      const c = tf.matMul(a, b);
+      const corner = tf.slice(c, [0, 0], [1, 1]);
+      corner.dataSync();
+      const ms = performance.now() - t0;
+      tf.dispose([c, corner]);
+      return ms;
+    },
+    dispose: () => tf.dispose([a, b]),
   };
+}
+
+/** The matMul ceiling from the median of `times` (milliseconds of one timer.once() each). */
+export async function ceilingOf(timer: MatMulTimer, times: number[], warmup: number): Promise<MatMulCeiling> {
+  const tf = await import('@tensorflow/tfjs');
+  const medianMs = median(times);
+  const backend = tf.getBackend();
+  const wasm = backend === 'wasm' ? await wasmInfo() : { threads: null, simd: null };
+  return {
+    backend, m: timer.m, k: timer.k, n: timer.n, flops: timer.flops, warmup, reps: times.length, medianMs,
+    minMs: Math.min(...times),
+    gflops: timer.flops / (medianMs / 1000) / 1e9,
+    wasmThreads: wasm.threads,
+    wasmSimd: wasm.simd,
+  };
+}
+
+/** `warmup` untimed matMuls, then the median of `reps` timed ones: the single-thread ceiling. */
+export async function measureMatMulCeiling(options: MatMulOptions = {}): Promise<MatMulCeiling> {
+  const { warmup = 5, reps = 20 } = options;
+  const timer = await matMulTimer(options);
   try {
-    for (let i = 0; i < warmup; i++) once();
-    const times = Array.from({ length: reps }, once);
-    const flops = 2 * m * k * n;
-    const medianMs = median(times);
-    const backend = tf.getBackend();
-    const wasm = backend === 'wasm' ? await wasmInfo() : { threads: null, simd: null };
-    return {
-      backend, m, k, n, flops, warmup, reps, medianMs, minMs: Math.min(...times),
-      gflops: flops / (medianMs / 1000) / 1e9,
-      wasmThreads: wasm.threads,
-      wasmSimd: wasm.simd,
-    };
+    for (let i = 0; i < warmup; i++) timer.once();
+    const times = Array.from({ length: reps }, () => timer.once());
+    return await ceilingOf(timer, times, warmup);
   } finally {
-    tf.dispose([a, b]);
+    timer.dispose();
   }
 }
 
