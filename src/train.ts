@@ -159,6 +159,8 @@ class Run {
   private readonly prioritizeFrom: number;
   private readonly prioritizeAt: number;
   private statsAtPrioritizeFrom: StageStats[] = [];
+  /** Each stage's memory after the first epoch of this process (see summary perStage[].memory). */
+  private firstEpochStats: StageStats[] | null = null;
   /** The nice value of each stage, once set. */
   private niceness: number[] | null = null;
   private pipeline!: Pipeline;
@@ -294,6 +296,7 @@ class Run {
     const { p, pipeline, config } = this;
     this.progress('evaluate', performance.now());
     this.lastStats = await pipeline.stats();
+    this.firstEpochStats ??= this.lastStats;
     const t0 = performance.now();
     const val = await pipeline.evaluate('validation', sequentialBatches(this.data.validation, config.train.evalBatchSize));
     const test = await pipeline.evaluate('test', sequentialBatches(this.data.test, config.train.evalBatchSize));
@@ -404,6 +407,7 @@ class Run {
         synthesizerLoss: this.lastStats[i]?.synthesizerLoss ?? null,
         synthesizerCosine: this.lastStats[i]?.synthesizerCosine ?? null,
         ...(this.niceness && { nice: this.niceness[i] }),
+        ...(this.firstEpochStats && { memory: { firstEpoch: this.firstEpochStats[i]?.memory ?? null, end: s?.memory ?? null } }),
         ...((s?.rejected ?? this.lastStats[i]?.rejected) && { rejected: s?.rejected ?? this.lastStats[i]?.rejected }),
       };
     });

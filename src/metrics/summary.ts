@@ -1,3 +1,5 @@
+import type { StageMemory } from '../runtime/memory.js';
+
 /** Per-stage figures of a run. */
 export interface StageSummary {
   stage: number;
@@ -18,6 +20,8 @@ export interface StageSummary {
   synthesizerLoss: number | null;
   /** Mean cosine similarity of ĝ with the target that later arrived, over the last epoch. */
   synthesizerCosine: number | null;
+  /** Memory after the first epoch and at the end (a leak shows as growth between them). */
+  memory?: { firstEpoch: StageMemory | null; end: StageMemory | null };
   /** The nice value the stage's thread was given (train.priorities 'auto'); absent when left alone. */
   nice?: number;
   /** Stages over NATS: incoming messages the stage refused, by reason (sender, decode, invalid, oversized, shape, step, ...). */

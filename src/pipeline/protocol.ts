@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { TraceEvent } from '../metrics/trace.js';
+import type { StageMemory } from '../runtime/memory.js';
 
 /**
  * Messages between stages and the orchestrator. Activations and gradients travel as
@@ -74,6 +75,8 @@ export interface StageStats {
   /** The stage thread's CPU time, and its time waiting for a core, since the thread started (Linux). */
   cpuSeconds?: number;
   runQueueSeconds?: number;
+  /** Process RSS, live tensors and wasm heap, when the stats were taken. */
+  memory?: StageMemory;
   updates: number;
   skippedUpdates: number;
   synthesizerUpdates: number;

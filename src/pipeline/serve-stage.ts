@@ -10,6 +10,7 @@ import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { selectBackend } from '../runtime/backend.js';
 import { lowerThreadPriority } from '../runtime/thread-priority.js';
 import { threadCpu } from '../runtime/thread-cpu.js';
+import { stageMemory } from '../runtime/memory.js';
 import { Stage } from './stage.js';
 import { Inbox } from './inbox.js';
 import { nextAction } from './schedule.js';
@@ -67,6 +68,7 @@ export async function serveStage(
       waitSeconds: timing.wait / 1000,
       sendSeconds: timing.send / 1000,
       ...threadCpu(),
+      memory: stageMemory(),
       ...stage.counters,
       synthesizerLoss: synth.loss,
       synthesizerCosine: synth.cosine,

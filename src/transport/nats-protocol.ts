@@ -161,6 +161,12 @@ function validateStats(value: unknown, stage: number): void {
   nullableNumber(s.synthesizerLoss, 'stats.synthesizerLoss');
   nullableNumber(s.synthesizerCosine, 'stats.synthesizerCosine');
   if (s.rejected !== undefined) for (const [k, v] of Object.entries(record(s.rejected, 'stats.rejected'))) int(v, `stats.rejected.${k.slice(0, 40)}`);
+  for (const key of ['cpuSeconds', 'runQueueSeconds']) if (s[key] !== undefined) finite(s[key], `stats.${key}`);
+  if (s.memory !== undefined) {
+    const memory = record(s.memory, 'stats.memory');
+    for (const key of ['rssBytes', 'tensors', 'tensorBytes']) int(memory[key], `stats.memory.${key}`);
+    if (memory.wasmHeapBytes !== null) int(memory.wasmHeapBytes, 'stats.memory.wasmHeapBytes');
+  }
 }
 
 function validateReport(value: unknown, stage: number): void {
