@@ -17,10 +17,9 @@ import { resolveConfig } from '../src/config/resolve.js';
 import { presetNames, defaultPreset } from '../src/config/presets.js';
 import { ConfigError } from '../src/config/errors.js';
 import { effectiveWindow } from '../src/train.js';
-import { stageSpecs, isLast } from '../src/pipeline/stage-spec.js';
-import { Stage, type StageLinks } from '../src/pipeline/stage.js';
-import type { BackwardMessage, ForwardMessage } from '../src/pipeline/protocol.js';
-import { stream } from '../src/pipeline/rng.js';
+import { stageSpecs } from '../src/pipeline/stage-spec.js';
+import type { Stage } from '../src/pipeline/stage.js';
+import { StageDriver } from '../src/bench/stage-driver.js';
 import { selectBackend } from '../src/runtime/backend.js';
 import { BatchNorm, Dense, type Layer } from '../src/model/index.js';
 import { matMulTimer, ceilingOf, describeCeiling, type MatMulCeiling } from '../src/bench/matmul-ceiling.js';
@@ -55,17 +54,6 @@ function describe(layers: readonly Layer[]): string {
     .join(', ');
 }
 
-/** Links that count what the stage sends and keep nothing. */
-function countingLinks() {
-  const sent = { forward: 0, backward: 0, reports: 0 };
-  const links: StageLinks = {
-    forward: () => void (sent.forward += 1),
-    backward: () => void (sent.backward += 1),
-    report: () => void (sent.reports += 1),
-  };
-  return { sent, links };
-}
-
 async function profile(flags: Flags): Promise<void> {
   const config = resolveConfig({ preset: flags.preset, overrides: { backend: flags.backend, train: { batchSize: flags.batchSize } } });
   const specs = stageSpecs(config, effectiveWindow(config));
@@ -76,30 +64,10 @@ async function profile(flags: Flags): Promise<void> {
   const backend = await selectBackend(config.backend);
   const timer = await matMulTimer();
 
-  const { sent, links } = countingLinks();
-  const stage = new Stage(spec, links);
+  const driver = new StageDriver(spec, config.train.batchSize, config.train.seed);
+  const { stage, sent, takesTargets } = driver;
   const B = config.train.batchSize;
-  const outUnits = stage.net.outputUnits ?? spec.layers[spec.layers.length - 1].units;
-  // targets from above: the synthesizer's (DNI) or the true gradient (backprop); the last stage has none
-  const takesTargets = !isLast(spec);
-  const rng = stream(config.train.seed, 'profile', 'stage', spec.index);
-  const pool = Array.from({ length: 4 }, () => ({
-    activations: new Float32Array(B * spec.inputUnits).map(() => rng()),
-    labels: new Uint8Array(B).map(() => Math.floor(rng() * spec.classes)),
-    target: takesTargets ? new Float32Array(B * outUnits).map(() => (rng() - 0.5) / B) : null,
-  }));
-  const forwardOf = (step: number): ForwardMessage => {
-    const p = pool[step % pool.length];
-    return { kind: 'forward', step, rows: B, activations: p.activations, labels: p.labels };
-  };
-  const targetOf = (step: number): BackwardMessage => ({
-    kind: 'backward',
-    step,
-    gradient: pool[step % pool.length].target,
-    synthetic: spec.mode !== 'backprop',
-  });
 
-  let step = 0;
   const time = { forward: 0, target: 0 };
   // per step: its time, and the time of one ceiling matMul right after it (interleaved, so both
   // see the same load on a shared machine; their medians are compared)
@@ -107,18 +75,13 @@ async function profile(flags: Flags): Promise<void> {
   const ceilingMs: number[] = [];
   let profiling = false;
   const oneStep = (timed: boolean) => {
-    const t0 = performance.now();
-    stage.forward(forwardOf(step));
-    const t1 = performance.now();
-    if (takesTargets) stage.backward(targetOf(step));
-    const t2 = performance.now();
+    const { forwardMs, targetMs } = driver.step();
     if (timed) {
-      time.forward += t1 - t0;
-      time.target += t2 - t1;
-      stepMs.push(t2 - t0);
+      time.forward += forwardMs;
+      time.target += targetMs;
+      stepMs.push(forwardMs + targetMs);
       if (!profiling) ceilingMs.push(timer.once());
     }
-    step += 1;
   };
 
   try {
@@ -156,7 +119,7 @@ async function profile(flags: Flags): Promise<void> {
     report({ flags, config: { preset: config.preset ?? flags.preset, mode: config.mode }, stage, f, B, backend: backend.name, ceiling, wallMs, medianStepMs, time, flops, updates, synthUpdates, takesTargets, sent });
   } finally {
     timer.dispose();
-    stage.dispose();
+    driver.dispose();
   }
 }
 

@@ -482,7 +482,7 @@ class Run {
   }
 }
 
-function describeLayer(config: Config, index: number): string {
+export function describeLayer(config: Config, index: number): string {
   const layer = config.model.layers[index];
   const input = index === 0 ? config.model.inputUnits : config.model.layers[index - 1].units;
   const extras = [layer.batchNorm ? 'batchnorm' : '', layer.activation].filter(Boolean).join('+');

@@ -18,6 +18,15 @@ export function number(value: string): number {
   return n;
 }
 
+/** --stages '[[0],[1,2,3]]': layer indices of each stage, as JSON (checked with the rest of the config). */
+export function stageGroups(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new InvalidArgumentError(`expected JSON like '[[0],[1,2,3]]' (layer indices of each stage), got "${value}"`);
+  }
+}
+
 /** Seeds may be numbers or words. */
 export function seed(value: string): number | string {
   return /^-?\d+$/.test(value) ? Number(value) : value;
@@ -36,6 +45,7 @@ export interface TrainFlags {
   schedule?: string;
   window?: number;
   updateProbability?: number;
+  stages?: unknown;
   maxSteps?: number;
   data?: string;
   out?: string;
@@ -63,6 +73,7 @@ export function flagsToConfig(flags: TrainFlags): Record<string, unknown> {
     placement: flags.placement,
     data: flags.data,
     out: flags.out,
+    stages: flags.stages,
     optimizer: { learningRate: flags.lr },
     train: {
       epochs: flags.epochs,
@@ -84,7 +95,7 @@ export function configFlagsGiven(flags: TrainFlags): string[] {
   const names: [keyof TrainFlags, string][] = [
     ['preset', '--preset'], ['config', '--config'], ['mode', '--mode'], ['epochs', '--epochs'], ['batchSize', '--batch-size'],
     ['lr', '--lr'], ['seed', '--seed'], ['backend', '--backend'], ['schedule', '--schedule'], ['window', '--window'],
-    ['updateProbability', '--update-probability'], ['maxSteps', '--max-steps'], ['data', '--data'], ['out', '--out'],
+    ['updateProbability', '--update-probability'], ['stages', '--stages'], ['maxSteps', '--max-steps'], ['data', '--data'], ['out', '--out'],
     ['checkpointEvery', '--checkpoint-every'], ['maxRestarts', '--max-restarts'], ['skipNonfinite', '--skip-nonfinite'],
   ];
   return names.filter(([key]) => flags[key] !== undefined).map(([, flag]) => flag);

