@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { presetNames, defaultPreset } from '../config/presets.js';
+import type { ConfigInput } from '../config/schema.js';
 import { runBench, benchTable } from '../bench/index.js';
-import { positiveInt } from './flags.js';
+import { positiveInt, stageGroups } from './flags.js';
 
 interface BenchFlags {
   steps: number;
@@ -10,6 +11,7 @@ interface BenchFlags {
   preset: string;
   out?: string;
   configs?: string[];
+  stages?: unknown;
 }
 
 function list(value: string): string[] {
@@ -24,10 +26,12 @@ export function benchCommand(): Command {
     .option('--batch-size <n>', "examples per batch (default: the preset's)", positiveInt)
     .addOption(new Option('--preset <name>', 'preset every configuration starts from').choices(presetNames).default(defaultPreset))
     .option('--out <dir>', 'bench directory (default runs/bench-<timestamp>); must be new or empty')
+    .option('--stages <json>', "layer indices of each stage, e.g. '[[0],[1,2,3]]' (default: the preset's)", stageGroups)
     .option('--configs <list>', 'mode/schedule,... (default backprop/lockstep,cdni/lockstep,cdni/async[,cdni/pipelined])', list)
     .action(async (flags: BenchFlags) => {
       const result = await runBench({
         preset: flags.preset,
+        ...(flags.stages !== undefined && { config: { stages: flags.stages } as ConfigInput }),
         steps: flags.steps,
         repetitions: flags.repetitions,
         batchSize: flags.batchSize,
