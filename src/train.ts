@@ -65,8 +65,13 @@ export type EpochRecord = {
   testAccuracy: number;
   epochSeconds: number;
   samplesPerSecond: number;
+  /** Wall seconds since this process started the run (worker start-up and evaluations included). */
+  elapsedSeconds: number;
   stages: StageStats[];
 };
+
+/** Test accuracies whose first crossing summary.json records (time to accuracy). */
+export const ACCURACY_MILESTONES = [0.95, 0.97, 0.98] as const;
 
 export interface TrainOptions {
   logger?: Logger;
@@ -159,6 +164,8 @@ class Run {
   private readonly prioritizeFrom: number;
   private readonly prioritizeAt: number;
   private statsAtPrioritizeFrom: StageStats[] = [];
+  /** The first epoch end at which test accuracy reached each of ACCURACY_MILESTONES. */
+  private readonly reached: Record<number, { epoch: number; step: number; elapsedSeconds: number }> = {};
   /** Each stage's memory after the first epoch of this process (see summary perStage[].memory). */
   private firstEpochStats: StageStats[] | null = null;
   /** The nice value of each stage, once set. */
@@ -314,8 +321,12 @@ class Run {
       testAccuracy: test.accuracy,
       epochSeconds: stepsInEpoch * config.train.batchSize / (p.samples / (p.trainMs / 1000)),
       samplesPerSecond: (p.samples * 1000) / p.trainMs,
+      elapsedSeconds: (performance.now() - this.started) / 1000,
       stages: this.lastStats,
     };
+    for (const target of ACCURACY_MILESTONES) {
+      if (test.accuracy >= target) this.reached[target] ??= { epoch: p.epoch, step: p.step, elapsedSeconds: record.elapsedSeconds };
+    }
     this.dir.metric({ type: 'epoch', ...record });
     this.options.onEpoch?.(record);
     this.log.info(
@@ -436,6 +447,7 @@ class Run {
       lostSteps: p.lostSteps + pipeline.lostSteps,
       checkpointStep: this.checkpointStep,
       resumedFrom: this.resumedFrom,
+      testAccuracyReached: Object.fromEntries(ACCURACY_MILESTONES.map((a) => [String(a), this.reached[a] ?? null])),
       perStage,
       ...(this.host instanceof NatsStageHost && { transport: this.host.describe() }),
     };

@@ -95,7 +95,7 @@ function fakeSummary(schedule: string, samplesPerSecond: number, busy: number[],
     runId: `fake-${schedule}`, outDir: `/tmp/fake-${mode}-${schedule}`, preset: 'mnist-cdni', mode, schedule, window: schedule === 'lockstep' ? 1 : 4,
     backend: 'wasm', stages: busy.length, epochs: 1, steps: 100, batchSize: 128, wallSeconds: 12, trainSeconds: 10,
     trainSamplesPerSecond: samplesPerSecond, valAccuracy: 0.9, valLoss: 0.3, testAccuracy: 0.9, testLoss: 0.3, stopped: false,
-    restarts: 0, lostSteps: 0, checkpointStep: 100, resumedFrom: null,
+    restarts: 0, lostSteps: 0, checkpointStep: 100, resumedFrom: null, testAccuracyReached: {},
     perStage: busy.map((b, stage) => ({
       stage, layers: [], backend: 'wasm', busySeconds: b + 1, waitSeconds: 1, sendSeconds: 0.1, updates: 100, skippedUpdates: 0,
       droppedNonFinite: 0, synthesizerLoss: null, synthesizerCosine: null,

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,18 @@ test('a short cDNI run through the library learns and writes its outputs', async
       assert.ok(s.synthesizerCosine !== null && s.synthesizerCosine > 0, `cosine ${s.synthesizerCosine}`);
     }
     assert.equal(summary.perStage[3].synthesizerLoss, null);
+    // time to accuracy: one epoch end (the partial epoch of 250 steps)
+    assert.deepEqual(Object.keys(summary.testAccuracyReached), ['0.95', '0.97', '0.98']);
+    for (const [target, reached] of Object.entries(summary.testAccuracyReached)) {
+      assert.equal(reached !== null, summary.testAccuracy! >= Number(target), `${target}: ${JSON.stringify(reached)}`);
+      if (reached) assert.ok(reached.epoch === 1 && reached.step === 250 && reached.elapsedSeconds > 0);
+    }
+    // memory after the first epoch and at the end; priorities where 4 stages share fewer cores
+    for (const s of summary.perStage) {
+      assert.ok(s.memory?.firstEpoch && s.memory.end && s.memory.end.tensors > 0, JSON.stringify(s.memory));
+      if (availableParallelism() < 4 && process.platform === 'linux') assert.equal(typeof s.nice, 'number');
+    }
+    if (availableParallelism() < 4 && process.platform === 'linux') assert.equal(summary.perStage[0].nice! + summary.perStage[3].nice! > 0, true);
     const written = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     assert.deepEqual(written, JSON.parse(JSON.stringify(summary)));
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));

@@ -73,6 +73,11 @@ export interface Summary {
   checkpointStep: number | null;
   /** Step this run continued from (--resume). */
   resumedFrom: number | null;
+  /**
+   * Time to accuracy: for test accuracy 0.95, 0.97 and 0.98, the first epoch end that reached it,
+   * with its step and the wall seconds since this process started the run (null: not reached).
+   */
+  testAccuracyReached: Record<string, { epoch: number; step: number; elapsedSeconds: number } | null>;
   perStage: StageSummary[];
   /** Stages over NATS (absent for worker threads). */
   transport?: TransportSummary;
