@@ -49,6 +49,16 @@ export const presets = {
     optimizer,
     train: { ...schedule, updateProbability: 0.2 },
   },
+  // complete unlock: stages 1-3 also predict their input from x (synthetic inputs), stages 0-2 their gradient
+  'mnist-unlocked': {
+    preset: 'mnist-unlocked',
+    mode: 'cdni',
+    model: mlp,
+    synthesizer: { hiddenLayers: [] },
+    syntheticInputs: { hiddenLayers: [256], batchNorm: true },
+    optimizer,
+    train: { ...schedule },
+  },
 } satisfies Record<string, ConfigInput>;
 
 export type PresetName = keyof typeof presets;

@@ -15,6 +15,8 @@ export interface StageSummary {
   synthesizerLoss: number | null;
   /** Mean cosine similarity of ĝ with the target that later arrived, over the last epoch. */
   synthesizerCosine: number | null;
+  /** Complete unlock, stages above the first: mean loss of the input model I[s] over the last epoch. */
+  inputModelLoss?: number | null;
   /** Stages over NATS: incoming messages the stage refused, by reason (sender, decode, invalid, oversized, shape, step, ...). */
   rejected?: Record<string, number>;
 }
