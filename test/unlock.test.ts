@@ -13,6 +13,7 @@ import { decodeStageState, type StageState } from '../src/checkpoint/stage-state
 import { resolveConfig } from '../src/config/resolve.js';
 import { ConfigError } from '../src/config/errors.js';
 import { train } from '../src/train.js';
+import { controlWireValidator } from '../src/transport/nats-protocol.js';
 import { stream } from '../src/pipeline/rng.js';
 import type { Config } from '../src/config/schema.js';
 import { problems } from './helpers/config-error.js';
@@ -168,4 +169,12 @@ test('synthetic inputs: bad configs are refused with the field and what to do', 
     train(config, { nats: { stages: 'join', url: 'nats://127.0.0.1:1' } }),
     (e: Error) => e instanceof ConfigError && /--transport nats[\s\S]*worker threads only/.test(e.message),
   );
+});
+
+test('a stage process over NATS refuses a spec with synthetic inputs', () => {
+  const spec = stageSpecs(resolveConfig({ preset: 'mnist-unlocked' }), 1)[1];
+  const limits = { maxRows: 128 };
+  const assign = (s: StageSpec) => ({ kind: 'assign', instance: 'i1', spec: s, heartbeatMs: 1000, orchestratorTimeoutMs: 5000, limits });
+  assert.throws(() => controlWireValidator(1)(assign(spec)), /spec\.syntheticInputs: .*worker threads only/);
+  assert.doesNotThrow(() => controlWireValidator(1)(assign({ ...spec, syntheticInputs: null })));
 });
