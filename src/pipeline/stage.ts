@@ -189,10 +189,10 @@ export class Stage {
     if (!this.last) {
       const h = tf.tidy(() => this.net.forward(x, true).y);
       const activations = h.dataSync() as Float32Array;
-      h.dispose();
       if (message.step === this.injectNaNAt) activations[0] = NaN;
       this.checkFinite(activations, 'activations', message.step); // throws: skipNonFinite is refused with synthetic inputs
       this.sendForward(message, activations);
+      h.dispose();
     }
     x.dispose();
     this.links.report({ kind: 'done', stage: this.spec.index, step: message.step });
