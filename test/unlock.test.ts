@@ -17,7 +17,7 @@ import { controlWireValidator } from '../src/transport/nats-protocol.js';
 import { stream } from '../src/pipeline/rng.js';
 import type { Config } from '../src/config/schema.js';
 import { problems } from './helpers/config-error.js';
-import { smallConfig, trainingBatches, copyBatch } from './helpers/fixtures.js';
+import { data, smallConfig, trainingBatches, copyBatch } from './helpers/fixtures.js';
 
 before(async () => {
   await tf.setBackend('wasm');
@@ -177,4 +177,18 @@ test('a stage process over NATS refuses a spec with synthetic inputs', () => {
   const assign = (s: StageSpec) => ({ kind: 'assign', instance: 'i1', spec: s, heartbeatMs: 1000, orchestratorTimeoutMs: 5000, limits });
   assert.throws(() => controlWireValidator(1)(assign(spec)), /spec\.syntheticInputs: .*worker threads only/);
   assert.doesNotThrow(() => controlWireValidator(1)(assign({ ...spec, syntheticInputs: null })));
+});
+
+test('async complete unlock: a stage worker that exits is replaced with its data link, and the run finishes', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'synthgrad-unlock-restart-'));
+  try {
+    const config = unlocked({ train: { schedule: 'async', window: 4, maxSteps: 60, checkpointEvery: 20 } });
+    const summary = await train({ ...config, out: join(root, 'run') }, { data: data(), fault: { stage: 1, step: 30, kind: 'exit' } });
+    assert.equal(summary.restarts, 1);
+    assert.equal(summary.steps, 60);
+    assert.deepEqual(summary.perStage.map((s) => s.inputModelLoss !== undefined), [false, true, true]);
+    assert.ok(summary.testAccuracy! > 0.2, `test accuracy ${summary.testAccuracy} (chance is 0.1)`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
