@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { availableParallelism } from 'node:os';
 import { validateConfig } from './config/resolve.js';
+import { ConfigError } from './config/errors.js';
 import { placementOf, type Config, type ConfigInput } from './config/schema.js';
 import { loadMnist, epochBatches, sequentialBatches, type Mnist } from './data/index.js';
 import { Pipeline, type TrainStepResult } from './pipeline/pipeline.js';
@@ -124,6 +125,7 @@ export function prioritizesStages(config: Config): boolean {
 /** Trains a config in stage workers and returns the summary (also written to summary.json). */
 export async function train(input: ConfigInput | Config, options: TrainOptions = {}): Promise<Summary> {
   const config = validateConfig(input);
+  checkTransport(config, options);
   const data = options.data ?? loadMnist(config.data, { validationSize: config.train.validationSize });
   const runId = options.nats?.runId ?? newRunId(config.preset ?? config.mode);
   const dir = new RunDir(config.out ?? join('runs', runId));
@@ -134,9 +136,17 @@ export async function train(input: ConfigInput | Config, options: TrainOptions =
 export async function resume(runDir: string, options: TrainOptions = {}): Promise<Summary> {
   const dir = RunDir.existing(runDir);
   const { config, runId } = readRunConfig(dir.path);
+  checkTransport(config, options);
   const checkpoint = readCheckpoint(dir.path, config, stageGrouping(config).length);
   const data = options.data ?? loadMnist(config.data, { validationSize: config.train.validationSize });
   return new Run(config, dir, runId, data, options, checkpoint).execute();
+}
+
+/** Synthetic inputs need the orchestrator's data links into every stage, which only worker threads have yet. */
+function checkTransport(config: Config, options: TrainOptions): void {
+  if (config.syntheticInputs && options.nats) {
+    throw new ConfigError('--transport nats', ['syntheticInputs: synthetic inputs run in worker threads only for now: drop --transport nats (or syntheticInputs)']);
+  }
 }
 
 function freshProgress(): RunProgress {
@@ -419,6 +429,7 @@ class Run {
         synthesizerCosine: this.lastStats[i]?.synthesizerCosine ?? null,
         ...(this.niceness && { nice: this.niceness[i] }),
         ...(this.firstEpochStats && { memory: { firstEpoch: this.firstEpochStats[i]?.memory ?? null, end: s?.memory ?? null } }),
+        ...(this.lastStats[i]?.inputModelLoss !== undefined && { inputModelLoss: this.lastStats[i].inputModelLoss }),
         ...((s?.rejected ?? this.lastStats[i]?.rejected) && { rejected: s?.rejected ?? this.lastStats[i]?.rejected }),
       };
     });

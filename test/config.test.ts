@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig, validateConfig, mergeConfig } from '../src/config/resolve.js';
 import { presets, presetNames } from '../src/config/presets.js';
-import { ConfigError } from '../src/config/errors.js';
+import { problems } from './helpers/config-error.js';
 import { stageSpecs } from '../src/pipeline/stage-spec.js';
 import { learningRateAt } from '../src/pipeline/learning-rate.js';
 
@@ -30,16 +30,6 @@ test('flags override a preset; the default preset is mnist-cdni', () => {
 test('mergeConfig replaces arrays and skips undefined', () => {
   assert.deepEqual(mergeConfig({ a: { b: [1, 2], c: 1 } }, { a: { b: [3], c: undefined } }), { a: { b: [3], c: 1 } });
 });
-
-function problems(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
-    return error.message;
-  }
-  assert.fail('expected an error');
-}
 
 test('bad values are named field by field', () => {
   const message = problems(() =>

@@ -10,6 +10,7 @@ const view = (over: Partial<StageView>): StageView => ({
   awaitingGradient: false,
   forwardQueued: 0,
   backwardQueued: 0,
+  inputQueued: 0,
   stopRequested: false,
   ...over,
 });
@@ -58,4 +59,12 @@ test('pipelined: after a flush marker every outstanding target is due, and a sto
   assert.equal(nextAction(p({ stopRequested: true })), 'stop');
   // backprop stays update-locked whatever the schedule
   assert.equal(nextAction(p({ mode: 'backprop', awaitingGradient: true, forwardQueued: 1 })), 'wait');
+});
+
+test('complete unlock: targets, then real inputs from below, then the next data batch; never waits on the stages below', () => {
+  assert.equal(nextAction(view({ inputQueued: 1, forwardQueued: 1, backwardQueued: 1 })), 'backward');
+  assert.equal(nextAction(view({ inputQueued: 1, forwardQueued: 1 })), 'forward');
+  assert.equal(nextAction(view({ inputQueued: 2 })), 'input');
+  // a stop waits for queued data batches
+  assert.equal(nextAction(view({ inputQueued: 1, stopRequested: true })), 'input');
 });

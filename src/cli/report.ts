@@ -17,13 +17,16 @@ export function summaryText(s: Summary): string {
     `  validation accuracy ${fixed(s.valAccuracy, 4)}   test accuracy ${fixed(s.testAccuracy, 4)}   test loss ${fixed(s.testLoss, 4)}`,
     `  ${s.epochs} epochs, ${s.steps} steps of ${s.batchSize}, wall ${s.wallSeconds.toFixed(1)} s, training ${Math.round(s.trainSamplesPerSecond)} samples/s`,
     '',
-    '  stage  busy s   wait s   send s  updates  synth loss  synth cos  layers',
   ];
+  // complete unlock: the loss of each stage's input model I[s]
+  const unlocked = s.perStage.some((p) => p.inputModelLoss !== undefined);
+  lines.push(`  stage  busy s   wait s   send s  updates  synth loss  synth cos${unlocked ? '  input loss' : ''}  layers`);
   for (const p of s.perStage) {
+    const inputLoss = unlocked ? (p.inputModelLoss == null ? '-' : p.inputModelLoss.toPrecision(3)).padStart(12) : '';
     lines.push(
       `  ${String(p.stage).padEnd(5)} ${p.busySeconds.toFixed(1).padStart(7)} ${p.waitSeconds.toFixed(1).padStart(8)} ` +
         `${p.sendSeconds.toFixed(2).padStart(8)} ${String(p.updates).padStart(8)} ${(p.synthesizerLoss === null ? '-' : p.synthesizerLoss.toPrecision(3)).padStart(11)} ` +
-        `${fixed(p.synthesizerCosine, 3).padStart(10)}  ${p.layers.join('; ')}`,
+        `${fixed(p.synthesizerCosine, 3).padStart(10)}${inputLoss}  ${p.layers.join('; ')}`,
     );
   }
   lines.push('', `  run directory: ${s.outDir}`);

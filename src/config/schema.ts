@@ -19,15 +19,26 @@ export const modelSchema = z
   })
   .strict();
 
-export const synthesizerSchema = z
+/** A small helper network beside a stage (a synthesizer, an input model): hidden layers, then a linear output. */
+const helperNetSchema = z
   .object({
-    /** Widths of the hidden layers; [] is a linear synthesizer. */
+    /** Widths of the hidden layers (dense, optional BatchNorm, ReLU); [] is a linear map. */
     hiddenLayers: z.array(z.number().int().positive()).default([]),
     batchNorm: z.boolean().default(false),
-    /** Defaults to the optimizer's learning rate. */
+    /** Defaults to the optimizer's learning rate (and follows its decay). */
     learningRate: z.number().positive().optional(),
   })
   .strict();
+
+/** The synthesizer M[s] of every stage below the last ([] hidden layers: linear, as cDNI's best). */
+export const synthesizerSchema = helperNetSchema;
+
+/**
+ * Complete unlock (DNI.md, synthetic inputs): every stage above the first also owns I[s], a network
+ * predicting its input h[s-1] from the data batch x. It trains on ĥ[s-1] = I[s](x) without waiting
+ * for the stages below, and I[s] learns from the real h[s-1] when it arrives.
+ */
+export const syntheticInputsSchema = helperNetSchema;
 
 export const optimizerSchema = z
   .object({
@@ -80,6 +91,8 @@ export const configSchema = z
     /** Layer indices of each stage, contiguous and in order; default: one layer per stage. */
     stages: z.array(z.array(z.number().int().nonnegative()).min(1)).min(1).optional(),
     synthesizer: synthesizerSchema.default({ hiddenLayers: [], batchNorm: false }),
+    /** Set: complete unlock, every stage above the first predicts its input from x (see syntheticInputsSchema). */
+    syntheticInputs: syntheticInputsSchema.optional(),
     optimizer: optimizerSchema,
     train: trainSchema,
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
@@ -119,6 +132,7 @@ export const configSchema = z
         message: 'backprop updates every batch (updateProbability 1); use mode dni or cdni for stochastic updates',
       });
     }
+    if (config.syntheticInputs) unlockIssues(config).forEach((message) => ctx.addIssue({ code: 'custom', path: ['syntheticInputs'], message }));
     if (config.stages) {
       const flat = config.stages.flat();
       const expected = layers.map((_, i) => i);
@@ -132,6 +146,28 @@ export const configSchema = z
     }
   });
 
+/** Why a config cannot run with synthetic inputs (complete unlock), if it cannot. */
+function unlockIssues(config: {
+  mode: string;
+  model: { layers: unknown[] };
+  stages?: number[][];
+  train: { schedule: string; skipNonFinite: boolean };
+  backend: string;
+  placement?: string;
+}): string[] {
+  const issues: string[] = [];
+  if (config.mode === 'backprop') {
+    issues.push('synthetic inputs need synthetic gradients (a stage that waits for its true gradient is not unlocked): use mode dni or cdni, or remove syntheticInputs');
+  }
+  if ((config.stages?.length ?? config.model.layers.length) < 2) issues.push('synthetic inputs need at least 2 stages (stage 0 reads the data itself)');
+  if (config.train.schedule === 'pipelined') issues.push('synthetic inputs run with schedule lockstep or async, not pipelined');
+  if (config.train.skipNonFinite) issues.push('synthetic inputs do not support train.skipNonFinite yet (a non-finite value stops the run)');
+  if (placementOf(config as Pick<Config, 'placement' | 'backend'>) === 'process') {
+    issues.push("synthetic inputs run in worker threads only for now: use placement 'thread' (not 'process' nor backend tensorflow's default)");
+  }
+  return issues;
+}
+
 /** What a user writes (defaults may be left out). */
 export type ConfigInput = z.input<typeof configSchema>;
 /** A validated config with every default filled in. */
@@ -143,6 +179,6 @@ export type BackendName = Config['backend'];
 export type Placement = NonNullable<Config['placement']>;
 
 /** The placement a config asks for, defaults applied. */
-export function placementOf(config: Config): Placement {
+export function placementOf(config: Pick<Config, 'placement' | 'backend'>): Placement {
   return config.placement ?? (config.backend === 'tensorflow' ? 'process' : 'thread');
 }

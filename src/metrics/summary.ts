@@ -24,6 +24,8 @@ export interface StageSummary {
   memory?: { firstEpoch: StageMemory | null; end: StageMemory | null };
   /** The nice value the stage's thread was given (train.priorities 'auto'); absent when left alone. */
   nice?: number;
+  /** Complete unlock, stages above the first: mean loss of the input model I[s] over the last epoch. */
+  inputModelLoss?: number | null;
   /** Stages over NATS: incoming messages the stage refused, by reason (sender, decode, invalid, oversized, shape, step, ...). */
   rejected?: Record<string, number>;
 }

@@ -1,9 +1,11 @@
-import type { BackwardMessage, ForwardMessage } from './protocol.js';
+import type { BackwardMessage, ForwardMessage, InputMessage } from './protocol.js';
 
 /** A stage's queued messages, in arrival order per kind, and a way to wait for the next one. */
 export class Inbox {
   readonly forward: ForwardMessage[] = [];
   readonly backward: BackwardMessage[] = [];
+  /** Complete unlock: data batches x_t from the orchestrator. */
+  readonly input: InputMessage[] = [];
   stopRequested = false;
   private wake: (() => void) | null = null;
 
@@ -17,6 +19,11 @@ export class Inbox {
     this.notify();
   }
 
+  pushInput(message: InputMessage): void {
+    this.input.push(message);
+    this.notify();
+  }
+
   requestStop(): void {
     this.stopRequested = true;
     this.notify();
@@ -24,7 +31,7 @@ export class Inbox {
 
   /** Drops queued messages of these steps. */
   discard(steps: Set<number>): void {
-    for (const queue of [this.forward, this.backward] as { step: number; eval?: unknown }[][]) {
+    for (const queue of [this.forward, this.backward, this.input] as { step: number; eval?: unknown }[][]) {
       for (let i = queue.length - 1; i >= 0; i--) if (steps.has(queue[i].step) && !queue[i].eval) queue.splice(i, 1);
     }
   }

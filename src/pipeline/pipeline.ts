@@ -1,6 +1,6 @@
 import type { Batch } from '../data/index.js';
 import type { EvalTag, ReportMessage, StageStats } from './protocol.js';
-import type { StageSpec } from './stage-spec.js';
+import { doneReportsPerStep, type StageSpec } from './stage-spec.js';
 import { StageError } from './stage-error.js';
 import type { TraceEvent } from '../metrics/trace.js';
 import type { StageHost } from './stage-host.js';
@@ -99,15 +99,30 @@ export class Pipeline {
     return this.specs.length;
   }
 
+  /** `done` reports that finish a training step (an unlocked stage sends two). */
+  private get reportsPerStep(): number {
+    return doneReportsPerStep(this.specs);
+  }
+
   /** Training steps sent whose work is not finished in every stage. */
   get inFlight(): number {
     return this.inFlightSteps.size;
   }
 
-  /** Sends a training batch into stage 0 (its buffers move to the worker). */
+  /**
+   * Sends a training batch into stage 0 (its buffers move to the worker) and, complete unlock, a
+   * copy straight to every stage that predicts its input from it.
+   */
   feed(batch: Batch, step: number): void {
     this.throwIfFailed();
     this.inFlightSteps.set(step, 0);
+    for (const spec of this.specs) {
+      if (!spec.syntheticInputs) continue;
+      if (!this.host.sendInput) throw new Error('this transport cannot send data batches to stages above the first (synthetic inputs run in worker threads only)');
+      const activations = batch.x.slice();
+      const labels = batch.labels.slice();
+      this.host.sendInput(spec.index, { kind: 'input', step, rows: batch.size, activations, labels }, [activations.buffer as ArrayBuffer]);
+    }
     this.host.send({ kind: 'forward', step, rows: batch.size, activations: batch.x, labels: batch.labels }, [
       batch.x.buffer as ArrayBuffer,
     ]);
@@ -283,7 +298,7 @@ export class Pipeline {
     if (count === undefined) return;
     // a batch dropped before it went up: the stages above will never see it
     const credit = message.dropped === 'above' ? this.stages - message.stage : 1;
-    if (count + credit >= this.stages) this.inFlightSteps.delete(message.step);
+    if (count + credit >= this.reportsPerStep) this.inFlightSteps.delete(message.step);
     else this.inFlightSteps.set(message.step, count + credit);
     if (message.loss !== undefined) {
       this.events.onStep?.({ step: message.step, loss: message.loss, correct: message.correct!, rows: message.rows! });

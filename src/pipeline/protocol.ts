@@ -30,6 +30,18 @@ export interface ForwardMessage {
   marker?: true;
 }
 
+/**
+ * Complete unlock: the data batch x_t with its labels, sent by the orchestrator straight to a stage
+ * above the first (as well as to stage 0), so the stage need not wait for h[s-1]_t.
+ */
+export interface InputMessage {
+  kind: 'input';
+  step: number;
+  rows: number;
+  activations: Float32Array;
+  labels: Uint8Array;
+}
+
 /** The target for an earlier step: dL/dh (true) or J^T ĝ (synthetic); null when the sender skipped its update. */
 export interface BackwardMessage {
   kind: 'backward';
@@ -46,6 +58,8 @@ export interface Rewire {
   forwardOut?: MessagePort;
   backwardIn?: MessagePort;
   backwardOut?: MessagePort;
+  /** Complete unlock: x_t from the orchestrator. */
+  inputIn?: MessagePort;
 }
 
 /** orchestrator -> stage */
@@ -88,6 +102,8 @@ export interface StageStats {
   /** Means since the last stats request (null when no synthesizer step happened). */
   synthesizerLoss: number | null;
   synthesizerCosine: number | null;
+  /** Complete unlock: mean of I[s]'s loss ||I(x) - h[s-1]||^2 since the last stats request (null: none). */
+  inputModelLoss?: number | null;
 }
 
 /** stage -> orchestrator */

@@ -13,12 +13,15 @@ export interface StageView {
   oldestFlushed: boolean;
   /** Locked (backprop) stage that sent a batch forward and waits for its true gradient. */
   awaitingGradient: boolean;
+  /** Messages that may be taken now (complete unlock holds some back until the stage's own pass on x_t). */
   forwardQueued: number;
   backwardQueued: number;
+  /** Complete unlock: data batches x_t queued. */
+  inputQueued: number;
   stopRequested: boolean;
 }
 
-export type Action = 'forward' | 'backward' | 'wait' | 'stop';
+export type Action = 'forward' | 'backward' | 'input' | 'wait' | 'stop';
 
 /**
  * `pipelined` (clocked, GPipe-like): every stage keeps a fixed order, batch t's target right after
@@ -38,6 +41,8 @@ function pipelined(view: StageView): Action {
  * - backprop (update-locked): after a forward pass, only the gradient for that batch may come next.
  * - dni / cdni (update-unlocked): targets first (they free the cache and improve the synthesizer),
  *   then the next batch; never waits on the stage above.
+ * - complete unlock: as dni / cdni, the real inputs from below next (they finish steps the stages
+ *   above wait for), then the next data batch x_t; never waits on the stages below.
  * - pipelined: see above.
  * Determinism of `lockstep` comes from the orchestrator keeping one batch in flight, so each stage
  * sees its messages in one fixed order.
@@ -47,5 +52,6 @@ export function nextAction(view: StageView): Action {
   if (view.backwardQueued > 0) return 'backward';
   if (view.mode === 'backprop' && view.awaitingGradient) return 'wait';
   if (view.forwardQueued > 0) return 'forward';
+  if (view.inputQueued > 0) return 'input';
   return view.stopRequested ? 'stop' : 'wait';
 }

@@ -72,13 +72,18 @@ export async function serveStage(
       ...stage.counters,
       synthesizerLoss: synth.loss,
       synthesizerCosine: synth.cosine,
+      ...(stage.syntheticInput && { inputModelLoss: stage.syntheticInput.takeLossMean() }),
     };
   };
 
   const inbox = new Inbox();
   links.listen(inbox);
-  // pipelined bookkeeping: batches sent on whose target is still to come, and the last flush
+  // batches this stage trained on whose target is still to come (pipelined, complete unlock), and the last flush
   const hasTargets = spec.mode !== 'backprop' && spec.index < spec.count - 1;
+  // complete unlock: the stage above runs on x_t without waiting for us, so its target for t may come
+  // before our own pass on t; it waits until then
+  const holdTargets = spec.unlocked && hasTargets;
+  const ready = <T>(queue: T[], ok: (m: T) => boolean) => (queue.length > 0 && ok(queue[0]) ? queue.length : 0);
   const awaiting: number[] = [];
   let flushedBefore = -1;
   control.onMessage((m) => {
@@ -123,8 +128,9 @@ export async function serveStage(
         awaitingTargets: awaiting.length,
         oldestFlushed: awaiting.length > 0 && awaiting[0] < flushedBefore,
         awaitingGradient: stage.awaitingGradient,
-        forwardQueued: inbox.forward.length,
-        backwardQueued: inbox.backward.length,
+        forwardQueued: ready(inbox.forward, (m) => stage.ready(m)),
+        backwardQueued: ready(inbox.backward, (m) => !holdTargets || awaiting.includes(m.step)),
+        inputQueued: inbox.input.length,
         stopRequested: inbox.stopRequested,
       });
       if (action === 'stop') break;
@@ -144,7 +150,12 @@ export async function serveStage(
         stage.forward(message);
         if (message.marker) flushedBefore = (awaiting[awaiting.length - 1] ?? -1) + 1;
         // a batch dropped here before going up gets no target
-        else if (hasTargets && !message.eval && stage.lastDroppedBeforeSending !== message.step) awaiting.push(message.step);
+        else if (hasTargets && !message.eval && !stage.syntheticInput && stage.lastDroppedBeforeSending !== message.step) awaiting.push(message.step);
+      } else if (action === 'input') {
+        const message = inbox.input.shift()!;
+        span = ['input', message.step];
+        stage.input(message);
+        if (hasTargets) awaiting.push(message.step);
       } else {
         const message = inbox.backward.shift()!;
         span = [spec.mode === 'backprop' ? 'backward' : 'target', message.step];

@@ -1,4 +1,4 @@
-import type { ControlMessage, ForwardMessage, ReportMessage, StageStats } from './protocol.js';
+import type { ControlMessage, ForwardMessage, InputMessage, ReportMessage, StageStats } from './protocol.js';
 import type { StageSpec } from './stage-spec.js';
 import type { StageError } from './stage-error.js';
 
@@ -22,6 +22,11 @@ export interface StageHost {
   start(specs: StageSpec[], events: StageHostEvents): Promise<void>;
   /** Sends a batch (or a flush marker) into stage 0; the `transfer` buffers may move. */
   send(message: ForwardMessage, transfer?: ArrayBuffer[]): void;
+  /**
+   * Complete unlock: sends a data batch straight to stage `stage` (> 0). Hosts without it cannot
+   * run configs with synthetic inputs (the config refuses them).
+   */
+  sendInput?(stage: number, message: InputMessage, transfer?: ArrayBuffer[]): void;
   /** Sends a control message to stage `stage`. */
   control(stage: number, message: ControlMessage): void;
   /** Each stage's final statistics once all have stopped (after 'stop'); rejects when one failed. */

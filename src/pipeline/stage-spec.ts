@@ -12,6 +12,12 @@ export interface StageSpec {
   inputUnits: number;
   classes: number;
   synthesizer: Config['synthesizer'];
+  /** Complete unlock: this stage's input model I[s] (null for stage 0 and without syntheticInputs). */
+  syntheticInputs: NonNullable<Config['syntheticInputs']> | null;
+  /** The run is completely unlocked (config.syntheticInputs): targets may come before the batch they are for. */
+  unlocked: boolean;
+  /** Width of the data x (what I[s] reads). */
+  dataUnits: number;
   optimizer: Config['optimizer'];
   updateProbability: number;
   seed: string;
@@ -39,6 +45,11 @@ export function isLast(spec: StageSpec): boolean {
   return spec.index === spec.count - 1;
 }
 
+/** `done` reports a training step needs from every stage: two from an unlocked stage (its own pass on x_t, the real input). */
+export function doneReportsPerStep(specs: readonly StageSpec[]): number {
+  return specs.reduce((n, spec) => n + (spec.syntheticInputs ? 2 : 1), 0);
+}
+
 /** Layer indices of each stage: the config's grouping, or one layer per stage. */
 export function stageGrouping(config: Config): number[][] {
   return config.stages ?? config.model.layers.map((_, i) => [i]);
@@ -57,6 +68,9 @@ export function stageSpecs(config: Config, window: number): StageSpec[] {
     inputUnits: widths[layerIndices[0]],
     classes: config.model.classes,
     synthesizer: config.synthesizer,
+    syntheticInputs: index > 0 ? (config.syntheticInputs ?? null) : null,
+    unlocked: config.syntheticInputs !== undefined,
+    dataUnits: config.model.inputUnits,
     optimizer: config.optimizer,
     updateProbability: config.train.updateProbability,
     seed: String(config.train.seed),

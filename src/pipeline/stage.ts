@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { Sequential, Adam, buildLayer, type Layer, type Trace } from '../model/index.js';
-import type { BackwardMessage, ForwardMessage, ReportMessage } from './protocol.js';
+import type { BackwardMessage, ForwardMessage, InputMessage, ReportMessage } from './protocol.js';
 import { isLast, type StageSpec } from './stage-spec.js';
 import { Synthesizer } from './synthesizer.js';
+import { SyntheticInput, keepRunningStatistics } from './synthetic-input.js';
 import { softmaxCrossEntropy, oneHot } from './loss.js';
 import { stream, restoreStream, type RandomStream } from './rng.js';
 import type { StageState } from '../checkpoint/stage-state.js';
@@ -36,6 +37,9 @@ interface Pending {
   used: tf.Tensor2D;
 }
 
+/** A training batch: h[s-1]_t from below, or (complete unlock) x_t from the orchestrator. */
+type TrainingBatch = ForwardMessage | InputMessage;
+
 /** A backprop stage's batch waiting for its true gradient. */
 interface Locked {
   step: number;
@@ -50,6 +54,8 @@ export class Stage {
   readonly net: Sequential;
   readonly optimizer: Adam;
   readonly synthesizer: Synthesizer | null;
+  /** Complete unlock: I[s] and the data batches waiting for their real input. */
+  readonly syntheticInput: SyntheticInput | null;
   private readonly pending = new Map<number, Pending>();
   private locked: Locked | null = null;
   private updateDraw: RandomStream;
@@ -93,6 +99,7 @@ export class Stage {
             epsilon,
             rng: stream(spec.seed, 'init', 'synthesizer', spec.index),
           });
+    this.syntheticInput = spec.syntheticInputs ? new SyntheticInput(spec) : null;
     this.updateDraw = stream(spec.seed, 'update', 'stage', spec.index);
   }
 
@@ -105,26 +112,35 @@ export class Stage {
   forward(message: ForwardMessage): void {
     if (message.marker) return void (this.last || this.links.forward(message));
     if (message.eval) return this.evaluate(message);
+    if (this.syntheticInput) return this.relay(message);
+    this.train(message, tf.tensor2d(message.activations, [message.rows, this.spec.inputUnits]), false);
+  }
+
+  /**
+   * Complete unlock: steps 1-4 on the data batch x_t, with ĥ[s-1]_t = I[s](x_t) standing in for
+   * h[s-1]_t, so the stage need not wait for the stages below. Its h[s]_t stays here: the real one
+   * goes up when h[s-1]_t arrives (see relay). The target δ[s-1]_t = J^T ĝ sent down is taken at ĥ.
+   */
+  input(message: InputMessage): void {
+    this.train(message, this.syntheticInput!.predict(message), true);
+  }
+
+  /** Complete unlock: a training batch from below waits until the stage's own pass on its x_t. */
+  ready(message: ForwardMessage): boolean {
+    return this.syntheticInput?.ready(message) ?? true;
+  }
+
+  /** Steps 1-4 on the stage's input `x` for batch t (disposed here); `synthetic`: x is ĥ = I[s](x_t). */
+  private train(message: TrainingBatch, x: tf.Tensor2D, synthetic: boolean): void {
     this.setLearningRate(message.step);
     const update = this.drawUpdate();
     // 1. receive h[s-1]_t; 2. h[s]_t = f_s(h[s-1]_t), sent on at once
-    const x = tf.tensor2d(message.activations, [message.rows, this.spec.inputUnits]);
-    const { y: h, trace } = tidy(() => this.net.forward(x, true));
+    const pass = () => tidy(() => this.net.forward(x, true));
+    // BatchNorm's running statistics follow the real inputs only: evaluation sees those
+    const { y: h, trace } = synthetic ? keepRunningStatistics(this.net, pass) : pass();
     x.dispose();
     if (this.last) return this.finish(message, h as tf.Tensor2D, trace, update);
-    const activations = h.dataSync() as Float32Array;
-    if (message.step === this.injectNaNAt) activations[0] = NaN;
-    if (!this.checkFinite(activations, 'activations', message.step)) {
-      // h never leaves this stage: the stages above never see step t
-      this.drop(message.step, trace, h, 'above');
-      return;
-    }
-    this.sendForward(message, activations);
-    if (this.spec.mode === 'backprop') {
-      this.locked = { step: message.step, trace };
-      h.dispose();
-      return;
-    }
+    if (!synthetic && !this.sendUp(message as ForwardMessage, h, trace)) return;
     if (!update) {
       this.skip(message.step, trace, h);
       return;
@@ -139,6 +155,47 @@ export class Stage {
     }
     // kept for step 5, until the target for t arrives
     this.remember(message.step, { h: h as tf.Tensor2D, labels, used: gHat });
+  }
+
+  /**
+   * Sends h[s]_t up. False when the batch went no further here: dropped (non-finite), or a locked
+   * (backprop) stage now waits for its true gradient.
+   */
+  private sendUp(message: ForwardMessage, h: tf.Tensor, trace: Trace[]): boolean {
+    const activations = h.dataSync() as Float32Array;
+    if (message.step === this.injectNaNAt) activations[0] = NaN;
+    if (!this.checkFinite(activations, 'activations', message.step)) {
+      // h never leaves this stage: the stages above never see step t
+      this.drop(message.step, trace, h, 'above');
+      return false;
+    }
+    this.sendForward(message, activations);
+    if (this.spec.mode === 'backprop') {
+      this.locked = { step: message.step, trace };
+      h.dispose();
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Complete unlock: the real h[s-1]_t arrived. I[s] takes one step towards it, and f_s(h[s-1]_t)
+   * (training mode, no update of θ_s) goes up as the real h[s]_t: the input the stage above learns
+   * to predict, and the path evaluation takes.
+   */
+  private relay(message: ForwardMessage): void {
+    const x = tf.tensor2d(message.activations, [message.rows, this.spec.inputUnits]);
+    this.syntheticInput!.learn(message.step, x);
+    if (!this.last) {
+      const h = tf.tidy(() => this.net.forward(x, true).y);
+      const activations = h.dataSync() as Float32Array;
+      if (message.step === this.injectNaNAt) activations[0] = NaN;
+      this.checkFinite(activations, 'activations', message.step); // throws: skipNonFinite is refused with synthetic inputs
+      this.sendForward(message, activations);
+      h.dispose();
+    }
+    x.dispose();
+    this.links.report({ kind: 'done', stage: this.spec.index, step: message.step });
   }
 
   /** Step 5 (DNI): the target for an earlier batch trains the synthesizer. Backprop: the true gradient. */
@@ -166,6 +223,7 @@ export class Stage {
       if (p) tf.dispose([p.h, p.labels ?? [], p.used]);
       this.pending.delete(step);
     }
+    this.syntheticInput?.abandon(steps);
     if (this.locked && steps.has(this.locked.step)) {
       tf.dispose(this.locked.trace);
       this.locked = null;
@@ -174,7 +232,7 @@ export class Stage {
 
   /** The stage's whole state, for a checkpoint taken when no batch is in flight. */
   exportState(step: number, extra: Record<string, number>): StageState {
-    if (this.pending.size > 0 || this.locked) throw new Error(`stage ${this.spec.index}: checkpoint requested with batches in flight`);
+    if (this.pending.size > 0 || this.locked || (this.syntheticInput?.waiting ?? 0) > 0) throw new Error(`stage ${this.spec.index}: checkpoint requested with batches in flight`);
     return {
       format: 'synthgrad-stage/1',
       stage: this.spec.index,
@@ -184,6 +242,9 @@ export class Stage {
       optimizer: this.optimizer.getState(),
       synthesizer: this.synthesizer
         ? { weights: this.synthesizer.net.getWeights(), optimizer: this.synthesizer.optimizer.getState() }
+        : null,
+      inputModel: this.syntheticInput
+        ? { weights: this.syntheticInput.model.net.getWeights(), optimizer: this.syntheticInput.model.optimizer.getState() }
         : null,
       updateStream: this.updateDraw.state(),
       counters: { ...this.counters, ...extra },
@@ -205,6 +266,11 @@ export class Stage {
       this.synthesizer.net.setWeights(state.synthesizer.weights);
       this.synthesizer.optimizer.setState(state.synthesizer.optimizer);
     }
+    if (!!state.inputModel !== !!this.syntheticInput) throw new Error('it was written for another config (synthetic inputs present/absent)');
+    if (this.syntheticInput && state.inputModel) {
+      this.syntheticInput.model.net.setWeights(state.inputModel.weights);
+      this.syntheticInput.model.optimizer.setState(state.inputModel.optimizer);
+    }
     this.updateDraw = restoreStream(state.updateStream);
     for (const key of Object.keys(this.counters) as (keyof Stage['counters'])[]) {
       this.counters[key] = state.counters[key] ?? 0;
@@ -223,6 +289,7 @@ export class Stage {
     for (const p of this.pending.values()) tf.dispose([p.h, p.labels ?? [], p.used]);
     this.pending.clear();
     if (this.locked) tf.dispose(this.locked.trace);
+    this.syntheticInput?.dispose();
     this.synthesizer?.dispose();
     this.optimizer.dispose();
     this.net.dispose();
@@ -242,7 +309,7 @@ export class Stage {
   }
 
   /** The last stage: logits, loss, the true gradient; update and send dL/dh[S-1] down. */
-  private finish(message: ForwardMessage, logits: tf.Tensor2D, trace: Trace[], update: boolean): void {
+  private finish(message: TrainingBatch, logits: tf.Tensor2D, trace: Trace[], update: boolean): void {
     const labels = oneHot(message.labels, this.spec.classes);
     const { loss, gradient, correct } = softmaxCrossEntropy(logits, labels);
     const lossValue = loss.dataSync()[0];
@@ -367,6 +434,10 @@ export class Stage {
     if (this.synthesizer) {
       const base = this.spec.synthesizer.learningRate ?? learningRate;
       this.synthesizer.learningRate = learningRateAt(step, base, decaySteps, decayFactor);
+    }
+    if (this.syntheticInput) {
+      const base = this.spec.syntheticInputs!.learningRate ?? learningRate;
+      this.syntheticInput.learningRate = learningRateAt(step, base, decaySteps, decayFactor);
     }
   }
 }

@@ -1,19 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { Sequential, Adam, buildLayer } from '../model/index.js';
+import type { Sequential, Adam } from '../model/index.js';
+import { buildHelperNet, type HelperNetOptions } from './helper-net.js';
 
-export interface SynthesizerOptions {
+export interface SynthesizerOptions extends HelperNetOptions {
   /** Width of the interface h[s] (and of the gradient it predicts). */
   units: number;
   /** cDNI: the synthesizer also sees the one-hot label. */
   conditioned: boolean;
   classes: number;
-  hiddenLayers: number[];
-  batchNorm: boolean;
-  learningRate: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  rng: () => number;
 }
 
 export interface SynthesizerStep {
@@ -37,29 +31,8 @@ export class Synthesizer {
   readonly optimizer: Adam;
 
   constructor(private readonly options: SynthesizerOptions) {
-    const layers = [];
-    let width = options.units + (options.conditioned ? options.classes : 0);
-    for (const [i, units] of options.hiddenLayers.entries()) {
-      layers.push(
-        ...buildLayer({ type: 'dense', units, batchNorm: options.batchNorm, activation: 'relu' }, width, options.rng, {
-          name: `synthesizer.hidden${i}`,
-        }),
-      );
-      width = units;
-    }
-    layers.push(
-      ...buildLayer({ type: 'dense', units: options.units, activation: 'linear' }, width, options.rng, {
-        zeroInit: true,
-        name: 'synthesizer.output',
-      }),
-    );
-    this.net = new Sequential(layers);
-    this.optimizer = new Adam(this.net.params, {
-      learningRate: options.learningRate,
-      beta1: options.beta1,
-      beta2: options.beta2,
-      epsilon: options.epsilon,
-    });
+    const inputUnits = options.units + (options.conditioned ? options.classes : 0);
+    ({ net: this.net, optimizer: this.optimizer } = buildHelperNet('synthesizer', inputUnits, options.units, options, true));
   }
 
   private input(h: tf.Tensor2D, oneHot: tf.Tensor2D | null): tf.Tensor2D {

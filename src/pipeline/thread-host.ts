@@ -1,7 +1,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { PortChannel } from '../transport/port-channel.js';
-import type { ControlMessage, ForwardMessage, ReportMessage, Rewire, StageStats } from './protocol.js';
+import type { ControlMessage, ForwardMessage, InputMessage, ReportMessage, Rewire, StageStats } from './protocol.js';
 import type { StageSpec } from './stage-spec.js';
 import { StageError } from './stage-error.js';
 import type { StageHost, StageHostEvents } from './stage-host.js';
@@ -11,8 +11,9 @@ const workerFile = new URL('../../workers/stage.js', import.meta.url);
 
 /**
  * Stages in worker threads: one piscina worker per stage, wired in a chain with MessageChannels
- * (forward up, backward down) plus a control port each. A replacement gets new ports and its
- * neighbours are re-wired to them.
+ * (forward up, backward down) plus a control port each, and (complete unlock) a data port from the
+ * orchestrator into each stage above the first. A replacement gets new ports and its neighbours are
+ * re-wired to them.
  */
 export class ThreadStageHost implements StageHost {
   private pool: Piscina | null = null;
@@ -20,6 +21,8 @@ export class ThreadStageHost implements StageHost {
   private count = 0;
   private readonly controls: PortChannel<ControlMessage | ReportMessage>[] = [];
   private input!: PortChannel<ForwardMessage>;
+  /** Complete unlock: the orchestrator's data link into stage s > 0. */
+  private readonly dataInputs: PortChannel<InputMessage>[] = [];
   private readonly tasks: Promise<StageStats>[] = [];
 
   async start(specs: StageSpec[], events: StageHostEvents): Promise<void> {
@@ -43,12 +46,17 @@ export class ThreadStageHost implements StageHost {
         forwardIn: forward[s].port2,
         ...(s < count - 1 && { forwardOut: forward[s + 1].port1, backwardIn: backward[s].port2 }),
         ...(s > 0 && { backwardOut: backward[s - 1].port1 }),
+        ...(spec.syntheticInputs && { inputIn: this.dataInput(s) }),
       });
     });
   }
 
   send(message: ForwardMessage, transfer: ArrayBuffer[] = []): void {
     this.input.send(message, transfer);
+  }
+
+  sendInput(stage: number, message: InputMessage, transfer: ArrayBuffer[] = []): void {
+    this.dataInputs[stage].send(message, transfer);
   }
 
   control(stage: number, message: ControlMessage): void {
@@ -83,15 +91,24 @@ export class ThreadStageHost implements StageHost {
       rewires += 1;
       this.controls[s + 1].send({ kind: 'rewire', ports: { forwardIn: up.port2, backwardOut: back.port1 } }, [up.port2, back.port1]);
     }
+    if (spec.syntheticInputs) data.inputIn = this.dataInput(s);
     this.launch(spec, data);
     return rewires;
+  }
+
+  /** A new data link from the orchestrator into stage s (complete unlock); returns the stage's end. */
+  private dataInput(s: number): MessagePort {
+    const channel = new MessageChannel();
+    this.dataInputs[s]?.close();
+    this.dataInputs[s] = new PortChannel(channel.port1);
+    return channel.port2;
   }
 
   async destroy(): Promise<void> {
     const pool = this.pool;
     if (!pool) return;
     this.pool = null;
-    for (const c of this.controls) c.close();
+    for (const c of [...this.controls, ...this.dataInputs]) c?.close();
     this.input?.close();
     await pool.destroy();
   }

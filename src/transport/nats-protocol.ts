@@ -99,6 +99,7 @@ function validateSpec(value: unknown, stage: number): void {
   if (!Array.isArray(spec.layers) || spec.layers.length === 0 || spec.layers.length > 1024) fail('spec.layers must be a non-empty array');
   for (const layer of spec.layers) int(record(layer, 'spec.layers[]').units, 'spec.layers[].units', 1, 1 << 24);
   text(spec.seed, 'spec.seed', 256);
+  if (spec.syntheticInputs != null) fail('spec.syntheticInputs: synthetic inputs (complete unlock) run in worker threads only for now');
   if (spec.restore !== undefined) text(spec.restore, 'spec.restore', 4096);
   if (spec.restoreState !== undefined && !(spec.restoreState instanceof Uint8Array)) fail('spec.restoreState must be bytes');
 }

@@ -2,19 +2,20 @@ import type { MessagePort } from 'node:worker_threads';
 import { PortChannel } from './port-channel.js';
 import type { DataLinks } from './data-links.js';
 import type { Inbox } from '../pipeline/inbox.js';
-import type { BackwardMessage, ForwardMessage, Rewire } from '../pipeline/protocol.js';
+import type { BackwardMessage, ForwardMessage, InputMessage, Rewire } from '../pipeline/protocol.js';
 
 export interface StagePorts extends Rewire {
   forwardIn: MessagePort;
   control: MessagePort;
 }
 
-/** The stage's four data links; replaced when a neighbour is restarted. */
+/** The stage's four data links (five with complete unlock: x_t from the orchestrator); replaced when a neighbour is restarted. */
 export class PortLinks implements DataLinks {
   forwardOut?: PortChannel<ForwardMessage>;
   backwardOut?: PortChannel<BackwardMessage>;
   private forwardIn: PortChannel<ForwardMessage>;
   private backwardIn?: PortChannel<BackwardMessage>;
+  private inputIn?: PortChannel<InputMessage>;
   private inbox: Inbox | null = null;
 
   constructor({ forwardIn, control: _control, ...others }: StagePorts) {
@@ -26,6 +27,7 @@ export class PortLinks implements DataLinks {
     this.inbox = inbox;
     this.forwardIn.onMessage((m) => inbox.pushForward(m));
     this.backwardIn?.onMessage((m) => inbox.pushBackward(m));
+    this.inputIn?.onMessage((m) => inbox.pushInput(m));
   }
 
   rewire(ports: Rewire): void {
@@ -39,6 +41,11 @@ export class PortLinks implements DataLinks {
       this.backwardIn = new PortChannel(ports.backwardIn);
       if (this.inbox) this.backwardIn.onMessage((m) => this.inbox!.pushBackward(m));
     }
+    if (ports.inputIn) {
+      this.inputIn?.close();
+      this.inputIn = new PortChannel(ports.inputIn);
+      if (this.inbox) this.inputIn.onMessage((m) => this.inbox!.pushInput(m));
+    }
     if (ports.forwardOut) {
       this.forwardOut?.close();
       this.forwardOut = new PortChannel(ports.forwardOut);
@@ -50,7 +57,7 @@ export class PortLinks implements DataLinks {
   }
 
   close(): void {
-    for (const c of [this.forwardIn, this.backwardIn, this.forwardOut, this.backwardOut]) c?.close();
+    for (const c of [this.forwardIn, this.backwardIn, this.inputIn, this.forwardOut, this.backwardOut]) c?.close();
   }
 }
 

@@ -1,0 +1,54 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Sequential, Adam } from '../model/index.js';
+import { buildHelperNet, type HelperNetOptions } from './helper-net.js';
+
+export interface InputModelOptions extends HelperNetOptions {
+  /** Width of the data x. */
+  dataUnits: number;
+  /** Width of the interface h[s-1] it predicts. */
+  units: number;
+}
+
+/**
+ * I[s] (complete unlock, DNI.md): predicts stage s's input ĥ[s-1] ≈ h[s-1] from the data x, so
+ * stage s can train without waiting for the stages below. Hidden layers are dense + optional
+ * BatchNorm + ReLU, the output layer is linear; all start from Glorot-uniform weights (unlike a
+ * synthesizer's, a zero output would hand the stage a constant input to train on).
+ */
+export class InputModel {
+  readonly net: Sequential;
+  readonly optimizer: Adam;
+
+  constructor(options: InputModelOptions) {
+    ({ net: this.net, optimizer: this.optimizer } = buildHelperNet('input', options.dataUnits, options.units, options, false));
+  }
+
+  /** ĥ = I(x), a constant input for the stage (BatchNorm, if any, on batch statistics). */
+  predict(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => this.net.forward(x, true).y as tf.Tensor2D);
+  }
+
+  /** One step on ||I(x) - h||^2 (mean over rows, summed over features); returns that loss before the step. */
+  train(x: tf.Tensor2D, h: tf.Tensor2D): number {
+    const loss = tf.tidy(() => {
+      const { y, trace } = this.net.forward(x, true);
+      const rows = x.shape[0];
+      const diff = tf.sub(y, h);
+      const { grads } = this.net.backward(trace, tf.mul(diff, 2 / rows) as tf.Tensor2D, false);
+      this.optimizer.step(grads);
+      return tf.sum(tf.square(diff)).div(rows);
+    });
+    const value = loss.dataSync()[0];
+    loss.dispose();
+    return value;
+  }
+
+  set learningRate(value: number) {
+    this.optimizer.learningRate = value;
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.net.dispose();
+  }
+}
