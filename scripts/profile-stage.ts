@@ -78,7 +78,7 @@ async function profile(flags: Flags): Promise<void> {
   const { sent, links } = countingLinks();
   const stage = new Stage(spec, links);
   const B = config.train.batchSize;
-  const outUnits = stage.net.outputUnits ?? spec.layers[spec.layers.length - 1].units;
+  const outUnits = stage.net.outputUnits ?? spec.inputUnits;
   // targets from above: the synthesizer's (DNI) or the true gradient (backprop); the last stage has none
   const takesTargets = !isLast(spec);
   const rng = stream(config.train.seed, 'profile', 'stage', spec.index);

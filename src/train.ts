@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { validateConfig } from './config/resolve.js';
+import { layerOutputShapes } from './config/layer-shapes.js';
+import { formatShape } from './model/layer.js';
 import { placementOf, type Config, type ConfigInput } from './config/schema.js';
 import { loadMnist, epochBatches, sequentialBatches, type Mnist } from './data/index.js';
 import { Pipeline, type TrainStepResult } from './pipeline/pipeline.js';
@@ -350,11 +352,12 @@ class Run {
   private summary(final: StageStats[], stopped: boolean, error?: string): Summary {
     const { config, p, pipeline } = this;
     const groups = stageGrouping(config);
+    const shapes = [config.model.inputShape, ...layerOutputShapes(config.model.inputShape, config.model.layers)];
     const perStage: StageSummary[] = groups.map((layers, i) => {
       const s = final[i] ?? this.lastStats[i];
       return {
         stage: i,
-        layers: layers.map((l) => describeLayer(config, l)),
+        layers: layers.map((l) => describeLayer(config, shapes, l)),
         backend: pipeline.backends[i],
         busySeconds: s?.busySeconds ?? 0,
         waitSeconds: s?.waitSeconds ?? 0,
@@ -438,11 +441,11 @@ class Run {
   }
 }
 
-function describeLayer(config: Config, index: number): string {
+/** e.g. '0: dense 784->256 batchnorm+relu', '1: maxpool 28x28x16->14x14x16'. */
+function describeLayer(config: Config, shapes: number[][], index: number): string {
   const layer = config.model.layers[index];
-  const input = index === 0 ? config.model.inputUnits : config.model.layers[index - 1].units;
-  const extras = [layer.batchNorm ? 'batchnorm' : '', layer.activation].filter(Boolean).join('+');
-  return `${index}: dense ${input}->${layer.units} ${extras}`;
+  const extras = 'activation' in layer ? [layer.batchNorm ? 'batchnorm' : '', layer.activation].filter(Boolean).join('+') : '';
+  return `${index}: ${layer.type} ${formatShape(shapes[index])}->${formatShape(shapes[index + 1])} ${extras}`.trimEnd();
 }
 
 function round(x: number): number {

@@ -17,6 +17,28 @@ const schedule = {
 // 20 epochs of 429 steps (batch 128, 55,000 examples): decay at epochs 10 and 15.
 const optimizer = { learningRate: 1e-3, decaySteps: [4290, 6435], decayFactor: 0.1 };
 
+/**
+ * A small MNIST CNN (the paper's exact MNIST CNN is not citable here): conv 5x5x16 + BN + ReLU,
+ * maxpool 2, conv 5x5x32 + BN + ReLU, maxpool 2, flatten, dense 10; three stages, so the
+ * interfaces are h[0] = 14x14x16 and h[1] = 7x7x32 (convolutional synthesizers).
+ */
+const mnistCnn = {
+  inputShape: [28, 28, 1],
+  classes: 10,
+  layers: [
+    { type: 'conv2d', filters: 16, kernelSize: 5, batchNorm: true, activation: 'relu' },
+    { type: 'maxpool', poolSize: 2 },
+    { type: 'conv2d', filters: 32, kernelSize: 5, batchNorm: true, activation: 'relu' },
+    { type: 'maxpool', poolSize: 2 },
+    { type: 'flatten' },
+    { type: 'dense', units: 10, activation: 'linear' },
+  ],
+} satisfies ConfigInput['model'];
+const mnistCnnStages = [[0, 1], [2, 3], [4, 5]];
+const cnnSchedule = { ...schedule, epochs: 4 };
+// 4 epochs of 429 steps: decay after epoch 3
+const cnnOptimizer = { learningRate: 1e-3, decaySteps: [1287], decayFactor: 0.1 };
+
 export const presets = {
   'mnist-cdni': {
     preset: 'mnist-cdni',
@@ -48,6 +70,23 @@ export const presets = {
     synthesizer: { hiddenLayers: [] },
     optimizer,
     train: { ...schedule, updateProbability: 0.2 },
+  },
+  'mnist-cnn-cdni': {
+    preset: 'mnist-cnn-cdni',
+    mode: 'cdni',
+    model: mnistCnn,
+    stages: mnistCnnStages,
+    synthesizer: { hiddenLayers: [], kernelSize: 5 },
+    optimizer: cnnOptimizer,
+    train: { ...cnnSchedule },
+  },
+  'mnist-cnn-backprop': {
+    preset: 'mnist-cnn-backprop',
+    mode: 'backprop',
+    model: mnistCnn,
+    stages: mnistCnnStages,
+    optimizer: cnnOptimizer,
+    train: { ...cnnSchedule },
   },
 } satisfies Record<string, ConfigInput>;
 

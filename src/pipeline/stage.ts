@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Sequential, Adam, buildLayer, type Layer, type Trace } from '../model/index.js';
+import { Sequential, Adam, buildLayers, shapeSize, type Trace } from '../model/index.js';
 import type { BackwardMessage, ForwardMessage, ReportMessage } from './protocol.js';
 import { isLast, type StageSpec } from './stage-spec.js';
 import { Synthesizer } from './synthesizer.js';
@@ -31,9 +31,9 @@ export interface StageLinks {
 
 /** What step 5 needs of batch t: h[s]_t, c_t and the ĝ[s]_t that was applied. */
 interface Pending {
-  h: tf.Tensor2D;
+  h: tf.Tensor;
   labels: tf.Tensor2D | null;
-  used: tf.Tensor2D;
+  used: tf.Tensor;
 }
 
 /** A backprop stage's batch waiting for its true gradient. */
@@ -68,12 +68,9 @@ export class Stage {
     private readonly links: StageLinks,
   ) {
     this.last = isLast(spec);
-    const layers: Layer[] = [];
-    let width = spec.inputUnits;
-    spec.layers.forEach((layer, i) => {
-      const global = spec.firstLayer + i;
-      layers.push(...buildLayer(layer, width, stream(spec.seed, 'init', 'layer', global), { name: `layer${global}` }));
-      width = layer.units;
+    const global = (i: number) => spec.firstLayer + i;
+    const { layers } = buildLayers(spec.layers, spec.inputShape, (i) => stream(spec.seed, 'init', 'layer', global(i)), {
+      name: (i) => `layer${global(i)}`,
     });
     this.net = new Sequential(layers);
     const { learningRate, beta1, beta2, epsilon } = spec.optimizer;
@@ -82,11 +79,12 @@ export class Stage {
       spec.mode === 'backprop' || this.last
         ? null
         : new Synthesizer({
-            units: width,
+            shape: spec.outputShape,
             conditioned: spec.mode === 'cdni',
             classes: spec.classes,
             hiddenLayers: spec.synthesizer.hiddenLayers,
             batchNorm: spec.synthesizer.batchNorm,
+            kernelSize: spec.synthesizer.kernelSize,
             learningRate: spec.synthesizer.learningRate ?? learningRate,
             beta1,
             beta2,
@@ -131,14 +129,14 @@ export class Stage {
     }
     // 3. ĝ[s]_t = M[s](h[s]_t, c_t)
     const labels = this.spec.mode === 'cdni' ? oneHot(message.labels, this.spec.classes) : null;
-    const gHat = this.synthesizer!.predict(h as tf.Tensor2D, labels);
+    const gHat = this.synthesizer!.predict(h, labels);
     // 4. one backward pass with ĝ: update θ_s, send δ[s-1]_t = J^T ĝ down as the target of stage s-1
     if (!this.applyGradient(message.step, trace, gHat, true)) {
       tf.dispose([h, labels ?? [], gHat]);
       return;
     }
     // kept for step 5, until the target for t arrives
-    this.remember(message.step, { h: h as tf.Tensor2D, labels, used: gHat });
+    this.remember(message.step, { h, labels, used: gHat });
   }
 
   /** Step 5 (DNI): the target for an earlier batch trains the synthesizer. Backprop: the true gradient. */
@@ -147,7 +145,7 @@ export class Stage {
     const pending = this.pending.get(message.step);
     this.pending.delete(message.step);
     if (pending && message.gradient) {
-      const target = tf.tensor2d(message.gradient, pending.h.shape);
+      const target = tf.tensor(message.gradient, pending.h.shape);
       const { loss, cosine } = this.synthesizer!.train(pending.h, pending.labels, target, pending.used);
       target.dispose();
       this.synthLossSum += loss;
@@ -234,7 +232,7 @@ export class Stage {
       throw new Error(`stage ${this.spec.index}: true gradient for step ${message.step} arrived while waiting for ${locked?.step ?? 'none'}`);
     }
     this.locked = null;
-    const width = this.spec.layers[this.spec.layers.length - 1].units;
+    const width = shapeSize(this.spec.outputShape);
     const g = tf.tensor2d(message.gradient, [message.gradient.length / width, width]);
     const applied = this.applyGradient(message.step, locked.trace, g, false);
     tf.dispose(g);
@@ -269,7 +267,7 @@ export class Stage {
    * Backward through f_s with upstream gradient `dy`; sends δ down first, then updates θ_s.
    * Returns false when a gradient was not finite and the batch was dropped (with --skip-nonfinite).
    */
-  private applyGradient(step: number, trace: Trace[], dy: tf.Tensor2D, synthetic: boolean): boolean {
+  private applyGradient(step: number, trace: Trace[], dy: tf.Tensor, synthetic: boolean): boolean {
     const needInput = this.spec.index > 0;
     const { dx, grads } = tidy(() => this.net.backward(trace, dy, needInput));
     tf.dispose(trace);
