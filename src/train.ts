@@ -4,7 +4,7 @@ import { validateConfig } from './config/resolve.js';
 import { layerOutputShapes } from './config/layer-shapes.js';
 import { formatShape } from './model/layer.js';
 import { placementOf, type Config, type ConfigInput } from './config/schema.js';
-import { loadMnist, epochBatches, sequentialBatches, type Mnist } from './data/index.js';
+import { loadDataset, checkInputShape, epochBatches, sequentialBatches, type Dataset } from './data/index.js';
 import { Pipeline, type TrainStepResult } from './pipeline/pipeline.js';
 import { stageGrouping, stageSpecs, type Fault, type StageSpec } from './pipeline/stage-spec.js';
 import { stream } from './pipeline/rng.js';
@@ -73,7 +73,7 @@ export interface TrainOptions {
   onEpoch?(record: EpochRecord): void;
   onProgress?(progress: Progress): void;
   /** Preloaded data (tests and benchmarks reuse it); otherwise loaded from config.data. */
-  data?: Mnist;
+  data?: Dataset;
   /** When aborted: stop feeding, finish the batches in flight, checkpoint, summary with stopped: true. */
   signal?: AbortSignal;
   /** Polled before each batch: true asks for a checkpoint now (the CLI's SIGUSR2). */
@@ -105,7 +105,7 @@ export function effectiveWindow(config: Config): number {
 /** Trains a config in stage workers and returns the summary (also written to summary.json). */
 export async function train(input: ConfigInput | Config, options: TrainOptions = {}): Promise<Summary> {
   const config = validateConfig(input);
-  const data = options.data ?? loadMnist(config.data, { validationSize: config.train.validationSize });
+  const data = runData(config, options);
   const runId = options.nats?.runId ?? newRunId(config.preset ?? config.mode);
   const dir = new RunDir(config.out ?? join('runs', runId));
   return new Run(config, dir, runId, data, options, null).execute();
@@ -116,8 +116,15 @@ export async function resume(runDir: string, options: TrainOptions = {}): Promis
   const dir = RunDir.existing(runDir);
   const { config, runId } = readRunConfig(dir.path);
   const checkpoint = readCheckpoint(dir.path, config, stageGrouping(config).length);
-  const data = options.data ?? loadMnist(config.data, { validationSize: config.train.validationSize });
+  const data = runData(config, options);
   return new Run(config, dir, runId, data, options, checkpoint).execute();
+}
+
+/** The run's data (given, or loaded from config.data), checked against the model's input. */
+function runData(config: Config, options: TrainOptions): Dataset {
+  const data = options.data ?? loadDataset(config.data, { validationSize: config.train.validationSize });
+  checkInputShape(config.model.inputShape, data, config.data ?? (options.data ? 'the given data' : 'the bundled MNIST'));
+  return data;
 }
 
 function freshProgress(): RunProgress {
@@ -149,7 +156,7 @@ class Run {
     private readonly config: Config,
     private readonly dir: RunDir,
     private readonly runId: string,
-    private readonly data: Mnist,
+    private readonly data: Dataset,
     private readonly options: TrainOptions,
     checkpoint: ReturnType<typeof readCheckpoint> | null,
   ) {

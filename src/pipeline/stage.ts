@@ -17,6 +17,16 @@ function tidy<T>(fn: () => T): T {
 }
 
 
+/**
+ * The values of `t` in an array of their own, safe to transfer to another thread. The cpu backend's
+ * dataSync returns the tensor's own storage, which a transfer would empty under the trace that still
+ * holds it (wasm copies out of its memory anyway).
+ */
+function ownedValues(t: tf.Tensor): Float32Array {
+  const values = t.dataSync() as Float32Array;
+  return tf.getBackend() === 'cpu' ? values.slice() : values;
+}
+
 function firstNonFinite(values: ArrayLike<number>): number {
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
   return -1;
@@ -110,7 +120,7 @@ export class Stage {
     const { y: h, trace } = tidy(() => this.net.forward(x, true));
     x.dispose();
     if (this.last) return this.finish(message, h as tf.Tensor2D, trace, update);
-    const activations = h.dataSync() as Float32Array;
+    const activations = ownedValues(h);
     if (message.step === this.injectNaNAt) activations[0] = NaN;
     if (!this.checkFinite(activations, 'activations', message.step)) {
       // h never leaves this stage: the stages above never see step t
