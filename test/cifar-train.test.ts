@@ -46,8 +46,10 @@ test('--data with CIFAR-10 files trains the cifar-cnn-cdni preset (a few steps, 
 
 test('a model whose input does not fit the data in --data is refused, naming the folder and the shapes', () => {
   withCifar((dir, data) => {
+    const config = join(dir, 'mnist-cnn.json');
+    writeFileSync(config, JSON.stringify({ preset: 'mnist-cnn-cdni', train: { validationSize: 10 } }));
     const out = join(dir, 'run');
-    const r = run(['train', '--preset', 'mnist-cnn-cdni', '--data', data, '--out', out]);
+    const r = run(['train', '--config', config, '--data', data, '--out', out]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, new RegExp(`${data}: holds 32x32x3 images, but the model's input is \\[28, 28, 1\\]; expected model\\.inputShape \\[32, 32, 3\\]`));
     assert.equal(existsSync(out), false);
