@@ -3,8 +3,10 @@ import { performance } from 'node:perf_hooks';
 import { availableParallelism } from 'node:os';
 import { validateConfig } from './config/resolve.js';
 import { ConfigError } from './config/errors.js';
+import { layerOutputShapes } from './config/layer-shapes.js';
+import { formatShape } from './model/layer.js';
 import { placementOf, type Config, type ConfigInput } from './config/schema.js';
-import { loadMnist, epochBatches, sequentialBatches, type Mnist } from './data/index.js';
+import { loadDataset, checkInputShape, epochBatches, sequentialBatches, type Dataset } from './data/index.js';
 import { Pipeline, type TrainStepResult } from './pipeline/pipeline.js';
 import { stageGrouping, stageSpecs, type Fault, type StageSpec } from './pipeline/stage-spec.js';
 import { stream } from './pipeline/rng.js';
@@ -79,7 +81,7 @@ export interface TrainOptions {
   onEpoch?(record: EpochRecord): void;
   onProgress?(progress: Progress): void;
   /** Preloaded data (tests and benchmarks reuse it); otherwise loaded from config.data. */
-  data?: Mnist;
+  data?: Dataset;
   /** When aborted: stop feeding, finish the batches in flight, checkpoint, summary with stopped: true. */
   signal?: AbortSignal;
   /** Polled before each batch: true asks for a checkpoint now (the CLI's SIGUSR2). */
@@ -126,7 +128,7 @@ export function prioritizesStages(config: Config): boolean {
 export async function train(input: ConfigInput | Config, options: TrainOptions = {}): Promise<Summary> {
   const config = validateConfig(input);
   checkTransport(config, options);
-  const data = options.data ?? loadMnist(config.data, { validationSize: config.train.validationSize });
+  const data = runData(config, options);
   const runId = options.nats?.runId ?? newRunId(config.preset ?? config.mode);
   const dir = new RunDir(config.out ?? join('runs', runId));
   return new Run(config, dir, runId, data, options, null).execute();
@@ -138,7 +140,7 @@ export async function resume(runDir: string, options: TrainOptions = {}): Promis
   const { config, runId } = readRunConfig(dir.path);
   checkTransport(config, options);
   const checkpoint = readCheckpoint(dir.path, config, stageGrouping(config).length);
-  const data = options.data ?? loadMnist(config.data, { validationSize: config.train.validationSize });
+  const data = runData(config, options);
   return new Run(config, dir, runId, data, options, checkpoint).execute();
 }
 
@@ -147,6 +149,13 @@ function checkTransport(config: Config, options: TrainOptions): void {
   if (config.syntheticInputs && options.nats) {
     throw new ConfigError('--transport nats', ['syntheticInputs: synthetic inputs run in worker threads only for now: drop --transport nats (or syntheticInputs)']);
   }
+}
+
+/** The run's data (given, or loaded from config.data), checked against the model's input. */
+function runData(config: Config, options: TrainOptions): Dataset {
+  const data = options.data ?? loadDataset(config.data, { validationSize: config.train.validationSize });
+  checkInputShape(config.model.inputShape, data, config.data ?? (options.data ? 'the given data' : 'the bundled MNIST'));
+  return data;
 }
 
 function freshProgress(): RunProgress {
@@ -188,7 +197,7 @@ class Run {
     private readonly config: Config,
     private readonly dir: RunDir,
     private readonly runId: string,
-    private readonly data: Mnist,
+    private readonly data: Dataset,
     private readonly options: TrainOptions,
     checkpoint: ReturnType<typeof readCheckpoint> | null,
   ) {
@@ -412,11 +421,12 @@ class Run {
   private summary(final: StageStats[], stopped: boolean, error?: string): Summary {
     const { config, p, pipeline } = this;
     const groups = stageGrouping(config);
+    const shapes = [config.model.inputShape, ...layerOutputShapes(config.model.inputShape, config.model.layers)];
     const perStage: StageSummary[] = groups.map((layers, i) => {
       const s = final[i] ?? this.lastStats[i];
       return {
         stage: i,
-        layers: layers.map((l) => describeLayer(config, l)),
+        layers: layers.map((l) => describeLayer(config, shapes, l)),
         backend: pipeline.backends[i],
         busySeconds: s?.busySeconds ?? 0,
         waitSeconds: s?.waitSeconds ?? 0,
@@ -505,11 +515,11 @@ class Run {
   }
 }
 
-export function describeLayer(config: Config, index: number): string {
+/** e.g. '0: dense 784->256 batchnorm+relu', '1: maxpool 28x28x16->14x14x16'. */
+export function describeLayer(config: Config, shapes: number[][], index: number): string {
   const layer = config.model.layers[index];
-  const input = index === 0 ? config.model.inputUnits : config.model.layers[index - 1].units;
-  const extras = [layer.batchNorm ? 'batchnorm' : '', layer.activation].filter(Boolean).join('+');
-  return `${index}: dense ${input}->${layer.units} ${extras}`;
+  const extras = 'activation' in layer ? [layer.batchNorm ? 'batchnorm' : '', layer.activation].filter(Boolean).join('+') : '';
+  return `${index}: ${layer.type} ${formatShape(shapes[index])}->${formatShape(shapes[index + 1])} ${extras}`.trimEnd();
 }
 
 function round(x: number): number {

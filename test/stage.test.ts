@@ -111,7 +111,7 @@ test('a stage leaks no tensors over many steps', () => {
 test("a synthesizer's loss falls on a fixed target", () => {
   const rng = stream('t', 'synth');
   const synth = new Synthesizer({
-    units: 32, conditioned: true, classes: 10, hiddenLayers: [64], batchNorm: false,
+    shape: [32], kernelSize: 5, conditioned: true, classes: 10, hiddenLayers: [64], batchNorm: false,
     learningRate: 1e-2, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, rng,
   });
   const h = tf.tensor2d(new Float32Array(64 * 32).map(() => rng()), [64, 32]);

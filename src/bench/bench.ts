@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { train } from '../train.js';
-import { loadMnist, type Mnist } from '../data/index.js';
+import { loadDataset, type Mnist } from '../data/index.js';
 import { RunDir } from '../metrics/run-dir.js';
 import type { StageStats } from '../pipeline/protocol.js';
 import { aggregate, runRecord, speedups, type RunRecord } from './analysis.js';
@@ -58,7 +58,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   // every config is checked before anything runs or is written
   const probe = names.map((name) => configFor(name, 'unused'))[0];
   const dir = new RunDir(options.out ?? defaultBenchDir());
-  const data = options.data ?? loadMnist(probe.data, { validationSize: probe.train.validationSize });
+  const data = options.data ?? loadDataset(probe.data, { validationSize: probe.train.validationSize });
   const cores = options.cores ?? availableParallelism();
   const plan = interleave(names, repetitions);
 

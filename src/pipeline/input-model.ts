@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Sequential, Adam } from '../model/index.js';
-import { buildHelperNet, type HelperNetOptions } from './helper-net.js';
+import { buildHelperNet, denseHelperLayers, type HelperNetOptions } from './helper-net.js';
 
 export interface InputModelOptions extends HelperNetOptions {
   /** Width of the data x. */
@@ -20,7 +20,7 @@ export class InputModel {
   readonly optimizer: Adam;
 
   constructor(options: InputModelOptions) {
-    ({ net: this.net, optimizer: this.optimizer } = buildHelperNet('input', options.dataUnits, options.units, options, false));
+    ({ net: this.net, optimizer: this.optimizer } = buildHelperNet('input', [options.dataUnits], denseHelperLayers(options, options.units), options, false));
   }
 
   /** ĥ = I(x), a constant input for the stage (BatchNorm, if any, on batch statistics). */

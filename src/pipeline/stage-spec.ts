@@ -1,4 +1,6 @@
 import type { Config, LayerConfig, Mode } from '../config/schema.js';
+import { shapeSize } from '../model/layer.js';
+import { layerOutputShapes } from '../config/layer-shapes.js';
 
 /** Everything a stage worker needs to build its part of the network: plain data, so it crosses threads. */
 export interface StageSpec {
@@ -9,7 +11,12 @@ export interface StageSpec {
   /** Global index of this stage's first layer (weights are seeded per global layer). */
   firstLayer: number;
   layers: LayerConfig[];
+  /** Per-example shape of the stage's input interface h[s-1] (stage 0: the data), e.g. [784] or [14, 14, 16]. */
+  inputShape: number[];
+  /** Flat width of the input: the product of inputShape (messages carry rows x inputUnits floats). */
   inputUnits: number;
+  /** Per-example shape of the output interface h[s] (the last stage: [classes]). */
+  outputShape: number[];
   classes: number;
   synthesizer: Config['synthesizer'];
   /** Complete unlock: this stage's input model I[s] (null for stage 0 and without syntheticInputs). */
@@ -57,7 +64,7 @@ export function stageGrouping(config: Config): number[][] {
 
 export function stageSpecs(config: Config, window: number): StageSpec[] {
   const groups = stageGrouping(config);
-  const widths = [config.model.inputUnits, ...config.model.layers.map((l) => l.units)];
+  const shapes = [config.model.inputShape, ...layerOutputShapes(config.model.inputShape, config.model.layers)];
   return groups.map((layerIndices, index) => ({
     index,
     count: groups.length,
@@ -65,7 +72,9 @@ export function stageSpecs(config: Config, window: number): StageSpec[] {
     schedule: config.train.schedule,
     firstLayer: layerIndices[0],
     layers: layerIndices.map((i) => config.model.layers[i]),
-    inputUnits: widths[layerIndices[0]],
+    inputShape: shapes[layerIndices[0]],
+    inputUnits: shapeSize(shapes[layerIndices[0]]),
+    outputShape: shapes[layerIndices[layerIndices.length - 1] + 1],
     classes: config.model.classes,
     synthesizer: config.synthesizer,
     syntheticInputs: index > 0 ? (config.syntheticInputs ?? null) : null,

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Sequential, Adam, buildLayer, type Layer, type Trace } from '../model/index.js';
+import { Sequential, Adam, buildLayers, shapeSize, type Trace } from '../model/index.js';
 import type { BackwardMessage, ForwardMessage, InputMessage, ReportMessage } from './protocol.js';
 import { isLast, type StageSpec } from './stage-spec.js';
 import { Synthesizer } from './synthesizer.js';
@@ -18,6 +18,16 @@ function tidy<T>(fn: () => T): T {
 }
 
 
+/**
+ * The values of `t` in an array of their own, safe to transfer to another thread. The cpu backend's
+ * dataSync returns the tensor's own storage, which a transfer would empty under the trace that still
+ * holds it (wasm copies out of its memory anyway).
+ */
+function ownedValues(t: tf.Tensor): Float32Array {
+  const values = t.dataSync() as Float32Array;
+  return tf.getBackend() === 'cpu' ? values.slice() : values;
+}
+
 function firstNonFinite(values: ArrayLike<number>): number {
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
   return -1;
@@ -32,9 +42,9 @@ export interface StageLinks {
 
 /** What step 5 needs of batch t: h[s]_t, c_t and the ĝ[s]_t that was applied. */
 interface Pending {
-  h: tf.Tensor2D;
+  h: tf.Tensor;
   labels: tf.Tensor2D | null;
-  used: tf.Tensor2D;
+  used: tf.Tensor;
 }
 
 /** A training batch: h[s-1]_t from below, or (complete unlock) x_t from the orchestrator. */
@@ -74,12 +84,9 @@ export class Stage {
     private readonly links: StageLinks,
   ) {
     this.last = isLast(spec);
-    const layers: Layer[] = [];
-    let width = spec.inputUnits;
-    spec.layers.forEach((layer, i) => {
-      const global = spec.firstLayer + i;
-      layers.push(...buildLayer(layer, width, stream(spec.seed, 'init', 'layer', global), { name: `layer${global}` }));
-      width = layer.units;
+    const global = (i: number) => spec.firstLayer + i;
+    const { layers } = buildLayers(spec.layers, spec.inputShape, (i) => stream(spec.seed, 'init', 'layer', global(i)), {
+      name: (i) => `layer${global(i)}`,
     });
     this.net = new Sequential(layers);
     const { learningRate, beta1, beta2, epsilon } = spec.optimizer;
@@ -88,11 +95,12 @@ export class Stage {
       spec.mode === 'backprop' || this.last
         ? null
         : new Synthesizer({
-            units: width,
+            shape: spec.outputShape,
             conditioned: spec.mode === 'cdni',
             classes: spec.classes,
             hiddenLayers: spec.synthesizer.hiddenLayers,
             batchNorm: spec.synthesizer.batchNorm,
+            kernelSize: spec.synthesizer.kernelSize,
             learningRate: spec.synthesizer.learningRate ?? learningRate,
             beta1,
             beta2,
@@ -147,14 +155,14 @@ export class Stage {
     }
     // 3. ĝ[s]_t = M[s](h[s]_t, c_t)
     const labels = this.spec.mode === 'cdni' ? oneHot(message.labels, this.spec.classes) : null;
-    const gHat = this.synthesizer!.predict(h as tf.Tensor2D, labels);
+    const gHat = this.synthesizer!.predict(h, labels);
     // 4. one backward pass with ĝ: update θ_s, send δ[s-1]_t = J^T ĝ down as the target of stage s-1
     if (!this.applyGradient(message.step, trace, gHat, true)) {
       tf.dispose([h, labels ?? [], gHat]);
       return;
     }
     // kept for step 5, until the target for t arrives
-    this.remember(message.step, { h: h as tf.Tensor2D, labels, used: gHat });
+    this.remember(message.step, { h, labels, used: gHat });
   }
 
   /**
@@ -162,7 +170,7 @@ export class Stage {
    * (backprop) stage now waits for its true gradient.
    */
   private sendUp(message: ForwardMessage, h: tf.Tensor, trace: Trace[]): boolean {
-    const activations = h.dataSync() as Float32Array;
+    const activations = ownedValues(h);
     if (message.step === this.injectNaNAt) activations[0] = NaN;
     if (!this.checkFinite(activations, 'activations', message.step)) {
       // h never leaves this stage: the stages above never see step t
@@ -188,7 +196,7 @@ export class Stage {
     this.syntheticInput!.learn(message.step, x);
     if (!this.last) {
       const h = tf.tidy(() => this.net.forward(x, true).y);
-      const activations = h.dataSync() as Float32Array;
+      const activations = ownedValues(h);
       if (message.step === this.injectNaNAt) activations[0] = NaN;
       this.checkFinite(activations, 'activations', message.step); // throws: skipNonFinite is refused with synthetic inputs
       this.sendForward(message, activations);
@@ -204,7 +212,7 @@ export class Stage {
     const pending = this.pending.get(message.step);
     this.pending.delete(message.step);
     if (pending && message.gradient) {
-      const target = tf.tensor2d(message.gradient, pending.h.shape);
+      const target = tf.tensor(message.gradient, pending.h.shape);
       const { loss, cosine } = this.synthesizer!.train(pending.h, pending.labels, target, pending.used);
       target.dispose();
       this.synthLossSum += loss;
@@ -301,7 +309,7 @@ export class Stage {
       throw new Error(`stage ${this.spec.index}: true gradient for step ${message.step} arrived while waiting for ${locked?.step ?? 'none'}`);
     }
     this.locked = null;
-    const width = this.spec.layers[this.spec.layers.length - 1].units;
+    const width = shapeSize(this.spec.outputShape);
     const g = tf.tensor2d(message.gradient, [message.gradient.length / width, width]);
     const applied = this.applyGradient(message.step, locked.trace, g, false);
     tf.dispose(g);
@@ -336,7 +344,7 @@ export class Stage {
    * Backward through f_s with upstream gradient `dy`; sends δ down first, then updates θ_s.
    * Returns false when a gradient was not finite and the batch was dropped (with --skip-nonfinite).
    */
-  private applyGradient(step: number, trace: Trace[], dy: tf.Tensor2D, synthetic: boolean): boolean {
+  private applyGradient(step: number, trace: Trace[], dy: tf.Tensor, synthetic: boolean): boolean {
     const needInput = this.spec.index > 0;
     const { dx, grads } = tidy(() => this.net.backward(trace, dy, needInput));
     tf.dispose(trace);

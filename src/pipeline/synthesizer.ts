@@ -1,13 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Sequential, Adam } from '../model/index.js';
-import { buildHelperNet, type HelperNetOptions } from './helper-net.js';
+import type { Sequential, Adam, LayerSpec } from '../model/index.js';
+import { buildHelperNet, denseHelperLayers, type HelperNetOptions } from './helper-net.js';
 
 export interface SynthesizerOptions extends HelperNetOptions {
-  /** Width of the interface h[s] (and of the gradient it predicts). */
-  units: number;
+  /**
+   * Per-example shape of the interface h[s] (and of the gradient it predicts): [units], or
+   * [height, width, channels] for a convolutional synthesizer.
+   */
+  shape: number[];
   /** cDNI: the synthesizer also sees the one-hot label. */
   conditioned: boolean;
   classes: number;
+  /** Kernel size of a convolutional synthesizer's layers. */
+  kernelSize: number;
 }
 
 export interface SynthesizerStep {
@@ -18,6 +23,24 @@ export interface SynthesizerStep {
 }
 
 /**
+ * The layers of M[s] for an interface of `shape`: dense layers for a flat interface; for a spatial
+ * one ([height, width, channels], NHWC), 'same' convolutions (the paper's CIFAR synthesizer: 5x5
+ * conv layers with BatchNorm and ReLU, then a 5x5 conv to h's channels). The hidden widths are
+ * units or filters; the output layer is linear and starts at zero.
+ */
+function synthesizerLayers(options: SynthesizerOptions): { hidden: LayerSpec[]; output: LayerSpec } {
+  const { shape, batchNorm, kernelSize } = options;
+  if (shape.length === 3) {
+    return {
+      hidden: options.hiddenLayers.map((filters) => ({ type: 'conv2d', filters, kernelSize, batchNorm, activation: 'relu' })),
+      output: { type: 'conv2d', filters: shape[2], kernelSize, activation: 'linear' },
+    };
+  }
+  if (shape.length !== 1) throw new Error(`synthesizer: interface shape must be [units] or [height, width, channels], got [${shape.join(', ')}]`);
+  return denseHelperLayers(options, shape[0]);
+}
+
+/**
  * M[s]: predicts ĝ ≈ dL/dh[s] from h[s] (and the label, for cDNI). The output layer starts at zero,
  * so ĝ = 0 until the synthesizer has learned something.
  *
@@ -25,33 +48,42 @@ export interface SynthesizerStep {
  * 1/B of that example's own gradient. The synthesizer predicts the per-example gradient (its target
  * is g·B and the stage applies M(h, c)/B), so what it learns does not depend on the batch size and
  * its outputs are of order one rather than 1/B, which keeps Adam's steps in proportion.
+ *
+ * cDNI: the one-hot label is appended to h (flat), or enters as `classes` extra channels that are
+ * constant over height and width (spatial).
  */
 export class Synthesizer {
   readonly net: Sequential;
   readonly optimizer: Adam;
 
   constructor(private readonly options: SynthesizerOptions) {
-    const inputUnits = options.units + (options.conditioned ? options.classes : 0);
-    ({ net: this.net, optimizer: this.optimizer } = buildHelperNet('synthesizer', inputUnits, options.units, options, true));
+    const label = options.conditioned ? options.classes : 0;
+    const inputShape = options.shape.map((d, i) => (i === options.shape.length - 1 ? d + label : d));
+    ({ net: this.net, optimizer: this.optimizer } = buildHelperNet('synthesizer', inputShape, synthesizerLayers(options), options, true));
   }
 
-  private input(h: tf.Tensor2D, oneHot: tf.Tensor2D | null): tf.Tensor2D {
-    return this.options.conditioned && oneHot ? tf.concat([h, oneHot], 1) : h;
+  /** [h, c]: the label as extra features, or as extra channels tiled over height and width. */
+  private input(h: tf.Tensor, oneHot: tf.Tensor2D | null): tf.Tensor {
+    if (!this.options.conditioned || !oneHot) return h;
+    if (h.rank === 2) return tf.concat([h, oneHot], 1);
+    const [rows, height, width] = h.shape;
+    const tiled = tf.mul(tf.reshape(oneHot, [rows, 1, 1, this.options.classes]), tf.ones([1, height!, width!, 1]));
+    return tf.concat([h, tiled], 3);
   }
 
   /** ĝ = M(h, c) / B, a constant for the stage's backward pass. */
-  predict(h: tf.Tensor2D, oneHot: tf.Tensor2D | null): tf.Tensor2D {
-    return tf.tidy(() => tf.div(this.net.forward(this.input(h, oneHot), true).y, h.shape[0]) as tf.Tensor2D);
+  predict(h: tf.Tensor, oneHot: tf.Tensor2D | null): tf.Tensor {
+    return tf.tidy(() => tf.div(this.net.forward(this.input(h, oneHot), true).y, h.shape[0]));
   }
 
   /** One step on ||M(h, c) - g·B||^2 (mean over rows); `used` is the ĝ the stage applied for this batch. */
-  train(h: tf.Tensor2D, oneHot: tf.Tensor2D | null, target: tf.Tensor2D, used: tf.Tensor2D): SynthesizerStep {
+  train(h: tf.Tensor, oneHot: tf.Tensor2D | null, target: tf.Tensor, used: tf.Tensor): SynthesizerStep {
     const [loss, cosine] = tf.tidy(() => {
       const { y, trace } = this.net.forward(this.input(h, oneHot), true);
       const rows = h.shape[0];
       const diff = tf.sub(y, tf.mul(target, rows));
       const lossValue = tf.sum(tf.square(diff)).div(rows);
-      const { grads } = this.net.backward(trace, tf.mul(diff, 2 / rows) as tf.Tensor2D, false);
+      const { grads } = this.net.backward(trace, tf.mul(diff, 2 / rows), false);
       this.optimizer.step(grads);
       // sqrt(sum(x²)) rather than tf.norm, whose Pow kernel is slow on wasm
       const norms = tf.sqrt(tf.mul(tf.sum(tf.square(used)), tf.sum(tf.square(target))));

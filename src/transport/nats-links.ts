@@ -20,6 +20,7 @@ import { ORCHESTRATOR_SENDER, stageSender, addCounts, type StageLimits } from '.
 import type { Inbox } from '../pipeline/inbox.js';
 import type { BackwardMessage, DataMessage, ForwardMessage, Rewire } from '../pipeline/protocol.js';
 import type { StageSpec } from '../pipeline/stage-spec.js';
+import { shapeSize } from '../model/layer.js';
 
 export type LinkRejectReason = RejectReason | 'shape' | 'step';
 
@@ -55,7 +56,7 @@ export class NatsLinks implements DataLinks {
     const s = spec.index;
     const last = s === spec.count - 1;
     this.inputWidth = spec.inputUnits;
-    this.outputWidth = spec.layers[spec.layers.length - 1].units;
+    this.outputWidth = shapeSize(spec.outputShape);
     const onReject = (reason: RejectReason, detail: string) => options.onReject?.(reason, detail);
     this.forwardIn = new NatsChannel<DataMessage>({
       connection,

@@ -66,6 +66,13 @@ function nullableNumber(value: unknown, name: string): void {
   if (value !== null && value !== undefined && typeof value !== 'number') fail(`${name} must be a number or null`);
 }
 
+/** A per-example shape of 1 to 3 dimensions with at most 2^24 values in all. */
+function shape(value: unknown, name: string): void {
+  if (!Array.isArray(value) || value.length < 1 || value.length > 3) fail(`${name} must be a list of 1 to 3 integers`);
+  const size = value.reduce((n: number, d: unknown, i: number) => n * int(d, `${name}[${i}]`, 1, 1 << 24), 1);
+  if (size > 1 << 24) fail(`${name} must have at most ${1 << 24} values in all`);
+}
+
 function text(value: unknown, name: string, max = 65_536): string {
   if (typeof value !== 'string' || value.length > max) fail(`${name} must be a string of at most ${max} characters`);
   return value;
@@ -91,13 +98,15 @@ function validateSpec(value: unknown, stage: number): void {
   if (spec.index !== stage) fail(`spec.index must be ${stage}`);
   int(spec.count, 'spec.count', stage + 1, 4096);
   int(spec.inputUnits, 'spec.inputUnits', 1, 1 << 24);
+  shape(spec.inputShape, 'spec.inputShape');
+  shape(spec.outputShape, 'spec.outputShape');
   int(spec.classes, 'spec.classes', 2, 1 << 16);
   int(spec.cacheSize, 'spec.cacheSize', 1, 1 << 16);
   int(spec.firstLayer, 'spec.firstLayer');
   if (!['backprop', 'dni', 'cdni'].includes(spec.mode as string)) fail('spec.mode must be backprop, dni or cdni');
   if (!['lockstep', 'async', 'pipelined'].includes(spec.schedule as string)) fail('spec.schedule must be lockstep, async or pipelined');
   if (!Array.isArray(spec.layers) || spec.layers.length === 0 || spec.layers.length > 1024) fail('spec.layers must be a non-empty array');
-  for (const layer of spec.layers) int(record(layer, 'spec.layers[]').units, 'spec.layers[].units', 1, 1 << 24);
+  for (const layer of spec.layers) text(record(layer, 'spec.layers[]').type, 'spec.layers[].type', 16);
   text(spec.seed, 'spec.seed', 256);
   if (spec.syntheticInputs != null) fail('spec.syntheticInputs: synthetic inputs (complete unlock) run in worker threads only for now');
   if (spec.restore !== undefined) text(spec.restore, 'spec.restore', 4096);

@@ -42,3 +42,26 @@ export function smallConfig(over: Omit<Partial<ConfigInput>, 'train'> & { train?
 export function copyBatch(b: Batch): Batch {
   return { x: b.x.slice(), labels: b.labels.slice(), size: b.size };
 }
+
+/**
+ * A tiny CNN on MNIST, three stages with spatial interfaces: [conv 3x3x4 + BN + ReLU, maxpool 2]
+ * -> 14x14x4 -> [conv 3x3x8 valid + ReLU, avgpool 2] -> 6x6x8 -> [flatten, dense 10].
+ */
+export function smallCnnConfig(over: Omit<Partial<ConfigInput>, 'train'> & { train?: Partial<ConfigInput['train']> } = {}): Config {
+  return smallConfig({
+    model: {
+      inputShape: [28, 28, 1],
+      classes: 10,
+      layers: [
+        { type: 'conv2d', filters: 4, kernelSize: 3, batchNorm: true, activation: 'relu' },
+        { type: 'maxpool', poolSize: 2 },
+        { type: 'conv2d', filters: 8, kernelSize: 3, padding: 'valid', activation: 'relu' },
+        { type: 'avgpool', poolSize: 2 },
+        { type: 'flatten' },
+        { type: 'dense', units: 10, activation: 'linear' },
+      ],
+    },
+    stages: [[0, 1], [2, 3], [4, 5]],
+    ...over,
+  });
+}

@@ -3,14 +3,17 @@
  * pipelined `backprop` mode must reproduce. Shares nothing with the stage code but the initializer.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Config } from '../../src/config/schema.js';
+import type { Config, LayerConfig } from '../../src/config/schema.js';
 import type { Batch } from '../../src/data/index.js';
-import { glorotUniform } from '../../src/model/index.js';
+import { glorotUniform, glorotUniformConv } from '../../src/model/index.js';
+import { layerOutputShapes } from '../../src/config/layer-shapes.js';
 import { stream } from '../../src/pipeline/rng.js';
 import { stageGrouping } from '../../src/pipeline/stage-spec.js';
 
 interface RefLayer {
-  kernel: tf.Variable;
+  /** conv2d/maxpool/avgpool/flatten (dense: no op). */
+  spatial?: (h: tf.Tensor) => tf.Tensor;
+  kernel?: tf.Variable;
   bias?: tf.Variable;
   gamma?: tf.Variable;
   beta?: tf.Variable;
@@ -19,40 +22,65 @@ interface RefLayer {
   relu: boolean;
 }
 
-/** Trains on `batches` in order and returns weights grouped like the pipeline's stages. */
+/** The variables of one layer spec on inputs of `shape`, initialised as the stages do. */
+function refLayer(spec: LayerConfig, shape: number[], rng: () => number): RefLayer {
+  switch (spec.type) {
+    case 'flatten':
+      return { spatial: (h) => tf.reshape(h, [h.shape[0], -1]), relu: false };
+    case 'maxpool':
+    case 'avgpool': {
+      const pool = spec.type === 'maxpool' ? tf.maxPool : tf.avgPool;
+      return { spatial: (h) => pool(h as tf.Tensor4D, spec.poolSize, spec.stride ?? spec.poolSize, spec.padding), relu: false };
+    }
+    case 'dense':
+    case 'conv2d': {
+      const units = spec.type === 'dense' ? spec.units : spec.filters;
+      const kernel =
+        spec.type === 'dense'
+          ? tf.variable(tf.tensor2d(glorotUniform(shape[0], units, rng), [shape[0], units]))
+          : tf.variable(tf.tensor4d(glorotUniformConv(spec.kernelSize, shape[2], units, rng), [spec.kernelSize, spec.kernelSize, shape[2], units]));
+      const spatial =
+        spec.type === 'conv2d' ? (h: tf.Tensor) => tf.conv2d(h as tf.Tensor4D, kernel as tf.Variable<tf.Rank.R4>, spec.stride, spec.padding) : undefined;
+      const relu = spec.activation === 'relu';
+      if (!spec.batchNorm) return { spatial, kernel, bias: tf.variable(tf.zeros([units])), relu };
+      return {
+        spatial,
+        kernel,
+        gamma: tf.variable(tf.ones([units])),
+        beta: tf.variable(tf.zeros([units])),
+        mean: tf.variable(tf.zeros([units]), false),
+        variance: tf.variable(tf.ones([units]), false),
+        relu,
+      };
+    }
+  }
+}
+
+/**
+ * Trains on `batches` in order and returns weights grouped like the pipeline's stages. Conv and
+ * pooling layers need a backend with their gradients (cpu: wasm has no Conv2DBackpropFilter).
+ */
 export function referenceBackprop(config: Config, batches: Batch[]): Float32Array[][] {
   const seed = String(config.train.seed);
-  let width = config.model.inputUnits;
-  const layers: RefLayer[] = config.model.layers.map((spec, i) => {
-    const kernel = tf.variable(tf.tensor2d(glorotUniform(width, spec.units, stream(seed, 'init', 'layer', i)), [width, spec.units]));
-    width = spec.units;
-    const relu = spec.activation === 'relu';
-    if (!spec.batchNorm) return { kernel, bias: tf.variable(tf.zeros([spec.units])), relu };
-    return {
-      kernel,
-      gamma: tf.variable(tf.ones([spec.units])),
-      beta: tf.variable(tf.zeros([spec.units])),
-      mean: tf.variable(tf.zeros([spec.units]), false),
-      variance: tf.variable(tf.ones([spec.units]), false),
-      relu,
-    };
-  });
-  const trainable = layers.flatMap((l) => [l.kernel, l.bias, l.gamma, l.beta].filter((v): v is tf.Variable => !!v));
+  const shapes = [config.model.inputShape, ...layerOutputShapes(config.model.inputShape, config.model.layers)];
+  const layers = config.model.layers.map((spec, i) => refLayer(spec, shapes[i], stream(seed, 'init', 'layer', i)));
+  const variables = (l: RefLayer) => [l.kernel, l.bias, l.gamma, l.beta].filter((v): v is tf.Variable => !!v);
+  const trainable = layers.flatMap(variables);
   const { learningRate, beta1, beta2, epsilon } = config.optimizer;
   const adam = tf.train.adam(learningRate, beta1, beta2, epsilon);
 
   for (const batch of batches) {
     tf.tidy(() => {
-      const x = tf.tensor2d(batch.x, [batch.size, config.model.inputUnits]);
+      const x = tf.tensor(batch.x, [batch.size, ...config.model.inputShape]);
       const labels = tf.oneHot(tf.tensor1d(batch.labels, 'int32'), config.model.classes).toFloat();
       const statUpdates: [tf.Variable, tf.Tensor][] = [];
       const { value, grads } = tf.variableGrads(() => {
         let h: tf.Tensor = x;
         for (const l of layers) {
-          h = tf.matMul(h, l.kernel);
+          h = l.spatial ? l.spatial(h) : tf.matMul(h, l.kernel!);
           if (l.bias) h = tf.add(h, l.bias);
           if (l.gamma) {
-            const { mean, variance } = tf.moments(h, 0);
+            const { mean, variance } = tf.moments(h, [...Array(h.rank - 1).keys()]);
             statUpdates.push([l.mean!, tf.keep(tf.add(tf.mul(l.mean!, 0.99), tf.mul(mean, 0.01)))]);
             statUpdates.push([l.variance!, tf.keep(tf.add(tf.mul(l.variance!, 0.99), tf.mul(variance, 0.01)))]);
             h = tf.add(tf.mul(tf.div(tf.sub(h, mean), tf.sqrt(tf.add(variance, 1e-3))), l.gamma), l.beta!);
@@ -71,7 +99,7 @@ export function referenceBackprop(config: Config, batches: Batch[]): Float32Arra
   }
 
   const perLayer = layers.map((l) => ({
-    params: [l.kernel, l.bias, l.gamma, l.beta].filter((v): v is tf.Variable => !!v),
+    params: variables(l),
     state: [l.mean, l.variance].filter((v): v is tf.Variable => !!v),
   }));
   const grouped = stageGrouping(config).map((indices) => [
