@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { train } from '../src/train.js';
-import type { Config, ConfigInput } from '../src/config/schema.js';
 import { decodeStageState, type StageState } from '../src/checkpoint/stage-state.js';
 import type { Manifest } from '../src/checkpoint/manifest.js';
 import { encodeMessage } from '../src/transport/codec.js';
@@ -19,28 +18,10 @@ import { subject, SENDER_HEADER } from '../src/transport/nats-channel.js';
 import { connectNats } from '../src/transport/nats-connect.js';
 import { TransportError } from '../src/transport/nats-errors.js';
 import { withNatsServer } from './helpers/nats-server.js';
-import { data, smallConfig } from './helpers/fixtures.js';
+import { data, fourStages, smallConfig } from './helpers/fixtures.js';
 import { exitOf, processesWith, runCli, startStage, until, type Proc } from './helpers/stage-processes.js';
 
 const TOKEN = 'test-token-5f2a9c81d4';
-
-/** A 784-64-32-32-10 MLP, one layer per stage: four stages. */
-const fourStages: ConfigInput = {
-  mode: 'cdni',
-  model: {
-    inputUnits: 784,
-    classes: 10,
-    layers: [
-      { type: 'dense', units: 64, batchNorm: true, activation: 'relu' },
-      { type: 'dense', units: 32, batchNorm: true, activation: 'relu' },
-      { type: 'dense', units: 32, batchNorm: true, activation: 'relu' },
-      { type: 'dense', units: 10, activation: 'linear' },
-    ],
-  },
-  optimizer: { learningRate: 0.01 },
-  backend: 'wasm',
-  train: { epochs: 1, batchSize: 32, seed: 7, schedule: 'async', window: 4, maxSteps: 60 },
-};
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'synthgrad-nats-'));

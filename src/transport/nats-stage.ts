@@ -17,6 +17,7 @@ import { NatsLinks } from './nats-links.js';
 import { addCounts, controlWireValidator, ORCHESTRATOR_SENDER, stageSender, type ControlWire, type StageWire } from './nats-protocol.js';
 import { describeConnectError, type NatsTls } from './nats-errors.js';
 import type { Logger } from '../log.js';
+import { watchConnection } from './nats-status.js';
 
 export interface NatsStageOptions {
   url: string;
@@ -68,6 +69,14 @@ export async function runNatsStage(options: NatsStageOptions): Promise<StageOutc
   let links = null as NatsLinks | null;
   let assigned = false;
   let lastControl = performance.now();
+  const connection = watchConnection(nc, {
+    disconnected: () => logger.warn({ stage, server: redactUrl(options.url) }, `stage ${stage} lost the NATS server; reconnecting`),
+    reconnected: (downMs) => {
+      logger.warn({ stage, downSeconds: Math.round(downMs) / 1000 }, `stage ${stage} reconnected to the NATS server`);
+      // what was sent to this stage meanwhile is gone: the orchestrator looks for lost batches
+      if (assigned) send({ kind: 'reconnected', stage, instance, downMs });
+    },
+  });
 
   // rejected messages: counted, logged a few times per reason, then every 100th
   const ownRejects: Record<string, number> = {};
@@ -161,6 +170,12 @@ export async function runNatsStage(options: NatsStageOptions): Promise<StageOutc
         const now = performance.now();
         if (now - lastTick > 1_000) lastControl = now; // this process was busy: give the pings time to be read
         lastTick = now;
+        const down = connection.downFor(now);
+        if (down > assignment.reconnectTimeoutMs) {
+          finish(1, `the NATS server at ${redactUrl(options.url)} has been unreachable for ${(down / 1000).toFixed(0)} s; leaving`);
+          return;
+        }
+        if (down > 0) lastControl = now; // silence is the server's doing, not the orchestrator's
         if (now - lastControl > assignment.orchestratorTimeoutMs) {
           finish(1, `no message from the orchestrator for ${(assignment.orchestratorTimeoutMs / 1000).toFixed(0)} s; leaving`);
         }

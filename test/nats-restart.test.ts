@@ -1,0 +1,71 @@
+/**
+ * The NATS server dies in the middle of a run (SIGKILL) and comes back on the same port: the
+ * orchestrator and the stage processes reconnect, batches lost meanwhile are found by step number
+ * and abandoned at every stage, and the run finishes, evaluates and says what it lost.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { train } from '../src/train.js';
+import { withNatsServer } from './helpers/nats-server.js';
+import { data, fourStages } from './helpers/fixtures.js';
+import { processesWith, until } from './helpers/stage-processes.js';
+import { validateConfig } from '../src/config/resolve.js';
+
+/** Four stage processes, async, 300 steps, a checkpoint every 100. */
+const config = validateConfig({ ...fourStages, train: { ...fourStages.train, maxSteps: 300, checkpointEvery: 100 } });
+
+function metricLines(run: string): Record<string, unknown>[] {
+  return readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
+test('a NATS server killed mid-run and restarted on the same port: everyone reconnects, lost batches are abandoned and counted, the run finishes', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'synthgrad-nats-restart-'));
+  const run = 'server-restart';
+  try {
+    await withNatsServer({}, async (server) => {
+      const port = server.port;
+      let killedAt = -1;
+      let restarted: Promise<void> | null = null;
+      const summary = await train({ ...config, out: join(root, 'run') }, {
+        data: data(),
+        nats: { stages: 'spawn', url: server.url, runId: run, credentials: {}, livenessTimeoutMs: 5_000 },
+        onProgress: (p) => {
+          if (killedAt >= 0 || p.step < 50) return;
+          killedAt = p.step;
+          process.kill(server.pid!, 'SIGKILL');
+          restarted = new Promise((resolve) => setTimeout(resolve, 1_000)).then(() => server.restart());
+        },
+      });
+      assert.ok(killedAt >= 50, 'the server was killed during training');
+      await restarted;
+      assert.equal(server.port, port, 'the server came back on the same port');
+      assert.equal(summary.steps, 300, 'every batch was fed');
+      assert.equal(summary.stopped, false);
+      assert.equal(summary.restarts, 0, 'no stage was taken for dead while the server was away');
+      const t = summary.transport!;
+      assert.ok(t.interruptions >= 1, `interruptions ${t.interruptions}`);
+      assert.equal(summary.lostSteps, t.lostInTransit, 'every lost batch was lost in transit');
+      assert.ok(t.lostInTransit <= 4 * 2, `lost ${t.lostInTransit}: at most the batches in flight around the outage`);
+      // accounting: the last stage trained every batch except (some of) the lost ones
+      const last = summary.perStage[3];
+      assert.ok(last.updates >= 300 - t.lostInTransit && last.updates <= 300, `last stage updates ${last.updates}, lost ${t.lostInTransit}`);
+      assert.ok(summary.testAccuracy! > 0.3, `test accuracy ${summary.testAccuracy}`);
+      assert.ok(summary.valAccuracy! > 0.3, `validation accuracy ${summary.valAccuracy}`);
+      const lines = metricLines(join(root, 'run'));
+      const interruption = lines.find((l) => l.type === 'interruption');
+      assert.ok(interruption, 'the interruption is in metrics.jsonl');
+      assert.match(String(interruption.why), /NATS server was unreachable for \d+\.\d s/);
+      const lost = lines.filter((l) => l.type === 'lost').flatMap((l) => l.steps as number[]);
+      assert.equal(lost.length, t.lostInTransit, 'each lost batch is named in metrics.jsonl');
+      for (const step of lost) assert.ok(step >= killedAt - 8 && step < killedAt + 8, `lost step ${step} is near the outage (step ${killedAt})`);
+      const why = lines.filter((l) => l.type === 'lost').map((l) => l.why).join('; ');
+      console.log(`server killed at step ${killedAt}: ${interruption.why}; lost ${t.lostInTransit} (steps ${lost.join(', ')}: ${why}), resent ${t.resent}; wall ${summary.wallSeconds.toFixed(1)} s, test accuracy ${summary.testAccuracy}`);
+    });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  await until(() => processesWith('stage --nats ', ` --run ${run} `).length === 0, 10_000, 'the stage processes to exit');
+});
