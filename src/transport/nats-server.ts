@@ -19,10 +19,15 @@ export interface NatsServerOptions {
   binary?: string;
   /** Bound on the wait for the server to accept connections, in ms (default 10000). */
   readyTimeoutMs?: number;
+  /**
+   * Serve TLS only, with this certificate and key (PEM files); with `ca` and `verifyClients`,
+   * clients must also present a certificate signed by that CA.
+   */
+  tls?: { cert: string; key: string; ca?: string; verifyClients?: boolean };
 }
 
 export interface NatsServer {
-  /** `nats://127.0.0.1:<port>` (no credentials in it). */
+  /** `nats://127.0.0.1:<port>`, `tls://` with TLS (no credentials in it). */
   readonly url: string;
   readonly port: number;
   /** The server's process id (undefined when it is not running). */
@@ -71,6 +76,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   if (options.maxPayload !== undefined && !(Number.isSafeInteger(options.maxPayload) && options.maxPayload >= 1024 && options.maxPayload <= 64 * 1024 * 1024)) {
     throw new RangeError(`maxPayload must be an integer from 1024 to 64 MiB, got ${options.maxPayload}`);
   }
+  if (options.tls?.verifyClients && !options.tls.ca) throw new RangeError('tls.verifyClients needs tls.ca (the CA that signs client certificates)');
   const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
   const dir = mkdtempSync(join(tmpdir(), 'synthgrad-nats-'));
   const configPath = join(dir, 'nats-server.conf');
@@ -83,6 +89,13 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
     // The token goes in a file only this user can read, never on the command line.
     if (options.token !== undefined) lines.push(`authorization {`, `  token: "${options.token}"`, `}`);
+    const tls = options.tls;
+    if (tls !== undefined) {
+      lines.push(`tls {`, `  cert_file: ${JSON.stringify(tls.cert)}`, `  key_file: ${JSON.stringify(tls.key)}`, `  timeout: 5`);
+      if (tls.ca !== undefined) lines.push(`  ca_file: ${JSON.stringify(tls.ca)}`);
+      if (tls.verifyClients) lines.push(`  verify: true`);
+      lines.push(`}`);
+    }
     writeFileSync(configPath, lines.join('\n') + '\n', { mode: 0o600 });
   };
 
@@ -168,7 +181,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
 
   return {
     get url() {
-      return `nats://127.0.0.1:${port}`;
+      return `${options.tls ? 'tls' : 'nats'}://127.0.0.1:${port}`;
     },
     get port() {
       return port;

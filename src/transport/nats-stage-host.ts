@@ -22,7 +22,7 @@ import type { StageHost, StageHostEvents } from '../pipeline/stage-host.js';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { silentLogger, type Logger } from '../log.js';
 import { NatsChannel, subject } from './nats-channel.js';
-import { connectNats, credentialsFromEnv, redactUrl, type NatsCredentials } from './nats-connect.js';
+import { connectNats, credentialsFromEnv, redactUrl, tlsFromEnv, type NatsCredentials } from './nats-connect.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 import { addCounts, ORCHESTRATOR_SENDER, stageSender, stageWireValidator, type ControlWire, type StageWire } from './nats-protocol.js';
 import { describeConnectError, TransportError, type NatsTls } from './nats-errors.js';
@@ -36,6 +36,7 @@ export interface NatsHostOptions {
   stages: 'spawn' | 'join';
   /** The server; none: start a local nats-server on a free loopback port (spawn only). */
   url?: string;
+  /** With `url`; default: from the environment (tlsFromEnv). Handed to local stage processes in their environment. */
   tls?: NatsTls;
   /** Default: from the environment (credentialsFromEnv). Handed to local stage processes in their environment. */
   credentials?: NatsCredentials;
@@ -108,6 +109,7 @@ export class NatsStageHost implements StageHost {
   private nc: NatsConnection | null = null;
   private url = '';
   private credentials: NatsCredentials = {};
+  private tls: NatsTls | undefined;
   private input!: NatsChannel<ForwardMessage>;
   private readonly slots: Slot[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
@@ -160,6 +162,11 @@ export class NatsStageHost implements StageHost {
     if (this.options.url) {
       this.url = this.options.url;
       this.credentials = this.options.credentials ?? credentialsFromEnv();
+      try {
+        this.tls = this.options.tls ?? tlsFromEnv();
+      } catch (error) {
+        throw new TransportError((error as Error).message, { cause: error });
+      }
     } else {
       // a private server: loopback only, with a token that only our stage processes get
       const token = randomBytes(24).toString('hex');
@@ -177,12 +184,12 @@ export class NatsStageHost implements StageHost {
         url: this.url,
         name: `synthgrad-${runId}-orchestrator`,
         ...this.credentials,
-        tlsCa: this.options.tls?.ca,
-        tlsCert: this.options.tls?.cert,
-        tlsKey: this.options.tls?.key,
+        tlsCa: this.tls?.ca,
+        tlsCert: this.tls?.cert,
+        tlsKey: this.tls?.key,
       });
     } catch (error) {
-      throw new TransportError(describeConnectError(error, this.url), { cause: error });
+      throw new TransportError(describeConnectError(error, this.url, this.tls), { cause: error });
     }
     const nc = this.nc;
     this.input = new NatsChannel<ForwardMessage>({ connection: nc, subject: subject(runId, 0, 'forward'), sender: ORCHESTRATOR_SENDER });
@@ -321,7 +328,7 @@ export class NatsStageHost implements StageHost {
       stage: slot.stage,
       instance,
       credentials: this.credentials,
-      tls: this.options.tls,
+      tls: this.tls,
       logLevel: this.options.stageLogLevel,
       onOutput: (line) => this.log.debug({ stage: slot.stage, pid: child.pid }, line),
     });

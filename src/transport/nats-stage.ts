@@ -12,7 +12,7 @@ import { NonFiniteError } from '../pipeline/stage.js';
 import type { ControlMessage, ReportMessage, StageStats } from '../pipeline/protocol.js';
 import type { Channel } from './channel.js';
 import { NatsChannel, subject } from './nats-channel.js';
-import { connectNats, credentialsFromEnv, redactUrl, type NatsCredentials } from './nats-connect.js';
+import { connectNats, credentialsFromEnv, redactUrl, tlsFromEnv, type NatsCredentials } from './nats-connect.js';
 import { NatsLinks } from './nats-links.js';
 import { addCounts, controlWireValidator, ORCHESTRATOR_SENDER, stageSender, type ControlWire, type StageWire } from './nats-protocol.js';
 import { describeConnectError, type NatsTls } from './nats-errors.js';
@@ -23,6 +23,7 @@ export interface NatsStageOptions {
   url: string;
   run: string;
   stage: number;
+  /** Default: from the environment (tlsFromEnv). */
   tls?: NatsTls;
   /** Default: from the environment (credentialsFromEnv). */
   credentials?: NatsCredentials;
@@ -47,18 +48,19 @@ export async function runNatsStage(options: NatsStageOptions): Promise<StageOutc
   const instance = options.instance ?? randomBytes(6).toString('hex');
   subject(run, stage, 'control'); // checks the run id and stage index
   const credentials = options.credentials ?? credentialsFromEnv();
+  const tls = options.tls ?? tlsFromEnv();
   let nc: NatsConnection;
   try {
     nc = await connectNats({
       url: options.url,
       name: `synthgrad-${run}-stage-${stage}`,
       ...credentials,
-      tlsCa: options.tls?.ca,
-      tlsCert: options.tls?.cert,
-      tlsKey: options.tls?.key,
+      tlsCa: tls?.ca,
+      tlsCert: tls?.cert,
+      tlsKey: tls?.key,
     });
   } catch (error) {
-    return { code: 1, reason: describeConnectError(error, options.url) };
+    return { code: 1, reason: describeConnectError(error, options.url, tls) };
   }
   logger.info({ run, stage, instance, server: redactUrl(options.url) }, `stage ${stage} connected; waiting for the orchestrator of run ${run}`);
 
