@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train } from '../src/train.js';
 import { withNatsServer } from './helpers/nats-server.js';
-import { data, fourStages } from './helpers/fixtures.js';
+import { data, fourStages, smallConfig } from './helpers/fixtures.js';
 import { processesWith, until } from './helpers/stage-processes.js';
 import { validateConfig } from '../src/config/resolve.js';
 
@@ -68,4 +68,38 @@ test('a NATS server killed mid-run and restarted on the same port: everyone reco
     rmSync(root, { recursive: true, force: true });
   }
   await until(() => processesWith('stage --nats ', ` --run ${run} `).length === 0, 10_000, 'the stage processes to exit');
+});
+
+test('a NATS server that does not come back ends the run within reconnectTimeoutMs, with a message that says so, and the stage processes leave', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'synthgrad-nats-gone-'));
+  const run = 'server-gone';
+  try {
+    await withNatsServer({}, async (server) => {
+      let killed = false;
+      const config3 = smallConfig({ mode: 'cdni', train: { schedule: 'async', window: 4, maxSteps: 300 } });
+      await assert.rejects(
+        train({ ...config3, out: join(root, 'run') }, {
+          data: data(),
+          nats: { stages: 'spawn', url: server.url, runId: run, credentials: {}, reconnectTimeoutMs: 3_000 },
+          onProgress: (p) => {
+            if (killed || p.step < 20) return;
+            killed = true;
+            process.kill(server.pid!, 'SIGKILL');
+          },
+        }),
+        (error: Error) => {
+          assert.match(error.message, /the NATS server at nats:\/\/127\.0\.0\.1:\d+ has been unreachable for \d+ s \(the limit is 3 s\): no stage can be reached/);
+          assert.match(error.message, /is nats-server running at that address\?\); the run stopped/);
+          return true;
+        },
+      );
+      assert.ok(killed);
+      const summary = JSON.parse(readFileSync(join(root, 'run', 'summary.json'), 'utf8'));
+      assert.equal(summary.stopped, true);
+      assert.match(summary.error, /unreachable/);
+    });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  await until(() => processesWith('stage --nats ', ` --run ${run} `).length === 0, 15_000, 'the stage processes to exit');
 });

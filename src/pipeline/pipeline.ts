@@ -329,8 +329,7 @@ export class Pipeline {
       const lost = this.lost!.overdue(this.inFlightSteps, now);
       if (lost.length > 0) this.markLost(lost, `no batch finished for ${(delivery.lossQuietMs / 1000).toFixed(1)} s after the interruption`);
       if (this.waiters.length > 0 && now - this.lastProgress > delivery.stallTimeoutMs) this.fail(this.stalled(now, delivery.stallTimeoutMs));
-    }, 250);
-    this.watchTimer.unref();
+    }, 250); // not unref'd: a run waiting on its stages is alive (destroy() clears it)
   }
 
   private markLost(steps: number[], why: string): void {
@@ -363,7 +362,7 @@ export class Pipeline {
     }
     const list = waitingOn.map((s) => `stage ${s} (${ago(s)})`).join(', ');
     return new Error(
-      `no progress for ${(limitMs / 1000).toFixed(0)} s: waiting for ${what} from ${list || 'the stages'}; ` +
+      `no progress for ${(limitMs / 1000).toFixed(1)} s: waiting for ${what} from ${list || 'the stages'}; ` +
         'the stage processes or the NATS server may be stuck or cut off (their logs say more)',
     );
   }

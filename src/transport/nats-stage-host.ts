@@ -298,7 +298,8 @@ export class NatsStageHost implements StageHost {
         // processes still serving, and any still saying hello, leave now
         slot.control.send({ kind: 'leave', reason: 'the run ended' });
       }
-      await nc.flush().catch(() => undefined);
+      // bounded: with the server gone, a flush would wait for it forever
+      await Promise.race([nc.flush().catch(() => undefined), sleep(2_000)]);
     }
     await Promise.all(
       [...this.children].map(async (child) => {
@@ -465,7 +466,7 @@ export class NatsStageHost implements StageHost {
       this.events.fail(
         new TransportError(
           `the NATS server at ${redactUrl(this.url)} has been unreachable for ${(down / 1000).toFixed(0)} s (the limit is ${(this.reconnectTimeoutMs / 1000).toFixed(0)} s): ` +
-            `no stage can be reached. Restart the server on the same address, then continue with --resume`,
+            `no stage can be reached (is nats-server running at that address?)`,
         ),
       );
       return false;

@@ -219,11 +219,8 @@ export async function runNatsStage(options: NatsStageOptions): Promise<StageOutc
   nc.closed().then((error) => finish(1, `the NATS connection closed${error ? `: ${error.message}` : ''}`));
 
   const result = await ended;
-  try {
-    await reports.flush();
-  } catch {
-    // the connection is gone: nothing more can be sent
-  }
+  // the last words, if the server is there to take them (bounded: it may be gone)
+  await Promise.race([reports.flush().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
   links?.close();
   control.close();
   reports.close();
