@@ -19,7 +19,7 @@ import { connectNats } from '../src/transport/nats-connect.js';
 import { TransportError } from '../src/transport/nats-errors.js';
 import { withNatsServer } from './helpers/nats-server.js';
 import { data, fourStages, smallConfig } from './helpers/fixtures.js';
-import { exitOf, processesWith, runCli, startStage, until, type Proc } from './helpers/stage-processes.js';
+import { envWith, exitOf, processesWith, runCli, startStage, until, type Proc } from './helpers/stage-processes.js';
 
 const TOKEN = 'test-token-5f2a9c81d4';
 
@@ -27,12 +27,6 @@ function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'synthgrad-nats-'));
 }
 
-/** Env without NATS credentials, plus the ones given. */
-function envWith(vars: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('SYNTHGRAD_NATS_') || k === 'SYNTHGRAD_FAULT') delete env[k];
-  return { ...env, ...vars };
-}
 
 function checkpointStates(run: string): StageState[] {
   const m = JSON.parse(readFileSync(join(run, 'checkpoint', 'manifest.json'), 'utf8')) as Manifest;

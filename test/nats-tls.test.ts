@@ -11,18 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withNatsServer } from './helpers/nats-server.js';
 import { fourStages } from './helpers/fixtures.js';
-import { exitOf, processesWith, runCli, startStage, until, type Proc } from './helpers/stage-processes.js';
+import { envWith, exitOf, processesWith, runCli, startStage, until, type Proc } from './helpers/stage-processes.js';
 import { makeCertificates, openssl } from './helpers/tls-certs.js';
 
 const bin = openssl();
 const skip = bin === undefined ? 'openssl is not installed (apt-get install openssl)' : false;
 
-/** The environment without any NATS settings, plus the ones given. */
-function envWith(vars: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('SYNTHGRAD_NATS_')) delete env[k];
-  return { ...env, ...vars };
-}
 
 test('lockstep training over TLS (server verifies clients): CA and client certificate from the environment; untrusting or certificate-less clients are refused', { skip }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'synthgrad-nats-tls-'));
