@@ -27,7 +27,6 @@ function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'synthgrad-nats-'));
 }
 
-
 function checkpointStates(run: string): StageState[] {
   const m = JSON.parse(readFileSync(join(run, 'checkpoint', 'manifest.json'), 'utf8')) as Manifest;
   return m.stages.map((s) => {
