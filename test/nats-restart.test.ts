@@ -13,6 +13,7 @@ import { withNatsServer } from './helpers/nats-server.js';
 import { data, fourStages, smallConfig } from './helpers/fixtures.js';
 import { processesWith, until } from './helpers/stage-processes.js';
 import { validateConfig } from '../src/config/resolve.js';
+import { pino } from 'pino';
 
 /** Four stage processes, async, 300 steps, a checkpoint every 100. */
 const config = validateConfig({ ...fourStages, train: { ...fourStages.train, maxSteps: 300, checkpointEvery: 100 } });
@@ -74,6 +75,36 @@ test('a NATS server killed mid-run (and again as evaluation begins) and restarte
       const why = lines.filter((l) => l.type === 'lost').map((l) => l.why).join('; ');
       console.log(`server killed at step ${killedAt} and before the evaluation: ${t.interruptions} interruptions (first: ${interruption.why}); lost ${t.lostInTransit} (steps ${lost.join(', ')}: ${why}), resent ${t.resent}; wall ${summary.wallSeconds.toFixed(1)} s, test accuracy ${summary.testAccuracy}`);
     });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  await until(() => processesWith('stage --nats ', ` --run ${run} `).length === 0, 10_000, 'the stage processes to exit');
+});
+
+test('--placement process: the private nats-server killed mid-run is started again on its port and the run goes on', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'synthgrad-nats-local-'));
+  const run = 'local-server-restart';
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  try {
+    let killed = 0;
+    const summary = await train({ ...config, out: join(root, 'run'), train: { ...config.train, maxSteps: 150 } }, {
+      data: data(),
+      logger,
+      nats: { stages: 'spawn', runId: run },
+      onProgress: (p) => {
+        if (killed || p.step < 50) return;
+        killed = lines.find((l) => l.msg === 'started 4 stage processes')?.serverPid as number;
+        process.kill(killed, 'SIGKILL');
+      },
+    });
+    assert.ok(killed > 0, 'the local server was killed');
+    assert.equal(summary.steps, 150);
+    assert.equal(summary.restarts, 0);
+    assert.equal(summary.transport?.localServer, true);
+    assert.ok(summary.transport!.interruptions >= 1, `interruptions ${summary.transport!.interruptions}`);
+    assert.ok(summary.testAccuracy! > 0.3, `test accuracy ${summary.testAccuracy}`);
+    assert.ok(lines.some((l) => /the local nats-server exited \(signal SIGKILL\); starting it again on port \d+/.test(String(l.msg))));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -26,6 +26,8 @@ export interface NatsServerOptions {
    * clients must also present a certificate signed by that CA.
    */
   tls?: { cert: string; key: string; ca?: string; verifyClients?: boolean };
+  /** Told when a running server exits without `stop()` or `restart()` asking it to (`how`: code or signal). */
+  onExit?: (how: string) => void;
 }
 
 export interface NatsServer {
@@ -122,12 +124,15 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     proc.stdout?.on('data', keep);
     proc.stderr?.on('data', keep);
     let exited: string | undefined;
+    let ready = false;
     let spawnError: Error | undefined;
     proc.once('error', (error) => {
       spawnError = error;
     });
     proc.once('exit', (code, signal) => {
       exited = signal !== null ? `signal ${signal}` : `code ${code}`;
+      // halt() forgets the process before it ends it: still ours means nobody here asked
+      if (child === proc && ready) options.onExit?.(exited);
     });
 
     const deadline = Date.now() + readyTimeoutMs;
@@ -155,6 +160,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       }
       await sleep(20);
     }
+    ready = true;
   };
 
   const halt = async (): Promise<void> => {

@@ -171,7 +171,7 @@ export class NatsStageHost implements StageHost {
       // a private server: loopback only, with a token that only our stage processes get
       const token = randomBytes(24).toString('hex');
       try {
-        this.server = await startNatsServer({ token, maxPayload: 8 * 1024 * 1024 });
+        this.server = await startNatsServer({ token, maxPayload: 8 * 1024 * 1024, onExit: (how) => void this.restartLocalServer(how) });
       } catch (error) {
         throw new TransportError(`--placement process needs a NATS server: ${(error as Error).message}`, { cause: error });
       }
@@ -237,7 +237,7 @@ export class NatsStageHost implements StageHost {
     });
     if (this.options.stages === 'spawn') {
       for (const slot of this.slots) this.spawn(slot);
-      this.log.info({ server: redactUrl(this.url), localServer: this.server !== null, runId }, `started ${specs.length} stage processes`);
+      this.log.info({ server: redactUrl(this.url), localServer: this.server !== null, serverPid: this.server?.pid, runId }, `started ${specs.length} stage processes`);
     } else {
       const server = redactUrl(this.url);
       this.log.info(
@@ -450,6 +450,24 @@ export class NatsStageHost implements StageHost {
 
   private ping(): void {
     for (const slot of this.slots) if (slot.state === 'assigned' || slot.state === 'ready') slot.control.send({ kind: 'ping' });
+  }
+
+  /**
+   * The private nats-server of `--placement process` died (killed, crashed): start it again on
+   * the same port, and everyone reconnects as after any server restart.
+   */
+  private async restartLocalServer(how: string): Promise<void> {
+    const server = this.server;
+    if (this.destroyed || server === null) return;
+    this.log.warn({ port: server.port, how }, `the local nats-server exited (${how}); starting it again on port ${server.port}`);
+    try {
+      await server.restart();
+    } catch (error) {
+      if (!this.destroyed) this.events.fail(new TransportError(`the local nats-server exited (${how}) and could not be started again: ${(error as Error).message}`));
+      return;
+    }
+    this.serverWatcher?.kill();
+    this.serverWatcher = watchOrchestrator(server.pid);
   }
 
   /**
