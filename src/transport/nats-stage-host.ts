@@ -125,6 +125,8 @@ export class NatsStageHost implements StageHost {
   /** When this host's connection came back, until every stage has been heard from again. */
   private recovering: { since: number; downMs: number } | null = null;
   private lastInterruption = -Infinity;
+  /** The server stayed away longer than reconnectTimeoutMs (the run was failed once). */
+  private serverGone = false;
   /** Messages from processes that no longer (or never did) serve a stage. */
   private stale = 0;
   private everReady = false;
@@ -481,6 +483,8 @@ export class NatsStageHost implements StageHost {
     const active = this.slots.filter((s) => s.state === 'assigned' || s.state === 'ready');
     if (down > 0) for (const slot of active) slot.lastSeen = now;
     if (down > this.reconnectTimeoutMs) {
+      if (this.serverGone) return false;
+      this.serverGone = true;
       this.events.fail(
         new TransportError(
           `the NATS server at ${redactUrl(this.url)} has been unreachable for ${(down / 1000).toFixed(0)} s (the limit is ${(this.reconnectTimeoutMs / 1000).toFixed(0)} s): ` +
