@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { train } from '../src/train.js';
 import { withNatsServer } from './helpers/nats-server.js';
 import { data, smallConfig } from './helpers/fixtures.js';
-import { envWith, exitOf, processesWith, startStage, until, type Proc } from './helpers/stage-processes.js';
+import { envWith, exitOf, runId, processesWith, startStage, until, type Proc } from './helpers/stage-processes.js';
 import { makeHosts, netnsUnavailable } from './helpers/netns.js';
 
 const TOKEN = 'netns-token-7c1e4b93';
@@ -20,7 +20,7 @@ const skip = netnsUnavailable() ?? false;
 
 test('stages in three network namespaces train with an orchestrator in a fourth, over a bridge', { skip }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'synthgrad-netns-'));
-  const run = 'netns-run';
+  const run = runId('netns-run');
   const hosts = makeHosts(3);
   const stages: Proc[] = [];
   try {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { train } from '../src/train.js';
 import { withNatsServer } from './helpers/nats-server.js';
 import { data, fourStages, smallConfig } from './helpers/fixtures.js';
-import { processesWith, until } from './helpers/stage-processes.js';
+import { processesWith, until, runId } from './helpers/stage-processes.js';
 import { validateConfig } from '../src/config/resolve.js';
 import { pino } from 'pino';
 
@@ -24,7 +24,7 @@ function metricLines(run: string): Record<string, unknown>[] {
 
 test('a NATS server killed mid-run (and again as evaluation begins) and restarted on the same port: everyone reconnects, lost batches are abandoned and counted, the run finishes and evaluates', async () => {
   const root = mkdtempSync(join(tmpdir(), 'synthgrad-nats-restart-'));
-  const run = 'server-restart';
+  const run = runId('server-restart');
   try {
     await withNatsServer({}, async (server) => {
       const port = server.port;
@@ -83,7 +83,7 @@ test('a NATS server killed mid-run (and again as evaluation begins) and restarte
 
 test('--placement process: the private nats-server killed mid-run is started again on its port and the run goes on', async () => {
   const root = mkdtempSync(join(tmpdir(), 'synthgrad-nats-local-'));
-  const run = 'local-server-restart';
+  const run = runId('local-server-restart');
   const lines: Record<string, unknown>[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
   try {
@@ -113,7 +113,7 @@ test('--placement process: the private nats-server killed mid-run is started aga
 
 test('a NATS server that does not come back ends the run within reconnectTimeoutMs, with a message that says so, and the stage processes leave', async () => {
   const root = mkdtempSync(join(tmpdir(), 'synthgrad-nats-gone-'));
-  const run = 'server-gone';
+  const run = runId('server-gone');
   try {
     await withNatsServer({}, async (server) => {
       let killed = false;

@@ -19,7 +19,7 @@ import { connectNats } from '../src/transport/nats-connect.js';
 import { TransportError } from '../src/transport/nats-errors.js';
 import { withNatsServer } from './helpers/nats-server.js';
 import { data, fourStages, smallConfig } from './helpers/fixtures.js';
-import { envWith, exitOf, processesWith, runCli, startStage, until, type Proc } from './helpers/stage-processes.js';
+import { envWith, exitOf, runId, processesWith, runCli, startStage, until, type Proc } from './helpers/stage-processes.js';
 
 const TOKEN = 'test-token-5f2a9c81d4';
 
@@ -50,7 +50,7 @@ async function stopAll(procs: Proc[]): Promise<void> {
 
 test('several machines, simulated: nats-server with a token, synthgrad stage x4, synthgrad train --transport nats', async () => {
   const root = tempDir();
-  const run = 'multi-host-1';
+  const run = runId('multi-host-1');
   const stages: Proc[] = [];
   try {
     await withNatsServer({ token: TOKEN }, async (server) => {
@@ -87,7 +87,7 @@ test('several machines, simulated: nats-server with a token, synthgrad stage x4,
 
 test('lockstep over NATS (one process per stage) gives bit-identical weights to lockstep over threads', async () => {
   const root = tempDir();
-  const run = 'lockstep-same';
+  const run = runId('lockstep-same');
   try {
     await withNatsServer({}, async (server) => {
       const config = smallConfig({ mode: 'cdni', train: { schedule: 'lockstep', maxSteps: 20, updateProbability: 0.5, seed: 11 } });
@@ -114,7 +114,7 @@ test('lockstep over NATS (one process per stage) gives bit-identical weights to 
 
 test('a stage process killed with SIGKILL is noticed by its missing heartbeats, replaced here from the checkpoint, and the run finishes', async () => {
   const root = tempDir();
-  const run = 'killed-stage';
+  const run = runId('killed-stage');
   const stages: Proc[] = [];
   try {
     await withNatsServer({}, async (server) => {
@@ -180,7 +180,7 @@ test('a server with a token refuses an orchestrator and a stage without it, with
 
 test('stray, malformed, oversized and wrongly shaped messages are rejected and counted while the run goes on', async () => {
   const root = tempDir();
-  const run = 'hostile-1';
+  const run = runId('hostile-1');
   try {
     await withNatsServer({}, async (server) => {
       const intruder: NatsConnection = await connectNats({ url: server.url, name: 'intruder' });
@@ -238,7 +238,7 @@ test('stray, malformed, oversized and wrongly shaped messages are rejected and c
 
 test('synthgrad train --transport nats names the stages that did not join within --join-timeout and exits non-zero', async () => {
   const root = tempDir();
-  const run = 'half-joined';
+  const run = runId('half-joined');
   const stages: Proc[] = [];
   try {
     await withNatsServer({}, async (server) => {
@@ -252,7 +252,7 @@ test('synthgrad train --transport nats names the stages that did not join within
       const code = await exitOf(orchestrator, 60_000);
       assert.equal(code, 1, orchestrator.stderr());
       const stderr = orchestrator.stderr();
-      assert.match(stderr, /synthgrad: stages 1, 3 of 4 did not join run half-joined within 4 s \(start each with: synthgrad stage --nats nats:\/\/127\.0\.0\.1:\d+ --run half-joined --stage K\)/);
+      assert.match(stderr, new RegExp(`synthgrad: stages 1, 3 of 4 did not join run ${run} within 4 s \\(start each with: synthgrad stage --nats nats://127\\.0\\.0\\.1:\\d+ --run ${run} --stage K\\)`));
       assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
       // the stages that did join are told to leave
       for (const p of stages) assert.equal(await exitOf(p, 10_000), 0, p.stderr());
@@ -266,7 +266,7 @@ test('synthgrad train --transport nats names the stages that did not join within
 
 test('synthgrad train --placement process: a local nats-server and one child per stage; a child killed with SIGKILL is replaced', async () => {
   const root = tempDir();
-  const run = 'placement-process';
+  const run = runId('placement-process');
   try {
     const configFile = join(root, 'four-stages.json');
     writeFileSync(configFile, JSON.stringify(fourStages));

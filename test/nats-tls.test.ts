@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withNatsServer } from './helpers/nats-server.js';
 import { fourStages } from './helpers/fixtures.js';
-import { envWith, exitOf, processesWith, runCli, startStage, until, type Proc } from './helpers/stage-processes.js';
+import { envWith, exitOf, runId, processesWith, runCli, startStage, until, type Proc } from './helpers/stage-processes.js';
 import { makeCertificates, openssl } from './helpers/tls-certs.js';
 
 const bin = openssl();
@@ -20,7 +20,7 @@ const skip = bin === undefined ? 'openssl is not installed (apt-get install open
 
 test('lockstep training over TLS (server verifies clients): CA and client certificate from the environment; untrusting or certificate-less clients are refused', { skip }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'synthgrad-nats-tls-'));
-  const run = 'tls-run';
+  const run = runId('tls-run');
   const stages: Proc[] = [];
   try {
     const certs = makeCertificates(root, bin!);
@@ -52,7 +52,7 @@ test('lockstep training over TLS (server verifies clients): CA and client certif
       for (const p of stages) assert.equal(await exitOf(p, 10_000), 0, p.stderr());
 
       // the orchestrator without the CA is refused the same way
-      const refused = runCli(args.map((a) => (a === run ? 'tls-run-2' : a === out ? join(root, 'run-2') : a)), envWith());
+      const refused = runCli(args.map((a) => (a === run ? `${run}-2` : a === out ? join(root, 'run-2') : a)), envWith());
       assert.equal(await exitOf(refused, 60_000), 1);
       assert.match(refused.stderr(), /synthgrad: cannot connect to NATS at tls:\/\/127\.0\.0\.1:\d+: .*certificate.*set SYNTHGRAD_NATS_TLS_CA/);
     });

@@ -12,6 +12,14 @@ export interface Proc {
   exited: Promise<number | string>;
 }
 
+/**
+ * A run id unique to this test process: other checkouts on the machine may run the same tests at
+ * the same time, and the checks for leftover stage processes look for their run id.
+ */
+export function runId(name: string): string {
+  return `${name}-${process.pid}`;
+}
+
 /** The environment without NATS settings (credentials, TLS) or SYNTHGRAD_FAULT, plus `vars`. */
 export function envWith(vars: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
