@@ -43,6 +43,12 @@ export interface NatsRunOptions {
   /** A stage silent for this long is taken for dead and replaced (default 5 s). */
   livenessTimeoutMs?: number;
   heartbeatMs?: number;
+  /** How long to wait for a NATS server that went away before the run fails (default 60 s). */
+  reconnectTimeoutMs?: number;
+  /** After an interruption, batches that nothing finishes for this long are taken for lost (default 3 s). */
+  lossQuietMs?: number;
+  /** No report from the stages for this long while waiting on them fails the run (default 120 s). */
+  stallTimeoutMs?: number;
 }
 
 export interface Progress {
@@ -237,6 +243,14 @@ class Run {
         log.warn({ stage, lostSteps, error: error.message }, `stage ${stage} failed; restarted from ${from}`);
         dir.metric({ type: 'restart', stage, step: this.p.step, lostSteps, from: this.checkpointStep, error: error.message });
         if (this.niceness) this.pipeline.prioritize(stage, this.niceness[stage]); // the new thread starts at 0
+      },
+      onInterrupted: (why, suspects) => {
+        log.warn({ step: this.p.step, inFlight: suspects }, `${why}; looking for batches lost meanwhile among the ${suspects} in flight`);
+        dir.metric({ type: 'interruption', step: this.p.step, inFlight: suspects, why });
+      },
+      onLost: (steps, why) => {
+        log.warn({ steps, why }, `${steps.length} batch${steps.length === 1 ? '' : 'es'} lost in transit (step${steps.length === 1 ? '' : 's'} ${steps.join(', ')}): abandoned at every stage`);
+        dir.metric({ type: 'lost', step: this.p.step, steps, why });
       },
     }, this.host);
     try {
@@ -470,7 +484,9 @@ class Run {
       resumedFrom: this.resumedFrom,
       testAccuracyReached: Object.fromEntries(ACCURACY_MILESTONES.map((a) => [String(a), this.reached[a] ?? null])),
       perStage,
-      ...(this.host instanceof NatsStageHost && { transport: this.host.describe() }),
+      ...(this.host instanceof NatsStageHost && {
+        transport: { ...this.host.describe(), interruptions: pipeline.interruptions, lostInTransit: pipeline.lostInTransit, resent: pipeline.resent },
+      }),
     };
   }
 

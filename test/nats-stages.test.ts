@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { train } from '../src/train.js';
-import type { Config, ConfigInput } from '../src/config/schema.js';
 import { decodeStageState, type StageState } from '../src/checkpoint/stage-state.js';
 import type { Manifest } from '../src/checkpoint/manifest.js';
 import { encodeMessage } from '../src/transport/codec.js';
@@ -19,38 +18,13 @@ import { subject, SENDER_HEADER } from '../src/transport/nats-channel.js';
 import { connectNats } from '../src/transport/nats-connect.js';
 import { TransportError } from '../src/transport/nats-errors.js';
 import { withNatsServer } from './helpers/nats-server.js';
-import { data, smallConfig } from './helpers/fixtures.js';
-import { exitOf, processesWith, runCli, startStage, until, type Proc } from './helpers/stage-processes.js';
+import { data, fourStages, smallConfig } from './helpers/fixtures.js';
+import { envWith, exitOf, runId, processesWith, runCli, startStage, until, type Proc } from './helpers/stage-processes.js';
 
 const TOKEN = 'test-token-5f2a9c81d4';
 
-/** A 784-64-32-32-10 MLP, one layer per stage: four stages. */
-const fourStages: ConfigInput = {
-  mode: 'cdni',
-  model: {
-    inputUnits: 784,
-    classes: 10,
-    layers: [
-      { type: 'dense', units: 64, batchNorm: true, activation: 'relu' },
-      { type: 'dense', units: 32, batchNorm: true, activation: 'relu' },
-      { type: 'dense', units: 32, batchNorm: true, activation: 'relu' },
-      { type: 'dense', units: 10, activation: 'linear' },
-    ],
-  },
-  optimizer: { learningRate: 0.01 },
-  backend: 'wasm',
-  train: { epochs: 1, batchSize: 32, seed: 7, schedule: 'async', window: 4, maxSteps: 60 },
-};
-
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'synthgrad-nats-'));
-}
-
-/** Env without NATS credentials, plus the ones given. */
-function envWith(vars: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('SYNTHGRAD_NATS_') || k === 'SYNTHGRAD_FAULT') delete env[k];
-  return { ...env, ...vars };
 }
 
 function checkpointStates(run: string): StageState[] {
@@ -76,7 +50,7 @@ async function stopAll(procs: Proc[]): Promise<void> {
 
 test('several machines, simulated: nats-server with a token, synthgrad stage x4, synthgrad train --transport nats', async () => {
   const root = tempDir();
-  const run = 'multi-host-1';
+  const run = runId('multi-host-1');
   const stages: Proc[] = [];
   try {
     await withNatsServer({ token: TOKEN }, async (server) => {
@@ -113,7 +87,7 @@ test('several machines, simulated: nats-server with a token, synthgrad stage x4,
 
 test('lockstep over NATS (one process per stage) gives bit-identical weights to lockstep over threads', async () => {
   const root = tempDir();
-  const run = 'lockstep-same';
+  const run = runId('lockstep-same');
   try {
     await withNatsServer({}, async (server) => {
       const config = smallConfig({ mode: 'cdni', train: { schedule: 'lockstep', maxSteps: 20, updateProbability: 0.5, seed: 11 } });
@@ -140,7 +114,7 @@ test('lockstep over NATS (one process per stage) gives bit-identical weights to 
 
 test('a stage process killed with SIGKILL is noticed by its missing heartbeats, replaced here from the checkpoint, and the run finishes', async () => {
   const root = tempDir();
-  const run = 'killed-stage';
+  const run = runId('killed-stage');
   const stages: Proc[] = [];
   try {
     await withNatsServer({}, async (server) => {
@@ -206,7 +180,7 @@ test('a server with a token refuses an orchestrator and a stage without it, with
 
 test('stray, malformed, oversized and wrongly shaped messages are rejected and counted while the run goes on', async () => {
   const root = tempDir();
-  const run = 'hostile-1';
+  const run = runId('hostile-1');
   try {
     await withNatsServer({}, async (server) => {
       const intruder: NatsConnection = await connectNats({ url: server.url, name: 'intruder' });
@@ -264,7 +238,7 @@ test('stray, malformed, oversized and wrongly shaped messages are rejected and c
 
 test('synthgrad train --transport nats names the stages that did not join within --join-timeout and exits non-zero', async () => {
   const root = tempDir();
-  const run = 'half-joined';
+  const run = runId('half-joined');
   const stages: Proc[] = [];
   try {
     await withNatsServer({}, async (server) => {
@@ -278,7 +252,7 @@ test('synthgrad train --transport nats names the stages that did not join within
       const code = await exitOf(orchestrator, 60_000);
       assert.equal(code, 1, orchestrator.stderr());
       const stderr = orchestrator.stderr();
-      assert.match(stderr, /synthgrad: stages 1, 3 of 4 did not join run half-joined within 4 s \(start each with: synthgrad stage --nats nats:\/\/127\.0\.0\.1:\d+ --run half-joined --stage K\)/);
+      assert.match(stderr, new RegExp(`synthgrad: stages 1, 3 of 4 did not join run ${run} within 4 s \\(start each with: synthgrad stage --nats nats://127\\.0\\.0\\.1:\\d+ --run ${run} --stage K\\)`));
       assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
       // the stages that did join are told to leave
       for (const p of stages) assert.equal(await exitOf(p, 10_000), 0, p.stderr());
@@ -292,7 +266,7 @@ test('synthgrad train --transport nats names the stages that did not join within
 
 test('synthgrad train --placement process: a local nats-server and one child per stage; a child killed with SIGKILL is replaced', async () => {
   const root = tempDir();
-  const run = 'placement-process';
+  const run = runId('placement-process');
   try {
     const configFile = join(root, 'four-stages.json');
     writeFileSync(configFile, JSON.stringify(fourStages));

@@ -9,7 +9,7 @@ import type { DataMessage, ForwardMessage } from '../src/pipeline/protocol.js';
 import { decodeMessage, DecodeError, encodeMessage, ValidationError } from '../src/transport/codec.js';
 import { formatChunkHeader, parseChunkHeader, Reassembler, splitPayload } from '../src/transport/chunking.js';
 import { NatsChannel, subject, CHUNK_HEADER, type NatsChannelOptions, type RejectReason } from '../src/transport/nats-channel.js';
-import { connectNats, credentialsFromEnv, redact } from '../src/transport/nats-connect.js';
+import { connectNats, credentialsFromEnv, redact, tlsEnv, tlsFromEnv } from '../src/transport/nats-connect.js';
 import { startNatsServer, type NatsServer } from '../src/transport/nats-server.js';
 import { validateDataMessage } from '../src/transport/message-validators.js';
 import { waitFor, withConnections, withNatsServer } from './helpers/nats-server.js';
@@ -322,6 +322,14 @@ describe('nats-server and connections', () => {
       assert.throws(() => credentialsFromEnv({ SYNTHGRAD_NATS_CREDENTIALS_FILE: file }), (e: Error) => !e.message.includes('sup3rsecret'));
       writeFileSync(file, JSON.stringify({ token: 'sup3rsecret', extra: 1 }));
       assert.throws(() => credentialsFromEnv({ SYNTHGRAD_NATS_CREDENTIALS_FILE: file }), (e: Error) => !e.message.includes('sup3rsecret'));
+      // TLS files from the environment: readable files or PEM text; a certificate needs its key
+      assert.equal(tlsFromEnv({}), undefined);
+      assert.deepEqual(tlsFromEnv({ SYNTHGRAD_NATS_TLS_CA: file }), { ca: file });
+      assert.deepEqual(tlsEnv(tlsFromEnv({ SYNTHGRAD_NATS_TLS_CA: file })), { SYNTHGRAD_NATS_TLS_CA: file });
+      assert.throws(() => tlsFromEnv({ SYNTHGRAD_NATS_TLS_CA: join(dir, 'missing.pem') }), /SYNTHGRAD_NATS_TLS_CA names .*missing\.pem, which cannot be read \(ENOENT\)/);
+      assert.throws(() => tlsFromEnv({ SYNTHGRAD_NATS_TLS_CERT: file }), /SYNTHGRAD_NATS_TLS_CERT and SYNTHGRAD_NATS_TLS_KEY must be set together/);
+      const pem = '-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n';
+      assert.deepEqual(tlsFromEnv({ SYNTHGRAD_NATS_TLS_CA: pem }), { ca: pem });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -174,7 +174,7 @@ test('synthetic inputs: bad configs are refused with the field and what to do', 
 test('a stage process over NATS refuses a spec with synthetic inputs', () => {
   const spec = stageSpecs(resolveConfig({ preset: 'mnist-unlocked' }), 1)[1];
   const limits = { maxRows: 128 };
-  const assign = (s: StageSpec) => ({ kind: 'assign', instance: 'i1', spec: s, heartbeatMs: 1000, orchestratorTimeoutMs: 5000, limits });
+  const assign = (s: StageSpec) => ({ kind: 'assign', instance: 'i1', spec: s, heartbeatMs: 1000, orchestratorTimeoutMs: 5000, reconnectTimeoutMs: 5000, limits });
   assert.throws(() => controlWireValidator(1)(assign(spec)), /spec\.syntheticInputs: .*worker threads only/);
   assert.doesNotThrow(() => controlWireValidator(1)(assign({ ...spec, syntheticInputs: null })));
 });

@@ -58,9 +58,6 @@ export interface TrainFlags {
   nats?: string;
   run?: string;
   joinTimeout: number;
-  natsTlsCa?: string;
-  natsTlsCert?: string;
-  natsTlsKey?: string;
   logLevel: string;
   progress: boolean;
 }

@@ -7,9 +7,6 @@ interface StageFlags {
   nats: string;
   run: string;
   stage: number;
-  natsTlsCa?: string;
-  natsTlsCert?: string;
-  natsTlsKey?: string;
   joinTimeout: number;
   instance?: string;
   exitWithStdin?: boolean;
@@ -17,19 +14,16 @@ interface StageFlags {
 }
 
 /**
- * `synthgrad stage`: one stage of a run, in this process, over NATS. Credentials come from the
- * environment (SYNTHGRAD_NATS_TOKEN, SYNTHGRAD_NATS_USER + SYNTHGRAD_NATS_PASS, or
- * SYNTHGRAD_NATS_CREDENTIALS_FILE), never from the command line.
+ * `synthgrad stage`: one stage of a run, in this process, over NATS. Credentials and TLS files come
+ * from the environment (SYNTHGRAD_NATS_TOKEN, SYNTHGRAD_NATS_USER + SYNTHGRAD_NATS_PASS, or
+ * SYNTHGRAD_NATS_CREDENTIALS_FILE; SYNTHGRAD_NATS_TLS_CA, _CERT, _KEY), never from the command line.
  */
 export function stageCommand(): Command {
   return new Command('stage')
     .description('serve one stage of a run over NATS (start one per stage, then synthgrad train --transport nats)')
-    .requiredOption('--nats <url>', 'NATS server URL, e.g. nats://10.0.0.5:4222 (credentials: SYNTHGRAD_NATS_TOKEN etc. in the environment)')
+    .requiredOption('--nats <url>', 'NATS server URL, e.g. nats://10.0.0.5:4222 (credentials: SYNTHGRAD_NATS_TOKEN etc.; TLS: SYNTHGRAD_NATS_TLS_CA etc., in the environment)')
     .requiredOption('--run <id>', 'run id, as given to synthgrad train --run')
     .requiredOption('--stage <k>', 'stage index (0 = the input stage)', wholeNumber)
-    .option('--nats-tls-ca <file>', 'CA certificate to verify the server')
-    .option('--nats-tls-cert <file>', 'client certificate (mutual TLS)')
-    .option('--nats-tls-key <file>', 'client key (mutual TLS)')
     .option('--join-timeout <seconds>', 'give up when no orchestrator takes this stage within this time', positiveInt, 600)
     .addOption(new Option('--instance <id>', 'instance id (set by the orchestrator for processes it starts)').hideHelp())
     .addOption(new Option('--exit-with-stdin', 'exit when stdin closes (processes the orchestrator starts)').hideHelp())
@@ -48,7 +42,6 @@ export function stageCommand(): Command {
           url: flags.nats,
           run: flags.run,
           stage: flags.stage,
-          tls: { ca: flags.natsTlsCa, cert: flags.natsTlsCert, key: flags.natsTlsKey },
           joinTimeoutMs: flags.joinTimeout * 1000,
           instance: flags.instance,
           logger,

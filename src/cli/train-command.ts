@@ -35,12 +35,9 @@ export function trainCommand(): Command {
     .option('--skip-nonfinite', 'drop a batch with a NaN/Inf loss, activation or gradient instead of stopping')
     .addOption(new Option('--placement <where>', 'stages in worker threads, or one child process each over NATS (default thread; process with --backend tensorflow)').choices(['thread', 'process']))
     .addOption(new Option('--transport <kind>', 'ports: worker threads; nats: stage processes started with synthgrad stage join over --nats').choices(['ports', 'nats']))
-    .option('--nats <url>', 'NATS server URL (credentials: SYNTHGRAD_NATS_TOKEN, SYNTHGRAD_NATS_USER/PASS or SYNTHGRAD_NATS_CREDENTIALS_FILE in the environment)')
+    .option('--nats <url>', 'NATS server URL (credentials: SYNTHGRAD_NATS_TOKEN, SYNTHGRAD_NATS_USER/PASS or SYNTHGRAD_NATS_CREDENTIALS_FILE; TLS: SYNTHGRAD_NATS_TLS_CA, _CERT, _KEY; all in the environment)')
     .option('--run <id>', 'run id the stages join with (letters, digits, - and _; default: a new run id)')
     .option('--join-timeout <seconds>', 'how long stages may take to join over NATS', positiveInt, 60)
-    .option('--nats-tls-ca <file>', 'CA certificate to verify the NATS server')
-    .option('--nats-tls-cert <file>', 'client certificate for NATS (mutual TLS)')
-    .option('--nats-tls-key <file>', 'client key for NATS (mutual TLS)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .option('--no-progress', 'no progress bar, even on a terminal')
     .action(async (flags: TrainFlags) => {
@@ -123,7 +120,6 @@ function natsOptions(flags: TrainFlags, config: Config | null): NatsRunOptions |
     url: flags.nats,
     runId: flags.run,
     joinTimeoutMs: flags.joinTimeout * 1000,
-    tls: flags.natsTlsCa || flags.natsTlsCert || flags.natsTlsKey ? { ca: flags.natsTlsCa, cert: flags.natsTlsCert, key: flags.natsTlsKey } : undefined,
   };
   if (transport === 'ports') {
     if (placement === 'process') throw new ConfigError('flags', ['--transport ports runs stages in worker threads: drop --placement process (or use --transport nats)']);

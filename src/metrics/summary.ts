@@ -41,6 +41,12 @@ export interface TransportSummary {
   runId: string;
   /** Messages the orchestrator refused on the stages' report subjects, by reason. */
   rejected: Record<string, number>;
+  /** Times the NATS server (or a stage's connection to it) went away and came back. */
+  interruptions: number;
+  /** Training batches lost in transit then, abandoned at every stage (also counted in lostSteps). */
+  lostInTransit: number;
+  /** Evaluation batches and requests sent again because their answers were lost. */
+  resent: number;
 }
 
 /** summary.json */
@@ -69,7 +75,7 @@ export interface Summary {
   error?: string;
   /** Stage failures survived by restarting the stage. */
   restarts: number;
-  /** Training batches lost with failed stages. */
+  /** Training batches lost with failed stages or in transit (transport.lostInTransit). */
   lostSteps: number;
   /** Step of the last complete checkpoint (null: none yet). */
   checkpointStep: number | null;

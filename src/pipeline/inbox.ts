@@ -1,5 +1,7 @@
 import type { BackwardMessage, ForwardMessage, InputMessage } from './protocol.js';
 
+const MAX_ABANDONED = 4096;
+
 /** A stage's queued messages, in arrival order per kind, and a way to wait for the next one. */
 export class Inbox {
   readonly forward: ForwardMessage[] = [];
@@ -8,18 +10,23 @@ export class Inbox {
   readonly input: InputMessage[] = [];
   stopRequested = false;
   private wake: (() => void) | null = null;
+  /** Training steps abandoned here: their messages that arrive late are dropped (bounded, oldest forgotten first). */
+  private readonly abandoned = new Set<number>();
 
   pushForward(message: ForwardMessage): void {
+    if (!message.eval && this.abandoned.has(message.step)) return;
     this.forward.push(message);
     this.notify();
   }
 
   pushBackward(message: BackwardMessage): void {
+    if (this.abandoned.has(message.step)) return;
     this.backward.push(message);
     this.notify();
   }
 
   pushInput(message: InputMessage): void {
+    if (this.abandoned.has(message.step)) return;
     this.input.push(message);
     this.notify();
   }
@@ -29,8 +36,12 @@ export class Inbox {
     this.notify();
   }
 
-  /** Drops queued messages of these steps. */
+  /** Drops queued messages of these steps, and those that arrive later (a lost batch's stragglers). */
   discard(steps: Set<number>): void {
+    for (const step of steps) {
+      this.abandoned.add(step);
+      if (this.abandoned.size > MAX_ABANDONED) this.abandoned.delete(this.abandoned.values().next().value as number);
+    }
     for (const queue of [this.forward, this.backward, this.input] as { step: number; eval?: unknown }[][]) {
       for (let i = queue.length - 1; i >= 0; i--) if (steps.has(queue[i].step) && !queue[i].eval) queue.splice(i, 1);
     }

@@ -1,10 +1,12 @@
 import type { Batch } from '../data/index.js';
-import type { EvalTag, ReportMessage, StageStats } from './protocol.js';
+import { performance } from 'node:perf_hooks';
+import type { ControlMessage, EvalTag, ReportMessage, StageStats } from './protocol.js';
 import { doneReportsPerStep, type StageSpec } from './stage-spec.js';
 import { StageError } from './stage-error.js';
 import type { TraceEvent } from '../metrics/trace.js';
 import type { StageHost } from './stage-host.js';
 import { ThreadStageHost } from './thread-host.js';
+import { LostSteps } from './lost-steps.js';
 
 export interface TrainStepResult {
   step: number;
@@ -23,6 +25,10 @@ export interface PipelineEvents {
   onStageFailure?(stage: number, error: StageError): RestartDecision;
   /** A stage was restarted; `lostSteps` batches in flight were lost with it. */
   onRestart?(stage: number, lostSteps: number, error: StageError): void;
+  /** Messages may have been lost (the transport says why); `suspects` batches were in flight. */
+  onInterrupted?(why: string, suspects: number): void;
+  /** These batches were lost in transit and abandoned at every stage. */
+  onLost?(steps: number[], why: string): void;
 }
 
 interface Waiter {
@@ -32,6 +38,8 @@ interface Waiter {
 }
 
 type Report<K extends ReportMessage['kind']> = Extract<ReportMessage, { kind: K }>;
+/** Reports that answer a request sent to every stage. */
+type ReplyKind = 'stats' | 'weights' | 'checkpointed';
 
 /**
  * The orchestrator's side of the stages. It feeds batches, counts completed steps (credits),
@@ -46,17 +54,26 @@ export class Pipeline {
   /** Per stage: the step its checkpoint was taken at, when it was restored from one. */
   readonly restoredSteps: (number | null)[] = [];
   restarts = 0;
+  /** Batches lost with failed stages or in transit. */
   lostSteps = 0;
+  /** Of those, batches lost in transit (after an interruption of the transport). */
+  lostInTransit = 0;
+  /** Interruptions of the transport the stages' host reported. */
+  interruptions = 0;
+  /** Evaluation batches and requests sent again after an interruption (their answers were missing). */
+  resent = 0;
   /** Steps sent and not yet finished by every stage, with the count of stages done. */
   private readonly inFlightSteps = new Map<number, number>();
   private readonly abandoned = new Set<number>();
-  private readonly evalResults: Report<'eval'>[] = [];
-  private statsReplies: StageStats[] = [];
+  /** Results of the evaluation pass under way, by batch index, and its batches (to send again). */
+  private evalResults = new Map<number, Report<'eval'>>();
+  private evalSplit: EvalTag['split'] | null = null;
+  private evalBatches: Batch[] = [];
+  /** The request every stage must answer now (stats, weights, checkpoint), and the answers so far. */
+  private asking: { message: (stage: number) => ControlMessage; kind: ReplyKind; replies: Map<number, ReportMessage> } | null = null;
   /** Trace spans the stages sent with their statistics, and how many they could not keep. */
   readonly traceEvents: TraceEvent[] = [];
   readonly traceDropped: number[] = [];
-  private weightReplies: Report<'weights'>[] = [];
-  private checkpointReplies: Report<'checkpointed'>[] = [];
   private readonly waiters: Waiter[] = [];
   private failure: Error | null = null;
   private readonly fatal = new Map<number, string>();
@@ -67,12 +84,20 @@ export class Pipeline {
   private stopping = false;
   /** Every stage has been ready once (failures before that end the start, no restart). */
   private started = false;
+  /** Lost-batch and stall detection, when the host's transport may lose messages. */
+  private readonly lost: LostSteps | null;
+  private readonly lastReport: number[] = [];
+  private readonly lastDone: number[] = [];
+  private lastProgress = performance.now();
+  private watchTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly specs: StageSpec[],
     private readonly host: StageHost,
     private readonly events: PipelineEvents,
-  ) {}
+  ) {
+    this.lost = host.delivery ? new LostSteps(host.delivery.lossQuietMs) : null;
+  }
 
   /**
    * Starts every stage (by default one worker thread each) and waits until every stage has its
@@ -85,9 +110,11 @@ export class Pipeline {
         report: (m) => pipeline.receive(m),
         failed: (stage, error) => pipeline.stageFailed(pipeline.specs[stage], error),
         fail: (error) => pipeline.fail(error),
+        interrupted: (why) => pipeline.interrupted(why),
       });
       await pipeline.waitUntil(() => pipeline.ready.size === specs.length);
       pipeline.started = true;
+      pipeline.watchDelivery();
     } catch (error) {
       await pipeline.destroy();
       throw error;
@@ -150,19 +177,25 @@ export class Pipeline {
   /** Forward-only pass over batches; returns mean loss and accuracy. */
   async evaluate(split: EvalTag['split'], batches: Iterable<Batch>): Promise<{ loss: number; accuracy: number }> {
     await this.drain();
-    this.evalResults.length = 0;
-    let count = 0;
+    this.evalResults = new Map();
+    this.evalSplit = split;
+    // kept to be sent again after an interruption (a transport that can lose messages does not move buffers)
+    this.evalBatches = [];
     for (const batch of batches) {
-      const tag: EvalTag = { split, index: count++ };
-      this.host.send({ kind: 'forward', step: -1, rows: batch.size, activations: batch.x, labels: batch.labels, eval: tag }, [
-        batch.x.buffer as ArrayBuffer,
-      ]);
+      this.evalBatches.push(batch);
+      this.sendEval(this.evalBatches.length - 1);
     }
-    await this.waitUntil(() => this.evalResults.length === count);
+    const count = this.evalBatches.length;
+    try {
+      await this.waitUntil(() => this.evalResults.size === count);
+    } finally {
+      this.evalBatches = [];
+      this.evalSplit = null;
+    }
     let lossSum = 0;
     let correct = 0;
     let rows = 0;
-    for (const r of this.evalResults) {
+    for (const r of this.evalResults.values()) {
       lossSum += r.lossSum;
       correct += r.correct;
       rows += r.rows;
@@ -170,12 +203,17 @@ export class Pipeline {
     return { loss: lossSum / rows, accuracy: correct / rows };
   }
 
+  private sendEval(index: number): void {
+    const batch = this.evalBatches[index];
+    const tag: EvalTag = { split: this.evalSplit!, index };
+    this.host.send({ kind: 'forward', step: -1, rows: batch.size, activations: batch.x, labels: batch.labels, eval: tag }, [
+      batch.x.buffer as ArrayBuffer,
+    ]);
+  }
+
   /** Each stage's counters; synthesizer means are since the previous call. */
   async stats(): Promise<StageStats[]> {
-    this.statsReplies = [];
-    for (let s = 0; s < this.stages; s++) this.host.control(s, { kind: 'stats' });
-    await this.waitUntil(() => this.statsReplies.length === this.stages);
-    return [...this.statsReplies].sort((a, b) => a.stage - b.stage);
+    return (await this.ask({ kind: 'stats' }, 'stats')).map((r) => r.stats);
   }
 
   /** Lowers stage `stage`'s scheduling priority to `nice` (0 leaves it as it is). */
@@ -185,19 +223,28 @@ export class Pipeline {
 
   /** Every stage's weights (parameters, then BatchNorm statistics), in stage order. */
   async weights(): Promise<Float32Array[][]> {
-    this.weightReplies = [];
-    for (let s = 0; s < this.stages; s++) this.host.control(s, { kind: 'weights' });
-    await this.waitUntil(() => this.weightReplies.length === this.stages);
-    return [...this.weightReplies].sort((a, b) => a.stage - b.stage).map((r) => r.values);
+    return (await this.ask({ kind: 'weights' }, 'weights')).map((r) => r.values);
   }
 
   /** Drains, then has every stage write its state to files[stage]; resolves with the bytes written. */
   async checkpoint(files: string[], step: number): Promise<number[]> {
     await this.drain();
-    this.checkpointReplies = [];
-    for (let s = 0; s < this.stages; s++) this.host.control(s, { kind: 'checkpoint', file: files[s], step });
-    await this.waitUntil(() => this.checkpointReplies.length === this.stages);
-    return [...this.checkpointReplies].sort((a, b) => a.stage - b.stage).map((r) => r.bytes);
+    const replies = await this.ask((s) => ({ kind: 'checkpoint', file: files[s], step }), 'checkpointed');
+    return replies.map((r) => r.bytes);
+  }
+
+  /** Sends a request to every stage and waits for one answer of `kind` from each, in stage order. */
+  private async ask<K extends ReplyKind>(request: ControlMessage | ((stage: number) => ControlMessage), kind: K): Promise<Report<K>[]> {
+    const message = (s: number): ControlMessage => (typeof request === 'function' ? request(s) : request);
+    const asking = { message, kind, replies: new Map<number, ReportMessage>() };
+    this.asking = asking;
+    for (let s = 0; s < this.stages; s++) this.host.control(s, message(s));
+    try {
+      await this.waitUntil(() => asking.replies.size === this.stages);
+    } finally {
+      this.asking = null;
+    }
+    return [...asking.replies.entries()].sort((a, b) => a[0] - b[0]).map(([, r]) => r as Report<K>);
   }
 
   /** Stops every stage (after the work sent so far) and closes the workers. */
@@ -218,6 +265,7 @@ export class Pipeline {
     if (this.destroyed) return;
     this.destroyed = true;
     this.stopping = true;
+    if (this.watchTimer) clearInterval(this.watchTimer);
     await this.host.destroy();
   }
 
@@ -239,11 +287,9 @@ export class Pipeline {
     const s = spec.index;
     this.restarts += 1;
     this.ready.delete(s);
+    this.lastProgress = performance.now(); // the replacement gets its time to start
     const lost = [...this.inFlightSteps.keys()];
-    for (const step of lost) this.abandoned.add(step);
-    this.inFlightSteps.clear();
-    this.lostSteps += lost.length;
-    for (let i = 0; i < this.stages; i++) if (i !== s) this.host.control(i, { kind: 'abandon', steps: lost });
+    this.abandon(lost, s);
     const { fault: _fault, restoreState: _state, ...rest } = spec; // a deliberate fault fires once
     const respawned: StageSpec = { ...rest, ...(restore ? { restore } : {}) };
     if (!restore) delete respawned.restore;
@@ -254,7 +300,97 @@ export class Pipeline {
     this.poke();
   }
 
+  /** Every stage but `except` forgets these steps; they no longer count as in flight. */
+  private abandon(steps: number[], except = -1): void {
+    for (const step of steps) {
+      this.abandoned.add(step);
+      this.inFlightSteps.delete(step);
+    }
+    this.lostSteps += steps.length;
+    for (let i = 0; i < this.stages; i++) if (i !== except) this.host.control(i, { kind: 'abandon', steps });
+  }
+
+  /**
+   * The transport may have lost messages (and is connected again). The steps in flight become
+   * suspects (LostSteps); evaluation batches and requests whose answers are missing are sent
+   * again: answering them twice changes nothing, and a second answer is ignored.
+   */
+  private interrupted(why: string): void {
+    if (this.destroyed || this.failure) return;
+    const now = performance.now();
+    this.interruptions += 1;
+    this.lastProgress = now;
+    this.lost?.interrupted(this.inFlightSteps.keys(), now);
+    this.events.onInterrupted?.(why, this.inFlightSteps.size);
+    const asking = this.asking;
+    if (asking) {
+      for (let s = 0; s < this.stages; s++) {
+        if (asking.replies.has(s)) continue;
+        this.host.control(s, asking.message(s));
+        this.resent += 1;
+      }
+    }
+    for (let i = 0; i < this.evalBatches.length; i++) {
+      if (this.evalResults.has(i)) continue;
+      this.sendEval(i);
+      this.resent += 1;
+    }
+    if (this.stopping) for (let s = 0; s < this.stages; s++) this.host.control(s, { kind: 'stop' });
+    this.poke();
+  }
+
+  /** Lost batches that nothing moves any more, and stalls (hosts whose messages can be lost). */
+  private watchDelivery(): void {
+    const delivery = this.host.delivery;
+    if (!delivery || this.watchTimer) return;
+    this.watchTimer = setInterval(() => {
+      if (this.destroyed || this.failure) return;
+      const now = performance.now();
+      const lost = this.lost!.overdue(this.inFlightSteps, now);
+      if (lost.length > 0) this.markLost(lost, `no batch finished for ${(delivery.lossQuietMs / 1000).toFixed(1)} s after the interruption`);
+      if (this.waiters.length > 0 && now - this.lastProgress > delivery.stallTimeoutMs) this.fail(this.stalled(now, delivery.stallTimeoutMs));
+    }, 250); // not unref'd: a run waiting on its stages is alive (destroy() clears it)
+  }
+
+  private markLost(steps: number[], why: string): void {
+    this.lostInTransit += steps.length;
+    this.abandon(steps);
+    this.events.onLost?.(steps, why);
+    this.poke();
+  }
+
+  /** The run waits on stages that said nothing for too long: which, and what for. */
+  private stalled(now: number, limitMs: number): Error {
+    const ago = (s: number): string => (this.lastReport[s] === undefined ? 'never reported' : `last report ${((now - this.lastReport[s]) / 1000).toFixed(0)} s ago`);
+    const all = [...Array(this.stages).keys()];
+    let waitingOn: number[];
+    let what: string;
+    if (this.asking) {
+      const asking = this.asking;
+      waitingOn = all.filter((s) => !asking.replies.has(s));
+      what = `an answer to '${asking.message(0).kind}'`;
+    } else if (this.evalSplit !== null) {
+      waitingOn = [this.stages - 1];
+      what = `${this.evalBatches.length - this.evalResults.size} ${this.evalSplit} results`;
+    } else if (this.inFlightSteps.size > 0) {
+      const oldest = Math.min(...this.inFlightSteps.keys());
+      waitingOn = all.filter((s) => (this.lastDone[s] ?? -1) < oldest);
+      what = `step ${oldest} to be finished`;
+    } else {
+      waitingOn = all.filter((s) => !this.ready.has(s));
+      what = 'the stages to be ready';
+    }
+    const list = waitingOn.map((s) => `stage ${s} (${ago(s)})`).join(', ');
+    return new Error(
+      `no progress for ${(limitMs / 1000).toFixed(1)} s: waiting for ${what} from ${list || 'the stages'}; ` +
+        'the stage processes or the NATS server may be stuck or cut off (their logs say more)',
+    );
+  }
+
   private receive(message: ReportMessage): void {
+    if ('stage' in message) this.lastReport[message.stage] = performance.now();
+    else this.lastReport[message.stats.stage] = performance.now();
+    this.lastProgress = performance.now();
     switch (message.kind) {
       case 'ready':
         this.backends[message.stage] = message.backend;
@@ -266,18 +402,17 @@ export class Pipeline {
         this.done(message);
         break;
       case 'eval':
-        this.evalResults.push(message);
+        // a batch sent again after an interruption may be answered twice: the first answer counts
+        if (message.tag.split === this.evalSplit && !this.evalResults.has(message.tag.index)) this.evalResults.set(message.tag.index, message);
         break;
       case 'stats':
-        this.statsReplies.push(message.stats);
         for (const e of message.trace) this.traceEvents.push(e);
         this.traceDropped[message.stats.stage] = message.traceDropped;
+        this.reply(message.stats.stage, message);
         break;
       case 'weights':
-        this.weightReplies.push(message);
-        break;
       case 'checkpointed':
-        this.checkpointReplies.push(message);
+        this.reply(message.stage, message);
         break;
       case 'rewired':
         this.rewiresPending -= 1;
@@ -292,14 +427,24 @@ export class Pipeline {
     this.poke();
   }
 
+  private reply(stage: number, message: Report<ReplyKind>): void {
+    const asking = this.asking;
+    if (asking && asking.kind === message.kind && !asking.replies.has(stage)) asking.replies.set(stage, message);
+  }
+
   private done(message: Report<'done'>): void {
     if (this.abandoned.has(message.step)) return;
     const count = this.inFlightSteps.get(message.step);
     if (count === undefined) return;
+    this.lastDone[message.stage] = Math.max(this.lastDone[message.stage] ?? -1, message.step);
     // a batch dropped before it went up: the stages above will never see it
     const credit = message.dropped === 'above' ? this.stages - message.stage : 1;
-    if (count + credit >= this.reportsPerStep) this.inFlightSteps.delete(message.step);
-    else this.inFlightSteps.set(message.step, count + credit);
+    if (count + credit >= this.reportsPerStep) {
+      this.inFlightSteps.delete(message.step);
+      // links deliver in order: suspects older than a finished step will never finish
+      const lost = this.lost?.finished(message.step, this.inFlightSteps, performance.now()) ?? [];
+      if (lost.length > 0) this.markLost(lost, `step ${message.step}, sent after them, finished first`);
+    } else this.inFlightSteps.set(message.step, count + credit);
     if (message.loss !== undefined) {
       this.events.onStep?.({ step: message.step, loss: message.loss, correct: message.correct!, rows: message.rows! });
     }

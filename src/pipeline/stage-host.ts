@@ -10,6 +10,8 @@ export interface StageHostEvents {
   failed(stage: number, error: StageError): void;
   /** The transport itself failed (e.g. stages did not join in time): the run cannot go on. */
   fail(error: Error): void;
+  /** Messages between the stages may have been lost (e.g. the NATS server restarted); all is connected again. */
+  interrupted?(why: string): void;
 }
 
 /**
@@ -18,6 +20,12 @@ export interface StageHostEvents {
  * `NatsStageHost` (src/transport/nats-stage-host.ts) talks to stage processes over NATS.
  */
 export interface StageHost {
+  /**
+   * Set when messages can be lost (at-most-once delivery): the pipeline then looks for batches
+   * lost after an interruption (see LostSteps) and fails a run in which no stage has reported
+   * anything for `stallTimeoutMs` while it waits on them.
+   */
+  readonly delivery?: { lossQuietMs: number; stallTimeoutMs: number };
   /** Starts one stage per spec (index order); each says 'ready' through `events.report`. */
   start(specs: StageSpec[], events: StageHostEvents): Promise<void>;
   /** Sends a batch (or a flush marker) into stage 0; the `transfer` buffers may move. */

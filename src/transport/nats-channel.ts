@@ -114,6 +114,8 @@ export class NatsChannel<T> implements Channel<T> {
   private readonly senderHeaders?: MsgHdrs;
   private readonly handlers: ((message: T) => void)[] = [];
   private subscription?: Subscription;
+  /** The server's max_payload when last connected (while reconnecting, the client has no server info). */
+  private knownMaxPayload?: number;
   private sweepTimer?: NodeJS.Timeout;
   private closed = false;
 
@@ -218,8 +220,10 @@ export class NatsChannel<T> implements Channel<T> {
 
   private currentChunkBytes(): number {
     if (this.chunkBytes !== undefined) return this.chunkBytes;
-    const maxPayload = this.connection.info?.max_payload;
+    // while reconnecting, messages are buffered by the client and sent to the server that comes back
+    const maxPayload = this.connection.info?.max_payload ?? this.knownMaxPayload;
     if (maxPayload === undefined) throw new Error('NATS connection has no server info (not connected)');
+    this.knownMaxPayload = maxPayload;
     if (maxPayload < 2 * HEADER_RESERVE) throw new Error(`server max_payload ${maxPayload} is too small (need at least ${2 * HEADER_RESERVE})`);
     return maxPayload - HEADER_RESERVE;
   }

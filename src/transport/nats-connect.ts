@@ -5,13 +5,20 @@
  * command-line arguments (other users of the host can read those with `ps`). Log options through
  * `redact()`.
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 
 export interface NatsCredentials {
   token?: string;
   user?: string;
   pass?: string;
+}
+
+/** TLS files (or PEM text) for a NATS connection. */
+export interface NatsTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
 }
 
 export interface NatsConnectOptions extends NatsCredentials {
@@ -117,6 +124,45 @@ export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): NatsCr
   }
   if (file !== undefined) return credentialsFromFile(file);
   return {};
+}
+
+/** The variables that name TLS files (or hold PEM text) for NATS connections. */
+export const TLS_VARIABLES = { ca: 'SYNTHGRAD_NATS_TLS_CA', cert: 'SYNTHGRAD_NATS_TLS_CERT', key: 'SYNTHGRAD_NATS_TLS_KEY' } as const;
+
+/**
+ * TLS from the environment: `SYNTHGRAD_NATS_TLS_CA` (the CA that signed the server's certificate)
+ * and, for servers that verify clients, `SYNTHGRAD_NATS_TLS_CERT` with `SYNTHGRAD_NATS_TLS_KEY`.
+ * Each names a file (or holds PEM text). None set: undefined (the client still upgrades to TLS
+ * when the server requires it, trusting the system's CAs).
+ */
+export function tlsFromEnv(env: NodeJS.ProcessEnv = process.env): NatsTls | undefined {
+  const tls: NatsTls = {};
+  for (const [field, name] of Object.entries(TLS_VARIABLES) as [keyof NatsTls, string][]) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    if (!isPem(value)) {
+      try {
+        accessSync(value, constants.R_OK);
+      } catch (error) {
+        throw new Error(`${name} names ${value}, which cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}): give the path of a PEM file`);
+      }
+    }
+    tls[field] = value;
+  }
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new Error(`NATS TLS: ${TLS_VARIABLES.cert} and ${TLS_VARIABLES.key} must be set together (a client certificate needs its key)`);
+  }
+  return Object.keys(tls).length > 0 ? tls : undefined;
+}
+
+/** The environment that hands `tls` to a child process (tlsFromEnv reads it back). */
+export function tlsEnv(tls: NatsTls | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [field, name] of Object.entries(TLS_VARIABLES) as [keyof NatsTls, string][]) {
+    const value = tls?.[field];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
 }
 
 /** Reads `{ "token": ... }` or `{ "user": ..., "pass": ... }` from a JSON file. */

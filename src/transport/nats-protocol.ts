@@ -6,8 +6,9 @@
  * Joining: a stage process subscribes to `synthgrad.<run>.<K>.control`, then says `hello` on
  * `synthgrad.<run>.<K>.stats` every second with a random instance id until the orchestrator
  * `assign`s it (the spec of stage K, restored state inline) or `refuse`s it (the stage is served).
- * From then on the stage sends `heartbeat`s, its reports wrapped in `report`, and at the end
- * `stopped` (its final statistics) or `failed`. The orchestrator sends control messages and a
+ * From then on the stage sends `heartbeat`s, its reports wrapped in `report`, `reconnected` after
+ * its connection to the server was down (messages to it may have been lost meanwhile), and at the
+ * end `stopped` (its final statistics) or `failed`. The orchestrator sends control messages and a
  * `ping` every second; `leave` tells an instance to exit (the run is over, or it was replaced).
  */
 import type { ControlMessage, ReportMessage, StageStats } from '../pipeline/protocol.js';
@@ -29,7 +30,16 @@ export interface StageLimits {
 /** orchestrator -> stage, on `synthgrad.<run>.<K>.control` */
 export type ControlWire =
   | Exclude<ControlMessage, { kind: 'rewire' }>
-  | { kind: 'assign'; instance: string; spec: StageSpec; heartbeatMs: number; orchestratorTimeoutMs: number; limits: StageLimits }
+  | {
+      kind: 'assign';
+      instance: string;
+      spec: StageSpec;
+      heartbeatMs: number;
+      orchestratorTimeoutMs: number;
+      /** How long the stage keeps trying to reach a NATS server that went away before it leaves. */
+      reconnectTimeoutMs: number;
+      limits: StageLimits;
+    }
   | { kind: 'refuse'; instance: string; reason: string }
   | { kind: 'ping' }
   /** Exit now: the run is over (no instance) or this instance was replaced. */
@@ -39,6 +49,8 @@ export type ControlWire =
 export type StageWire =
   | { kind: 'hello'; stage: number; instance: string; host: string; pid: number }
   | { kind: 'heartbeat'; stage: number; instance: string }
+  /** The stage's connection to the server was down for `downMs` and is back: messages to it may be lost. */
+  | { kind: 'reconnected'; stage: number; instance: string; downMs: number }
   | { kind: 'report'; stage: number; instance: string; report: ReportMessage }
   | { kind: 'stopped'; stage: number; instance: string; stats: StageStats }
   | { kind: 'failed'; stage: number; instance: string; message: string; stack?: string };
@@ -139,11 +151,12 @@ export function controlWireValidator(stage: number): (value: unknown) => asserts
         for (const s of m.steps) int(s, 'steps[]');
         return;
       case 'assign': {
-        only(m, ['kind', 'instance', 'spec', 'heartbeatMs', 'orchestratorTimeoutMs', 'limits']);
+        only(m, ['kind', 'instance', 'spec', 'heartbeatMs', 'orchestratorTimeoutMs', 'reconnectTimeoutMs', 'limits']);
         instance(m.instance);
         validateSpec(m.spec, stage);
         int(m.heartbeatMs, 'heartbeatMs', 10, 600_000);
         int(m.orchestratorTimeoutMs, 'orchestratorTimeoutMs', 100, 86_400_000);
+        int(m.reconnectTimeoutMs, 'reconnectTimeoutMs', 100, 86_400_000);
         int(record(m.limits, 'limits').maxRows, 'limits.maxRows', 1, 1 << 24);
         return;
       }
@@ -263,6 +276,10 @@ export function stageWireValidator(stage: number): (value: unknown) => asserts v
         return;
       case 'heartbeat':
         return only(m, ['kind', 'stage', 'instance']);
+      case 'reconnected':
+        only(m, ['kind', 'stage', 'instance', 'downMs']);
+        finite(m.downMs, 'downMs');
+        return;
       case 'report':
         only(m, ['kind', 'stage', 'instance', 'report']);
         return validateReport(m.report, stage);

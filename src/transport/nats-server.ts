@@ -1,5 +1,5 @@
 /**
- * Starting a local nats-server (for `--placement process` and for tests): loopback only, a
+ * Starting a local nats-server (for `--placement process` and for tests): loopback by default, a
  * generated config file in a private temp directory, a bounded wait until it accepts connections.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
 export interface NatsServerOptions {
-  /** Port on 127.0.0.1; 0 (default) picks a free one (kept across `restart()`). */
+  /** The IPv4 address to listen on (default 127.0.0.1, loopback only). */
+  host?: string;
+  /** Port on `host`; 0 (default) picks a free one (kept across `restart()`). */
   port?: number;
   /** Clients must present this token. Letters, digits and `._~+/=-`, at least 8 characters. */
   token?: string;
@@ -19,10 +21,17 @@ export interface NatsServerOptions {
   binary?: string;
   /** Bound on the wait for the server to accept connections, in ms (default 10000). */
   readyTimeoutMs?: number;
+  /**
+   * Serve TLS only, with this certificate and key (PEM files); with `ca` and `verifyClients`,
+   * clients must also present a certificate signed by that CA.
+   */
+  tls?: { cert: string; key: string; ca?: string; verifyClients?: boolean };
+  /** Told when a running server exits without `stop()` or `restart()` asking it to (`how`: code or signal). */
+  onExit?: (how: string) => void;
 }
 
 export interface NatsServer {
-  /** `nats://127.0.0.1:<port>` (no credentials in it). */
+  /** `nats://<host>:<port>`, `tls://` with TLS (no credentials in it). */
   readonly url: string;
   readonly port: number;
   /** The server's process id (undefined when it is not running). */
@@ -71,18 +80,28 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   if (options.maxPayload !== undefined && !(Number.isSafeInteger(options.maxPayload) && options.maxPayload >= 1024 && options.maxPayload <= 64 * 1024 * 1024)) {
     throw new RangeError(`maxPayload must be an integer from 1024 to 64 MiB, got ${options.maxPayload}`);
   }
+  if (options.tls?.verifyClients && !options.tls.ca) throw new RangeError('tls.verifyClients needs tls.ca (the CA that signs client certificates)');
+  const host = options.host ?? '127.0.0.1';
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) throw new RangeError(`host must be an IPv4 address, got ${JSON.stringify(host)}`);
   const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
   const dir = mkdtempSync(join(tmpdir(), 'synthgrad-nats-'));
   const configPath = join(dir, 'nats-server.conf');
   const writeConfig = (port: number): void => {
     const lines = [
-      `listen: "127.0.0.1:${port === 0 ? -1 : port}"`,
+      `listen: "${host}:${port === 0 ? -1 : port}"`,
       `ports_file_dir: ${JSON.stringify(dir)}`,
       `server_name: "synthgrad-local"`,
     ];
     if (options.maxPayload !== undefined) lines.push(`max_payload: ${options.maxPayload}`);
     // The token goes in a file only this user can read, never on the command line.
     if (options.token !== undefined) lines.push(`authorization {`, `  token: "${options.token}"`, `}`);
+    const tls = options.tls;
+    if (tls !== undefined) {
+      lines.push(`tls {`, `  cert_file: ${JSON.stringify(tls.cert)}`, `  key_file: ${JSON.stringify(tls.key)}`, `  timeout: 5`);
+      if (tls.ca !== undefined) lines.push(`  ca_file: ${JSON.stringify(tls.ca)}`);
+      if (tls.verifyClients) lines.push(`  verify: true`);
+      lines.push(`}`);
+    }
     writeFileSync(configPath, lines.join('\n') + '\n', { mode: 0o600 });
   };
 
@@ -105,12 +124,15 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     proc.stdout?.on('data', keep);
     proc.stderr?.on('data', keep);
     let exited: string | undefined;
+    let ready = false;
     let spawnError: Error | undefined;
     proc.once('error', (error) => {
       spawnError = error;
     });
     proc.once('exit', (code, signal) => {
       exited = signal !== null ? `signal ${signal}` : `code ${code}`;
+      // halt() forgets the process before it ends it: still ours means nobody here asked
+      if (child === proc && ready) options.onExit?.(exited);
     });
 
     const deadline = Date.now() + readyTimeoutMs;
@@ -124,20 +146,21 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
         proc.kill('SIGKILL');
         throw failure(`not ready after ${readyTimeoutMs} ms`);
       }
-      if (proc.pid !== undefined) url = readPortsFile(dir, proc.pid);
+      if (proc.pid !== undefined) url = readPortsFile(dir, proc.pid, host);
       if (url === undefined) await sleep(20);
     }
     const match = /:(\d+)$/.exec(url);
     if (match === null) throw failure(`reported an unexpected client URL ${url}`);
     port = Number(match[1]);
-    while (!(await accepts(port))) {
+    while (!(await accepts(host, port))) {
       if (exited !== undefined) throw failure(`exited at start (${exited})`);
       if (Date.now() > deadline) {
         proc.kill('SIGKILL');
-        throw failure(`does not accept connections on 127.0.0.1:${port} after ${readyTimeoutMs} ms`);
+        throw failure(`does not accept connections on ${host}:${port} after ${readyTimeoutMs} ms`);
       }
       await sleep(20);
     }
+    ready = true;
   };
 
   const halt = async (): Promise<void> => {
@@ -168,7 +191,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
 
   return {
     get url() {
-      return `nats://127.0.0.1:${port}`;
+      return `${options.tls ? 'tls' : 'nats'}://${host}:${port}`;
     },
     get port() {
       return port;
@@ -194,7 +217,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   };
 }
 
-function readPortsFile(dir: string, pid: number): string | undefined {
+function readPortsFile(dir: string, pid: number, host: string): string | undefined {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -206,15 +229,15 @@ function readPortsFile(dir: string, pid: number): string | undefined {
   try {
     const data = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { nats?: unknown };
     const urls = Array.isArray(data.nats) ? data.nats.filter((u): u is string => typeof u === 'string') : [];
-    return urls.find((u) => u.includes('127.0.0.1')) ?? urls[0];
+    return urls.find((u) => u.includes(host)) ?? urls[0];
   } catch {
     return undefined; // being written
   }
 }
 
-function accepts(port: number): Promise<boolean> {
+function accepts(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = tcpConnect({ host: '127.0.0.1', port });
+    const socket = tcpConnect({ host, port });
     const done = (ok: boolean): void => {
       socket.destroy();
       resolve(ok);

@@ -22,11 +22,12 @@ import type { StageHost, StageHostEvents } from '../pipeline/stage-host.js';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { silentLogger, type Logger } from '../log.js';
 import { NatsChannel, subject } from './nats-channel.js';
-import { connectNats, credentialsFromEnv, redactUrl, type NatsCredentials } from './nats-connect.js';
+import { connectNats, credentialsFromEnv, redactUrl, tlsFromEnv, type NatsCredentials } from './nats-connect.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 import { addCounts, ORCHESTRATOR_SENDER, stageSender, stageWireValidator, type ControlWire, type StageWire } from './nats-protocol.js';
 import { describeConnectError, TransportError, type NatsTls } from './nats-errors.js';
 import { spawnStageProcess, type StageProcess } from './stage-process.js';
+import { watchConnection, type ConnectionWatch } from './nats-status.js';
 
 export interface NatsHostOptions {
   /** Names the run's subjects: letters, digits, - and _. */
@@ -35,6 +36,7 @@ export interface NatsHostOptions {
   stages: 'spawn' | 'join';
   /** The server; none: start a local nats-server on a free loopback port (spawn only). */
   url?: string;
+  /** With `url`; default: from the environment (tlsFromEnv). Handed to local stage processes in their environment. */
   tls?: NatsTls;
   /** Default: from the environment (credentialsFromEnv). Handed to local stage processes in their environment. */
   credentials?: NatsCredentials;
@@ -46,6 +48,12 @@ export interface NatsHostOptions {
   heartbeatMs?: number;
   /** A stage leaves when the orchestrator is silent for this long (default 15 s). */
   orchestratorTimeoutMs?: number;
+  /** How long the orchestrator and the stages wait for a NATS server that went away (default 60 s). */
+  reconnectTimeoutMs?: number;
+  /** After the server came back, batches that finish nothing for this long are taken for lost (default 3 s). */
+  lossQuietMs?: number;
+  /** No report from any stage for this long while the run waits on them is an error (default 120 s). */
+  stallTimeoutMs?: number;
   /** The largest batch the run sends (training or evaluation); stages refuse larger ones. */
   maxRows: number;
   logger?: Logger;
@@ -101,6 +109,7 @@ export class NatsStageHost implements StageHost {
   private nc: NatsConnection | null = null;
   private url = '';
   private credentials: NatsCredentials = {};
+  private tls: NatsTls | undefined;
   private input!: NatsChannel<ForwardMessage>;
   private readonly slots: Slot[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
@@ -109,6 +118,15 @@ export class NatsStageHost implements StageHost {
   private readonly livenessTimeoutMs: number;
   private readonly heartbeatMs: number;
   private readonly orchestratorTimeoutMs: number;
+  private readonly reconnectTimeoutMs: number;
+  /** Core NATS delivers at most once: the pipeline looks for lost batches and stalls (see LostSteps). */
+  readonly delivery: { lossQuietMs: number; stallTimeoutMs: number };
+  private connection: ConnectionWatch | null = null;
+  /** When this host's connection came back, until every stage has been heard from again. */
+  private recovering: { since: number; downMs: number } | null = null;
+  private lastInterruption = -Infinity;
+  /** The server stayed away longer than reconnectTimeoutMs (the run was failed once). */
+  private serverGone = false;
   /** Messages from processes that no longer (or never did) serve a stage. */
   private stale = 0;
   private everReady = false;
@@ -120,6 +138,10 @@ export class NatsStageHost implements StageHost {
     this.livenessTimeoutMs = options.livenessTimeoutMs ?? 5_000;
     this.heartbeatMs = options.heartbeatMs ?? 500;
     this.orchestratorTimeoutMs = options.orchestratorTimeoutMs ?? 15_000;
+    this.reconnectTimeoutMs = options.reconnectTimeoutMs ?? 60_000;
+    // a run waiting for the server to come back is not stalled: the reconnection limit applies first
+    const stallTimeoutMs = Math.max(options.stallTimeoutMs ?? 120_000, this.reconnectTimeoutMs + this.livenessTimeoutMs);
+    this.delivery = { lossQuietMs: options.lossQuietMs ?? 3_000, stallTimeoutMs };
     subject(options.runId, 0, 'control'); // checks the run id
     if (options.stages === 'join' && !options.url) throw new TransportError('stages that join a run need a NATS server: give its URL (--nats)');
   }
@@ -142,11 +164,16 @@ export class NatsStageHost implements StageHost {
     if (this.options.url) {
       this.url = this.options.url;
       this.credentials = this.options.credentials ?? credentialsFromEnv();
+      try {
+        this.tls = this.options.tls ?? tlsFromEnv();
+      } catch (error) {
+        throw new TransportError((error as Error).message, { cause: error });
+      }
     } else {
       // a private server: loopback only, with a token that only our stage processes get
       const token = randomBytes(24).toString('hex');
       try {
-        this.server = await startNatsServer({ token, maxPayload: 8 * 1024 * 1024 });
+        this.server = await startNatsServer({ token, maxPayload: 8 * 1024 * 1024, onExit: (how) => void this.restartLocalServer(how) });
       } catch (error) {
         throw new TransportError(`--placement process needs a NATS server: ${(error as Error).message}`, { cause: error });
       }
@@ -159,12 +186,12 @@ export class NatsStageHost implements StageHost {
         url: this.url,
         name: `synthgrad-${runId}-orchestrator`,
         ...this.credentials,
-        tlsCa: this.options.tls?.ca,
-        tlsCert: this.options.tls?.cert,
-        tlsKey: this.options.tls?.key,
+        tlsCa: this.tls?.ca,
+        tlsCert: this.tls?.cert,
+        tlsKey: this.tls?.key,
       });
     } catch (error) {
-      throw new TransportError(describeConnectError(error, this.url), { cause: error });
+      throw new TransportError(describeConnectError(error, this.url, this.tls), { cause: error });
     }
     const nc = this.nc;
     this.input = new NatsChannel<ForwardMessage>({ connection: nc, subject: subject(runId, 0, 'forward'), sender: ORCHESTRATOR_SENDER });
@@ -196,12 +223,23 @@ export class NatsStageHost implements StageHost {
       this.slots.push(slot);
     }
     await nc.flush();
+    this.connection = watchConnection(nc, {
+      disconnected: () =>
+        this.log.warn({ server: redactUrl(this.url) }, `lost the NATS server; reconnecting (for up to ${(this.reconnectTimeoutMs / 1000).toFixed(0)} s)`),
+      reconnected: (downMs) => {
+        this.log.warn({ server: redactUrl(this.url), downSeconds: round(downMs / 1000) }, 'reconnected to the NATS server; waiting to hear from every stage');
+        const now = performance.now();
+        this.recovering = { since: now, downMs };
+        // the stages get their full liveness timeout from now
+        for (const slot of this.slots) slot.lastSeen = Math.max(slot.lastSeen, now);
+      },
+    });
     void nc.closed().then((error) => {
       if (!this.destroyed) this.events.fail(new TransportError(`the NATS connection closed${error ? `: ${error.message}` : ''}`));
     });
     if (this.options.stages === 'spawn') {
       for (const slot of this.slots) this.spawn(slot);
-      this.log.info({ server: redactUrl(this.url), localServer: this.server !== null, runId }, `started ${specs.length} stage processes`);
+      this.log.info({ server: redactUrl(this.url), localServer: this.server !== null, serverPid: this.server?.pid, runId }, `started ${specs.length} stage processes`);
     } else {
       const server = redactUrl(this.url);
       this.log.info(
@@ -262,7 +300,8 @@ export class NatsStageHost implements StageHost {
         // processes still serving, and any still saying hello, leave now
         slot.control.send({ kind: 'leave', reason: 'the run ended' });
       }
-      await nc.flush().catch(() => undefined);
+      // bounded: with the server gone, a flush would wait for it forever
+      await Promise.race([nc.flush().catch(() => undefined), sleep(2_000)]);
     }
     await Promise.all(
       [...this.children].map(async (child) => {
@@ -292,7 +331,7 @@ export class NatsStageHost implements StageHost {
       stage: slot.stage,
       instance,
       credentials: this.credentials,
-      tls: this.options.tls,
+      tls: this.tls,
       logLevel: this.options.stageLogLevel,
       onOutput: (line) => this.log.debug({ stage: slot.stage, pid: child.pid }, line),
     });
@@ -326,6 +365,8 @@ export class NatsStageHost implements StageHost {
     switch (m.kind) {
       case 'heartbeat':
         return;
+      case 'reconnected':
+        return this.stageReconnected(slot, m.downMs);
       case 'report':
         return this.report(slot, m.report);
       case 'stopped':
@@ -376,6 +417,7 @@ export class NatsStageHost implements StageHost {
       spec,
       heartbeatMs: this.heartbeatMs,
       orchestratorTimeoutMs: this.orchestratorTimeoutMs,
+      reconnectTimeoutMs: this.reconnectTimeoutMs,
       limits: { maxRows: this.options.maxRows },
     });
   }
@@ -412,8 +454,69 @@ export class NatsStageHost implements StageHost {
     for (const slot of this.slots) if (slot.state === 'assigned' || slot.state === 'ready') slot.control.send({ kind: 'ping' });
   }
 
+  /**
+   * The private nats-server of `--placement process` died (killed, crashed): start it again on
+   * the same port, and everyone reconnects as after any server restart.
+   */
+  private async restartLocalServer(how: string): Promise<void> {
+    const server = this.server;
+    if (this.destroyed || server === null) return;
+    this.log.warn({ port: server.port, how }, `the local nats-server exited (${how}); starting it again on port ${server.port}`);
+    try {
+      await server.restart();
+    } catch (error) {
+      if (!this.destroyed) this.events.fail(new TransportError(`the local nats-server exited (${how}) and could not be started again: ${(error as Error).message}`));
+      return;
+    }
+    this.serverWatcher?.kill();
+    this.serverWatcher = watchOrchestrator(server.pid);
+  }
+
+  /**
+   * The server went away and came back. While this host is cut off, silence proves nothing: the
+   * stages get their full liveness timeout once it is back, and the run fails only when the
+   * server stays away longer than `reconnectTimeoutMs`. Once every stage has been heard from
+   * again, the pipeline is told that messages may have been lost.
+   */
+  private watchConnection(now: number): boolean {
+    const down = this.connection?.downFor(now) ?? 0;
+    const active = this.slots.filter((s) => s.state === 'assigned' || s.state === 'ready');
+    if (down > 0) for (const slot of active) slot.lastSeen = now;
+    if (down > this.reconnectTimeoutMs) {
+      if (this.serverGone) return false;
+      this.serverGone = true;
+      this.events.fail(
+        new TransportError(
+          `the NATS server at ${redactUrl(this.url)} has been unreachable for ${(down / 1000).toFixed(0)} s (the limit is ${(this.reconnectTimeoutMs / 1000).toFixed(0)} s): ` +
+            `no stage can be reached (is nats-server running at that address?)`,
+        ),
+      );
+      return false;
+    }
+    if (down > 0) return false;
+    const recovering = this.recovering;
+    if (recovering !== null && active.every((s) => s.lastSeen > recovering.since)) {
+      this.recovering = null;
+      this.interrupted(`the NATS server was unreachable for ${(recovering.downMs / 1000).toFixed(1)} s`);
+    }
+    return true;
+  }
+
+  private stageReconnected(slot: Slot, downMs: number): void {
+    this.log.warn({ stage: slot.stage, downSeconds: round(downMs / 1000) }, `stage ${slot.stage} reconnected to the NATS server`);
+    // the same outage as one this host saw (or another stage reported) just now: counted once
+    if (this.recovering !== null || (this.connection?.downFor() ?? 0) > 0) return;
+    if (performance.now() - this.lastInterruption < this.livenessTimeoutMs + downMs) return;
+    this.interrupted(`stage ${slot.stage}'s connection to the NATS server was down for ${(downMs / 1000).toFixed(1)} s`);
+  }
+
+  private interrupted(why: string): void {
+    this.lastInterruption = performance.now();
+    this.events.interrupted?.(why);
+  }
+
   private watch(now: number, late: boolean): void {
-    if (this.destroyed) return;
+    if (this.destroyed || !this.watchConnection(now)) return;
     const missing: Slot[] = [];
     for (const slot of this.slots) {
       if (late) slot.lastSeen = Math.max(slot.lastSeen, now - this.livenessTimeoutMs / 2);
@@ -461,4 +564,8 @@ function watchOrchestrator(serverPid: number | undefined): ChildProcess | null {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
 }

@@ -12,16 +12,18 @@ import { NonFiniteError } from '../pipeline/stage.js';
 import type { ControlMessage, ReportMessage, StageStats } from '../pipeline/protocol.js';
 import type { Channel } from './channel.js';
 import { NatsChannel, subject } from './nats-channel.js';
-import { connectNats, credentialsFromEnv, redactUrl, type NatsCredentials } from './nats-connect.js';
+import { connectNats, credentialsFromEnv, redactUrl, tlsFromEnv, type NatsCredentials } from './nats-connect.js';
 import { NatsLinks } from './nats-links.js';
 import { addCounts, controlWireValidator, ORCHESTRATOR_SENDER, stageSender, type ControlWire, type StageWire } from './nats-protocol.js';
 import { describeConnectError, type NatsTls } from './nats-errors.js';
 import type { Logger } from '../log.js';
+import { watchConnection } from './nats-status.js';
 
 export interface NatsStageOptions {
   url: string;
   run: string;
   stage: number;
+  /** Default: from the environment (tlsFromEnv). */
   tls?: NatsTls;
   /** Default: from the environment (credentialsFromEnv). */
   credentials?: NatsCredentials;
@@ -46,18 +48,19 @@ export async function runNatsStage(options: NatsStageOptions): Promise<StageOutc
   const instance = options.instance ?? randomBytes(6).toString('hex');
   subject(run, stage, 'control'); // checks the run id and stage index
   const credentials = options.credentials ?? credentialsFromEnv();
+  const tls = options.tls ?? tlsFromEnv();
   let nc: NatsConnection;
   try {
     nc = await connectNats({
       url: options.url,
       name: `synthgrad-${run}-stage-${stage}`,
       ...credentials,
-      tlsCa: options.tls?.ca,
-      tlsCert: options.tls?.cert,
-      tlsKey: options.tls?.key,
+      tlsCa: tls?.ca,
+      tlsCert: tls?.cert,
+      tlsKey: tls?.key,
     });
   } catch (error) {
-    return { code: 1, reason: describeConnectError(error, options.url) };
+    return { code: 1, reason: describeConnectError(error, options.url, tls) };
   }
   logger.info({ run, stage, instance, server: redactUrl(options.url) }, `stage ${stage} connected; waiting for the orchestrator of run ${run}`);
 
@@ -68,6 +71,14 @@ export async function runNatsStage(options: NatsStageOptions): Promise<StageOutc
   let links = null as NatsLinks | null;
   let assigned = false;
   let lastControl = performance.now();
+  const connection = watchConnection(nc, {
+    disconnected: () => logger.warn({ stage, server: redactUrl(options.url) }, `stage ${stage} lost the NATS server; reconnecting`),
+    reconnected: (downMs) => {
+      logger.warn({ stage, downSeconds: Math.round(downMs) / 1000 }, `stage ${stage} reconnected to the NATS server`);
+      // what was sent to this stage meanwhile is gone: the orchestrator looks for lost batches
+      if (assigned) send({ kind: 'reconnected', stage, instance, downMs });
+    },
+  });
 
   // rejected messages: counted, logged a few times per reason, then every 100th
   const ownRejects: Record<string, number> = {};
@@ -161,6 +172,12 @@ export async function runNatsStage(options: NatsStageOptions): Promise<StageOutc
         const now = performance.now();
         if (now - lastTick > 1_000) lastControl = now; // this process was busy: give the pings time to be read
         lastTick = now;
+        const down = connection.downFor(now);
+        if (down > assignment.reconnectTimeoutMs) {
+          finish(1, `the NATS server at ${redactUrl(options.url)} has been unreachable for ${(down / 1000).toFixed(0)} s; leaving`);
+          return;
+        }
+        if (down > 0) lastControl = now; // silence is the server's doing, not the orchestrator's
         if (now - lastControl > assignment.orchestratorTimeoutMs) {
           finish(1, `no message from the orchestrator for ${(assignment.orchestratorTimeoutMs / 1000).toFixed(0)} s; leaving`);
         }
@@ -202,11 +219,8 @@ export async function runNatsStage(options: NatsStageOptions): Promise<StageOutc
   nc.closed().then((error) => finish(1, `the NATS connection closed${error ? `: ${error.message}` : ''}`));
 
   const result = await ended;
-  try {
-    await reports.flush();
-  } catch {
-    // the connection is gone: nothing more can be sent
-  }
+  // the last words, if the server is there to take them (bounded: it may be gone)
+  await Promise.race([reports.flush().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
   links?.close();
   control.close();
   reports.close();

@@ -1,16 +1,15 @@
 /**
  * Starting a stage process on this host: `node dist/src/cli/main.js stage ...` with the run's
- * NATS credentials in its environment (never in its arguments, which `ps` shows to every user).
+ * NATS credentials and TLS files in its environment (never in its arguments, which `ps` shows to every user).
  * Its stdin is a pipe it watches: when the orchestrator dies, the pipe closes and the stage exits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { NatsCredentials } from './nats-connect.js';
-import type { NatsTls } from './nats-errors.js';
+import { TLS_VARIABLES, tlsEnv, type NatsCredentials, type NatsTls } from './nats-connect.js';
 
 const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const OUTPUT_TAIL = 4096;
-const CREDENTIAL_VARIABLES = ['SYNTHGRAD_NATS_TOKEN', 'SYNTHGRAD_NATS_USER', 'SYNTHGRAD_NATS_PASS', 'SYNTHGRAD_NATS_CREDENTIALS_FILE'];
+const CREDENTIAL_VARIABLES = ['SYNTHGRAD_NATS_TOKEN', 'SYNTHGRAD_NATS_USER', 'SYNTHGRAD_NATS_PASS', 'SYNTHGRAD_NATS_CREDENTIALS_FILE', ...Object.values(TLS_VARIABLES)];
 
 export interface StageProcessOptions {
   url: string;
@@ -18,7 +17,7 @@ export interface StageProcessOptions {
   stage: number;
   instance: string;
   credentials: NatsCredentials;
-  /** File paths only (they appear in the arguments). */
+  /** Handed over in the environment, like the credentials. */
   tls?: NatsTls;
   logLevel?: string;
   /** Each line the process writes on stderr. */
@@ -43,10 +42,8 @@ export function spawnStageProcess(options: StageProcessOptions): StageProcess {
     env.SYNTHGRAD_NATS_USER = options.credentials.user;
     env.SYNTHGRAD_NATS_PASS = options.credentials.pass;
   }
+  Object.assign(env, tlsEnv(options.tls));
   const args = [cli, 'stage', '--nats', options.url, '--run', options.run, '--stage', String(options.stage), '--instance', options.instance, '--exit-with-stdin'];
-  if (options.tls?.ca) args.push('--nats-tls-ca', options.tls.ca);
-  if (options.tls?.cert) args.push('--nats-tls-cert', options.tls.cert);
-  if (options.tls?.key) args.push('--nats-tls-key', options.tls.key);
   args.push('--log-level', options.logLevel ?? 'warn');
   const child: ChildProcess = spawn(process.execPath, args, { env, stdio: ['pipe', 'ignore', 'pipe'] });
   let tail = '';

@@ -17,20 +17,33 @@ export function trainingBatches(count: number, size: number): Batch[] {
   return Array.from({ length: count }, (_, b) => makeBatch(train, order, b * size, size));
 }
 
+/** An MNIST MLP with BatchNorm and ReLU on the hidden layers, one stage per layer. */
+function mlp(...hidden: number[]): ConfigInput['model'] {
+  return {
+    inputUnits: 784,
+    classes: 10,
+    layers: [
+      ...hidden.map((units) => ({ type: 'dense' as const, units, batchNorm: true, activation: 'relu' as const })),
+      { type: 'dense', units: 10, activation: 'linear' },
+    ],
+  };
+}
+
+/** A 784-64-32-32-10 cDNI MLP, one layer per stage: four stages, async with 4 batches in flight. */
+export const fourStages: ConfigInput = {
+  mode: 'cdni',
+  model: mlp(64, 32, 32),
+  optimizer: { learningRate: 0.01 },
+  backend: 'wasm',
+  train: { epochs: 1, batchSize: 32, seed: 7, schedule: 'async', window: 4, maxSteps: 60 },
+};
+
 /** A small MLP (784-64-32-10, BatchNorm on the hidden layers), three stages. */
 export function smallConfig(over: Omit<Partial<ConfigInput>, 'train'> & { train?: Partial<ConfigInput['train']> } = {}): Config {
   const { train, ...rest } = over;
   return validateConfig({
     mode: 'backprop',
-    model: {
-      inputUnits: 784,
-      classes: 10,
-      layers: [
-        { type: 'dense', units: 64, batchNorm: true, activation: 'relu' },
-        { type: 'dense', units: 32, batchNorm: true, activation: 'relu' },
-        { type: 'dense', units: 10, activation: 'linear' },
-      ],
-    },
+    model: mlp(64, 32),
     optimizer: { learningRate: 1e-2 },
     backend: 'wasm',
     ...rest,

@@ -12,9 +12,25 @@ export interface Proc {
   exited: Promise<number | string>;
 }
 
-/** Runs the synthgrad CLI in a child process; its output is collected. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): Proc {
-  const child = spawn(process.execPath, [cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * A run id unique to this test process: other checkouts on the machine may run the same tests at
+ * the same time, and the checks for leftover stage processes look for their run id.
+ */
+export function runId(name: string): string {
+  return `${name}-${process.pid}`;
+}
+
+/** The environment without NATS settings (credentials, TLS) or SYNTHGRAD_FAULT, plus `vars`. */
+export function envWith(vars: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('SYNTHGRAD_NATS_') || k === 'SYNTHGRAD_FAULT') delete env[k];
+  return { ...env, ...vars };
+}
+
+/** Runs the synthgrad CLI in a child process (after `prefix`, e.g. `ip netns exec NS`); its output is collected. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env, prefix: string[] = []): Proc {
+  const command = [...prefix, process.execPath, cli, ...args];
+  const child = spawn(command[0], command.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString('utf8')));
@@ -24,8 +40,8 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): Pr
 }
 
 /** `synthgrad stage` for one stage, logging at info (its "connected" line tells it is up). */
-export function startStage(url: string, run: string, stage: number, env: NodeJS.ProcessEnv = process.env): Proc {
-  return runCli(['stage', '--nats', url, '--run', run, '--stage', String(stage), '--log-level', 'info', '--join-timeout', '120'], env);
+export function startStage(url: string, run: string, stage: number, env: NodeJS.ProcessEnv = process.env, prefix: string[] = []): Proc {
+  return runCli(['stage', '--nats', url, '--run', run, '--stage', String(stage), '--log-level', 'info', '--join-timeout', '120'], env, prefix);
 }
 
 /** Waits until `predicate` holds (polling), or throws after `timeoutMs`. */

@@ -1,0 +1,122 @@
+/**
+ * The pipeline over a transport that loses messages, with a scripted host (no workers, no
+ * network): batches lost after an interruption are found by step number and abandoned at every
+ * stage, evaluation batches whose results were lost are sent again, and a stall fails the run
+ * naming the stages it waits for.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Pipeline } from '../src/pipeline/pipeline.js';
+import type { StageHost, StageHostEvents } from '../src/pipeline/stage-host.js';
+import type { ControlMessage, ForwardMessage } from '../src/pipeline/protocol.js';
+import type { StageSpec } from '../src/pipeline/stage-spec.js';
+import { stageSpecs } from '../src/pipeline/stage-spec.js';
+import { smallConfig, trainingBatches } from './helpers/fixtures.js';
+
+/** Three stages whose messages go nowhere until the test answers for them. */
+class ScriptedHost implements StageHost {
+  readonly delivery: { lossQuietMs: number; stallTimeoutMs: number };
+  events!: StageHostEvents;
+  readonly sent: ForwardMessage[] = [];
+  readonly controls: { stage: number; message: ControlMessage }[] = [];
+
+  constructor(delivery: Partial<{ lossQuietMs: number; stallTimeoutMs: number }> = {}) {
+    this.delivery = { lossQuietMs: 60_000, stallTimeoutMs: 60_000, ...delivery };
+  }
+
+  async start(specs: StageSpec[], events: StageHostEvents): Promise<void> {
+    this.events = events;
+    for (const s of specs) events.report({ kind: 'ready', stage: s.index, backend: 'scripted', skipped: [], restoredStep: null });
+  }
+  send(message: ForwardMessage): void {
+    this.sent.push(message);
+  }
+  control(stage: number, message: ControlMessage): void {
+    this.controls.push({ stage, message });
+  }
+  finished(): Promise<never> {
+    return new Promise(() => undefined);
+  }
+  replace(): number {
+    return 0;
+  }
+  async destroy(): Promise<void> {}
+
+  /** Every stage finishes `step` (the last one with its loss). */
+  finish(step: number): void {
+    for (let stage = 0; stage < 3; stage++) {
+      this.events.report({ kind: 'done', stage, step, ...(stage === 2 && { loss: 1, correct: 1, rows: 4 }) });
+    }
+  }
+}
+
+const specs = (): StageSpec[] => stageSpecs(smallConfig({ mode: 'cdni' }), 4);
+
+test('after an interruption, suspects older than a finished step are lost: abandoned at every stage and counted', async () => {
+  const host = new ScriptedHost();
+  const lost: number[][] = [];
+  const pipeline = await Pipeline.start(specs(), { onLost: (steps) => lost.push(steps) }, host);
+  try {
+    trainingBatches(4, 4).forEach((b, step) => pipeline.feed(b, step));
+    host.finish(0);
+    host.events.interrupted!('the server restarted');
+    assert.equal(pipeline.interruptions, 1);
+    host.finish(3); // sent after 1 and 2 on the same links, finished first: 1 and 2 are gone
+    assert.deepEqual(lost, [[1, 2]]);
+    assert.equal(pipeline.lostInTransit, 2);
+    assert.equal(pipeline.lostSteps, 2);
+    assert.equal(pipeline.inFlight, 0);
+    const abandons = host.controls.filter((c) => c.message.kind === 'abandon');
+    assert.deepEqual(abandons.map((c) => c.stage), [0, 1, 2], 'every stage forgets them');
+    assert.deepEqual(abandons[0].message, { kind: 'abandon', steps: [1, 2] });
+    await pipeline.drain();
+  } finally {
+    await pipeline.destroy();
+  }
+});
+
+test('without an interruption nothing is taken for lost, however the steps finish', async () => {
+  const host = new ScriptedHost();
+  const pipeline = await Pipeline.start(specs(), {}, host);
+  try {
+    trainingBatches(3, 4).forEach((b, step) => pipeline.feed(b, step));
+    host.finish(2);
+    assert.equal(pipeline.inFlight, 2);
+    assert.equal(pipeline.lostInTransit, 0);
+  } finally {
+    await pipeline.destroy();
+  }
+});
+
+test('evaluation batches whose results were lost are sent again after an interruption; a second answer is ignored', async () => {
+  const host = new ScriptedHost();
+  const pipeline = await Pipeline.start(specs(), {}, host);
+  try {
+    const result = pipeline.evaluate('test', trainingBatches(3, 4));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(host.sent.length, 3);
+    const answer = (index: number, correct: number) => host.events.report({ kind: 'eval', stage: 2, tag: { split: 'test', index }, lossSum: 4, correct, rows: 4 });
+    answer(0, 4);
+    host.events.interrupted!('the server restarted');
+    assert.deepEqual(host.sent.slice(3).map((m) => m.eval?.index), [1, 2], 'only the unanswered batches go again');
+    assert.equal(pipeline.resent, 2);
+    answer(0, 0); // the first answer to batch 0 counts
+    answer(1, 4);
+    answer(2, 4);
+    assert.deepEqual(await result, { loss: 1, accuracy: 1 });
+  } finally {
+    await pipeline.destroy();
+  }
+});
+
+test('a stall (no report while the run waits) fails with the stages that did not finish the oldest step', async () => {
+  const host = new ScriptedHost({ stallTimeoutMs: 300 });
+  const pipeline = await Pipeline.start(specs(), {}, host);
+  try {
+    trainingBatches(2, 4).forEach((b, step) => pipeline.feed(b, step));
+    host.events.report({ kind: 'done', stage: 0, step: 0 });
+    await assert.rejects(pipeline.drain(), /no progress for 0\.3 s: waiting for step 0 to be finished from stage 1 \(last report \d+ s ago\), stage 2 \(last report \d+ s ago\)/);
+  } finally {
+    await pipeline.destroy();
+  }
+});
