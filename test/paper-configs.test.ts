@@ -5,6 +5,9 @@ import { presets } from '../src/config/presets.js';
 import { validateConfig } from '../src/config/resolve.js';
 import { fcnModes, mnistFcn, mnistFcnDepths, mnistFcnName } from '../src/config/mnist-fcn.js';
 import { stageSpecs } from '../src/pipeline/stage-spec.js';
+import { Synthesizer } from '../src/pipeline/synthesizer.js';
+import { stream } from '../src/pipeline/rng.js';
+import { BatchNorm } from '../src/model/batchnorm.js';
 import { budgetSchedule, withBudget } from '../src/paper/budget.js';
 import { parseBudget, parseLayers, parseModes, parseProbabilities } from '../src/paper/arguments.js';
 
@@ -36,6 +39,25 @@ test('mnistFcn synthesizers: DNI 2 hidden layers of 1024 with BatchNorm, cDNI li
   const six = mnistFcn(6, 'cdni');
   six.model.layers[0] = { type: 'dense', units: 7 };
   assert.equal(presets['mnist-cdni'].model.layers[0].units, 256);
+});
+
+test('the synthesizers a stage builds from them: DNI 256-1024-1024-256, cDNI (256 + 10 label units)-256', () => {
+  const expected = { dni: [[256, 1024], [1024, 1024], [1024, 256]], cdni: [[266, 256]] } as const;
+  for (const mode of ['dni', 'cdni'] as const) {
+    const spec = stageSpecs(validateConfig(mnistFcn(6, mode)), 4)[2];
+    const synth = new Synthesizer({
+      units: spec.layers[spec.layers.length - 1].units, conditioned: spec.mode === 'cdni', classes: spec.classes,
+      hiddenLayers: spec.synthesizer.hiddenLayers, batchNorm: spec.synthesizer.batchNorm,
+      learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, rng: stream('t', 'synth'),
+    });
+    try {
+      assert.deepEqual(synth.net.params.filter((p) => p.shape.length === 2).map((p) => p.shape), expected[mode], mode);
+      assert.equal(synth.net.layers.filter((l) => l instanceof BatchNorm).length, mode === 'dni' ? 2 : 0, `${mode}: BatchNorm on the DNI synthesizer's hidden layers only`);
+      assert.equal(synth.net.state.length > 0, mode === 'dni', 'running statistics only with BatchNorm');
+    } finally {
+      synth.dispose();
+    }
+  }
 });
 
 test('withBudget scales the step schedule: lr ÷10 at 1/2 and 3/4 of the steps; the full budget gives the preset back', () => {
