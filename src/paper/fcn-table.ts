@@ -1,6 +1,6 @@
 import type { Mode } from '../config/schema.js';
 import { fcnModes, mnistFcn } from '../config/mnist-fcn.js';
-import { planCell, type CellOverrides } from './plan.js';
+import { planCell, runsNote, type CellOverrides } from './plan.js';
 import { citableFigures, paperTable, paperTestError } from './reported.js';
 import type { PlannedTable } from './run-table.js';
 
@@ -23,6 +23,7 @@ export function fcnTable(options: { layers: number[]; modes: Mode[]; outDir: str
     command: options.command,
     extra: { head: 'paper (Table 1)', cell: (l) => paperCell(l, modes) },
     notes: [
+      runsNote(cells),
       '"layers" counts the output layer: 4 layers is 784-256-256-256-10. Hidden layers have 256 units with BatchNorm and ReLU; one layer per stage; ' +
         'DNI synthesizers have 2 hidden layers of 1024 with BatchNorm, cDNI synthesizers are linear and see the one-hot label.',
       `Paper values: ${paperTable} could not be retrieved here, so its cells are marked "not confirmed". What can be cited (docs/DNI.md, "What others reported"):`,

@@ -27,3 +27,12 @@ export function planCell(base: ConfigInput, row: number, mode: Mode, outDir: str
   const config = validateConfig({ ...input, out: dir }, `${name} config`);
   return { row, mode, config, dir, schedule: budgetSchedule(input, trainCount), outcome: null };
 }
+
+/** One line on how the table's runs were run: schedule, window, seed, backend (from the first cell). */
+export function runsNote(cells: PlannedCell[]): string {
+  const first = cells[0]?.config;
+  if (!first) return '';
+  const { schedule, window, seed } = first.train;
+  const how = schedule === 'lockstep' ? 'lockstep (one batch in flight)' : `${schedule} (window ${window})`;
+  return `The script trains the cells one after the other, stages in worker threads, schedule ${how}, seed ${seed}, backend ${first.backend}; test error after the last step.`;
+}

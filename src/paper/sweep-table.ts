@@ -1,6 +1,6 @@
 import type { Mode } from '../config/schema.js';
 import { fcnModes, mnistFcn } from '../config/mnist-fcn.js';
-import { planCell, type CellOverrides } from './plan.js';
+import { planCell, runsNote, type CellOverrides } from './plan.js';
 import { citableFigures } from './reported.js';
 import type { PlannedTable } from './run-table.js';
 
@@ -31,6 +31,7 @@ export function sweepTable(options: { probabilities: number[]; modes: Mode[]; la
     outDir,
     command: options.command,
     notes: [
+      runsNote(cells),
       'Each stage draws, per batch, whether it updates (parameters and synthesizer) with probability p from its own seeded stream; the forward pass always happens. ' +
         'The budget counts batches fed, so a stage makes about p × steps updates. report.html beside this table draws test error against p.',
       `What the paper reported (docs/DNI.md):\n${quoted.join('\n')}`,

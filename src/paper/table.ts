@@ -44,9 +44,10 @@ function cellText(table: Table, cell: TableCell | undefined): string {
   const link = `${relative(table.outDir, cell.outcome.dir) || '.'}/`;
   const error = testErrorPercent(cell.outcome);
   if (cell.outcome.status === 'failed' || cell.outcome.status === 'unfinished') return `${cell.outcome.status} ([run](${link}))`;
-  const value = error === null ? `no test figure ([run](${link}))` : `[${error.toFixed(2)}](${link})`;
-  const steps = cell.outcome.summary?.steps;
-  return cell.outcome.status === 'stopped' ? `${value} (stopped at step ${steps ?? '?'} of ${cell.schedule.steps}; error at its last finished epoch)` : value;
+  const steps = `step ${cell.outcome.summary?.steps ?? '?'} of ${cell.schedule.steps}`;
+  if (error === null) return cell.outcome.status === 'stopped' ? `stopped at ${steps} ([run](${link}))` : `no test figure ([run](${link}))`;
+  const value = `[${error.toFixed(2)}](${link})`;
+  return cell.outcome.status === 'stopped' ? `${value} (stopped at ${steps}; error at its last finished epoch)` : value;
 }
 
 function stepsText(s: BudgetSchedule): string {
@@ -75,7 +76,7 @@ export function tableMarkdown(table: Table, generated: Date = new Date()): strin
   }
   const schedules = [...new Map(table.cells.map((c) => [JSON.stringify(c.schedule), c.schedule])).values()];
   lines.push('', 'Schedule: ' + schedules.map(scheduleText).join('; ') + '.');
-  const special = table.cells.filter((c) => c.outcome && c.outcome.status !== 'trained');
+  const special = table.cells.filter((c) => c.outcome && ['failed', 'stopped', 'unfinished'].includes(c.outcome.status));
   if (special.length) {
     lines.push('', ...special.map((c) => `- ${table.rowHead} ${c.row}, ${modeNames[c.mode]}: ${c.outcome!.status}${c.outcome!.error ? `: ${c.outcome!.error}` : ''}`));
   }
