@@ -56,7 +56,7 @@ function stepsText(s: BudgetSchedule): string {
 
 /** The table as markdown: rows, then modes as columns; cells are test error (%) linked to their run directory. */
 export function tableMarkdown(table: Table, generated: Date = new Date()): string {
-  const rows = [...new Set(table.cells.map((c) => c.row))];
+  const rows = [...new Set(table.cells.map((c) => c.row))].sort((a, b) => a - b);
   const find = (row: number, mode: Mode) => table.cells.find((c) => c.row === row && c.mode === mode);
   const heads = [table.rowHead, 'steps (epochs)', ...table.modes.map((m) => modeNames[m]), ...(table.extra ? [table.extra.head] : [])];
   const lines = [
