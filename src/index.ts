@@ -1,6 +1,8 @@
 /** synthgrad: Decoupled Neural Interfaces (synthetic gradients), every stage in its own worker. */
 export { train, resume, effectiveWindow, RunError, type TrainOptions, type Progress, type EpochRecord } from './train.js';
 export { presets, presetNames, defaultPreset, type PresetName } from './config/presets.js';
+export { mnistFcn, mnistFcnDepths } from './config/mnist-fcn.js';
+export { withBudget } from './paper/budget.js';
 export { resolveConfig, validateConfig, type ConfigSources } from './config/resolve.js';
 export type { Config, ConfigInput, Mode, Schedule, BackendName, LayerConfig } from './config/schema.js';
 export { ConfigError } from './config/errors.js';

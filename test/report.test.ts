@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ReportError, readRun, writeReport } from '../src/report/index.js';
+import { errorByUpdateProbability } from '../src/report/update-probability.js';
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const chromiumPath = '/usr/bin/chromium';
@@ -15,15 +16,20 @@ let root: string;
 let runA: string; // cdni, 3 stages (synthesizers at stages 0 and 1), finished: summary.json
 let runB: string; // backprop, 2 stages, no synthesizer, no summary.json, torn last line
 let runC: string; // just started: config.json and an empty metrics.jsonl
+let sweep: string[]; // cdni at p = 1, 0.2, 0.05 and dni at p = 0.2 (finished), as a p-sweep writes them
 
 interface FakeRun {
   id: string;
   preset: string;
-  mode: 'cdni' | 'backprop';
+  mode: 'cdni' | 'dni' | 'backprop';
   stages: number;
   epochs: number;
   summary: boolean;
   torn?: boolean;
+  /** Written to config.json's train.updateProbability when given. */
+  updateProbability?: number;
+  /** summary.json's testAccuracy (default 0.91). */
+  testAccuracy?: number;
 }
 
 function stageStats(run: FakeRun, epoch: number) {
@@ -45,7 +51,8 @@ function stageStats(run: FakeRun, epoch: number) {
 
 function writeRun(dir: string, run: FakeRun): string {
   mkdirSync(dir, { recursive: true });
-  const config = { preset: run.preset, mode: run.mode, train: { epochs: run.epochs, batchSize: 32, schedule: 'async', window: 4 } };
+  const p = run.updateProbability === undefined ? {} : { updateProbability: run.updateProbability };
+  const config = { preset: run.preset, mode: run.mode, train: { epochs: run.epochs, batchSize: 32, schedule: 'async', window: 4, ...p } };
   const backends = Array.from({ length: run.stages }, () => 'cpu');
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ runId: run.id, config, backends, window: run.mode === 'backprop' ? 1 : 4 }));
   const start = Date.parse('2026-01-01T00:00:00Z');
@@ -87,7 +94,7 @@ function writeRun(dir: string, run: FakeRun): string {
       JSON.stringify({
         runId: run.id, outDir: dir, preset: run.preset, mode: run.mode, schedule: 'async', window: 4, backend: 'cpu', stages: run.stages,
         epochs: run.epochs, steps: run.epochs * 100, batchSize: 32, wallSeconds: t + 1, trainSeconds: t, trainSamplesPerSecond: 400,
-        valAccuracy: 0.92, valLoss: 0.2, testAccuracy: 0.91, testLoss: 0.22, perStage,
+        valAccuracy: 0.92, valLoss: 0.2, testAccuracy: run.testAccuracy ?? 0.91, testLoss: 0.22, perStage,
       }),
     );
   }
@@ -102,6 +109,12 @@ before(() => {
   mkdirSync(runC);
   writeFileSync(join(runC, 'config.json'), JSON.stringify({ runId: 'run-c-started', config: { mode: 'dni', train: {} }, backends: ['cpu', 'cpu'] }));
   writeFileSync(join(runC, 'metrics.jsonl'), '');
+  sweep = [
+    writeRun(join(root, 'cdni-p1'), { id: 'cdni-p1', preset: 'mnist-fcn4-cdni', mode: 'cdni', stages: 4, epochs: 2, summary: true, updateProbability: 1, testAccuracy: 0.98 }),
+    writeRun(join(root, 'cdni-p0.05'), { id: 'cdni-p0.05', preset: 'mnist-fcn4-cdni', mode: 'cdni', stages: 4, epochs: 2, summary: true, updateProbability: 0.05, testAccuracy: 0.9 }),
+    writeRun(join(root, 'cdni-p0.2'), { id: 'cdni-p0.2', preset: 'mnist-fcn4-cdni', mode: 'cdni', stages: 4, epochs: 2, summary: true, updateProbability: 0.2, testAccuracy: 0.95 }),
+    writeRun(join(root, 'dni-p0.2'), { id: 'dni-p0.2', preset: 'mnist-fcn4-dni', mode: 'dni', stages: 4, epochs: 2, summary: true, updateProbability: 0.2, testAccuracy: 0.93 }),
+  ];
 });
 
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -139,6 +152,25 @@ test('writeReport writes one self-contained page with every run (default: <first
   for (const id of chartIds) assert.match(html, new RegExp(`<canvas id="${id}"`));
 });
 
+test('a report over runs that differ in updateProbability has test error against p, one line per mode', () => {
+  const runs = sweep.map((dir) => readRun(dir));
+  const series = errorByUpdateProbability(runs);
+  assert.ok(series);
+  assert.deepEqual(
+    series.map((s) => ({ mode: s.mode, points: s.points.map((pt) => [pt.x, Number(pt.y.toFixed(6)), pt.run]) })),
+    [
+      { mode: 'cdni', points: [[0.05, 10, 'cdni-p0.05'], [0.2, 5, 'cdni-p0.2'], [1, 2, 'cdni-p1']] },
+      { mode: 'dni', points: [[0.2, 7, 'dni-p0.2']] },
+    ],
+    'sorted by p, error = 100 (1 - test accuracy)',
+  );
+  assert.equal(errorByUpdateProbability([readRun(runA), readRun(runB)]), null, 'no p in config.json: no chart');
+  assert.equal(errorByUpdateProbability(runs.filter((r) => r.id.includes('0.2'))), null, 'one p only: no chart');
+  const html = readFileSync(writeReport(sweep, join(root, 'sweep.html')), 'utf8');
+  assert.match(html, /<canvas id="error-vs-p"/);
+  assert.doesNotMatch(readFileSync(writeReport([runA, runB], join(root, 'no-sweep.html')), 'utf8'), /<canvas id="error-vs-p"/);
+});
+
 test('ReportError names the path: missing directory, no metrics.jsonl, a broken line, no run', () => {
   const missing = join(root, 'does-not-exist');
   assert.throws(() => writeReport([runA, missing]), (e: unknown) => e instanceof ReportError && e.message.includes(missing) && /no such directory/.test(e.message));
@@ -156,6 +188,7 @@ test('the page renders every chart in headless Chromium without errors or networ
   const { chromium } = await import('playwright-core');
   const full = writeReport([runA, runB], join(root, 'two-runs.html'));
   const minimal = writeReport([runC], join(root, 'started.html'));
+  const sweepPage = writeReport(sweep, join(root, 'sweep-page.html'));
   const browser = await chromium.launch({
     executablePath: chromiumPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -164,6 +197,7 @@ test('the page renders every chart in headless Chromium without errors or networ
     for (const [file, datasets] of [
       [full, { loss: 2, 'accuracy-step': 4, 'accuracy-time': 4, 'synth-loss': 2, 'synth-cosine': 2, utilisation: 2 }],
       [minimal, { loss: 1, 'accuracy-step': 2, 'accuracy-time': 2, 'synth-loss': 0, 'synth-cosine': 0, utilisation: 1 }],
+      [sweepPage, { 'error-vs-p': 2, loss: 4, 'accuracy-step': 8, 'accuracy-time': 8, 'synth-loss': 12, 'synth-cosine': 12, utilisation: 4 }],
     ] as const) {
       const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
       const errors: string[] = [];
@@ -189,9 +223,10 @@ test('the page renders every chart in headless Chromium without errors or networ
       await page.close();
       assert.deepEqual(errors, [], `no console errors or page errors in ${file}`);
       assert.deepEqual(requests, [], 'nothing loaded from the network');
-      assert.equal(rendered.canvases.length, chartIds.length);
+      const expected = Object.keys(datasets);
+      assert.deepEqual(rendered.canvases.map((c) => c.id), expected, 'the charts, in order (error against p first, only in a sweep)');
       for (const c of rendered.canvases) assert.ok(c.width > 0 && c.height > 0 && c.shown > 0, `canvas ${c.id} has a size`);
-      assert.equal(rendered.instances, chartIds.length, 'Chart.js registered every chart');
+      assert.equal(rendered.instances, expected.length, 'Chart.js registered every chart');
       assert.deepEqual(rendered.datasets, datasets);
     }
   } finally {

@@ -1,5 +1,6 @@
 import type { RunData } from './read-run.js';
 import { runLabel, runUtilisation, type StageUtilisation } from './figures.js';
+import { errorByUpdateProbability, type ProbabilitySeries } from './update-probability.js';
 
 /** One colour per run (Tableau 10), then evenly spread hues. */
 export function runColor(index: number): string {
@@ -35,6 +36,8 @@ export interface ChartData {
   stageLabels: string[];
   /** Per chart id, a line saying which runs have nothing to draw there (empty when all do). */
   notes: Record<ChartId, string>;
+  /** Test error against update probability, one series per mode, when the runs differ in p (else null: no such chart). */
+  errorVsP: ProbabilitySeries[] | null;
 }
 
 export const chartIds = ['loss', 'accuracy-step', 'accuracy-time', 'synth-loss', 'synth-cosine', 'utilisation'] as const;
@@ -64,6 +67,7 @@ export function chartData(runs: RunData[]): ChartData {
         .filter(Boolean)
         .join('. '),
     },
+    errorVsP: errorByUpdateProbability(runs),
   };
 }
 

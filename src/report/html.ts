@@ -13,17 +13,25 @@ const charts: { id: ChartId; title: string; about: string }[] = [
   { id: 'utilisation', title: 'Stage utilisation', about: 'busy / (busy + wait) per stage over the whole run (summary.json, else the last epoch line).' },
 ];
 
+/** Drawn only when the runs differ in train.updateProbability (a sweep). */
+const errorVsPChart = {
+  id: 'error-vs-p',
+  title: 'Test error against update probability',
+  about: 'Each stage updates on a batch with probability p. One line per mode; the final test error of each run (summary.json, else the last epoch line).',
+} as const;
+
 /** Builds the self-contained report page (Chart.js and all data inlined) for one or more runs. */
 export function reportHtml(runs: RunData[], generated: Date = new Date()): string {
   const data = chartData(runs);
   const title = runs.length === 1 ? `synthgrad report: ${runs[0].id}` : `synthgrad report: ${runs.length} runs`;
-  const cards = charts
+  const shown = data.errorVsP ? [errorVsPChart, ...charts] : charts;
+  const cards = shown
     .map(
       (c) => `<section class="card">
   <h2>${escapeHtml(c.title)}</h2>
   <p class="about">${escapeHtml(c.about)}</p>
   <div class="chart"><canvas id="${c.id}" role="img" aria-label="${escapeHtml(c.title)}"></canvas></div>
-  ${data.notes[c.id] ? `<p class="note">${escapeHtml(data.notes[c.id])}</p>` : ''}
+  ${c.id !== 'error-vs-p' && data.notes[c.id] ? `<p class="note">${escapeHtml(data.notes[c.id])}</p>` : ''}
 </section>`,
     )
     .join('\n');

@@ -144,6 +144,31 @@ export const pageScript = String.raw`
       }
     }
   });
+  // A sweep: test error against the update probability p, one line per mode (log-scale p axis).
+  if (data.errorVsP) {
+    var MODE_COLORS = { backprop: '#59a14f', dni: '#4e79a7', cdni: '#e15759' };
+    new Chart(document.getElementById('error-vs-p'), {
+      type: 'line',
+      data: {
+        datasets: data.errorVsP.map(function (series, i) {
+          var color = MODE_COLORS[series.mode] || '#9c755f';
+          return { label: series.mode, data: series.points, borderColor: color, backgroundColor: color, borderWidth: 2, pointStyle: POINTS[i % POINTS.length], pointRadius: 4, pointHoverRadius: 6, tension: 0 };
+        })
+      },
+      options: {
+        interaction: { mode: 'nearest', intersect: true },
+        scales: {
+          x: axis('update probability p (log scale)', { type: 'logarithmic', ticks: { callback: function (v) { return [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1].indexOf(Number(v)) >= 0 ? String(v) : ''; } } }),
+          y: axis('test error (%)', { beginAtZero: true })
+        },
+        plugins: {
+          legend: legend(),
+          tooltip: { callbacks: { label: function (c) { return c.dataset.label + ' p = ' + c.raw.x + ': ' + fixed(c.raw.y, 2) + '% (' + c.raw.run + ')'; } } }
+        }
+      }
+    });
+  }
+
   document.body.setAttribute('data-charts-ready', 'true');
 })();
 `;

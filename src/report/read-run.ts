@@ -82,6 +82,8 @@ export interface RunConfig {
   schedule: string | null;
   window: number | null;
   batchSize: number | null;
+  /** train.updateProbability (null when config.json does not give it). */
+  updateProbability: number | null;
   /** The backend of each stage (its length is the number of stages). */
   backends: string[];
 }
@@ -156,6 +158,7 @@ function parseConfig(raw: Json): RunConfig {
     schedule: str(train, 'schedule'),
     window: num(raw, 'window'),
     batchSize: num(train, 'batchSize'),
+    updateProbability: num(train, 'updateProbability'),
     backends,
   };
 }

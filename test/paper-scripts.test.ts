@@ -1,0 +1,113 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tableMarkdown, type Table } from '../src/paper/table.js';
+import type { Summary } from '../src/metrics/summary.js';
+
+const reproduce = fileURLToPath(new URL('../scripts/reproduce-paper.js', import.meta.url));
+const sweep = fileURLToPath(new URL('../scripts/sweep-update-probability.js', import.meta.url));
+let root: string;
+
+before(() => {
+  root = mkdtempSync(join(tmpdir(), 'synthgrad-paper-'));
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+function run(script: string, args: string[]) {
+  return spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', timeout: 300_000 });
+}
+
+type CellJson = { row: number; mode: string; status: string; dir: string; testErrorPercent: number | null; steps: number | null; schedule: { steps: number; decaySteps: number[] } };
+const readTable = (dir: string) => JSON.parse(readFileSync(join(dir, 'table.json'), 'utf8')) as { command: string; cells: CellJson[] };
+
+test('reproduce-paper: one run per cell, table.md and table.json; a re-run reuses finished cells; another budget is refused', () => {
+  const out = join(root, 'fcn');
+  let r = run(reproduce, ['--out', out, '--layers', '3', '--modes', 'cdni,backprop', '--budget', '5']);
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  let table = readTable(out);
+  assert.deepEqual(
+    table.cells.map((c) => [c.row, c.mode, c.status, c.dir, c.steps, c.schedule.decaySteps]),
+    [
+      [3, 'backprop', 'trained', 'fcn3-backprop', 5, [3, 4]],
+      [3, 'cdni', 'trained', 'fcn3-cdni', 5, [3, 4]],
+    ],
+    'modes in the paper\'s order, whatever the order given',
+  );
+  for (const c of table.cells) {
+    assert.ok(c.testErrorPercent !== null && c.testErrorPercent > 0 && c.testErrorPercent < 100);
+    assert.ok(existsSync(join(out, c.dir, 'summary.json')));
+  }
+  const markdown = readFileSync(join(out, 'table.md'), 'utf8');
+  assert.match(markdown, /\| layers \| steps \(epochs\) \| backprop \| cDNI \| paper \(Table 1\) \|/);
+  const e = (mode: string) => table.cells.find((c) => c.mode === mode)!.testErrorPercent!.toFixed(2);
+  assert.ok(markdown.includes(`| 3 | 5 (1 epoch) | [${e('backprop')}](fcn3-backprop/) | [${e('cdni')}](fcn3-cdni/) | not confirmed |`), markdown);
+  assert.match(markdown, /--budget 5/, 'the command that built it');
+
+  r = run(reproduce, ['--out', out, '--layers', '3', '--modes', 'backprop,cdni', '--budget', '5']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /layers 3, backprop: finished earlier, reused/);
+  table = readTable(out);
+  assert.deepEqual(table.cells.map((c) => c.status), ['reused', 'reused']);
+
+  r = run(reproduce, ['--out', out, '--layers', '3', '--modes', 'cdni', '--budget', '6']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, new RegExp(`${join(out, 'fcn3-cdni')}: holds a run of another config \\(differs in optimizer.decaySteps, train.maxSteps\\); remove it or choose another --out`));
+  assert.doesNotMatch(r.stdout, /training/, 'nothing trained');
+});
+
+test('reproduce-paper refuses a folder that is not a run, and bad flags, before training anything', () => {
+  const out = join(root, 'busy');
+  mkdirSync(join(out, 'fcn3-cdni'), { recursive: true });
+  writeFileSync(join(out, 'fcn3-cdni', 'notes.txt'), 'mine');
+  let r = run(reproduce, ['--out', out, '--layers', '3', '--modes', 'cdni', '--budget', '5']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /fcn3-cdni: is not empty and holds no synthgrad run \(no config.json\)/);
+  assert.equal(readFileSync(join(out, 'fcn3-cdni', 'notes.txt'), 'utf8'), 'mine');
+  r = run(reproduce, ['--out', out, '--layers', '7']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /--layers: expected a comma-separated list of 3, 4, 5, 6, got "7"/);
+  r = run(reproduce, ['--out', out, '--budget', 'lots']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /--budget: expected a positive whole number of training steps/);
+});
+
+test('sweep-update-probability: a row per p, and report.html draws test error against p', () => {
+  const out = join(root, 'sweep');
+  const r = run(sweep, ['--out', out, '--modes', 'cdni', '--p', '1,0.5', '--budget', '5']);
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  const table = readTable(out);
+  assert.deepEqual(table.cells.map((c) => [c.row, c.mode, c.dir, c.status]), [[1, 'cdni', 'cdni-p1', 'trained'], [0.5, 'cdni', 'cdni-p0.5', 'trained']]);
+  const config = JSON.parse(readFileSync(join(out, 'cdni-p0.5', 'config.json'), 'utf8'));
+  assert.equal(config.config.train.updateProbability, 0.5);
+  assert.equal(config.config.model.layers.length, 4);
+  assert.match(readFileSync(join(out, 'table.md'), 'utf8'), /\| p \| steps \(epochs\) \| cDNI \|/);
+  assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /<canvas id="error-vs-p"/);
+});
+
+test('tableMarkdown: missing, failed and stopped cells say so', () => {
+  const schedule = { steps: 429, epochs: 1, batchSize: 128, learningRate: 0.001, decaySteps: [215, 322], decayFactor: 0.1 };
+  const summary = (testAccuracy: number, steps: number) => ({ testAccuracy, steps, stopped: steps < 429 }) as Summary;
+  const table: Table = {
+    title: 'T',
+    rowHead: 'layers',
+    modes: ['backprop', 'dni', 'cdni'],
+    outDir: '/runs',
+    command: 'node x.js',
+    notes: [],
+    cells: [
+      { row: 3, mode: 'backprop', schedule, outcome: { dir: '/runs/a', status: 'trained', summary: summary(0.9675, 429), seconds: 1 } },
+      { row: 3, mode: 'dni', schedule, outcome: { dir: '/runs/b', status: 'failed', summary: null, error: 'boom', seconds: 1 } },
+      { row: 3, mode: 'cdni', schedule, outcome: { dir: '/runs/c', status: 'stopped', summary: summary(0.95, 200), seconds: 1 } },
+      { row: 5, mode: 'backprop', schedule, outcome: null },
+    ],
+  };
+  const md = tableMarkdown(table, new Date('2026-01-01T00:00:00Z'));
+  assert.ok(md.includes('| 3 | 429 (1 epoch) | [3.25](a/) | failed ([run](b/)) | [5.00](c/) (stopped at step 200 of 429; error at its last finished epoch) |'), md);
+  assert.ok(md.includes('| 5 | 429 (1 epoch) | not run yet | - | - |'), md);
+  assert.match(md, /- layers 3, DNI: failed: boom/);
+  assert.match(md, /Schedule: 429 steps of batch 128 \(1 epoch\), Adam lr 0.001, ÷10 at steps 215 and 322\./);
+});
