@@ -72,7 +72,7 @@ test('dni: once its synthesizer has learned, the stage updates and the target tr
   }
 });
 
-test('updateProbability: a skipped stage sends no gradient, only a null target, and keeps its weights', () => {
+test('updateProbability: a skipped stage keeps its weights and still sends its true gradient down', () => {
   const spec = { ...stageSpecs(smallConfig({ mode: 'dni' }), 1)[2], updateProbability: 1e-9 };
   const { sent, links } = recordingLinks();
   const stage = new Stage(spec, links);
@@ -80,7 +80,10 @@ test('updateProbability: a skipped stage sends no gradient, only a null target, 
     const before = stage.net.getWeights();
     stage.forward(forwardOf(0, 8, spec.inputUnits, stream('t', 'z')));
     assert.equal(stage.counters.skippedUpdates, 1);
-    assert.equal(sent.backward[0].gradient, null);
+    assert.equal(stage.counters.updates, 0);
+    // the stage below trains its synthesizer on it
+    assert.ok(sent.backward[0].gradient && sent.backward[0].gradient.some((v) => v !== 0));
+    assert.equal(sent.backward[0].synthetic, false);
     assert.deepEqual(stage.net.getWeights().slice(0, stage.net.params.length), before.slice(0, stage.net.params.length));
     // the last stage still reports the batch's loss
     assert.equal(sent.reports.filter((r) => r.kind === 'done').length, 1);
@@ -144,4 +147,32 @@ test('the same seed builds the same stage; another seed another one', () => {
   };
   assert.deepEqual(make(1), make(1));
   assert.notDeepEqual(make(1), make(2));
+});
+
+test('stochastic updates: a stage that skips its update still sends its target down; its synthesizer trains only on its own updates', () => {
+  for (const index of [1, 2]) {
+    const spec = stageSpecs(smallConfig({ mode: 'cdni', train: { updateProbability: 0.5 } }), 1)[index];
+    const { sent, links } = recordingLinks();
+    const stage = new Stage(spec, links);
+    const rng = stream('t', 'p', index);
+    const steps = 24;
+    try {
+      const before = stage.net.getWeights();
+      for (let step = 0; step < steps; step++) {
+        stage.forward(forwardOf(step, 16, spec.inputUnits, rng));
+        const units = spec.outputShape[0];
+        if (index < 2) stage.backward({ kind: 'backward', step, gradient: new Float32Array(16 * units).map(() => rng() - 0.5), synthetic: true });
+      }
+      const { updates, skippedUpdates, synthesizerUpdates } = stage.counters;
+      assert.equal(updates + skippedUpdates, steps);
+      assert.ok(updates > 4 && skippedUpdates > 4, `updates ${updates}, skipped ${skippedUpdates} of ${steps} at p = 0.5`);
+      // every batch sends a real target down (the top stage: the true gradient), updated or not
+      assert.equal(sent.backward.length, steps);
+      assert.ok(sent.backward.every((m) => m.gradient !== null && m.gradient.length === 16 * spec.inputUnits));
+      if (index < 2) assert.equal(synthesizerUpdates, updates, 'M[s] trains on the batches its stage updated on');
+      assert.notDeepEqual(stage.net.getWeights(), before);
+    } finally {
+      stage.dispose();
+    }
+  }
 });

@@ -149,15 +149,14 @@ export class Stage {
     x.dispose();
     if (this.last) return this.finish(message, h as tf.Tensor2D, trace, update);
     if (!synthetic && !this.sendUp(message as ForwardMessage, h, trace)) return;
-    if (!update) {
-      this.skip(message.step, trace, h);
-      return;
-    }
+    // not updating, and no stage below to send a target to: nothing more to do for t
+    if (!update && this.spec.index === 0) return this.skip(message.step, trace, h);
     // 3. ĝ[s]_t = M[s](h[s]_t, c_t)
     const labels = this.spec.mode === 'cdni' ? oneHot(message.labels, this.spec.classes) : null;
     const gHat = this.synthesizer!.predict(h, labels);
-    // 4. one backward pass with ĝ: update θ_s, send δ[s-1]_t = J^T ĝ down as the target of stage s-1
-    if (!this.applyGradient(message.step, trace, gHat, true)) {
+    // 4. one backward pass with ĝ: update θ_s (when drawn), send δ[s-1]_t = J^T ĝ down as the target of stage s-1
+    if (!this.applyGradient(message.step, trace, gHat, true, update) || !update) {
+      // without an update of θ_s, M[s] does not train on t either (its target is not awaited)
       tf.dispose([h, labels ?? [], gHat]);
       return;
     }
@@ -327,7 +326,9 @@ export class Stage {
       this.drop(message.step, trace, null, 'here');
       return;
     }
-    const applied = update ? this.applyGradient(message.step, trace, gradient, false) : (this.skip(message.step, trace, null), true);
+    // the true gradient goes down even without an update here: the stage below trains its synthesizer on it
+    const applied =
+      update || this.spec.index > 0 ? this.applyGradient(message.step, trace, gradient, false, update) : (this.skip(message.step, trace, null), true);
     tf.dispose([logits, labels, loss, gradient, correct]);
     if (!applied) return;
     this.links.report({
@@ -341,10 +342,11 @@ export class Stage {
   }
 
   /**
-   * Backward through f_s with upstream gradient `dy`; sends δ down first, then updates θ_s.
+   * Backward through f_s with upstream gradient `dy`; sends δ down first, then updates θ_s (not
+   * when `update` is false: a stage that skips its update still sends its target down).
    * Returns false when a gradient was not finite and the batch was dropped (with --skip-nonfinite).
    */
-  private applyGradient(step: number, trace: Trace[], dy: tf.Tensor, synthetic: boolean): boolean {
+  private applyGradient(step: number, trace: Trace[], dy: tf.Tensor, synthetic: boolean, update = true): boolean {
     const needInput = this.spec.index > 0;
     const { dx, grads } = tidy(() => this.net.backward(trace, dy, needInput));
     tf.dispose(trace);
@@ -362,9 +364,10 @@ export class Stage {
       return false;
     }
     if (gradient) this.links.backward({ kind: 'backward', step, gradient, synthetic });
-    this.optimizer.step(grads);
+    if (update) this.optimizer.step(grads);
     tf.dispose(grads);
-    this.counters.updates += 1;
+    if (update) this.counters.updates += 1;
+    else this.counters.skippedUpdates += 1;
     return true;
   }
 
