@@ -12,7 +12,7 @@ test('a short cDNI run through the library learns and writes its outputs', async
   const out = mkdtempSync(join(tmpdir(), 'synthgrad-run-'));
   try {
     const summary = await train(
-      { ...presets['mnist-cdni'], train: { ...presets['mnist-cdni'].train, schedule: 'async', maxSteps: 250 }, out, backend: 'wasm' },
+      { ...presets['mnist-cdni'], train: { ...presets['mnist-cdni'].train, schedule: 'async', maxSteps: 250, priorities: 'auto' }, out, backend: 'wasm' },
       { data: data() },
     );
     assert.equal(summary.mode, 'cdni');

@@ -27,12 +27,13 @@ test('nice values are capped, and no measured work leaves every stage alone', ()
 });
 
 test('priorities are set only for concurrent schedules with more stages than cores, unless off', () => {
-  const cdni = validateConfig(presets['mnist-cdni']);
+  const auto = { ...presets['mnist-cdni'].train, priorities: 'auto' as const };
   const cores = availableParallelism();
-  assert.equal(prioritizesStages(cdni), 4 > cores);
-  assert.equal(prioritizesStages(validateConfig({ ...presets['mnist-cdni'], train: { ...presets['mnist-cdni'].train, schedule: 'lockstep' } })), false);
+  assert.equal(prioritizesStages(validateConfig(presets['mnist-cdni'])), false, 'off by default');
+  assert.equal(prioritizesStages(validateConfig({ ...presets['mnist-cdni'], train: auto })), 4 > cores);
+  assert.equal(prioritizesStages(validateConfig({ ...presets['mnist-cdni'], train: { ...auto, schedule: 'lockstep' } })), false);
   assert.equal(prioritizesStages(validateConfig({ ...presets['mnist-cdni'], train: { ...presets['mnist-cdni'].train, priorities: 'off' } })), false);
-  assert.equal(prioritizesStages(validateConfig(presets['mnist-backprop'])), false);
+  assert.equal(prioritizesStages(validateConfig({ ...presets['mnist-backprop'], train: { ...presets['mnist-backprop'].train, priorities: 'auto' } })), false);
 });
 
 test('a worker thread reads its own CPU time and lowers its own priority only', { skip: !threadCpu() && 'no /proc/thread-self/schedstat here' }, async () => {

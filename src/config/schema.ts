@@ -136,11 +136,12 @@ export const trainSchema = z
     /** Drop a batch whose loss, activations or gradients are NaN/Inf (counted) instead of stopping. */
     skipNonFinite: z.boolean().default(false),
     /**
-     * 'auto': with the async or pipelined schedule and more stages than cores, after
+     * 'auto' (opt-in): with the async or pipelined schedule and more stages than cores, after
      * PRIORITY_WARMUP_STEPS steps each stage's thread gets a nice value in proportion to its measured
      * busy time, so the busiest stage is not starved by light ones (Linux; see pipeline/priorities.ts).
      */
-    priorities: z.enum(['auto', 'off']).default('auto'),
+    // off by default: in an A/B on the 2-core machine it made no measurable difference (README)
+    priorities: z.enum(['auto', 'off']).default('off'),
     /** Write a training-loss line to metrics.jsonl every this many steps. */
     logEvery: z.number().int().positive().default(50),
   })
