@@ -75,6 +75,11 @@ test('the CNN presets are valid and have the interfaces they describe', () => {
     const specs = stageSpecs(validateConfig(presets[name]), 1);
     assert.deepEqual(specs.map((s) => s.outputShape), [[14, 14, 16], [1568], [10]]);
   }
+  for (const name of ['mnist-cnn3-cdni', 'mnist-cnn3-backprop'] as const) {
+    const config = validateConfig(presets[name]);
+    assert.deepEqual(config.model.layers.map((l) => l.type), ['conv2d', 'maxpool', 'conv2d', 'maxpool', 'flatten', 'dense'], `${name}: three layers with weights`);
+    assert.deepEqual(stageSpecs(config, 1).map((s) => s.outputShape), [[14, 14, 16], [1568], [10]]);
+  }
   const cifar = stageSpecs(validateConfig(presets['cifar-cnn-cdni']), 1);
   assert.deepEqual(cifar.map((s) => [s.inputShape, s.outputShape]), [
     [[32, 32, 3], [16, 16, 128]],

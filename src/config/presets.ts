@@ -37,6 +37,9 @@ const mnistCnn = {
   ],
 } satisfies ConfigInput['model'];
 const mnistCnnStages = [[0, 1], [2, 3, 4], [5, 6]];
+/** The 3-layer row: the same two conv blocks, then the output layer alone (no hidden dense layer). */
+const mnistCnn3 = { ...mnistCnn, layers: [...mnistCnn.layers.slice(0, 5), mnistCnn.layers[6]] } satisfies ConfigInput['model'];
+const mnistCnn3Stages = [[0, 1], [2, 3, 4], [5]];
 const cnnSchedule = { ...schedule, epochs: 3 };
 // 3 epochs of 429 steps: decay after epoch 2
 const cnnOptimizer = { learningRate: 1e-3, decaySteps: [858], decayFactor: 0.1 };
@@ -114,6 +117,23 @@ export const presets = {
     mode: 'backprop',
     model: mnistCnn,
     stages: mnistCnnStages,
+    optimizer: cnnOptimizer,
+    train: { ...cnnSchedule },
+  },
+  'mnist-cnn3-cdni': {
+    preset: 'mnist-cnn3-cdni',
+    mode: 'cdni',
+    model: mnistCnn3,
+    stages: mnistCnn3Stages,
+    synthesizer: { hiddenLayers: [], kernelSize: 5 },
+    optimizer: cnnOptimizer,
+    train: { ...cnnSchedule },
+  },
+  'mnist-cnn3-backprop': {
+    preset: 'mnist-cnn3-backprop',
+    mode: 'backprop',
+    model: mnistCnn3,
+    stages: mnistCnn3Stages,
     optimizer: cnnOptimizer,
     train: { ...cnnSchedule },
   },
