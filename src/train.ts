@@ -214,8 +214,9 @@ class Run {
     this.totalSteps = Math.min(config.train.maxSteps ?? Infinity, stepsPerEpoch * config.train.epochs);
     this.p = checkpoint ? { ...checkpoint.manifest.progress } : freshProgress();
     this.resumedFrom = checkpoint ? this.p.step : null;
-    this.prioritizeFrom = prioritizesStages(config) ? this.p.step + PRIORITY_WARMUP_STEPS : -1;
-    this.prioritizeAt = prioritizesStages(config) ? this.prioritizeFrom + PRIORITY_MEASURE_STEPS : -1;
+    const prioritize = prioritizesStages(config);
+    this.prioritizeFrom = prioritize ? this.p.step + PRIORITY_WARMUP_STEPS : -1;
+    this.prioritizeAt = prioritize ? this.prioritizeFrom + PRIORITY_MEASURE_STEPS : -1;
     if (checkpoint) {
       this.checkpointFiles = checkpoint.files;
       this.checkpointStep = this.p.step;

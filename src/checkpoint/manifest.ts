@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { writeFileAtomic } from './atomic.js';
+import { PathError } from '../path-error.js';
 
 /** The orchestrator's part of a checkpoint: where the run was and its running sums. */
 export interface RunProgress {
@@ -35,15 +36,7 @@ export interface Manifest {
 }
 
 /** A checkpoint folder that cannot be used. */
-export class CheckpointError extends Error {
-  constructor(
-    readonly path: string,
-    problem: string,
-  ) {
-    super(`${path}: ${problem}`);
-    this.name = 'CheckpointError';
-  }
-}
+export class CheckpointError extends PathError {}
 
 /** Identifies the training config a checkpoint belongs to (where it is stored and read from aside). */
 export function configHash(config: Config): string {

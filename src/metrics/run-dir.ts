@@ -1,17 +1,10 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { join, resolve } from 'node:path';
+import { PathError } from '../path-error.js';
 
 /** A run's output folder is unusable (exists with other content, or cannot be made). */
-export class OutputError extends Error {
-  constructor(
-    readonly path: string,
-    problem: string,
-  ) {
-    super(`${path}: ${problem}`);
-    this.name = 'OutputError';
-  }
-}
+export class OutputError extends PathError {}
 
 /** Writes a run's files: config.json, metrics.jsonl (one flushed line per record), summary.json. */
 export class RunDir {
