@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { heapViews } from '../runtime/wasm-heap.js';
+import { adamUpdate, type AdamHyper } from '../runtime/adam-kernel.js';
 
 export interface AdamOptions {
   learningRate: number;
@@ -19,9 +19,10 @@ export interface AdamOptions {
  * eps_t = eps sqrt(1-b2^t) (identical algebraically, two fewer full-size ops per parameter).
  * b1^t, b2^t follow tfjs's float32 accumulation exactly. Moments are created up front.
  *
- * On the wasm backend the update is one loop over the data in the wasm heap (the eleven element-wise tfjs ops it replaces each allocate and walk a full-size tensor),
- * computed in float64 and rounded once per stored value; elsewhere it is built from tfjs ops,
- * which round after each op (the two agree to float32 rounding).
+ * On the wasm backend the update is one SIMD loop over the data in the backend's memory
+ * (src/runtime/adam-kernel.wat; the eleven element-wise tfjs ops it replaces each allocate and walk a
+ * full-size tensor); elsewhere it is built from tfjs ops. Both compute in float32, op by op, in the
+ * same order.
  */
 export class Adam {
   learningRate: number;
@@ -96,23 +97,15 @@ export class Adam {
    * so each parameter gets a new tensor (a copy, then updated in place) and is assigned it.
    */
   private stepInHeap(grads: tf.Tensor[], negLrT: number, epsT: number): boolean {
-    if (!heapViews([])) return false;
-    const n = this.params.length;
-    const next = this.params.map((p) => tf.clone(p));
-    const views = heapViews([...next, ...this.m, ...this.v, ...grads])!;
-    // in float64, rounded to float32 once at each store (the tfjs ops round after every op)
-    const [b1, b2, c1, c2] = [this.beta1, this.beta2, 1 - this.beta1, 1 - this.beta2];
-    for (let i = 0; i < n; i++) {
-      const [p, m, v, g] = [views[i], views[n + i], views[2 * n + i], views[3 * n + i]];
-      for (let k = 0; k < p.length; k++) {
-        const gk = g[k];
-        const mk = (m[k] = m[k] * b1 + gk * c1);
-        const vk = (v[k] = v[k] * b2 + gk * gk * c2);
-        p[k] += (mk * negLrT) / (Math.sqrt(vk) + epsT);
-      }
-    }
-    this.params.forEach((p, i) => p.assign(next[i]));
-    tf.dispose(next);
+    const update = adamUpdate();
+    if (!update) return false;
+    const hyper: AdamHyper = { b1: this.beta1, b2: this.beta2, c1: 1 - this.beta1, c2: 1 - this.beta2, lr: negLrT, eps: epsT };
+    this.params.forEach((p, i) => {
+      const next = tf.clone(p);
+      update(next, this.m[i], this.v[i], grads[i], hyper);
+      p.assign(next);
+      next.dispose();
+    });
     return true;
   }
 
