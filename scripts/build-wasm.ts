@@ -21,7 +21,7 @@ function watFiles(dir: string): string[] {
 const wabt = await initWabt();
 for (const source of watFiles(join(root, 'src'))) {
   const name = relative(root, source);
-  const module = wabt.parseWat(name, readFileSync(source, 'utf8'), { simd: true });
+  const module = wabt.parseWat(name, readFileSync(source, 'utf8'), { simd: true, bulk_memory: true });
   try {
     module.validate();
     const target = join(root, 'dist', name.replace(/\.wat$/, '.wasm'));

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import seedrandom from 'seedrandom';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { adamUpdate } from '../src/runtime/adam-kernel.js';
+import { adamUpdate } from '../src/runtime/wasm-kernels.js';
 import { Adam } from '../src/model/index.js';
 
 const SHAPES: number[][] = [[4, 3], [3], [2, 5]];
@@ -133,9 +133,9 @@ describe('Adam (wasm)', () => {
     adam.dispose();
   });
 
-  it('on wasm, the SIMD kernel built from adam-kernel.wat loads (otherwise Adam falls back to tfjs ops)', async () => {
+  it('on wasm, the SIMD kernel built from kernels.wat loads (otherwise Adam falls back to tfjs ops)', async () => {
     await tf.setBackend('wasm');
-    assert.ok(adamUpdate(), 'dist/src/runtime/adam-kernel.wasm missing or not loadable: run npm run build');
+    assert.ok(adamUpdate(), 'dist/src/runtime/kernels.wasm missing or not loadable: run npm run build');
     await tf.setBackend('cpu');
     assert.equal(adamUpdate(), null);
   });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { adamUpdate, type AdamHyper } from '../runtime/adam-kernel.js';
+import { adamUpdate, type AdamHyper } from '../runtime/wasm-kernels.js';
 
 export interface AdamOptions {
   learningRate: number;
@@ -20,7 +20,7 @@ export interface AdamOptions {
  * b1^t, b2^t follow tfjs's float32 accumulation exactly. Moments are created up front.
  *
  * On the wasm backend the update is one SIMD loop over the data in the backend's memory
- * (src/runtime/adam-kernel.wat; the eleven element-wise tfjs ops it replaces each allocate and walk a
+ * (src/runtime/kernels.wat; the eleven element-wise tfjs ops it replaces each allocate and walk a
  * full-size tensor); elsewhere it is built from tfjs ops. Both compute in float32, op by op, in the
  * same order.
  */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { alias, checkMatrix, checkUnits, columnSum, type Backward, type Forward, type Layer, type Trace } from './layer.js';
+import { alias, checkMatrix, checkUnits, columnSum, transpose2d, type Backward, type Forward, type Layer, type Trace } from './layer.js';
 
 export interface DenseOptions {
   inputUnits: number;
@@ -80,9 +80,9 @@ export class Dense implements Layer {
     const out = tf.tidy(() => {
       const dz = relu ? tf.mul(dy, tf.step(trace[2])) as tf.Tensor2D : dy;
       // no transpose flags: they are ~15x slower on wasm than an explicit transpose
-      const res: tf.Tensor[] = [tf.matMul(tf.transpose(x), dz)];
+      const res: tf.Tensor[] = [tf.matMul(transpose2d(x), dz)];
       if (this.useBias) res.push(tf.reshape(columnSum(dz), [this.outputUnits]));
-      if (needInputGrad) res.push(tf.matMul(dz, tf.transpose(w)));
+      if (needInputGrad) res.push(tf.matMul(dz, transpose2d(w)));
       return res;
     });
     return needInputGrad ? { dx: out.pop()!, grads: out } : { dx: null, grads: out };

@@ -1,0 +1,179 @@
+;; synthgrad's own kernels on float32 data in the tfjs wasm backend's memory (imported), four lanes
+;; at a time (wasm SIMD) where they can. Built into kernels.wasm by scripts/build-wasm.ts; the
+;; tfjs side is src/runtime/wasm-kernels.ts. All pointers are byte offsets into that memory.
+;;
+;; adam: Adam's update in float32, op by op in the order of the tfjs ops it replaces:
+;;   m = b1·m + c1·g;  v = b2·v + c2·g²;  p = p + (m·lr) / (√v + eps)
+;; with c1 = 1 - b1, c2 = 1 - b2, lr = -(bias-corrected learning rate), eps = bias-corrected epsilon.
+;; p, m, v, g hold n floats each.
+(module
+  (import "env" "memory" (memory 0))
+  (func (export "adam")
+    (param $p i32) (param $m i32) (param $v i32) (param $g i32) (param $n i32)
+    (param $b1 f32) (param $b2 f32) (param $c1 f32) (param $c2 f32) (param $lr f32) (param $eps f32)
+    (local $i i32) (local $end4 i32) (local $o i32)
+    (local $B1 v128) (local $B2 v128) (local $C1 v128) (local $C2 v128) (local $LR v128) (local $EPS v128)
+    (local $gv v128) (local $mv v128) (local $vv v128)
+    (local $gs f32) (local $ms f32) (local $vs f32)
+    (local.set $B1 (f32x4.splat (local.get $b1)))
+    (local.set $B2 (f32x4.splat (local.get $b2)))
+    (local.set $C1 (f32x4.splat (local.get $c1)))
+    (local.set $C2 (f32x4.splat (local.get $c2)))
+    (local.set $LR (f32x4.splat (local.get $lr)))
+    (local.set $EPS (f32x4.splat (local.get $eps)))
+    (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
+    ;; four lanes at a time
+    (block $done4
+      (loop $lanes
+        (br_if $done4 (i32.ge_u (local.get $i) (local.get $end4)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $gv (v128.load (i32.add (local.get $g) (local.get $o))))
+        (local.set $mv
+          (f32x4.add
+            (f32x4.mul (v128.load (i32.add (local.get $m) (local.get $o))) (local.get $B1))
+            (f32x4.mul (local.get $gv) (local.get $C1))))
+        (local.set $vv
+          (f32x4.add
+            (f32x4.mul (v128.load (i32.add (local.get $v) (local.get $o))) (local.get $B2))
+            (f32x4.mul (f32x4.mul (local.get $gv) (local.get $gv)) (local.get $C2))))
+        (v128.store (i32.add (local.get $m) (local.get $o)) (local.get $mv))
+        (v128.store (i32.add (local.get $v) (local.get $o)) (local.get $vv))
+        (v128.store (i32.add (local.get $p) (local.get $o))
+          (f32x4.add
+            (f32x4.div
+              (f32x4.mul (local.get $mv) (local.get $LR))
+              (f32x4.add (f32x4.sqrt (local.get $vv)) (local.get $EPS)))
+            (v128.load (i32.add (local.get $p) (local.get $o)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $lanes)))
+    ;; the last n mod 4 one at a time
+    (block $done
+      (loop $rest
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $gs (f32.load (i32.add (local.get $g) (local.get $o))))
+        (local.set $ms
+          (f32.add
+            (f32.mul (f32.load (i32.add (local.get $m) (local.get $o))) (local.get $b1))
+            (f32.mul (local.get $gs) (local.get $c1))))
+        (local.set $vs
+          (f32.add
+            (f32.mul (f32.load (i32.add (local.get $v) (local.get $o))) (local.get $b2))
+            (f32.mul (f32.mul (local.get $gs) (local.get $gs)) (local.get $c2))))
+        (f32.store (i32.add (local.get $m) (local.get $o)) (local.get $ms))
+        (f32.store (i32.add (local.get $v) (local.get $o)) (local.get $vs))
+        (f32.store (i32.add (local.get $p) (local.get $o))
+          (f32.add
+            (f32.div
+              (f32.mul (local.get $ms) (local.get $lr))
+              (f32.add (f32.sqrt (local.get $vs)) (local.get $eps)))
+            (f32.load (i32.add (local.get $p) (local.get $o)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rest))))
+
+  ;; column_sum: out[c] = scale · Σ_r m[r, c] for a row-major [rows, cols] matrix m, summed row by
+  ;; row from r = 0 (what a bias or BatchNorm gradient needs, without a matMul by a ones vector).
+  (func (export "column_sum") (param $m i32) (param $rows i32) (param $cols i32) (param $scale f32) (param $out i32)
+    (local $r i32) (local $c i32) (local $end4 i32) (local $row i32) (local $o i32) (local $S v128)
+    (local.set $end4 (i32.and (local.get $cols) (i32.const -4)))
+    (memory.fill (local.get $out) (i32.const 0) (i32.shl (local.get $cols) (i32.const 2)))
+    (block $rows_done
+      (loop $rows_loop
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $row (i32.add (local.get $m) (i32.shl (i32.mul (local.get $r) (local.get $cols)) (i32.const 2))))
+        (local.set $c (i32.const 0))
+        (block $lanes_done
+          (loop $lanes
+            (br_if $lanes_done (i32.ge_u (local.get $c) (local.get $end4)))
+            (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+            (v128.store (i32.add (local.get $out) (local.get $o))
+              (f32x4.add (v128.load (i32.add (local.get $out) (local.get $o))) (v128.load (i32.add (local.get $row) (local.get $o)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $lanes)))
+        (block $tail_done
+          (loop $tail
+            (br_if $tail_done (i32.ge_u (local.get $c) (local.get $cols)))
+            (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+            (f32.store (i32.add (local.get $out) (local.get $o))
+              (f32.add (f32.load (i32.add (local.get $out) (local.get $o))) (f32.load (i32.add (local.get $row) (local.get $o)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $tail)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows_loop)))
+    (local.set $S (f32x4.splat (local.get $scale)))
+    (local.set $c (i32.const 0))
+    (block $scaled
+      (loop $scale_loop
+        (br_if $scaled (i32.ge_u (local.get $c) (local.get $end4)))
+        (local.set $o (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2))))
+        (v128.store (local.get $o) (f32x4.mul (v128.load (local.get $o)) (local.get $S)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $scale_loop)))
+    (block $scaled_tail
+      (loop $scale_tail
+        (br_if $scaled_tail (i32.ge_u (local.get $c) (local.get $cols)))
+        (local.set $o (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2))))
+        (f32.store (local.get $o) (f32.mul (f32.load (local.get $o)) (local.get $scale)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $scale_tail))))
+
+  ;; transpose: out[c, r] = x[r, c] for a row-major [rows, cols] matrix x (out is [cols, rows]), in
+  ;; 4x4 blocks moved through registers (four loads, eight shuffles, four stores), then the
+  ;; rows mod 4 and cols mod 4 edges one element at a time.
+  (func (export "transpose") (param $x i32) (param $rows i32) (param $cols i32) (param $out i32)
+    (local $r i32) (local $c i32) (local $rows4 i32) (local $cols4 i32) (local $in i32) (local $dst i32)
+    (local $rowBytes i32) (local $outRowBytes i32)
+    (local $a v128) (local $b v128) (local $cc v128) (local $d v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local.set $rows4 (i32.and (local.get $rows) (i32.const -4)))
+    (local.set $cols4 (i32.and (local.get $cols) (i32.const -4)))
+    (local.set $rowBytes (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $outRowBytes (i32.shl (local.get $rows) (i32.const 2)))
+    (block $blocks_done
+      (loop $block_rows
+        (br_if $blocks_done (i32.ge_u (local.get $r) (local.get $rows4)))
+        (local.set $c (i32.const 0))
+        (block $row_done
+          (loop $block_cols
+            (br_if $row_done (i32.ge_u (local.get $c) (local.get $cols4)))
+            ;; a, b, cc, d: x[r .. r+3, c .. c+3]
+            (local.set $in (i32.add (local.get $x) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c)) (i32.const 2))))
+            (local.set $a (v128.load (local.get $in)))
+            (local.set $b (v128.load (i32.add (local.get $in) (local.get $rowBytes))))
+            (local.set $cc (v128.load (i32.add (local.get $in) (i32.shl (local.get $rowBytes) (i32.const 1)))))
+            (local.set $d (v128.load (i32.add (local.get $in) (i32.mul (local.get $rowBytes) (i32.const 3)))))
+            ;; t0 = [a0 b0 a1 b1], t1 = [a2 b2 a3 b3], t2 = [c0 d0 c1 d1], t3 = [c2 d2 c3 d3]
+            (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b)))
+            (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b)))
+            (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $cc) (local.get $d)))
+            (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $cc) (local.get $d)))
+            ;; out[c + k, r .. r+3] = [a_k b_k c_k d_k]
+            (local.set $dst (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $c) (local.get $rows)) (local.get $r)) (i32.const 2))))
+            (v128.store (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+            (v128.store (i32.add (local.get $dst) (local.get $outRowBytes))
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+            (v128.store (i32.add (local.get $dst) (i32.shl (local.get $outRowBytes) (i32.const 1)))
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+            (v128.store (i32.add (local.get $dst) (i32.mul (local.get $outRowBytes) (i32.const 3)))
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $block_cols)))
+        (local.set $r (i32.add (local.get $r) (i32.const 4)))
+        (br $block_rows)))
+    ;; the last cols mod 4 columns of the first rows4 rows, then the last rows mod 4 rows whole
+    (local.set $r (i32.const 0))
+    (block $edge_done
+      (loop $edge_rows
+        (br_if $edge_done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $c (select (local.get $cols4) (i32.const 0) (i32.lt_u (local.get $r) (local.get $rows4))))
+        (block $edge_row_done
+          (loop $edge_cols
+            (br_if $edge_row_done (i32.ge_u (local.get $c) (local.get $cols)))
+            (f32.store
+              (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $c) (local.get $rows)) (local.get $r)) (i32.const 2)))
+              (f32.load (i32.add (local.get $x) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c)) (i32.const 2)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $edge_cols)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $edge_rows))))
+)

@@ -1,0 +1,84 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import seedrandom from 'seedrandom';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { wasmColumnSum, wasmTranspose } from '../src/runtime/wasm-kernels.js';
+import { columnSum, transpose2d } from '../src/model/layer.js';
+
+// every combination of a multiple of 4 and a remainder, in rows and columns, and a single row/column
+const SHAPES: [number, number][] = [[8, 12], [7, 12], [8, 13], [9, 6], [1, 5], [5, 1], [128, 266]];
+
+function matrix(rows: number, cols: number, rng: () => number): Float32Array {
+  return Float32Array.from({ length: rows * cols }, () => rng() * 2 - 1);
+}
+
+describe('wasm kernels (src/runtime/kernels.wat)', () => {
+  before(async () => {
+    await tf.setBackend('wasm');
+  });
+  after(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('transpose moves every element of [rows, cols] to [cols, rows], blocks and edges alike', () => {
+    const rng = seedrandom('transpose');
+    for (const [rows, cols] of SHAPES) {
+      const values = matrix(rows, cols, rng);
+      const x = tf.tensor2d(values, [rows, cols]);
+      const t = wasmTranspose(x);
+      assert.ok(t, 'kernels.wasm missing: run npm run build');
+      assert.deepEqual(t.shape, [cols, rows]);
+      const out = t.dataSync();
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) assert.equal(out[c * rows + r], values[r * cols + c], `[${rows}, ${cols}] at (${r}, ${c})`);
+      tf.dispose([x, t]);
+    }
+  });
+
+  it('column sums match a float64 sum to float32 rounding, scaled, for any shape', () => {
+    const rng = seedrandom('colsum');
+    for (const [rows, cols] of SHAPES) {
+      const values = matrix(rows, cols, rng);
+      const x = tf.tensor2d(values, [rows, cols]);
+      const s = wasmColumnSum(x, 0.25);
+      assert.ok(s, 'kernels.wasm missing: run npm run build');
+      assert.deepEqual(s.shape, [1, cols]);
+      const out = s.dataSync();
+      for (let c = 0; c < cols; c++) {
+        let sum = 0;
+        for (let r = 0; r < rows; r++) sum += values[r * cols + c];
+        assert.ok(Math.abs(out[c] - 0.25 * sum) <= 1e-6 * rows, `[${rows}, ${cols}] column ${c}: ${out[c]} vs ${0.25 * sum}`);
+      }
+      tf.dispose([x, s]);
+    }
+  });
+
+  it('columnSum and transpose2d give the same results on wasm as on cpu, and leak no tensors', async () => {
+    const rng = seedrandom('backends');
+    const values = matrix(37, 19, rng);
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const before = tf.memory().numTensors;
+      const [s, t] = tf.tidy(() => {
+        const x = tf.tensor2d(values, [37, 19]);
+        return [columnSum(x, 2).dataSync().slice(), transpose2d(x).dataSync().slice()];
+      });
+      assert.equal(tf.memory().numTensors, before, `${backend}: tensors leaked`);
+      return { s, t };
+    };
+    const onWasm = await run('wasm');
+    const onCpu = await run('cpu');
+    await tf.setBackend('wasm');
+    assert.deepEqual(onWasm.t, onCpu.t);
+    onWasm.s.forEach((x, i) => assert.ok(Math.abs(x - onCpu.s[i]) <= 1e-5, `column ${i}: wasm ${x}, cpu ${onCpu.s[i]}`));
+  });
+
+  it('are not used off wasm', async () => {
+    await tf.setBackend('cpu');
+    const x = tf.ones([2, 2]) as tf.Tensor2D;
+    assert.equal(wasmTranspose(x), null);
+    assert.equal(wasmColumnSum(x, 1), null);
+    x.dispose();
+    await tf.setBackend('wasm');
+  });
+});
