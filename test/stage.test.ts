@@ -176,3 +176,33 @@ test('stochastic updates: a stage that skips its update still sends its target d
     }
   }
 });
+
+test('backprop: a NaN or Inf in the true gradient is caught in the parameter gradients (thrown, or dropped with skipNonFinite)', () => {
+  for (const bad of [NaN, Infinity]) {
+    for (const skipNonFinite of [false, true]) {
+      const spec = { ...stageSpecs(smallConfig({ mode: 'backprop' }), 1)[0], skipNonFinite };
+      const { sent, links } = recordingLinks();
+      const stage = new Stage(spec, links);
+      try {
+        const params = () => stage.net.params.map((p) => p.dataSync().slice());
+        const before = params();
+        stage.forward(forwardOf(0, 16, spec.inputUnits, stream('t', 'nan')));
+        const width = sent.forward[0].activations.length / 16;
+        const gradient = new Float32Array(16 * width).fill(0.01);
+        gradient[5 * width + 3] = bad;
+        const message: BackwardMessage = { kind: 'backward', step: 0, gradient, synthetic: false };
+        if (!skipNonFinite) {
+          assert.throws(() => stage.backward(message), /non-finite value \(NaN or Inf\) in stage 0's parameter gradients at step 0/);
+          continue;
+        }
+        stage.backward(message);
+        assert.equal(stage.counters.droppedNonFinite, 1);
+        assert.equal(stage.counters.updates, 0);
+        assert.deepEqual(params(), before, 'a dropped batch must not update the stage');
+        assert.deepEqual(sent.reports.at(-1), { kind: 'done', stage: 0, step: 0, dropped: 'here' });
+      } finally {
+        stage.dispose();
+      }
+    }
+  }
+});

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import seedrandom from 'seedrandom';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { wasmColumnSum, wasmTranspose } from '../src/runtime/wasm-kernels.js';
+import { wasmAllFinite, wasmColumnSum, wasmTranspose } from '../src/runtime/wasm-kernels.js';
+import { allFinite } from '../src/pipeline/non-finite.js';
 import { columnSum, transpose2d } from '../src/model/layer.js';
 
 // every combination of a multiple of 4 and a remainder, in rows and columns, and a single row/column
@@ -73,11 +74,34 @@ describe('wasm kernels (src/runtime/kernels.wat)', () => {
     onWasm.s.forEach((x, i) => assert.ok(Math.abs(x - onCpu.s[i]) <= 1e-5, `column ${i}: wasm ${x}, cpu ${onCpu.s[i]}`));
   });
 
+  it('all-finite finds a NaN or ±Inf anywhere (SIMD lanes or tail), and passes the largest finite floats', async () => {
+    for (const n of [1, 3, 4, 7, 8, 1001]) {
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        for (const at of [0, Math.floor(n / 2), n - 1]) {
+          const values = new Float32Array(n).fill(3.4e38);
+          const ok = tf.tensor1d(values);
+          values[at] = bad;
+          const broken = tf.tensor1d(values);
+          assert.equal(wasmAllFinite([ok]), true, `n=${n}`);
+          assert.equal(wasmAllFinite([ok, broken]), false, `n=${n}, ${bad} at ${at}`);
+          await tf.setBackend('cpu');
+          const [okCpu, brokenCpu] = [tf.tensor1d(values.map((v, i) => (i === at ? 3.4e38 : v))), tf.tensor1d(values)];
+          assert.equal(allFinite([okCpu]), true);
+          assert.equal(allFinite([okCpu, brokenCpu]), false, `cpu: n=${n}, ${bad} at ${at}`);
+          tf.dispose([okCpu, brokenCpu]);
+          await tf.setBackend('wasm');
+          tf.dispose([ok, broken]);
+        }
+      }
+    }
+  });
+
   it('are not used off wasm', async () => {
     await tf.setBackend('cpu');
     const x = tf.ones([2, 2]) as tf.Tensor2D;
     assert.equal(wasmTranspose(x), null);
     assert.equal(wasmColumnSum(x, 1), null);
+    assert.equal(wasmAllFinite([x]), null);
     x.dispose();
     await tf.setBackend('wasm');
   });

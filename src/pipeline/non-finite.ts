@@ -1,3 +1,6 @@
+import * as tf from '@tensorflow/tfjs';
+import { wasmAllFinite } from '../runtime/wasm-kernels.js';
+
 const WHAT = 'non-finite value (NaN or Inf)';
 
 /** A NaN or Inf, caught at the stage where it first appeared. A restart would only repeat it. */
@@ -18,4 +21,9 @@ export class NonFiniteError extends Error {
  */
 export function isNonFiniteMessage(message: string): boolean {
   return message.includes(WHAT);
+}
+
+/** Whether every value of the tensors is finite: on wasm one SIMD pass over each, elsewhere tfjs ops. */
+export function allFinite(tensors: readonly tf.Tensor[]): boolean {
+  return wasmAllFinite(tensors) ?? tf.tidy(() => tensors.every((t) => tf.all(tf.isFinite(t)).dataSync()[0] === 1));
 }

@@ -8,7 +8,7 @@ import { softmaxCrossEntropy, oneHot } from './loss.js';
 import { stream, restoreStream, type RandomStream } from './rng.js';
 import type { StageState } from '../checkpoint/stage-state.js';
 import { learningRateAt } from './learning-rate.js';
-import { NonFiniteError } from './non-finite.js';
+import { NonFiniteError, allFinite } from './non-finite.js';
 
 export { NonFiniteError };
 
@@ -351,11 +351,10 @@ export class Stage {
     const { dx, grads } = tidy(() => this.net.backward(trace, dy, needInput));
     tf.dispose(trace);
     const gradient = dx ? (dx.dataSync() as Float32Array) : null;
-    const gradSum = tf.tidy(() => tf.addN(grads.map((g) => tf.sum(g))));
     const finite =
-      this.checkFinite(gradSum.dataSync(), 'parameter gradients', step) &&
+      this.finiteOr(allFinite(grads), 'parameter gradients', step) &&
       (!gradient || this.checkFinite(gradient, 'input gradient', step));
-    tf.dispose([gradSum, dx ?? []]);
+    tf.dispose(dx ?? []);
     if (!finite) {
       tf.dispose(grads);
       // a DNI stage below the top has sent h on: its done comes with the target, as usual
@@ -373,7 +372,12 @@ export class Stage {
 
   /** True when finite; otherwise throws, or (skipNonFinite) returns false for the caller to drop the batch. */
   private checkFinite(values: ArrayLike<number>, what: string, step: number): boolean {
-    if (firstNonFinite(values) < 0) return true;
+    return this.finiteOr(firstNonFinite(values) < 0, what, step);
+  }
+
+  /** `finite`, or (not finite) throws, or (skipNonFinite) returns false for the caller to drop the batch. */
+  private finiteOr(finite: boolean, what: string, step: number): boolean {
+    if (finite) return true;
     if (!this.spec.skipNonFinite) throw new NonFiniteError(this.spec.index, step, what);
     return false;
   }

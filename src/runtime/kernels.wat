@@ -176,4 +176,27 @@
             (br $edge_cols)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $edge_rows))))
-)
+
+  ;; all_finite: 1 when none of the n floats at x is NaN or ±Inf, else 0 (x - x is 0 for a finite
+  ;; x and NaN otherwise, and NaN is the one value unequal to itself).
+  (func (export "all_finite") (param $x i32) (param $n i32) (result i32)
+    (local $i i32) (local $end4 i32) (local $d v128) (local $bad v128) (local $s f32)
+    (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
+    (block $done4
+      (loop $lanes
+        (br_if $done4 (i32.ge_u (local.get $i) (local.get $end4)))
+        (local.set $d (v128.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))
+        (local.set $d (f32x4.sub (local.get $d) (local.get $d)))
+        (local.set $bad (v128.or (local.get $bad) (f32x4.ne (local.get $d) (local.get $d))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $lanes)))
+    (if (v128.any_true (local.get $bad)) (then (return (i32.const 0))))
+    (block $done
+      (loop $rest
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $s (f32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))
+        (local.set $s (f32.sub (local.get $s) (local.get $s)))
+        (if (f32.ne (local.get $s) (local.get $s)) (then (return (i32.const 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rest)))
+    (i32.const 1)))

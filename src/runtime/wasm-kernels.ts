@@ -18,6 +18,7 @@ interface KernelExports {
   adam(p: number, m: number, v: number, g: number, n: number, b1: number, b2: number, c1: number, c2: number, lr: number, eps: number): void;
   column_sum(m: number, rows: number, cols: number, scale: number, out: number): void;
   transpose(x: number, rows: number, cols: number, out: number): void;
+  all_finite(x: number, n: number): number;
 }
 
 /** b1, b2; c1 = 1 - b1, c2 = 1 - b2; lr the signed, bias-corrected step; eps the bias-corrected epsilon. */
@@ -127,4 +128,12 @@ export function wasmColumnSum(m: tf.Tensor2D, scale: number): tf.Tensor2D | null
 export function wasmTranspose(m: tf.Tensor2D): tf.Tensor2D | null {
   if (!matrixKernels(m)) return null;
   return tf.engine().runKernel(TRANSPOSE, { x: m }) as tf.Tensor2D;
+}
+
+/** Whether every value of the float32 tensors is finite (no NaN, no ±Inf); null when the kernels are not available here. */
+export function wasmAllFinite(tensors: readonly tf.Tensor[]): boolean | null {
+  const backend = wasmBackend();
+  const kernels = kernelsOf(backend);
+  if (!backend || !kernels || tensors.some((t) => t.dtype !== 'float32')) return null;
+  return tensors.every((t) => kernels.all_finite(offset(backend, t), t.size) === 1);
 }
