@@ -13,7 +13,7 @@ import { stream } from './pipeline/rng.js';
 import { stageNiceness } from './pipeline/priorities.js';
 import type { StageStats } from './pipeline/protocol.js';
 import { RunDir, newRunId } from './metrics/run-dir.js';
-import type { StageSummary, Summary } from './metrics/summary.js';
+import type { AccuracyReached, StageSummary, Summary } from './metrics/summary.js';
 import { commitCheckpoint, configHash, readCheckpoint, stageFiles, type RunProgress } from './checkpoint/manifest.js';
 import { readRunConfig } from './run/run-config.js';
 import { PIPELINE_LAG } from './pipeline/schedule.js';
@@ -81,6 +81,16 @@ export type EpochRecord = {
 
 /** Test accuracies whose first crossing summary.json records (time to accuracy). */
 export const ACCURACY_MILESTONES = [0.95, 0.97, 0.98] as const;
+
+/**
+ * Records one evaluation of the test set (an epoch end or a mid-epoch one) in `reached`: each
+ * milestone its accuracy reaches gets `at`, unless an earlier evaluation reached it already.
+ */
+export function recordMilestones(reached: Record<number, AccuracyReached>, accuracy: number, at: AccuracyReached): void {
+  for (const target of ACCURACY_MILESTONES) {
+    if (accuracy >= target) reached[target] ??= { ...at };
+  }
+}
 
 export interface TrainOptions {
   logger?: Logger;
@@ -183,14 +193,15 @@ class Run {
   private readonly resumedFrom: number | null;
   private checkpointFiles: string[] | null = null;
   private checkpointStep: number | null = null;
-  private checkpointMs = 0;
+  /** Time spent in checkpoints and mid-epoch evaluations (train.evalEvery): not training time. */
+  private pausedMs = 0;
   private lastStats: StageStats[] = [];
   /** The steps between which the stages' CPU times are measured to set their priorities (train.priorities), or -1. */
   private readonly prioritizeFrom: number;
   private readonly prioritizeAt: number;
   private statsAtPrioritizeFrom: StageStats[] = [];
-  /** The first epoch end at which test accuracy reached each of ACCURACY_MILESTONES. */
-  private readonly reached: Record<number, { epoch: number; step: number; elapsedSeconds: number }> = {};
+  /** The first evaluation (epoch end or mid-epoch) at which test accuracy reached each of ACCURACY_MILESTONES. */
+  private readonly reached: Record<number, AccuracyReached> = {};
   /** Each stage's memory after the first epoch of this process (see summary perStage[].memory). */
   private firstEpochStats: StageStats[] | null = null;
   /** The nice value of each stage, once set. */
@@ -282,7 +293,8 @@ class Run {
   /** Returns true when stopped early by the signal. */
   private async trainEpochs(): Promise<boolean> {
     const { config, p, pipeline } = this;
-    const { batchSize, epochs, seed, checkpointEvery } = config.train;
+    const { batchSize, epochs, seed, checkpointEvery, evalEvery } = config.train;
+    const stepsPerEpoch = Math.floor(this.data.train.count / batchSize);
     while (p.step < this.totalSteps) {
       if (p.stepInEpoch === 0) {
         if (p.epoch >= epochs) break;
@@ -290,7 +302,8 @@ class Run {
         p.epochLoss = p.epochCorrect = p.epochRows = 0;
       }
       const segmentStart = performance.now();
-      const checkpointMsBefore = this.checkpointMs;
+      const pausedBefore = this.pausedMs;
+      const segmentMs = () => performance.now() - segmentStart - (this.pausedMs - pausedBefore);
       const epochStartStep = p.step - p.stepInEpoch;
       let index = 0;
       let aborted = false;
@@ -308,13 +321,17 @@ class Run {
         if (p.step === this.prioritizeAt) await this.prioritize();
         p.stepInEpoch += 1;
         p.samples += batch.size;
-        if (this.options.onProgress && p.step % 10 === 0) this.progress('train', segmentStart);
+        if (this.options.onProgress && p.step % 10 === 0) this.progress('train', p.trainMs + segmentMs());
+        // before a checkpoint at the same step: a resume from it does not evaluate that step again
+        if (evalEvery && p.step % evalEvery === 0 && p.stepInEpoch < stepsPerEpoch && p.step < this.totalSteps) {
+          await this.evaluateTest(p.trainMs + segmentMs());
+        }
         if ((checkpointEvery && p.step % checkpointEvery === 0) || this.options.checkpointRequested?.()) await this.checkpoint();
       }
       await pipeline.drain();
-      p.trainMs += performance.now() - segmentStart - (this.checkpointMs - checkpointMsBefore);
+      p.trainMs += segmentMs();
       if (aborted || this.options.signal?.aborted) return true;
-      const epochComplete = p.step - epochStartStep === Math.floor(this.data.train.count / batchSize);
+      const epochComplete = p.step - epochStartStep === stepsPerEpoch;
       await this.endEpoch(p.step - epochStartStep);
       if (epochComplete) p.stepInEpoch = 0;
       await this.checkpoint();
@@ -335,7 +352,7 @@ class Run {
 
   private async endEpoch(stepsInEpoch: number): Promise<void> {
     const { p, pipeline, config } = this;
-    this.progress('evaluate', performance.now());
+    this.progress('evaluate', p.trainMs);
     this.lastStats = await pipeline.stats();
     this.firstEpochStats ??= this.lastStats;
     const t0 = performance.now();
@@ -358,15 +375,32 @@ class Run {
       elapsedSeconds: (performance.now() - this.started) / 1000,
       stages: this.lastStats,
     };
-    for (const target of ACCURACY_MILESTONES) {
-      if (test.accuracy >= target) this.reached[target] ??= { epoch: p.epoch, step: p.step, elapsedSeconds: record.elapsedSeconds };
-    }
+    recordMilestones(this.reached, test.accuracy, { epoch: p.epoch, step: p.step, elapsedSeconds: record.elapsedSeconds });
     this.dir.metric({ type: 'epoch', ...record });
     this.options.onEpoch?.(record);
     this.log.info(
       { epoch: p.epoch, step: p.step, trainLoss: round(record.trainLoss), valAccuracy: round(val.accuracy), testAccuracy: round(test.accuracy), samplesPerSecond: Math.round(record.samplesPerSecond) },
       `epoch ${p.epoch}/${config.train.epochs}`,
     );
+  }
+
+  /**
+   * train.evalEvery: the test set between epoch ends. The batches in flight finish first (training
+   * work, so training time); the evaluation itself is not training time (pausedMs).
+   */
+  private async evaluateTest(trainMs: number): Promise<void> {
+    const { p, pipeline, config } = this;
+    this.progress('evaluate', trainMs);
+    await pipeline.drain();
+    const t0 = performance.now();
+    const test = await pipeline.evaluate('test', sequentialBatches(this.data.test, config.train.evalBatchSize));
+    const t1 = performance.now();
+    this.pausedMs += t1 - t0;
+    this.trace.span('evaluate', t0, t1, { epoch: p.epoch, step: p.step });
+    const elapsedSeconds = (t1 - this.started) / 1000;
+    recordMilestones(this.reached, test.accuracy, { epoch: p.epoch, step: p.step, elapsedSeconds });
+    this.dir.metric({ type: 'eval', epoch: p.epoch, step: p.step, testLoss: test.loss, testAccuracy: test.accuracy, elapsedSeconds });
+    this.log.info({ epoch: p.epoch, step: p.step, testAccuracy: round(test.accuracy) }, `step ${p.step}: test accuracy ${round(test.accuracy)}`);
   }
 
   /** Drains, has every stage write its file, then commits the manifest. */
@@ -383,7 +417,7 @@ class Run {
     });
     this.checkpointFiles = files;
     this.checkpointStep = this.p.step;
-    this.checkpointMs += performance.now() - t0;
+    this.pausedMs += performance.now() - t0;
     this.trace.span('checkpoint', t0, performance.now(), { step: this.p.step });
     this.log.debug({ step: this.p.step, folder }, 'checkpoint written');
   }
@@ -403,12 +437,12 @@ class Run {
     }
   }
 
-  private progress(phase: Progress['phase'], segmentStart: number): void {
+  /** `trainMs`: the training time so far. */
+  private progress(phase: Progress['phase'], trainMs: number): void {
     const { p } = this;
-    const ms = p.trainMs + (phase === 'train' ? performance.now() - segmentStart : 0);
     this.options.onProgress?.({
       phase, epoch: p.epoch, epochs: this.config.train.epochs, step: p.step, totalSteps: this.totalSteps,
-      loss: p.epochRows ? p.epochLoss / p.epochRows : null, samplesPerSecond: ms > 0 ? (p.samples * 1000) / ms : 0,
+      loss: p.epochRows ? p.epochLoss / p.epochRows : null, samplesPerSecond: trainMs > 0 ? (p.samples * 1000) / trainMs : 0,
     });
   }
 

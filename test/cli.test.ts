@@ -59,6 +59,14 @@ test('bad flags are refused with the flag named', () => {
   r = run(['train', '--preset', 'mnist-nope']);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /mnist-cdni/);
+  for (const bad of ['0', '-1', '1.5']) {
+    r = run(['train', '--eval-every', bad]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /--eval-every.*positive whole number/);
+  }
+  r = run(['train', '--resume', 'some-run', '--eval-every', '100']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /drop --eval-every/);
 });
 
 test('an --out directory that holds files is not overwritten', () => {
@@ -73,5 +81,5 @@ test('an --out directory that holds files is not overwritten', () => {
 test('--help lists the presets and flags', () => {
   const r = run(['train', '--help']);
   assert.equal(r.code, 0);
-  for (const word of ['--preset', 'mnist-cdni-stochastic', '--update-probability', '--max-steps', '--backend', 'pipelined', '--resume', '--placement']) assert.match(r.stdout, new RegExp(word));
+  for (const word of ['--preset', 'mnist-cdni-stochastic', '--update-probability', '--max-steps', '--backend', 'pipelined', '--resume', '--placement', '--eval-every']) assert.match(r.stdout, new RegExp(word));
 });

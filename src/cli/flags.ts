@@ -51,6 +51,7 @@ export interface TrainFlags {
   out?: string;
   resume?: string;
   checkpointEvery?: number;
+  evalEvery?: number;
   maxRestarts?: number;
   skipNonfinite?: boolean;
   placement?: 'thread' | 'process';
@@ -81,6 +82,7 @@ export function flagsToConfig(flags: TrainFlags): Record<string, unknown> {
       updateProbability: flags.updateProbability,
       maxSteps: flags.maxSteps,
       checkpointEvery: flags.checkpointEvery,
+      evalEvery: flags.evalEvery,
       maxRestarts: flags.maxRestarts,
       skipNonFinite: flags.skipNonfinite,
     },
@@ -93,7 +95,7 @@ export function configFlagsGiven(flags: TrainFlags): string[] {
     ['preset', '--preset'], ['config', '--config'], ['mode', '--mode'], ['epochs', '--epochs'], ['batchSize', '--batch-size'],
     ['lr', '--lr'], ['seed', '--seed'], ['backend', '--backend'], ['schedule', '--schedule'], ['window', '--window'],
     ['updateProbability', '--update-probability'], ['stages', '--stages'], ['maxSteps', '--max-steps'], ['data', '--data'], ['out', '--out'],
-    ['checkpointEvery', '--checkpoint-every'], ['maxRestarts', '--max-restarts'], ['skipNonfinite', '--skip-nonfinite'],
+    ['checkpointEvery', '--checkpoint-every'], ['evalEvery', '--eval-every'], ['maxRestarts', '--max-restarts'], ['skipNonfinite', '--skip-nonfinite'],
   ];
   return names.filter(([key]) => flags[key] !== undefined).map(([, flag]) => flag);
 }

@@ -144,6 +144,12 @@ export const trainSchema = z
     priorities: z.enum(['auto', 'off']).default('off'),
     /** Write a training-loss line to metrics.jsonl every this many steps. */
     logEvery: z.number().int().positive().default(50),
+    /**
+     * Also evaluate the test set every this many steps (global steps; an epoch's last step is
+     * evaluated by the epoch end anyway): metrics.jsonl 'eval' lines, and time to accuracy at
+     * step rather than epoch resolution. No default: absent, the config and its hash stay as before.
+     */
+    evalEvery: z.number().int().positive().optional(),
   })
   .strict();
 

@@ -49,6 +49,14 @@ export interface TransportSummary {
   resent: number;
 }
 
+/** The first evaluation (an epoch end, or mid-epoch with train.evalEvery) whose test accuracy reached a milestone. */
+export interface AccuracyReached {
+  epoch: number;
+  step: number;
+  /** Wall seconds since this process started the run (evaluations included). */
+  elapsedSeconds: number;
+}
+
 /** summary.json */
 export interface Summary {
   runId: string;
@@ -82,10 +90,11 @@ export interface Summary {
   /** Step this run continued from (--resume). */
   resumedFrom: number | null;
   /**
-   * Time to accuracy: for test accuracy 0.95, 0.97 and 0.98, the first epoch end that reached it,
-   * with its step and the wall seconds since this process started the run (null: not reached).
+   * Time to accuracy: for test accuracy 0.95, 0.97 and 0.98, the first evaluation that reached it
+   * (an epoch end, or every train.evalEvery steps), with its step and the wall seconds since this
+   * process started the run (null: not reached).
    */
-  testAccuracyReached: Record<string, { epoch: number; step: number; elapsedSeconds: number } | null>;
+  testAccuracyReached: Record<string, AccuracyReached | null>;
   perStage: StageSummary[];
   /** Stages over NATS (absent for worker threads). */
   transport?: TransportSummary;

@@ -20,7 +20,7 @@ export interface ChartRun {
   color: string;
   /** Training loss against step. */
   loss: XY[];
-  /** Validation and test accuracy against step and against wall seconds. */
+  /** Validation and test accuracy against step and against wall seconds (test: also the mid-epoch evaluations). */
   valByStep: XY[];
   testByStep: XY[];
   valByTime: XY[];
@@ -83,14 +83,16 @@ function chartRun(run: RunData, index: number): ChartRun {
     }
   }
   const timed = run.epochs.filter((e) => e.wallSeconds !== null);
+  const tests = [...run.epochs, ...run.evals].sort((a, b) => a.step - b.step);
+  const timedTests = tests.filter((e) => e.wallSeconds !== null);
   return {
     label: runLabel(run),
     color: runColor(index),
     loss: run.train.map((t) => ({ x: t.step, y: t.loss })),
     valByStep: run.epochs.map((e) => ({ x: e.step, y: e.valAccuracy })),
-    testByStep: run.epochs.map((e) => ({ x: e.step, y: e.testAccuracy })),
+    testByStep: tests.map((e) => ({ x: e.step, y: e.testAccuracy })),
     valByTime: timed.map((e) => ({ x: e.wallSeconds!, y: e.valAccuracy })),
-    testByTime: timed.map((e) => ({ x: e.wallSeconds!, y: e.testAccuracy })),
+    testByTime: timedTests.map((e) => ({ x: e.wallSeconds!, y: e.testAccuracy })),
     synthesizers: [...stages.values()].sort((a, b) => a.stage - b.stage),
     utilisation: runUtilisation(run).stages,
   };

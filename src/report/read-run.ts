@@ -41,6 +41,16 @@ export interface EpochPoint {
   stages: StagePoint[];
 }
 
+/** One `{"type":"eval"}` line of metrics.jsonl: the test set between epoch ends (train.evalEvery). */
+export interface EvalPoint {
+  epoch: number;
+  step: number;
+  /** Seconds since the run's first metrics line (null when a `time` field is missing). */
+  wallSeconds: number | null;
+  testAccuracy: number | null;
+  testLoss: number | null;
+}
+
 /** A stage of summary.json's `perStage`. */
 export interface SummaryStage {
   stage: number;
@@ -99,6 +109,8 @@ export interface RunData {
   summary: RunSummary | null;
   train: TrainPoint[];
   epochs: EpochPoint[];
+  /** Mid-epoch test evaluations (train.evalEvery), in file order. */
+  evals: EvalPoint[];
   /** Seconds from the first to the last metrics line (null without timestamps). */
   metricsSeconds: number | null;
   /** Things a reader of the report should know (torn last line, no summary.json, ...). */
@@ -202,12 +214,13 @@ function parseSummary(raw: Json, path: string): RunSummary {
  * Parses metrics.jsonl. The last line may be torn (the run was killed while appending it): it is
  * skipped with a note. Any other unreadable line is an error naming the file and line.
  */
-function parseMetrics(path: string, notes: string[]): Pick<RunData, 'train' | 'epochs' | 'metricsSeconds'> {
+function parseMetrics(path: string, notes: string[]): Pick<RunData, 'train' | 'epochs' | 'evals' | 'metricsSeconds'> {
   const text = readFileSync(path, 'utf8');
   const lines = text.split('\n');
   const lastIndex = lines.map((l) => l.trim() !== '').lastIndexOf(true);
   const train: TrainPoint[] = [];
   const epochs: EpochPoint[] = [];
+  const evals: EvalPoint[] = [];
   let firstTime: number | null = null;
   let lastTime: number | null = null;
   const seconds = (time: number | null) => (time === null || firstTime === null ? null : (time - firstTime) / 1000);
@@ -236,10 +249,14 @@ function parseMetrics(path: string, notes: string[]): Pick<RunData, 'train' | 'e
       const step = num(record, 'step');
       if (step === null) throw new ReportError(where, 'expected a numeric "step" in a train line');
       train.push({ step, loss: num(record, 'loss'), accuracy: num(record, 'accuracy') });
-    } else if (record.type === 'epoch') {
+    } else if (record.type === 'epoch' || record.type === 'eval') {
       const epoch = num(record, 'epoch');
       const step = num(record, 'step');
-      if (epoch === null || step === null) throw new ReportError(where, 'expected numeric "epoch" and "step" in an epoch line');
+      if (epoch === null || step === null) throw new ReportError(where, `expected numeric "epoch" and "step" in an ${record.type} line`);
+      if (record.type === 'eval') {
+        evals.push({ epoch, step, wallSeconds: seconds(time), testAccuracy: num(record, 'testAccuracy'), testLoss: num(record, 'testLoss') });
+        continue;
+      }
       if (record.stages !== undefined && !Array.isArray(record.stages)) throw new ReportError(where, 'expected "stages" to be an array');
       const stages = ((record.stages as unknown[] | undefined) ?? []).filter(isObject).map(
         (s, i): StagePoint => ({
@@ -270,5 +287,5 @@ function parseMetrics(path: string, notes: string[]): Pick<RunData, 'train' | 'e
     }
     // Other record types (future additions) are ignored.
   }
-  return { train, epochs, metricsSeconds: seconds(lastTime) };
+  return { train, epochs, evals, metricsSeconds: seconds(lastTime) };
 }
