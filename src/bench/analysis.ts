@@ -1,5 +1,4 @@
 import type { Summary } from '../metrics/summary.js';
-import type { StageStats } from '../pipeline/protocol.js';
 import { parallelismBound, sendShare, utilisation } from './bound.js';
 import type { LoadSample } from './load.js';
 import { median } from './stats.js';
@@ -45,6 +44,12 @@ export interface RunRecord {
   load: LoadSample;
 }
 
+/** What a run record is made of: a run's summary.json, or a sequential run's result. */
+export type RunFigures = Pick<
+  Summary,
+  'outDir' | 'mode' | 'schedule' | 'window' | 'backend' | 'steps' | 'batchSize' | 'wallSeconds' | 'trainSeconds' | 'trainSamplesPerSecond'
+> & { perStage: StageFigures[] };
+
 function shares(s: StageFigures): StageShares {
   return { ...s, utilisation: utilisation(s.busySeconds, s.waitSeconds), sendShare: sendShare(s.sendSeconds, s.busySeconds) };
 }
@@ -54,9 +59,9 @@ function shares(s: StageFigures): StageShares {
  * they cover every step: the summary's stage times also count the validation and test passes.
  */
 export function runRecord(
-  summary: Summary,
+  summary: RunFigures,
   meta: { config: string; repetition: number; index: number; load: LoadSample; cores: number },
-  trainingStages?: { step: number; stages: StageStats[] } | null,
+  trainingStages?: { step: number; stages: StageFigures[] } | null,
 ): RunRecord {
   const useTraining = !!trainingStages && trainingStages.step === summary.steps && trainingStages.stages.length === summary.perStage.length;
   const source = useTraining ? trainingStages!.stages : summary.perStage;
@@ -153,3 +158,4 @@ export function speedups(aggregates: readonly ConfigAggregate[]): Speedup[] {
   }
   return out;
 }
+

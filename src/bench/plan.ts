@@ -3,6 +3,13 @@ import { ConfigError } from '../config/errors.js';
 const modes = ['backprop', 'dni', 'cdni'] as const;
 export type BenchMode = (typeof modes)[number];
 
+/**
+ * The schedule name of a configuration whose stages all run in the bench's own thread, one after
+ * another (`cdni/sequential`, see sequential.ts). Not a schedule of the config schema: such a
+ * configuration is resolved with schedule lockstep, whose order it follows.
+ */
+export const SEQUENTIAL = 'sequential';
+
 /** One benchmarked configuration: a training mode and a schedule, named `mode/schedule`. */
 export interface BenchConfigName {
   name: string;
