@@ -2,6 +2,7 @@ import type { Summary } from '../metrics/summary.js';
 import { parallelismBound, sendShare, utilisation } from './bound.js';
 import type { LoadSample } from './load.js';
 import { median } from './stats.js';
+import { SEQUENTIAL } from './plan.js';
 
 export interface StageFigures {
   stage: number;
@@ -134,8 +135,9 @@ export interface Speedup {
 }
 
 /**
- * For each mode: async over lockstep, pipelined over lockstep (each with its own runs' bound),
- * and pipelined over async; only for configurations that were run.
+ * For each mode: async over lockstep and over sequential, pipelined over lockstep and over
+ * sequential (each with its own runs' bound), and pipelined over async; only for configurations
+ * that were run.
  */
 export function speedups(aggregates: readonly ConfigAggregate[]): Speedup[] {
   const by = new Map(aggregates.map((a) => [a.config, a]));
@@ -144,7 +146,9 @@ export function speedups(aggregates: readonly ConfigAggregate[]): Speedup[] {
   for (const mode of modes) {
     const pairs: [string, string, boolean][] = [
       ['async', 'lockstep', true],
+      ['async', SEQUENTIAL, true],
       ['pipelined', 'lockstep', true],
+      ['pipelined', SEQUENTIAL, true],
       ['pipelined', 'async', false],
     ];
     for (const [fast, slow, withBound] of pairs) {
@@ -159,3 +163,16 @@ export function speedups(aggregates: readonly ConfigAggregate[]): Speedup[] {
   return out;
 }
 
+/**
+ * Each configuration's median samples/s over that of the same mode's `schedule` configuration
+ * (e.g. cdni/async over cdni/sequential), by configuration name; null where that was not run.
+ */
+export function versus(aggregates: readonly ConfigAggregate[], schedule: string): Map<string, number | null> {
+  const by = new Map(aggregates.map((a) => [a.config, a]));
+  return new Map(
+    aggregates.map((a) => {
+      const base = by.get(`${a.config.split('/')[0]}/${schedule}`);
+      return [a.config, base ? a.medianSamplesPerSecond / base.medianSamplesPerSecond : null];
+    }),
+  );
+}

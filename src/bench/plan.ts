@@ -17,7 +17,7 @@ export interface BenchConfigName {
   schedule: string;
 }
 
-/** Parses `cdni/async`; the schedule is checked against the config schema later. */
+/** Parses `cdni/async`; the schedule is checked against the config schema later (`sequential` is always accepted). */
 export function parseConfigName(text: string): BenchConfigName {
   const match = /^([a-z]+)\/([a-z]+)$/.exec(text.trim());
   if (!match || !(modes as readonly string[]).includes(match[1])) {
@@ -26,9 +26,9 @@ export function parseConfigName(text: string): BenchConfigName {
   return { name: `${match[1]}/${match[2]}`, mode: match[1] as BenchMode, schedule: match[2] };
 }
 
-/** backprop/lockstep, cdni/lockstep, cdni/async, and cdni/pipelined when the schema has that schedule. */
+/** backprop/lockstep, cdni/sequential, cdni/lockstep, cdni/async, and cdni/pipelined when the schema has that schedule. */
 export function defaultConfigNames(pipelinedAccepted: boolean): string[] {
-  return ['backprop/lockstep', 'cdni/lockstep', 'cdni/async', ...(pipelinedAccepted ? ['cdni/pipelined'] : [])];
+  return ['backprop/lockstep', `cdni/${SEQUENTIAL}`, 'cdni/lockstep', 'cdni/async', ...(pipelinedAccepted ? ['cdni/pipelined'] : [])];
 }
 
 export interface PlannedRun<T> {
