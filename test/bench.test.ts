@@ -21,6 +21,8 @@ import {
   sendShare,
   speedups,
   stageFlops,
+  benchConfig,
+  versus,
   totalLoad,
   utilisation,
   type BenchResult,
@@ -62,10 +64,23 @@ test('runs are interleaved: repetition 1 of every configuration, then repetition
 
 test('configuration names: mode/schedule; the defaults add pipelined only when the schema has it', () => {
   assert.deepEqual(parseConfigName(' cdni/async '), { name: 'cdni/async', mode: 'cdni', schedule: 'async' });
+  assert.deepEqual(parseConfigName('dni/sequential'), { name: 'dni/sequential', mode: 'dni', schedule: 'sequential' });
   assert.throws(() => parseConfigName('cdni'), ConfigError);
   assert.throws(() => parseConfigName('sgd/async'), /mode one of backprop, dni, cdni/);
-  assert.deepEqual(defaultConfigNames(false), ['backprop/lockstep', 'cdni/lockstep', 'cdni/async']);
-  assert.deepEqual(defaultConfigNames(true), ['backprop/lockstep', 'cdni/lockstep', 'cdni/async', 'cdni/pipelined']);
+  assert.deepEqual(defaultConfigNames(false), ['backprop/lockstep', 'cdni/sequential', 'cdni/lockstep', 'cdni/async']);
+  assert.deepEqual(defaultConfigNames(true), ['backprop/lockstep', 'cdni/sequential', 'cdni/lockstep', 'cdni/async', 'cdni/pipelined']);
+});
+
+test('sequential is not a config schedule: it resolves with lockstep, and refuses complete unlock', () => {
+  const run = { steps: 7, out: '/tmp/unused' };
+  const config = benchConfig({ config: smallConfig() }, { mode: 'cdni', schedule: 'sequential' }, run);
+  assert.equal(config.train.schedule, 'lockstep');
+  assert.equal(config.mode, 'cdni');
+  assert.equal(config.train.maxSteps, 7);
+  assert.equal(benchConfig({ config: smallConfig() }, { mode: 'cdni', schedule: 'async' }, run).train.schedule, 'async');
+  const unlocked = smallConfig({ mode: 'cdni', syntheticInputs: { hiddenLayers: [8] } });
+  assert.equal(benchConfig({ config: unlocked }, { mode: 'cdni', schedule: 'lockstep' }, run).train.schedule, 'lockstep');
+  assert.throws(() => benchConfig({ config: unlocked }, { mode: 'cdni', schedule: 'sequential' }, run), /cdni\/sequential: .*complete unlock/);
 });
 
 test('/proc/stat: busy and idle ticks of the aggregate cpu line; others = machine - own', () => {
@@ -131,6 +146,17 @@ function fakeRuns(): RunRecord[] {
   return runs;
 }
 
+/** A bench.json around these runs (configs and speedups to be filled in). */
+function fakeResult(runs: RunRecord[]): BenchResult {
+  return {
+    format: 'synthgrad-bench/1', createdAt: new Date(0).toISOString(), outDir: '/tmp/fake-bench',
+    settings: { preset: 'mnist-cdni', steps: 100, repetitions: 3, batchSize: 128, configs: [...new Set(runs.map((r) => r.config))], order: [], cores: 2 },
+    machine: { cpus: 2, availableParallelism: 2, model: 'Test CPU', platform: 'linux', arch: 'x64', totalMemoryGiB: 4, loadAverage: [0, 0, 0], node: '20', tfjs: '4.22.0', tfjsBackendWasm: '4.22.0', synthgrad: '0.1.0', backend: 'wasm' },
+    matMulCeiling: { backend: 'wasm', m: 256, k: 784, n: 256, flops: 2 * 256 * 784 * 256, warmup: 5, reps: 20, medianMs: 4, minMs: 3.9, gflops: 25.7, wasmThreads: 1, wasmSimd: true, load: quiet },
+    runs, configs: [], speedups: [], load: totalLoad(runs.map((r) => r.load)),
+  };
+}
+
 test('a run takes its stage times from the end of training when they cover every step, else from the summary', () => {
   const summary = fakeSummary('async', 1000, [2, 1]);
   const fromTraining = runRecord(summary, { config: 'cdni/async', repetition: 1, index: 0, load: quiet, cores: 2 }, trainingStats([2, 1], [0, 1]));
@@ -162,14 +188,7 @@ test('speedup table from fake summaries: medians, async over lockstep of the bou
   assert.equal(sp[0].bound, 2);
   assert.equal(sp[0].ofBound, 0.75);
 
-  const result: BenchResult = {
-    format: 'synthgrad-bench/1', createdAt: new Date(0).toISOString(), outDir: '/tmp/fake-bench',
-    settings: { preset: 'mnist-cdni', steps: 100, repetitions: 3, batchSize: 128, configs: ['cdni/lockstep', 'cdni/async'], order: [], cores: 2 },
-    machine: { cpus: 2, availableParallelism: 2, model: 'Test CPU', platform: 'linux', arch: 'x64', totalMemoryGiB: 4, loadAverage: [0, 0, 0], node: '20', tfjs: '4.22.0', tfjsBackendWasm: '4.22.0', synthgrad: '0.1.0', backend: 'wasm' },
-    matMulCeiling: { backend: 'wasm', m: 256, k: 784, n: 256, flops: 2 * 256 * 784 * 256, warmup: 5, reps: 20, medianMs: 4, minMs: 3.9, gflops: 25.7, wasmThreads: 1, wasmSimd: true, load: quiet },
-    runs, configs, speedups: sp, load: totalLoad(runs.map((r) => r.load)),
-  };
-  const table = benchTable(result);
+  const table = benchTable({ ...fakeResult(runs), configs, speedups: sp });
   assert.match(table, /cdni\/async over cdni\/lockstep: 1\.50x of bound 2\.00 \(75%\)/);
   assert.match(table, /cdni\/async\s+1500\s+1500 1650 1400\s+0\.05 cores/);
   assert.match(table, /25\.7 GFLOP\/s/);
@@ -188,6 +207,48 @@ test('a pipelined schedule is compared with lockstep (its own bound) and with as
   assert.equal(sp[1].ofBound, 0.9);
   assert.equal(sp[2].bound, null);
   assert.equal(sp[2].speedup, 1.2);
+});
+
+test('async and pipelined are compared with sequential too (their own bound); the x sequential column and its table', () => {
+  const rec = (config: string, sps: number, busy: number[]): RunRecord =>
+    runRecord(fakeSummary(config.split('/')[1], sps, busy), { config, repetition: 1, index: 0, load: quiet, cores: 2 }, trainingStats(busy, busy.map(() => 1)));
+  const configs = aggregate([
+    rec('backprop/lockstep', 120, [1, 1]),
+    rec('cdni/sequential', 80, [1, 1]),
+    rec('cdni/lockstep', 100, [1, 1]),
+    rec('cdni/async', 150, [2, 1]),
+    rec('cdni/pipelined', 160, [1, 1]),
+  ]);
+  const sp = speedups(configs);
+  assert.deepEqual(
+    sp.map((s) => `${s.numerator} / ${s.denominator}`),
+    ['cdni/async / cdni/lockstep', 'cdni/async / cdni/sequential', 'cdni/pipelined / cdni/lockstep', 'cdni/pipelined / cdni/sequential', 'cdni/pipelined / cdni/async'],
+  );
+  assert.equal(sp[1].speedup, 150 / 80);
+  assert.equal(sp[1].bound, 1.5); // the async runs' own: min(2, (2 + 1) / 2)
+  assert.equal(sp[1].ofBound, 150 / 80 / 1.5);
+  assert.equal(sp[3].speedup, 2);
+  assert.equal(sp[3].bound, 2);
+  const over = versus(configs, 'sequential');
+  assert.equal(over.get('backprop/lockstep'), null, 'no backprop/sequential was run');
+  assert.equal(over.get('cdni/sequential'), 1);
+  assert.equal(over.get('cdni/lockstep'), 1.25);
+  assert.equal(over.get('cdni/async'), 1.875);
+
+  const runs = configs.map((c, index) => ({ ...rec(c.config, c.medianSamplesPerSecond, [1, 1]), index }));
+  const table = benchTable({ ...fakeResult(runs), configs, speedups: sp });
+  assert.match(table, /config\s+samples\/s\s+per repetition\s+x sequential\s+others' load/);
+  assert.match(table, /backprop\/lockstep\s+120\s+120\s+-\s+0\.05 cores/);
+  assert.match(table, /cdni\/sequential\s+80\s+80\s+1\.00x/);
+  assert.match(table, /cdni\/async\s+150\s+150\s+1\.88x/);
+  assert.match(table, /cdni\/async over cdni\/lockstep: 1\.50x of bound 1\.50 \(100%\)/);
+  assert.match(table, /cdni\/async over cdni\/sequential: 1\.88x of bound 1\.50 \(125%\)/);
+  assert.match(table, /sequential runs in one thread: a stage's wait is the rest of the training time/);
+  // without a sequential run: no column, no note
+  const noSequential = configs.filter((c) => c.config !== 'cdni/sequential');
+  const plain = benchTable({ ...fakeResult(runs.filter((r) => r.config !== 'cdni/sequential')), configs: noSequential, speedups: speedups(noSequential) });
+  assert.match(plain, /cdni\/async\s+150\s+150\s+0\.05 cores/);
+  assert.doesNotMatch(plain, /sequential/);
 });
 
 test('stage FLOPs: x·W, xᵀ·dy, dy·Wᵀ per dense layer, the synthesizer predict and train', async () => {
@@ -218,14 +279,14 @@ test('stage FLOPs: x·W, xᵀ·dy, dy·Wᵀ per dense layer, the synthesizer pre
   }
 });
 
-test('bench end to end: 2 configurations, 5 steps, 1 repetition; bench.json has every figure', async () => {
+test('bench end to end: 3 configurations (one in this thread), 5 steps, 1 repetition; bench.json has every figure', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'synthgrad-bench-'));
   try {
     const out = join(dir, 'bench');
     const started: string[] = [];
     const result = await runBench({
       config: smallConfig(),
-      configs: ['cdni/lockstep', 'cdni/async'],
+      configs: ['cdni/sequential', 'cdni/lockstep', 'cdni/async'],
       steps: 5,
       repetitions: 1,
       out,
@@ -233,15 +294,15 @@ test('bench end to end: 2 configurations, 5 steps, 1 repetition; bench.json has 
       matMul: { warmup: 1, reps: 5 },
       onRunStart: (run) => started.push(run.config.name),
     });
-    assert.deepEqual(started, ['cdni/lockstep', 'cdni/async']);
+    assert.deepEqual(started, ['cdni/sequential', 'cdni/lockstep', 'cdni/async']);
     const json = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as BenchResult;
     assert.equal(json.format, 'synthgrad-bench/1');
-    assert.deepEqual(json.settings.order, ['cdni/lockstep#1', 'cdni/async#1']);
+    assert.deepEqual(json.settings.order, ['cdni/sequential#1', 'cdni/lockstep#1', 'cdni/async#1']);
     assert.equal(json.settings.steps, 5);
     assert.ok(json.machine.cpus >= 1 && json.machine.model && json.machine.node && json.machine.tfjs);
     assert.equal(json.machine.backend, 'wasm');
     assert.ok(json.matMulCeiling.gflops > 0 && json.matMulCeiling.backend === 'wasm');
-    assert.equal(json.runs.length, 2);
+    assert.equal(json.runs.length, 3);
     for (const run of json.runs) {
       assert.equal(run.steps, 5);
       assert.ok(run.trainSamplesPerSecond > 0);
@@ -250,14 +311,21 @@ test('bench end to end: 2 configurations, 5 steps, 1 repetition; bench.json has 
       for (const s of run.stages) for (const k of ['busySeconds', 'waitSeconds', 'sendSeconds', 'utilisation', 'sendShare'] as const) assert.equal(typeof s[k], 'number');
       assert.ok(run.bound >= 1);
       assert.ok('othersCpuSeconds' in run.load && 'othersLoadCores' in run.load && run.load.ownCpuSeconds > 0);
-      assert.ok(existsSync(join(run.outDir, 'summary.json')), 'each run has its own run directory inside the bench directory');
+      const file = run.schedule === 'sequential' ? 'sequential.json' : 'summary.json';
+      assert.ok(existsSync(join(run.outDir, file)), 'each run has its own run directory inside the bench directory');
       assert.ok(run.outDir.startsWith(out));
     }
-    assert.deepEqual(json.configs.map((c) => c.config), ['cdni/lockstep', 'cdni/async']);
-    assert.equal(json.speedups.length, 1);
-    assert.ok(json.speedups[0].speedup > 0 && json.speedups[0].bound! >= 1);
+    const [sequential] = json.runs;
+    assert.equal(sequential.schedule, 'sequential');
+    assert.equal(sequential.window, 1);
+    assert.ok(sequential.stages.every((s) => s.busySeconds > 0));
+    const shares = sequential.stages.reduce((a, s) => a + s.utilisation, 0);
+    assert.ok(shares <= 1 + 1e-9, `one thread: the stages' shares of the training time add up to ${shares}, at most 1`);
+    assert.deepEqual(json.configs.map((c) => c.config), ['cdni/sequential', 'cdni/lockstep', 'cdni/async']);
+    assert.deepEqual(json.speedups.map((s) => `${s.numerator} / ${s.denominator}`), ['cdni/async / cdni/lockstep', 'cdni/async / cdni/sequential']);
+    assert.ok(json.speedups.every((s) => s.speedup > 0 && s.bound! >= 1));
     assert.ok('othersLoadCores' in json.load);
-    assert.match(benchTable(result), /cdni\/async over cdni\/lockstep/);
+    assert.match(benchTable(result), /cdni\/async over cdni\/lockstep[\s\S]*cdni\/async over cdni\/sequential/);
     // a bench directory is never reused
     await assert.rejects(runBench({ config: smallConfig(), configs: ['cdni/lockstep'], steps: 1, repetitions: 1, out, data: data() }), /not empty/);
   } finally {

@@ -1,8 +1,8 @@
 import type { Summary } from '../metrics/summary.js';
-import type { StageStats } from '../pipeline/protocol.js';
 import { parallelismBound, sendShare, utilisation } from './bound.js';
 import type { LoadSample } from './load.js';
 import { median } from './stats.js';
+import { SEQUENTIAL } from './plan.js';
 
 export interface StageFigures {
   stage: number;
@@ -45,6 +45,12 @@ export interface RunRecord {
   load: LoadSample;
 }
 
+/** What a run record is made of: a run's summary.json, or a sequential run's result. */
+export type RunFigures = Pick<
+  Summary,
+  'outDir' | 'mode' | 'schedule' | 'window' | 'backend' | 'steps' | 'batchSize' | 'wallSeconds' | 'trainSeconds' | 'trainSamplesPerSecond'
+> & { perStage: StageFigures[] };
+
 function shares(s: StageFigures): StageShares {
   return { ...s, utilisation: utilisation(s.busySeconds, s.waitSeconds), sendShare: sendShare(s.sendSeconds, s.busySeconds) };
 }
@@ -54,9 +60,9 @@ function shares(s: StageFigures): StageShares {
  * they cover every step: the summary's stage times also count the validation and test passes.
  */
 export function runRecord(
-  summary: Summary,
+  summary: RunFigures,
   meta: { config: string; repetition: number; index: number; load: LoadSample; cores: number },
-  trainingStages?: { step: number; stages: StageStats[] } | null,
+  trainingStages?: { step: number; stages: StageFigures[] } | null,
 ): RunRecord {
   const useTraining = !!trainingStages && trainingStages.step === summary.steps && trainingStages.stages.length === summary.perStage.length;
   const source = useTraining ? trainingStages!.stages : summary.perStage;
@@ -129,8 +135,9 @@ export interface Speedup {
 }
 
 /**
- * For each mode: async over lockstep, pipelined over lockstep (each with its own runs' bound),
- * and pipelined over async; only for configurations that were run.
+ * For each mode: async over lockstep and over sequential, pipelined over lockstep and over
+ * sequential (each with its own runs' bound), and pipelined over async; only for configurations
+ * that were run.
  */
 export function speedups(aggregates: readonly ConfigAggregate[]): Speedup[] {
   const by = new Map(aggregates.map((a) => [a.config, a]));
@@ -139,7 +146,9 @@ export function speedups(aggregates: readonly ConfigAggregate[]): Speedup[] {
   for (const mode of modes) {
     const pairs: [string, string, boolean][] = [
       ['async', 'lockstep', true],
+      ['async', SEQUENTIAL, true],
       ['pipelined', 'lockstep', true],
+      ['pipelined', SEQUENTIAL, true],
       ['pipelined', 'async', false],
     ];
     for (const [fast, slow, withBound] of pairs) {
@@ -152,4 +161,18 @@ export function speedups(aggregates: readonly ConfigAggregate[]): Speedup[] {
     }
   }
   return out;
+}
+
+/**
+ * Each configuration's median samples/s over that of the same mode's `schedule` configuration
+ * (e.g. cdni/async over cdni/sequential), by configuration name; null where that was not run.
+ */
+export function versus(aggregates: readonly ConfigAggregate[], schedule: string): Map<string, number | null> {
+  const by = new Map(aggregates.map((a) => [a.config, a]));
+  return new Map(
+    aggregates.map((a) => {
+      const base = by.get(`${a.config.split('/')[0]}/${schedule}`);
+      return [a.config, base ? a.medianSamplesPerSecond / base.medianSamplesPerSecond : null];
+    }),
+  );
 }

@@ -4,12 +4,14 @@ import { train } from '../train.js';
 import { loadDataset, type Mnist } from '../data/index.js';
 import { RunDir } from '../metrics/run-dir.js';
 import type { StageStats } from '../pipeline/protocol.js';
-import { aggregate, runRecord, speedups, type RunRecord } from './analysis.js';
+import { aggregate, runRecord, speedups, type RunFigures, type RunRecord, type StageFigures } from './analysis.js';
 import { benchConfig, scheduleAccepted, type BenchBase } from './configs.js';
 import { startLoadMeter, totalLoad } from './load.js';
 import { machineInfo } from './machine.js';
 import { measureMatMulCeiling, useWasmBackend, type MatMulOptions } from './matmul-ceiling.js';
-import { defaultConfigNames, interleave, parseConfigName, type BenchConfigName, type PlannedRun } from './plan.js';
+import { defaultConfigNames, interleave, parseConfigName, SEQUENTIAL, type BenchConfigName, type PlannedRun } from './plan.js';
+import { trainSequential } from './sequential.js';
+import type { Config } from '../config/schema.js';
 import type { BenchResult } from './result.js';
 
 export interface BenchOptions extends BenchBase {
@@ -21,7 +23,10 @@ export interface BenchOptions extends BenchBase {
   batchSize?: number;
   /** The bench directory (default runs/bench-<timestamp>); must be new or empty. */
   out?: string;
-  /** `mode/schedule` names; default backprop/lockstep, cdni/lockstep, cdni/async (+ cdni/pipelined if the schema has it). */
+  /**
+   * `mode/schedule` names; default backprop/lockstep, cdni/sequential, cdni/lockstep, cdni/async
+   * (+ cdni/pipelined if the schema has it). `sequential`: every stage in this thread, one after another.
+   */
   configs?: string[];
   /** Preloaded MNIST (otherwise loaded once from the base config's data). */
   data?: Mnist;
@@ -46,8 +51,27 @@ export function benchConfigNames(base: BenchBase, names?: string[]): BenchConfig
 }
 
 /**
+ * One run: `sequential` in this thread (trainSequential), any other schedule with its stages in
+ * worker threads (train). The stage times of the end of training, where they cover every step.
+ */
+async function runOne(
+  name: BenchConfigName,
+  config: Config,
+  data: Mnist,
+): Promise<{ figures: RunFigures; training: { step: number; stages: StageFigures[] } | null }> {
+  if (name.schedule === SEQUENTIAL) {
+    const result = await trainSequential(config, { data });
+    return { figures: result, training: { step: result.steps, stages: result.perStage } };
+  }
+  let training: { step: number; stages: StageStats[] } | null = null;
+  const summary = await train(config, { data, onEpoch: (record) => (training = { step: record.step, stages: record.stages }) });
+  return { figures: summary, training };
+}
+
+/**
  * Runs every configuration `repetitions` times for `steps` steps, interleaved, in this process
- * (stages in worker threads), and writes bench.json (after every run, so a stopped bench keeps its figures).
+ * (stages in worker threads; `sequential`: in this thread), and writes bench.json (after every
+ * run, so a stopped bench keeps its figures).
  */
 export async function runBench(options: BenchOptions = {}): Promise<BenchResult> {
   const steps = options.steps ?? 300;
@@ -100,11 +124,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     const { config: name, repetition, index } = planned;
     options.onRunStart?.(planned, plan.length);
     const config = configFor(name, join(dir.path, 'runs', `${name.mode}-${name.schedule}-r${repetition}`));
-    let training: { step: number; stages: StageStats[] } | null = null;
     const stop = startLoadMeter();
-    const summary = await train(config, { data, onEpoch: (record) => (training = { step: record.step, stages: record.stages }) });
-    const load = stop();
-    const record = runRecord(summary, { config: name.name, repetition, index, load, cores }, training);
+    const run = await runOne(name, config, data);
+    const record = runRecord(run.figures, { config: name.name, repetition, index, load: stop(), cores }, run.training);
     result.runs.push(record);
     update();
     options.onRunEnd?.(record, plan.length);

@@ -1,7 +1,8 @@
 /**
  * The speedup over running the stages one after another that the measured busy times allow:
- * min(cores, Σ busy / max busy). Lockstep takes about Σ busy per batch; a parallel schedule can
- * take no less than the slowest stage (max busy) nor less than Σ busy spread over every core.
+ * min(cores, Σ busy / max busy). Sequential (and backprop in lockstep) takes about Σ busy per
+ * batch; a parallel schedule can take no less than the slowest stage (max busy) nor less than Σ
+ * busy spread over every core. (DNI lockstep already overlaps stages: see sequential.ts.)
  */
 export function parallelismBound(busySeconds: readonly number[], cores: number): number {
   const max = Math.max(...busySeconds);

@@ -1,6 +1,7 @@
 import { resolveConfig } from '../config/resolve.js';
+import { ConfigError } from '../config/errors.js';
 import type { Config, ConfigInput } from '../config/schema.js';
-import type { BenchConfigName } from './plan.js';
+import { SEQUENTIAL, type BenchConfigName } from './plan.js';
 
 /** What every benchmarked configuration starts from: a preset, or a config object (tests use a small model). */
 export interface BenchBase {
@@ -14,18 +15,25 @@ export interface RunSettings {
   out: string;
 }
 
-/** The config of one bench run: the base with the configuration's mode and schedule, `steps` steps, its own run directory. */
+/**
+ * The config of one bench run: the base with the configuration's mode and schedule, `steps` steps,
+ * its own run directory. `sequential` resolves with schedule lockstep (the order it follows).
+ */
 export function benchConfig(base: BenchBase, name: Pick<BenchConfigName, 'mode' | 'schedule'>, run: RunSettings): Config {
-  return resolveConfig({
+  const config = resolveConfig({
     preset: base.preset,
     file: base.config as Record<string, unknown> | undefined,
     overrides: {
       mode: name.mode,
       out: run.out,
       // epochs large enough that maxSteps ends the run (the learning-rate schedule counts steps, not epochs)
-      train: { schedule: name.schedule, maxSteps: run.steps, epochs: run.steps, batchSize: run.batchSize },
+      train: { schedule: name.schedule === SEQUENTIAL ? 'lockstep' : name.schedule, maxSteps: run.steps, epochs: run.steps, batchSize: run.batchSize },
     },
   });
+  if (name.schedule === SEQUENTIAL && config.syntheticInputs) {
+    throw new ConfigError('--configs', [`${name.mode}/${SEQUENTIAL}: the in-thread runner does not drive complete unlock (syntheticInputs)`]);
+  }
+  return config;
 }
 
 /** True when the config schema accepts `schedule` for this base (e.g. 'pipelined' once it exists). */

@@ -2,10 +2,11 @@
 export { runBench, benchConfigNames, defaultBenchDir, type BenchOptions } from './bench.js';
 export type { BenchResult } from './result.js';
 export { benchTable, speedupLine } from './table.js';
-export { aggregate, runRecord, speedups, type ConfigAggregate, type RunRecord, type Speedup, type StageFigures, type StageShares } from './analysis.js';
+export { aggregate, runRecord, speedups, versus, type ConfigAggregate, type RunFigures, type RunRecord, type Speedup, type StageFigures, type StageShares } from './analysis.js';
 export { parallelismBound, utilisation, sendShare } from './bound.js';
 export { median } from './stats.js';
-export { interleave, parseConfigName, defaultConfigNames, type BenchConfigName, type PlannedRun } from './plan.js';
+export { interleave, parseConfigName, defaultConfigNames, SEQUENTIAL, type BenchConfigName, type PlannedRun } from './plan.js';
+export { trainSequential, trainingOrder, SequentialStages, type SequentialOptions, type SequentialResult } from './sequential.js';
 export { parseProcStat, readCpuTimes, USER_HZ, type CpuTimes } from './proc-stat.js';
 export { othersLoad, startLoadMeter, totalLoad, type LoadSample } from './load.js';
 export { measureMatMulCeiling, useWasmBackend, describeCeiling, type MatMulCeiling, type MatMulOptions } from './matmul-ceiling.js';

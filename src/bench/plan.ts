@@ -3,6 +3,13 @@ import { ConfigError } from '../config/errors.js';
 const modes = ['backprop', 'dni', 'cdni'] as const;
 export type BenchMode = (typeof modes)[number];
 
+/**
+ * The schedule name of a configuration whose stages all run in the bench's own thread, one after
+ * another (`cdni/sequential`, see sequential.ts). Not a schedule of the config schema: such a
+ * configuration is resolved with schedule lockstep, whose order it follows.
+ */
+export const SEQUENTIAL = 'sequential';
+
 /** One benchmarked configuration: a training mode and a schedule, named `mode/schedule`. */
 export interface BenchConfigName {
   name: string;
@@ -10,7 +17,7 @@ export interface BenchConfigName {
   schedule: string;
 }
 
-/** Parses `cdni/async`; the schedule is checked against the config schema later. */
+/** Parses `cdni/async`; the schedule is checked against the config schema later (`sequential` is always accepted). */
 export function parseConfigName(text: string): BenchConfigName {
   const match = /^([a-z]+)\/([a-z]+)$/.exec(text.trim());
   if (!match || !(modes as readonly string[]).includes(match[1])) {
@@ -19,9 +26,9 @@ export function parseConfigName(text: string): BenchConfigName {
   return { name: `${match[1]}/${match[2]}`, mode: match[1] as BenchMode, schedule: match[2] };
 }
 
-/** backprop/lockstep, cdni/lockstep, cdni/async, and cdni/pipelined when the schema has that schedule. */
+/** backprop/lockstep, cdni/sequential, cdni/lockstep, cdni/async, and cdni/pipelined when the schema has that schedule. */
 export function defaultConfigNames(pipelinedAccepted: boolean): string[] {
-  return ['backprop/lockstep', 'cdni/lockstep', 'cdni/async', ...(pipelinedAccepted ? ['cdni/pipelined'] : [])];
+  return ['backprop/lockstep', `cdni/${SEQUENTIAL}`, 'cdni/lockstep', 'cdni/async', ...(pipelinedAccepted ? ['cdni/pipelined'] : [])];
 }
 
 export interface PlannedRun<T> {

@@ -1,12 +1,14 @@
 import type { BenchResult } from './result.js';
 import type { LoadSample } from './load.js';
-import type { Speedup } from './analysis.js';
+import { versus, type Speedup } from './analysis.js';
+import { SEQUENTIAL } from './plan.js';
 import { describeCeiling } from './matmul-ceiling.js';
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : '-');
 /** Fixed digits; a value that rounds to zero prints as 0, never -0. */
 const num = (x: number | null, digits: number) =>
   x === null || !Number.isFinite(x) ? '-' : (Math.abs(x) < 0.5 * 10 ** -digits ? 0 : x).toFixed(digits);
+const times = (x: number | null) => (x === null ? '-' : `${num(x, 2)}x`);
 const cores = (x: number | null) => (x === null ? '-' : `${num(x, 2)} cores`);
 
 function grid(rows: string[][], right: boolean[]): string[] {
@@ -32,20 +34,28 @@ export function benchTable(r: BenchResult): string {
     `  matMul ceiling, one thread: ${describeCeiling(r.matMulCeiling)}; others' load meanwhile ${cores(r.matMulCeiling.load.othersLoadCores)}`,
     '',
   ];
+  // x sequential: only when a sequential configuration ran
+  const overSequential = versus(r.configs, SEQUENTIAL);
+  const withSequential = [...overSequential.values()].some((x) => x !== null);
+  const column = <T>(cell: T): T[] => (withSequential ? [cell] : []);
   lines.push(
     ...grid(
       [
-        ['config', 'samples/s', 'per repetition', "others' load"],
+        ['config', 'samples/s', 'per repetition', ...column(`x ${SEQUENTIAL}`), "others' load"],
         ...r.configs.map((c) => [
           c.config,
           c.medianSamplesPerSecond.toFixed(0),
           c.samplesPerSecond.map((x) => x.toFixed(0)).join(' '),
+          ...column(times(overSequential.get(c.config) ?? null)),
           cores(c.medianOthersLoadCores),
         ]),
       ],
-      [false, true, false, true],
+      [false, true, false, ...column(true), true],
     ),
   );
+  if (withSequential) {
+    lines.push(`  (x ${SEQUENTIAL}: median samples/s over the same mode's ${SEQUENTIAL} configuration, every stage in one thread one after another)`);
+  }
   if (r.speedups.length) {
     lines.push('', '  speedup (ratio of median samples/s; bound = min(cores, Σ busy / max busy) of the faster runs)');
     for (const sp of r.speedups) lines.push(`    ${speedupLine(sp)}`);
@@ -67,7 +77,11 @@ export function benchTable(r: BenchResult): string {
   }
   lines.push(...grid(stageRows, [false, true, true, true, true, true, true]));
   const source = r.runs.every((x) => x.stageSource === 'training') ? 'training only (before the final evaluation)' : 'include evaluation passes for some runs';
-  lines.push(`  (stage times: ${source})`, '');
+  lines.push(`  (stage times: ${source})`);
+  if (r.configs.some((c) => c.config.endsWith(`/${SEQUENTIAL}`))) {
+    lines.push(`  (${SEQUENTIAL} runs in one thread: a stage's wait is the rest of the training time (other stages, making batches), busy/(busy+wait) its share of it)`);
+  }
+  lines.push('');
   lines.push(
     ...grid(
       [

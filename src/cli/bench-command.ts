@@ -27,7 +27,11 @@ export function benchCommand(): Command {
     .addOption(new Option('--preset <name>', 'preset every configuration starts from').choices(presetNames).default(defaultPreset))
     .option('--out <dir>', 'bench directory (default runs/bench-<timestamp>); must be new or empty')
     .option('--stages <json>', "layer indices of each stage, e.g. '[[0],[1,2,3]]' (default: the preset's)", stageGroups)
-    .option('--configs <list>', 'mode/schedule,... (default backprop/lockstep,cdni/lockstep,cdni/async[,cdni/pipelined])', list)
+    .option(
+      '--configs <list>',
+      'mode/schedule,... (default backprop/lockstep,cdni/sequential,cdni/lockstep,cdni/async[,cdni/pipelined]); sequential: every stage in this thread, one after another',
+      list,
+    )
     .action(async (flags: BenchFlags) => {
       const result = await runBench({
         preset: flags.preset,
