@@ -480,6 +480,7 @@ class Run {
         busySeconds: s?.busySeconds ?? 0,
         waitSeconds: s?.waitSeconds ?? 0,
         sendSeconds: s?.sendSeconds ?? 0,
+        ...(s?.sends !== undefined && { sends: s.sends, sendMedianMs: s.sendMedianMs ?? null }),
         ...(s?.cpuSeconds !== undefined && { cpuSeconds: s.cpuSeconds, runQueueSeconds: s.runQueueSeconds }),
         updates: s?.updates ?? 0,
         skippedUpdates: s?.skippedUpdates ?? 0,

@@ -157,6 +157,27 @@ function fakeResult(runs: RunRecord[]): BenchResult {
   };
 }
 
+test('send shares: wall-clock send / busy, and sends × median send / busy; medians over repetitions; the table shows both', () => {
+  const runs = [0, 1, 2].map((i) => {
+    const stats = trainingStats([2, 1], [0, 1]);
+    // stage 0 sent 200 messages of median 0.05 ms (10 ms of 2 s busy: 0.5%) but 0.2 s of wall-clock send (10%)
+    stats.stages[0] = { ...stats.stages[0], sends: 200, sendMedianMs: 0.05 + i * 0.01, cpuSeconds: 1.5 + i };
+    const summary = fakeSummary('async', 1000 + i, [2, 1]);
+    return runRecord(summary, { config: 'cdni/async', repetition: i + 1, index: i, load: quiet, cores: 2 }, stats);
+  });
+  assert.ok(Math.abs(runs[0].stages[0].typicalSendShare - 0.005) < 1e-12);
+  assert.ok(Math.abs(runs[0].stages[0].sendShare - 0.1) < 1e-12);
+  assert.ok(Number.isNaN(runs[0].stages[1].typicalSendShare), 'not measured: NaN');
+  const [config] = aggregate(runs);
+  assert.ok(Math.abs(config.stages[0].sendMedianMs! - 0.06) < 1e-12);
+  assert.equal(config.stages[0].cpuSeconds, 2.5);
+  assert.ok(Math.abs(config.stages[0].typicalSendShare - (200 * 0.06) / 1000 / 2) < 1e-12);
+  assert.equal(config.stages[1].cpuSeconds, undefined);
+  const table = benchTable({ ...fakeResult(runs), configs: [config] });
+  assert.match(table, /sends×p50\/busy/);
+  assert.match(table, /cdni\/async\s+0\s+2\.00\s+2\.50\s+0\.00\s+0\.200\s+100%\s+10\.0%\s+0\.060\s+0\.6%/);
+});
+
 test('a run takes its stage times from the end of training when they cover every step, else from the summary', () => {
   const summary = fakeSummary('async', 1000, [2, 1]);
   const fromTraining = runRecord(summary, { config: 'cdni/async', repetition: 1, index: 0, load: quiet, cores: 2 }, trainingStats([2, 1], [0, 1]));

@@ -9,13 +9,20 @@ export interface StageFigures {
   busySeconds: number;
   waitSeconds: number;
   sendSeconds: number;
+  /** Messages sent and the median time of one (stage threads; absent where not measured). */
+  sends?: number;
+  sendMedianMs?: number | null;
+  /** The stage thread's CPU seconds (Linux), which, unlike busy, leave out time spent waiting for a core. */
+  cpuSeconds?: number;
 }
 
 export interface StageShares extends StageFigures {
   /** busy / (busy + wait) */
   utilisation: number;
-  /** send / busy */
+  /** send / busy (wall clock: also the moments the sender lost its core to the thread it woke) */
   sendShare: number;
+  /** sends × median send / busy: what moving the messages took; NaN when not measured */
+  typicalSendShare: number;
 }
 
 /** One repetition of one configuration. */
@@ -52,7 +59,19 @@ export type RunFigures = Pick<
 > & { perStage: StageFigures[] };
 
 function shares(s: StageFigures): StageShares {
-  return { ...s, utilisation: utilisation(s.busySeconds, s.waitSeconds), sendShare: sendShare(s.sendSeconds, s.busySeconds) };
+  const typical = s.sends !== undefined && s.sendMedianMs != null ? (s.sends * s.sendMedianMs) / 1000 : NaN;
+  return {
+    ...s,
+    utilisation: utilisation(s.busySeconds, s.waitSeconds),
+    sendShare: sendShare(s.sendSeconds, s.busySeconds),
+    typicalSendShare: sendShare(typical, s.busySeconds),
+  };
+}
+
+/** The figures of a stage that a run record keeps. */
+function figures(s: StageFigures): StageFigures {
+  const { stage, busySeconds, waitSeconds, sendSeconds, sends, sendMedianMs, cpuSeconds } = s;
+  return { stage, busySeconds, waitSeconds, sendSeconds, ...(sends !== undefined && { sends, sendMedianMs }), ...(cpuSeconds !== undefined && { cpuSeconds }) };
 }
 
 /**
@@ -66,7 +85,7 @@ export function runRecord(
 ): RunRecord {
   const useTraining = !!trainingStages && trainingStages.step === summary.steps && trainingStages.stages.length === summary.perStage.length;
   const source = useTraining ? trainingStages!.stages : summary.perStage;
-  const stages = source.map((s) => shares({ stage: s.stage, busySeconds: s.busySeconds, waitSeconds: s.waitSeconds, sendSeconds: s.sendSeconds }));
+  const stages = source.map((s) => shares(figures(s)));
   return {
     config: meta.config,
     repetition: meta.repetition,
@@ -107,8 +126,24 @@ export function aggregate(runs: readonly RunRecord[]): ConfigAggregate[] {
     const mine = runs.filter((r) => r.config === config);
     const stageCount = Math.max(...mine.map((r) => r.stages.length));
     const stages = Array.from({ length: stageCount }, (_, i) => {
-      const pick = (f: (s: StageFigures) => number) => median(mine.flatMap((r) => (r.stages[i] ? [f(r.stages[i])] : [])));
-      return shares({ stage: i, busySeconds: pick((s) => s.busySeconds), waitSeconds: pick((s) => s.waitSeconds), sendSeconds: pick((s) => s.sendSeconds) });
+      const values = (f: (s: StageFigures) => number | null | undefined) =>
+        mine.flatMap((r) => {
+          const v = r.stages[i] ? f(r.stages[i]) : null;
+          return v === null || v === undefined ? [] : [v];
+        });
+      const pick = (f: (s: StageFigures) => number) => median(values(f));
+      const optional = (f: (s: StageFigures) => number | null | undefined) => (values(f).length === mine.length ? median(values(f)) : undefined);
+      const sends = optional((s) => s.sends);
+      const sendMedianMs = optional((s) => s.sendMedianMs);
+      const cpuSeconds = optional((s) => s.cpuSeconds);
+      return shares({
+        stage: i,
+        busySeconds: pick((s) => s.busySeconds),
+        waitSeconds: pick((s) => s.waitSeconds),
+        sendSeconds: pick((s) => s.sendSeconds),
+        ...(sends !== undefined && { sends, sendMedianMs: sendMedianMs ?? null }),
+        ...(cpuSeconds !== undefined && { cpuSeconds }),
+      });
     });
     const loads = mine.flatMap((r) => (r.load.othersLoadCores === null ? [] : [r.load.othersLoadCores]));
     return {

@@ -61,21 +61,31 @@ export function benchTable(r: BenchResult): string {
     for (const sp of r.speedups) lines.push(`    ${speedupLine(sp)}`);
   }
   lines.push('');
-  const stageRows: string[][] = [['per stage (medians)', 'stage', 'busy s', 'wait s', 'send s', 'busy/(busy+wait)', 'send/busy']];
+  const stageRows: string[][] = [
+    ['per stage (medians)', 'stage', 'busy s', 'cpu s', 'wait s', 'send s', 'busy/(busy+wait)', 'send/busy', 'send p50 ms', 'sends×p50/busy'],
+  ];
+  const share = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '-');
   for (const c of r.configs) {
     c.stages.forEach((st, i) =>
       stageRows.push([
         i === 0 ? c.config : '',
         String(st.stage),
         num(st.busySeconds, 2),
+        num(st.cpuSeconds ?? null, 2),
         num(st.waitSeconds, 2),
         num(st.sendSeconds, 3),
         pct(st.utilisation),
-        Number.isFinite(st.sendShare) ? `${(st.sendShare * 100).toFixed(1)}%` : '-',
+        share(st.sendShare),
+        num(st.sendMedianMs ?? null, 3),
+        share(st.typicalSendShare),
       ]),
     );
   }
-  lines.push(...grid(stageRows, [false, true, true, true, true, true, true]));
+  lines.push(...grid(stageRows, [false, true, true, true, true, true, true, true, true, true]));
+  lines.push(
+    '  (cpu s: the stage thread\'s CPU time, without the time it waited for a core; send/busy counts the wall-clock time of',
+    '   every send, including moments the sender lost its core to the thread it woke; sends×p50/busy is what sending took)',
+  );
   const source = r.runs.every((x) => x.stageSource === 'training') ? 'training only (before the final evaluation)' : 'include evaluation passes for some runs';
   lines.push(`  (stage times: ${source})`);
   if (r.configs.some((c) => c.config.endsWith(`/${SEQUENTIAL}`))) {

@@ -9,6 +9,9 @@ export interface StageSummary {
   busySeconds: number;
   waitSeconds: number;
   sendSeconds: number;
+  /** Messages sent, and the median time one took (see StageStats.sendMedianMs). */
+  sends?: number;
+  sendMedianMs?: number | null;
   /** The stage thread's CPU seconds and seconds spent ready but waiting for a core (Linux; absent elsewhere). */
   cpuSeconds?: number;
   runQueueSeconds?: number;

@@ -86,6 +86,14 @@ export interface StageStats {
   busySeconds: number;
   waitSeconds: number;
   sendSeconds: number;
+  /**
+   * Messages sent (by this process of the stage) and the median time one took. With more
+   * threads than cores, waking the receiver often hands it the sender's core mid-send, so
+   * sendSeconds (wall clock) also counts time the sender waited to run again; sends × median is
+   * what moving the messages took.
+   */
+  sends?: number;
+  sendMedianMs?: number | null;
   /** The stage thread's CPU time, and its time waiting for a core, since the thread started (Linux). */
   cpuSeconds?: number;
   runQueueSeconds?: number;

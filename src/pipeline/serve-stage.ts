@@ -21,6 +21,7 @@ import type { DataLinks } from '../transport/data-links.js';
 import { decodeStageState, encodeStageState } from '../checkpoint/stage-state.js';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { TraceRecorder, stageTid } from '../metrics/trace.js';
+import { DurationHistogram } from '../metrics/duration-histogram.js';
 
 export async function serveStage(
   spec: StageSpec,
@@ -31,11 +32,13 @@ export async function serveStage(
   const backend = await selectBackend(spec.backend);
   const timing = { busy: 0, wait: 0, send: 0 };
   const trace = new TraceRecorder(stageTid(spec.index));
+  const sends = new DurationHistogram();
   const timed = <T extends { step: number }>(send: (m: T) => void) => (message: T) => {
     const t0 = performance.now();
     send(message);
     const t1 = performance.now();
     timing.send += t1 - t0;
+    sends.add(t1 - t0);
     trace.span('send', t0, t1, { step: message.step });
   };
   const stage = new Stage(spec, {
@@ -67,6 +70,8 @@ export async function serveStage(
       busySeconds: timing.busy / 1000,
       waitSeconds: timing.wait / 1000,
       sendSeconds: timing.send / 1000,
+      sends: sends.count,
+      sendMedianMs: sends.median(),
       ...threadCpu(),
       memory: stageMemory(),
       ...stage.counters,
