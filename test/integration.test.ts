@@ -25,6 +25,10 @@ test('a short cDNI run through the library learns and writes its outputs', async
     for (const s of summary.perStage) {
       assert.equal(s.updates, 250);
       assert.ok(s.busySeconds > 0);
+      // every stage sends one message per step (up, or down from the top), and evaluation batches up
+      assert.ok(s.sends! >= 250, `stage ${s.stage} sent ${s.sends}`);
+      assert.ok(s.sendMedianMs === null || s.sendMedianMs! > 0, String(s.sendMedianMs));
+      if (process.platform === 'linux') assert.ok(s.cpuSeconds! > 0 && s.cpuSeconds! < s.busySeconds + s.waitSeconds + 1, `cpu ${s.cpuSeconds}`);
     }
     for (const s of summary.perStage.slice(0, 3)) {
       assert.ok(s.synthesizerLoss !== null && s.synthesizerLoss > 0);

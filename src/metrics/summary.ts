@@ -12,7 +12,7 @@ export interface StageSummary {
   /** Messages sent, and the median time one took (see StageStats.sendMedianMs). */
   sends?: number;
   sendMedianMs?: number | null;
-  /** The stage thread's CPU seconds and seconds spent ready but waiting for a core (Linux; absent elsewhere). */
+  /** The stage thread's CPU seconds and seconds spent ready but waiting for a core, since the stage was ready (Linux; absent elsewhere). */
   cpuSeconds?: number;
   runQueueSeconds?: number;
   updates: number;

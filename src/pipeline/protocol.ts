@@ -94,7 +94,7 @@ export interface StageStats {
    */
   sends?: number;
   sendMedianMs?: number | null;
-  /** The stage thread's CPU time, and its time waiting for a core, since the thread started (Linux). */
+  /** The stage thread's CPU time, and its time waiting for a core, since the stage was ready to serve (Linux). */
   cpuSeconds?: number;
   runQueueSeconds?: number;
   /** Process RSS, live tensors and wasm heap, when the stats were taken. */

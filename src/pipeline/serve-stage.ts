@@ -72,7 +72,7 @@ export async function serveStage(
       sendSeconds: timing.send / 1000,
       sends: sends.count,
       sendMedianMs: sends.median(),
-      ...threadCpu(),
+      ...cpuSinceReady(),
       memory: stageMemory(),
       ...stage.counters,
       synthesizerLoss: synth.loss,
@@ -122,6 +122,12 @@ export async function serveStage(
         return inbox.requestStop();
     }
   });
+  // CPU times count from here: loading tfjs and building the stage (about 0.5 s of CPU) are left out
+  const atReady = threadCpu();
+  const cpuSinceReady = () => {
+    const now = threadCpu();
+    return now && atReady ? { cpuSeconds: now.cpuSeconds - atReady.cpuSeconds, runQueueSeconds: now.runQueueSeconds - atReady.runQueueSeconds } : {};
+  };
   report({ kind: 'ready', stage: spec.index, backend: backend.name, skipped: backend.skipped, restoredStep });
 
   try {
