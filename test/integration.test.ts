@@ -43,7 +43,7 @@ test('a short cDNI run through the library learns and writes its outputs', async
     }
     // memory after the first epoch and at the end; priorities where 4 stages share fewer cores
     for (const s of summary.perStage) {
-      assert.ok(s.memory?.firstEpoch && s.memory.end && s.memory.end.tensors > 0, JSON.stringify(s.memory));
+      assert.ok(s.memory?.firstEpoch && s.memory.end && s.memory.end.tensors > 0 && s.memory.end.jsHeapBytes! > 0, JSON.stringify(s.memory));
       if (availableParallelism() < 4 && process.platform === 'linux') assert.equal(typeof s.nice, 'number');
     }
     if (availableParallelism() < 4 && process.platform === 'linux') assert.equal(summary.perStage[0].nice! + summary.perStage[3].nice! > 0, true);

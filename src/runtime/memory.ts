@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 
 /** Memory as one stage sees it. */
@@ -9,6 +10,8 @@ export interface StageMemory {
   tensorBytes: number;
   /** Size of the wasm backend's heap (it only grows); null on other backends. */
   wasmHeapBytes: number | null;
+  /** Bytes in use in this thread's JavaScript heap (V8 isolate), garbage not yet collected included. */
+  jsHeapBytes?: number;
 }
 
 export function stageMemory(): StageMemory {
@@ -19,5 +22,6 @@ export function stageMemory(): StageMemory {
     tensors: numTensors,
     tensorBytes: numBytes,
     wasmHeapBytes: backend?.wasm?.HEAPU8?.byteLength ?? null,
+    jsHeapBytes: getHeapStatistics().used_heap_size,
   };
 }

@@ -191,6 +191,7 @@ function validateStats(value: unknown, stage: number): void {
     const memory = record(s.memory, 'stats.memory');
     for (const key of ['rssBytes', 'tensors', 'tensorBytes']) int(memory[key], `stats.memory.${key}`);
     if (memory.wasmHeapBytes !== null) int(memory.wasmHeapBytes, 'stats.memory.wasmHeapBytes');
+    if (memory.jsHeapBytes !== undefined) int(memory.jsHeapBytes, 'stats.memory.jsHeapBytes');
   }
 }
 
