@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import seedrandom from 'seedrandom';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { wasmAllFinite, wasmColumnSum, wasmTranspose } from '../src/runtime/wasm-kernels.js';
+import { wasmAllFinite, wasmColumnSum, wasmRegression, wasmTranspose } from '../src/runtime/wasm-kernels.js';
 import { allFinite } from '../src/pipeline/non-finite.js';
 import { columnSum, transpose2d } from '../src/model/layer.js';
 
@@ -96,12 +96,33 @@ describe('wasm kernels (src/runtime/kernels.wat)', () => {
     }
   });
 
+  it('regression: dy bit-identical to the tfjs ops on cpu, and the four sums to float32 rounding, for any size', async () => {
+    const rng = seedrandom('regression');
+    for (const n of [1, 6, 8, 4 * 257 + 3]) {
+      const [y, t, u] = [0, 1, 2].map(() => Float32Array.from({ length: n }, () => rng() * 2 - 1));
+      const rows = 128;
+      const fast = tf.tidy(() => {
+        const r = wasmRegression(tf.tensor1d(y), tf.tensor1d(t), tf.tensor1d(u), rows, 2 / rows)!;
+        return [r.dy.dataSync().slice(), r.stats.dataSync().slice()];
+      });
+      await tf.setBackend('cpu');
+      const dyCpu = tf.tidy(() => tf.mul(tf.sub(tf.tensor1d(y), tf.mul(tf.tensor1d(t), rows)), 2 / rows).dataSync().slice());
+      await tf.setBackend('wasm');
+      fast[0].forEach((v, i) => assert.ok(Object.is(v, dyCpu[i]), `n=${n}, dy[${i}]: ${v} vs ${dyCpu[i]}`));
+      const sum = (f: (i: number) => number) => Array.from({ length: n }, (_, i) => f(i)).reduce((a, b) => a + b, 0);
+      const d = (i: number) => y[i] - rows * t[i];
+      const expected = [sum((i) => d(i) ** 2), sum((i) => u[i] * t[i]), sum((i) => u[i] ** 2), sum((i) => t[i] ** 2)];
+      expected.forEach((e, k) => assert.ok(Math.abs(fast[1][k] - e) <= 1e-5 * Math.max(1, Math.abs(e)), `n=${n}, sum ${k}: ${fast[1][k]} vs ${e}`));
+    }
+  });
+
   it('are not used off wasm', async () => {
     await tf.setBackend('cpu');
     const x = tf.ones([2, 2]) as tf.Tensor2D;
     assert.equal(wasmTranspose(x), null);
     assert.equal(wasmColumnSum(x, 1), null);
     assert.equal(wasmAllFinite([x]), null);
+    assert.equal(wasmRegression(x, x, x, 2, 1), null);
     x.dispose();
     await tf.setBackend('wasm');
   });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Sequential, Adam, LayerSpec } from '../model/index.js';
 import { buildHelperNet, denseHelperLayers, type HelperNetOptions } from './helper-net.js';
+import { wasmRegression } from '../runtime/wasm-kernels.js';
 
 export interface SynthesizerOptions extends HelperNetOptions {
   /**
@@ -78,21 +79,17 @@ export class Synthesizer {
 
   /** One step on ||M(h, c) - g·B||^2 (mean over rows); `used` is the ĝ the stage applied for this batch. */
   train(h: tf.Tensor, oneHot: tf.Tensor2D | null, target: tf.Tensor, used: tf.Tensor): SynthesizerStep {
-    const [loss, cosine] = tf.tidy(() => {
+    const rows = h.shape[0];
+    const stats = tf.tidy(() => {
       const { y, trace } = this.net.forward(this.input(h, oneHot), true);
-      const rows = h.shape[0];
-      const diff = tf.sub(y, tf.mul(target, rows));
-      const lossValue = tf.sum(tf.square(diff)).div(rows);
-      const { grads } = this.net.backward(trace, tf.mul(diff, 2 / rows), false);
+      const { dy, stats } = regression(y, target, used, rows);
+      const { grads } = this.net.backward(trace, dy, false);
       this.optimizer.step(grads);
-      // sqrt(sum(x²)) rather than tf.norm, whose Pow kernel is slow on wasm
-      const norms = tf.sqrt(tf.mul(tf.sum(tf.square(used)), tf.sum(tf.square(target))));
-      const cos = tf.div(tf.sum(tf.mul(used, target)), tf.maximum(norms, 1e-12));
-      return [lossValue, cos];
+      return stats;
     });
-    const values = [loss.dataSync()[0], cosine.dataSync()[0]];
-    tf.dispose([loss, cosine]);
-    return { loss: values[0], cosine: values[1] };
+    const [squares, usedTarget, usedSquares, targetSquares] = stats.dataSync();
+    stats.dispose();
+    return { loss: squares / rows, cosine: usedTarget / Math.max(Math.sqrt(usedSquares * targetSquares), 1e-12) };
   }
 
   set learningRate(value: number) {
@@ -103,4 +100,18 @@ export class Synthesizer {
     this.optimizer.dispose();
     this.net.dispose();
   }
+}
+
+/**
+ * The gradient of ||y - rows·target||² / rows with respect to y, 2/rows · (y - rows·target), and
+ * the sums a step reports: [Σ (y - rows·target)², Σ used·target, Σ used², Σ target²]. On wasm
+ * one pass (src/runtime/kernels.wat) instead of about fifteen tfjs ops; the gradient is the same
+ * float32 arithmetic either way.
+ */
+function regression(y: tf.Tensor, target: tf.Tensor, used: tf.Tensor, rows: number): { dy: tf.Tensor; stats: tf.Tensor1D } {
+  const fast = wasmRegression(y, target, used, rows, 2 / rows);
+  if (fast) return fast;
+  const diff = tf.sub(y, tf.mul(target, rows));
+  const dot = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(a, b));
+  return { dy: tf.mul(diff, 2 / rows), stats: tf.stack([dot(diff, diff), dot(used, target), dot(used, used), dot(target, target)]) as tf.Tensor1D };
 }

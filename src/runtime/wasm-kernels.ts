@@ -19,6 +19,7 @@ interface KernelExports {
   column_sum(m: number, rows: number, cols: number, scale: number, out: number): void;
   transpose(x: number, rows: number, cols: number, out: number): void;
   all_finite(x: number, n: number): number;
+  regression(y: number, t: number, u: number, n: number, rows: number, scale: number, dy: number, stats: number): void;
 }
 
 /** b1, b2; c1 = 1 - b1, c2 = 1 - b2; lr the signed, bias-corrected step; eps the bias-corrected epsilon. */
@@ -36,6 +37,7 @@ export type AdamUpdate = (p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor
 
 const COLUMN_SUM = 'SynthgradColumnSum';
 const TRANSPOSE = 'SynthgradTranspose2D';
+const REGRESSION = 'SynthgradRegression';
 
 let compiled: WebAssembly.Module | null | undefined;
 const instances = new WeakMap<WebAssembly.Memory, KernelExports>();
@@ -83,7 +85,7 @@ export function adamUpdate(): AdamUpdate | null {
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
-/** Registers the tfjs side of the matrix kernels once, for the wasm backend. */
+/** Registers the tfjs side of the kernels that make tensors, once, for the wasm backend. */
 function registered(): boolean {
   if (tf.getKernel(COLUMN_SUM, 'wasm')) return true;
   tf.registerKernel({
@@ -110,23 +112,37 @@ function registered(): boolean {
       return out;
     },
   });
+  tf.registerKernel({
+    kernelName: REGRESSION,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }: KernelArgs) => {
+      const wasm = backend as WasmBackendLike;
+      const [y, target, used] = [inputs.y, inputs.target, inputs.used] as tf.TensorInfo[];
+      const dy = wasm.makeOutput(y.shape, 'float32');
+      const stats = wasm.makeOutput([4], 'float32');
+      const size = y.shape.reduce((a, b) => a * b, 1);
+      const { rows, scale } = attrs as { rows: number; scale: number };
+      kernelsOf(wasm)!.regression(offset(wasm, y), offset(wasm, target), offset(wasm, used), size, rows, scale, offset(wasm, dy), offset(wasm, stats));
+      return [dy, stats];
+    },
+  });
   return true;
 }
 
-/** True when the matrix kernels below run on the active backend. */
-function matrixKernels(m: tf.Tensor): boolean {
+/** True when the kernels below run on the active backend for this tensor. */
+function ownKernels(m: tf.Tensor): boolean {
   return m.dtype === 'float32' && kernelsOf(wasmBackend()) !== null && registered();
 }
 
 /** scale · column sums of a float32 [rows, cols] matrix, as [1, cols]; null when the kernels are not available here. */
 export function wasmColumnSum(m: tf.Tensor2D, scale: number): tf.Tensor2D | null {
-  if (!matrixKernels(m)) return null;
+  if (!ownKernels(m)) return null;
   return tf.engine().runKernel(COLUMN_SUM, { x: m }, { scale }) as tf.Tensor2D;
 }
 
 /** The transpose of a float32 [rows, cols] matrix; null when the kernels are not available here. */
 export function wasmTranspose(m: tf.Tensor2D): tf.Tensor2D | null {
-  if (!matrixKernels(m)) return null;
+  if (!ownKernels(m)) return null;
   return tf.engine().runKernel(TRANSPOSE, { x: m }) as tf.Tensor2D;
 }
 
@@ -136,4 +152,15 @@ export function wasmAllFinite(tensors: readonly tf.Tensor[]): boolean | null {
   const kernels = kernelsOf(backend);
   if (!backend || !kernels || tensors.some((t) => t.dtype !== 'float32')) return null;
   return tensors.every((t) => kernels.all_finite(offset(backend, t), t.size) === 1);
+}
+
+/**
+ * The synthesizer's regression on the wasm backend, in one pass: dy = scale·(y - rows·target) and
+ * [Σ (y - rows·target)², Σ used·target, Σ used², Σ target²]; null when the kernels are not
+ * available here. All three inputs are float32 of one shape.
+ */
+export function wasmRegression(y: tf.Tensor, target: tf.Tensor, used: tf.Tensor, rows: number, scale: number): { dy: tf.Tensor; stats: tf.Tensor1D } | null {
+  if (![y, target, used].every(ownKernels)) return null;
+  const [dy, stats] = tf.engine().runKernel(REGRESSION, { y, target, used }, { rows, scale }) as tf.Tensor[];
+  return { dy, stats: stats as tf.Tensor1D };
 }
