@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import seedrandom from 'seedrandom';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { wasmAllFinite, wasmColumnSum, wasmRegression, wasmTranspose } from '../src/runtime/wasm-kernels.js';
+import { wasmAllFinite, wasmColumnSum, wasmConcatColumns, wasmRegression, wasmTranspose } from '../src/runtime/wasm-kernels.js';
 import { allFinite } from '../src/pipeline/non-finite.js';
 import { columnSum, transpose2d } from '../src/model/layer.js';
 
@@ -116,6 +116,16 @@ describe('wasm kernels (src/runtime/kernels.wat)', () => {
     }
   });
 
+  it('concat_columns puts the columns of b after those of a, row by row, exactly', () => {
+    const rng = seedrandom('concat');
+    for (const [rows, ca, cb] of [[1, 1, 1], [3, 5, 2], [128, 256, 10]]) {
+      const [a, b] = [matrix(rows, ca, rng), matrix(rows, cb, rng)];
+      const out = tf.tidy(() => wasmConcatColumns(tf.tensor2d(a, [rows, ca]), tf.tensor2d(b, [rows, cb]))!.dataSync().slice());
+      const expected = tf.tidy(() => tf.concat([tf.tensor2d(a, [rows, ca]), tf.tensor2d(b, [rows, cb])], 1).dataSync().slice());
+      assert.deepEqual(out, expected, `[${rows}, ${ca}] + [${rows}, ${cb}]`);
+    }
+  });
+
   it('are not used off wasm', async () => {
     await tf.setBackend('cpu');
     const x = tf.ones([2, 2]) as tf.Tensor2D;
@@ -123,6 +133,7 @@ describe('wasm kernels (src/runtime/kernels.wat)', () => {
     assert.equal(wasmColumnSum(x, 1), null);
     assert.equal(wasmAllFinite([x]), null);
     assert.equal(wasmRegression(x, x, x, 2, 1), null);
+    assert.equal(wasmConcatColumns(x, x), null);
     x.dispose();
     await tf.setBackend('wasm');
   });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Sequential, Adam, LayerSpec } from '../model/index.js';
 import { buildHelperNet, denseHelperLayers, type HelperNetOptions } from './helper-net.js';
-import { wasmRegression } from '../runtime/wasm-kernels.js';
+import { wasmConcatColumns, wasmRegression } from '../runtime/wasm-kernels.js';
 
 export interface SynthesizerOptions extends HelperNetOptions {
   /**
@@ -66,7 +66,7 @@ export class Synthesizer {
   /** [h, c]: the label as extra features, or as extra channels tiled over height and width. */
   private input(h: tf.Tensor, oneHot: tf.Tensor2D | null): tf.Tensor {
     if (!this.options.conditioned || !oneHot) return h;
-    if (h.rank === 2) return tf.concat([h, oneHot], 1);
+    if (h.rank === 2) return wasmConcatColumns(h as tf.Tensor2D, oneHot) ?? tf.concat([h, oneHot], 1);
     const [rows, height, width] = h.shape;
     const tiled = tf.mul(tf.reshape(oneHot, [rows, 1, 1, this.options.classes]), tf.ones([1, height!, width!, 1]));
     return tf.concat([h, tiled], 3);

@@ -251,4 +251,19 @@
   (func $lanes_sum (param $v v128) (result f32)
     (f32.add
       (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
-      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v))))))
+      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
+  ;; concat_columns: out = [a b] for row-major a [rows, ca] and b [rows, cb] (out is [rows, ca + cb]),
+  ;; two block copies per row.
+  (func (export "concat_columns") (param $a i32) (param $b i32) (param $rows i32) (param $ca i32) (param $cb i32) (param $out i32)
+    (local $r i32) (local $aBytes i32) (local $bBytes i32) (local $dst i32)
+    (local.set $aBytes (i32.shl (local.get $ca) (i32.const 2)))
+    (local.set $bBytes (i32.shl (local.get $cb) (i32.const 2)))
+    (local.set $dst (local.get $out))
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+        (memory.copy (local.get $dst) (i32.add (local.get $a) (i32.mul (local.get $r) (local.get $aBytes))) (local.get $aBytes))
+        (memory.copy (i32.add (local.get $dst) (local.get $aBytes)) (i32.add (local.get $b) (i32.mul (local.get $r) (local.get $bBytes))) (local.get $bBytes))
+        (local.set $dst (i32.add (local.get $dst) (i32.add (local.get $aBytes) (local.get $bBytes))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $row)))))

@@ -20,6 +20,7 @@ interface KernelExports {
   transpose(x: number, rows: number, cols: number, out: number): void;
   all_finite(x: number, n: number): number;
   regression(y: number, t: number, u: number, n: number, rows: number, scale: number, dy: number, stats: number): void;
+  concat_columns(a: number, b: number, rows: number, ca: number, cb: number, out: number): void;
 }
 
 /** b1, b2; c1 = 1 - b1, c2 = 1 - b2; lr the signed, bias-corrected step; eps the bias-corrected epsilon. */
@@ -38,6 +39,7 @@ export type AdamUpdate = (p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor
 const COLUMN_SUM = 'SynthgradColumnSum';
 const TRANSPOSE = 'SynthgradTranspose2D';
 const REGRESSION = 'SynthgradRegression';
+const CONCAT_COLUMNS = 'SynthgradConcatColumns';
 
 let compiled: WebAssembly.Module | null | undefined;
 const instances = new WeakMap<WebAssembly.Memory, KernelExports>();
@@ -126,6 +128,19 @@ function registered(): boolean {
       return [dy, stats];
     },
   });
+  tf.registerKernel({
+    kernelName: CONCAT_COLUMNS,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }: KernelArgs) => {
+      const wasm = backend as WasmBackendLike;
+      const [a, b] = [inputs.a, inputs.b] as tf.TensorInfo[];
+      const [rows, ca] = a.shape;
+      const cb = b.shape[1];
+      const out = wasm.makeOutput([rows, ca + cb], 'float32');
+      kernelsOf(wasm)!.concat_columns(offset(wasm, a), offset(wasm, b), rows, ca, cb, offset(wasm, out));
+      return out;
+    },
+  });
   return true;
 }
 
@@ -163,4 +178,10 @@ export function wasmRegression(y: tf.Tensor, target: tf.Tensor, used: tf.Tensor,
   if (![y, target, used].every(ownKernels)) return null;
   const [dy, stats] = tf.engine().runKernel(REGRESSION, { y, target, used }, { rows, scale }) as tf.Tensor[];
   return { dy, stats: stats as tf.Tensor1D };
+}
+
+/** [a b] for float32 matrices of the same number of rows; null when the kernels are not available here. */
+export function wasmConcatColumns(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D | null {
+  if (!ownKernels(a) || !ownKernels(b)) return null;
+  return tf.engine().runKernel(CONCAT_COLUMNS, { a, b }) as tf.Tensor2D;
 }
