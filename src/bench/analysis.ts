@@ -1,20 +1,12 @@
 import type { Summary } from '../metrics/summary.js';
+import type { StageTimes } from '../pipeline/protocol.js';
 import { parallelismBound, sendShare, utilisation } from './bound.js';
 import type { LoadSample } from './load.js';
 import { median } from './stats.js';
 import { SEQUENTIAL } from './plan.js';
 
-export interface StageFigures {
-  stage: number;
-  busySeconds: number;
-  waitSeconds: number;
-  sendSeconds: number;
-  /** Messages sent and the median time of one (stage threads; absent where not measured). */
-  sends?: number;
-  sendMedianMs?: number | null;
-  /** The stage thread's CPU seconds (Linux), which, unlike busy, leave out time spent waiting for a core. */
-  cpuSeconds?: number;
-}
+/** A stage's times in a run (sequential runs have no sends or CPU times: one thread does all). */
+export type StageFigures = Omit<StageTimes, 'runQueueSeconds'>;
 
 export interface StageShares extends StageFigures {
   /** busy / (busy + wait) */

@@ -1,20 +1,11 @@
 import type { StageMemory } from '../runtime/memory.js';
+import type { StageTimes } from '../pipeline/protocol.js';
 
 /** Per-stage figures of a run. */
-export interface StageSummary {
-  stage: number;
+export interface StageSummary extends StageTimes {
   /** Global indices and descriptions of the layers this stage holds. */
   layers: string[];
   backend: string;
-  busySeconds: number;
-  waitSeconds: number;
-  sendSeconds: number;
-  /** Messages sent, and the median time one took (see StageStats.sendMedianMs). */
-  sends?: number;
-  sendMedianMs?: number | null;
-  /** The stage thread's CPU seconds and seconds spent ready but waiting for a core, since the stage was ready (Linux; absent elsewhere). */
-  cpuSeconds?: number;
-  runQueueSeconds?: number;
   updates: number;
   skippedUpdates: number;
   /** Batches this stage dropped for a NaN or Inf (with skipNonFinite). */

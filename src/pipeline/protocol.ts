@@ -80,9 +80,10 @@ export type ControlMessage =
   /** Lower the stage thread's scheduling priority to this nice value (see priorities.ts). */
   | { kind: 'priority'; nice: number };
 
-/** Counters a stage keeps; times in seconds. */
-export interface StageStats {
+/** Where a stage's time went, in seconds (summary.json and bench.json carry the same fields). */
+export interface StageTimes {
   stage: number;
+  /** Wall clock: in steps (sends included), waiting for work, posting messages. */
   busySeconds: number;
   waitSeconds: number;
   sendSeconds: number;
@@ -94,9 +95,13 @@ export interface StageStats {
    */
   sends?: number;
   sendMedianMs?: number | null;
-  /** The stage thread's CPU time, and its time waiting for a core, since the stage was ready to serve (Linux). */
+  /** The stage thread's CPU time, and its time waiting for a core, since the stage was ready to serve (Linux; absent elsewhere). */
   cpuSeconds?: number;
   runQueueSeconds?: number;
+}
+
+/** Counters a stage keeps. */
+export interface StageStats extends StageTimes {
   /** Process RSS, live tensors and wasm heap, when the stats were taken. */
   memory?: StageMemory;
   updates: number;
