@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Sequential, Adam } from '../model/index.js';
-import { buildHelperNet, denseHelperLayers, type HelperNetOptions } from './helper-net.js';
+import { buildHelperNet, denseHelperLayers, regressionStep, type HelperNetOptions } from './helper-net.js';
 
 export interface InputModelOptions extends HelperNetOptions {
   /** Width of the data x. */
@@ -30,17 +30,8 @@ export class InputModel {
 
   /** One step on ||I(x) - h||^2 (mean over rows, summed over features); returns that loss before the step. */
   train(x: tf.Tensor2D, h: tf.Tensor2D): number {
-    const loss = tf.tidy(() => {
-      const { y, trace } = this.net.forward(x, true);
-      const rows = x.shape[0];
-      const diff = tf.sub(y, h);
-      const { grads } = this.net.backward(trace, tf.mul(diff, 2 / rows) as tf.Tensor2D, false);
-      this.optimizer.step(grads);
-      return tf.sum(tf.square(diff)).div(rows);
-    });
-    const value = loss.dataSync()[0];
-    loss.dispose();
-    return value;
+    const [squares] = regressionStep(this.net, this.optimizer, () => x, h, 1);
+    return squares / x.shape[0];
   }
 
   set learningRate(value: number) {

@@ -90,6 +90,8 @@ export class Pipeline {
   private readonly lastDone: number[] = [];
   private lastProgress = performance.now();
   private watchTimer: NodeJS.Timeout | null = null;
+  /** `done` reports that finish a training step (an unlocked stage sends two; a restart keeps the config). */
+  private readonly reportsPerStep: number;
 
   private constructor(
     private readonly specs: StageSpec[],
@@ -97,6 +99,7 @@ export class Pipeline {
     private readonly events: PipelineEvents,
   ) {
     this.lost = host.delivery ? new LostSteps(host.delivery.lossQuietMs) : null;
+    this.reportsPerStep = doneReportsPerStep(specs);
   }
 
   /**
@@ -124,11 +127,6 @@ export class Pipeline {
 
   get stages(): number {
     return this.specs.length;
-  }
-
-  /** `done` reports that finish a training step (an unlocked stage sends two). */
-  private get reportsPerStep(): number {
-    return doneReportsPerStep(this.specs);
   }
 
   /** Training steps sent whose work is not finished in every stage. */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Sequential, Adam, LayerSpec } from '../model/index.js';
-import { buildHelperNet, denseHelperLayers, type HelperNetOptions } from './helper-net.js';
-import { wasmConcatColumns, wasmRegression } from '../runtime/wasm-kernels.js';
+import { buildHelperNet, denseHelperLayers, regressionStep, type HelperNetOptions } from './helper-net.js';
+import { wasmConcatColumns } from '../runtime/wasm-kernels.js';
 
 export interface SynthesizerOptions extends HelperNetOptions {
   /**
@@ -80,15 +80,7 @@ export class Synthesizer {
   /** One step on ||M(h, c) - g·B||^2 (mean over rows); `used` is the ĝ the stage applied for this batch. */
   train(h: tf.Tensor, oneHot: tf.Tensor2D | null, target: tf.Tensor, used: tf.Tensor): SynthesizerStep {
     const rows = h.shape[0];
-    const stats = tf.tidy(() => {
-      const { y, trace } = this.net.forward(this.input(h, oneHot), true);
-      const { dy, stats } = regression(y, target, used, rows);
-      const { grads } = this.net.backward(trace, dy, false);
-      this.optimizer.step(grads);
-      return stats;
-    });
-    const [squares, usedTarget, usedSquares, targetSquares] = stats.dataSync();
-    stats.dispose();
+    const [squares, usedTarget, usedSquares, targetSquares] = regressionStep(this.net, this.optimizer, () => this.input(h, oneHot), target, rows, used);
     return { loss: squares / rows, cosine: usedTarget / Math.max(Math.sqrt(usedSquares * targetSquares), 1e-12) };
   }
 
@@ -102,16 +94,3 @@ export class Synthesizer {
   }
 }
 
-/**
- * The gradient of ||y - rows·target||² / rows with respect to y, 2/rows · (y - rows·target), and
- * the sums a step reports: [Σ (y - rows·target)², Σ used·target, Σ used², Σ target²]. On wasm
- * one pass (src/runtime/kernels.wat) instead of about fifteen tfjs ops; the gradient is the same
- * float32 arithmetic either way.
- */
-function regression(y: tf.Tensor, target: tf.Tensor, used: tf.Tensor, rows: number): { dy: tf.Tensor; stats: tf.Tensor1D } {
-  const fast = wasmRegression(y, target, used, rows, 2 / rows);
-  if (fast) return fast;
-  const diff = tf.sub(y, tf.mul(target, rows));
-  const dot = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(a, b));
-  return { dy: tf.mul(diff, 2 / rows), stats: tf.stack([dot(diff, diff), dot(used, target), dot(used, used), dot(target, target)]) as tf.Tensor1D };
-}

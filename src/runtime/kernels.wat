@@ -200,19 +200,19 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $rest)))
     (i32.const 1))
-  ;; regression: the synthesizer's training signal and figures in one pass over its output y, the
-  ;; target t and the gradient u it had applied (n floats each):
-  ;;   d = y - rows·t;  dy = scale·d  (float32, op by op, as the tfjs ops it replaces)
+  ;; regression: a helper net's training signal and figures in one pass over its output y, the
+  ;; target t and (a synthesizer) the gradient u it had applied (n floats each):
+  ;;   d = y - k·t;  dy = scale·d  (float32, op by op, as the tfjs ops it replaces)
   ;;   stats = [Σ d², Σ u·t, Σ u², Σ t²]  (float32, summed in four lanes)
   (func (export "regression")
-    (param $y i32) (param $t i32) (param $u i32) (param $n i32) (param $rows f32) (param $scale f32)
+    (param $y i32) (param $t i32) (param $u i32) (param $n i32) (param $k f32) (param $scale f32)
     (param $dy i32) (param $stats i32)
     (local $i i32) (local $end4 i32) (local $o i32)
-    (local $R v128) (local $S v128) (local $tv v128) (local $uv v128) (local $dv v128)
+    (local $K v128) (local $S v128) (local $tv v128) (local $uv v128) (local $dv v128)
     (local $dd v128) (local $ut v128) (local $uu v128) (local $tt v128)
     (local $ts f32) (local $us f32) (local $ds f32)
     (local $sdd f32) (local $sut f32) (local $suu f32) (local $stt f32)
-    (local.set $R (f32x4.splat (local.get $rows)))
+    (local.set $K (f32x4.splat (local.get $k)))
     (local.set $S (f32x4.splat (local.get $scale)))
     (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
     (block $done4
@@ -221,7 +221,7 @@
         (local.set $o (i32.shl (local.get $i) (i32.const 2)))
         (local.set $tv (v128.load (i32.add (local.get $t) (local.get $o))))
         (local.set $uv (v128.load (i32.add (local.get $u) (local.get $o))))
-        (local.set $dv (f32x4.sub (v128.load (i32.add (local.get $y) (local.get $o))) (f32x4.mul (local.get $tv) (local.get $R))))
+        (local.set $dv (f32x4.sub (v128.load (i32.add (local.get $y) (local.get $o))) (f32x4.mul (local.get $tv) (local.get $K))))
         (v128.store (i32.add (local.get $dy) (local.get $o)) (f32x4.mul (local.get $dv) (local.get $S)))
         (local.set $dd (f32x4.add (local.get $dd) (f32x4.mul (local.get $dv) (local.get $dv))))
         (local.set $ut (f32x4.add (local.get $ut) (f32x4.mul (local.get $uv) (local.get $tv))))
@@ -235,7 +235,7 @@
         (local.set $o (i32.shl (local.get $i) (i32.const 2)))
         (local.set $ts (f32.load (i32.add (local.get $t) (local.get $o))))
         (local.set $us (f32.load (i32.add (local.get $u) (local.get $o))))
-        (local.set $ds (f32.sub (f32.load (i32.add (local.get $y) (local.get $o))) (f32.mul (local.get $ts) (local.get $rows))))
+        (local.set $ds (f32.sub (f32.load (i32.add (local.get $y) (local.get $o))) (f32.mul (local.get $ts) (local.get $k))))
         (f32.store (i32.add (local.get $dy) (local.get $o)) (f32.mul (local.get $ds) (local.get $scale)))
         (local.set $sdd (f32.add (local.get $sdd) (f32.mul (local.get $ds) (local.get $ds))))
         (local.set $sut (f32.add (local.get $sut) (f32.mul (local.get $us) (local.get $ts))))

@@ -19,7 +19,7 @@ interface KernelExports {
   column_sum(m: number, rows: number, cols: number, scale: number, out: number): void;
   transpose(x: number, rows: number, cols: number, out: number): void;
   all_finite(x: number, n: number): number;
-  regression(y: number, t: number, u: number, n: number, rows: number, scale: number, dy: number, stats: number): void;
+  regression(y: number, t: number, u: number, n: number, k: number, scale: number, dy: number, stats: number): void;
   concat_columns(a: number, b: number, rows: number, ca: number, cb: number, out: number): void;
 }
 
@@ -123,8 +123,8 @@ function registered(): boolean {
       const dy = wasm.makeOutput(y.shape, 'float32');
       const stats = wasm.makeOutput([4], 'float32');
       const size = y.shape.reduce((a, b) => a * b, 1);
-      const { rows, scale } = attrs as { rows: number; scale: number };
-      kernelsOf(wasm)!.regression(offset(wasm, y), offset(wasm, target), offset(wasm, used), size, rows, scale, offset(wasm, dy), offset(wasm, stats));
+      const { k, scale } = attrs as { k: number; scale: number };
+      kernelsOf(wasm)!.regression(offset(wasm, y), offset(wasm, target), offset(wasm, used), size, k, scale, offset(wasm, dy), offset(wasm, stats));
       return [dy, stats];
     },
   });
@@ -170,13 +170,13 @@ export function wasmAllFinite(tensors: readonly tf.Tensor[]): boolean | null {
 }
 
 /**
- * The synthesizer's regression on the wasm backend, in one pass: dy = scale·(y - rows·target) and
- * [Σ (y - rows·target)², Σ used·target, Σ used², Σ target²]; null when the kernels are not
+ * A helper net's regression on the wasm backend, in one pass: dy = scale·(y - k·target) and
+ * [Σ (y - k·target)², Σ used·target, Σ used², Σ target²]; null when the kernels are not
  * available here. All three inputs are float32 of one shape.
  */
-export function wasmRegression(y: tf.Tensor, target: tf.Tensor, used: tf.Tensor, rows: number, scale: number): { dy: tf.Tensor; stats: tf.Tensor1D } | null {
+export function wasmRegression(y: tf.Tensor, target: tf.Tensor, used: tf.Tensor, k: number, scale: number): { dy: tf.Tensor; stats: tf.Tensor1D } | null {
   if (![y, target, used].every(ownKernels)) return null;
-  const [dy, stats] = tf.engine().runKernel(REGRESSION, { y, target, used }, { rows, scale }) as tf.Tensor[];
+  const [dy, stats] = tf.engine().runKernel(REGRESSION, { y, target, used }, { k, scale }) as tf.Tensor[];
   return { dy, stats: stats as tf.Tensor1D };
 }
 
