@@ -9,7 +9,8 @@
 import { Command, Option } from 'commander';
 import { fcnModes, mnistFcnDepths } from '../src/config/mnist-fcn.js';
 import type { Mode, Schedule } from '../src/config/schema.js';
-import { parseBudget, parseLayers, parseModes, parseSeed } from '../src/paper/arguments.js';
+import { parseBudget, parseLayers, parseModes } from '../src/paper/arguments.js';
+import { seed as parseSeed } from '../src/cli/flags.js';
 import { commandLine, executeTable } from '../src/paper/execute.js';
 import { fcnTable } from '../src/paper/fcn-table.js';
 

@@ -9,7 +9,8 @@
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import type { Mode, Schedule } from '../src/config/schema.js';
-import { parseBudget, parseModes, parseProbabilities, parseSeed } from '../src/paper/arguments.js';
+import { parseBudget, parseModes, parseProbabilities } from '../src/paper/arguments.js';
+import { seed as parseSeed } from '../src/cli/flags.js';
 import { commandLine, executeTable } from '../src/paper/execute.js';
 import { sweepTable } from '../src/paper/sweep-table.js';
 import { writeReport } from '../src/report/index.js';

@@ -6,10 +6,10 @@ import { ConfigError } from './config/errors.js';
 import { layerOutputShapes } from './config/layer-shapes.js';
 import { formatShape } from './model/layer.js';
 import { placementOf, type Config, type ConfigInput } from './config/schema.js';
-import { loadDataset, checkInputShape, epochBatches, sequentialBatches, type Dataset } from './data/index.js';
+import { loadDataset, checkInputShape, sequentialBatches, type Dataset } from './data/index.js';
+import { epochOrder, trainingSteps } from './run/training-order.js';
 import { Pipeline, type TrainStepResult } from './pipeline/pipeline.js';
 import { stageGrouping, stageSpecs, type Fault, type StageSpec } from './pipeline/stage-spec.js';
-import { stream } from './pipeline/rng.js';
 import { stageNiceness } from './pipeline/priorities.js';
 import type { StageStats } from './pipeline/protocol.js';
 import { RunDir, newRunId } from './metrics/run-dir.js';
@@ -25,7 +25,7 @@ import type { StageHost } from './pipeline/stage-host.js';
 import { ThreadStageHost } from './pipeline/thread-host.js';
 import { NatsStageHost } from './transport/nats-stage-host.js';
 import type { NatsCredentials } from './transport/nats-connect.js';
-import type { NatsTls } from './transport/nats-errors.js';
+import type { NatsTls } from './transport/nats-connect.js';
 
 /** Stages as processes over NATS. */
 export interface NatsRunOptions {
@@ -168,7 +168,7 @@ function checkTransport(config: Config, options: TrainOptions): void {
 }
 
 /** The run's data (given, or loaded from config.data), checked against the model's input. */
-function runData(config: Config, options: TrainOptions): Dataset {
+export function runData(config: Config, options: Pick<TrainOptions, 'data'>): Dataset {
   const data = options.data ?? loadDataset(config.data, { validationSize: config.train.validationSize });
   checkInputShape(config.model.inputShape, data, config.data ?? (options.data ? 'the given data' : 'the bundled MNIST'));
   return data;
@@ -220,9 +220,7 @@ class Run {
   ) {
     this.log = options.logger ?? silentLogger;
     this.window = effectiveWindow(config);
-    const stepsPerEpoch = Math.floor(data.train.count / config.train.batchSize);
-    if (stepsPerEpoch === 0) throw new Error(`train.batchSize ${config.train.batchSize} is larger than the training set (${data.train.count})`);
-    this.totalSteps = Math.min(config.train.maxSteps ?? Infinity, stepsPerEpoch * config.train.epochs);
+    this.totalSteps = trainingSteps(data.train.count, config.train).total;
     this.p = checkpoint ? { ...checkpoint.manifest.progress } : freshProgress();
     this.resumedFrom = checkpoint ? this.p.step : null;
     const prioritize = prioritizesStages(config);
@@ -293,8 +291,8 @@ class Run {
   /** Returns true when stopped early by the signal. */
   private async trainEpochs(): Promise<boolean> {
     const { config, p, pipeline } = this;
-    const { batchSize, epochs, seed, checkpointEvery, evalEvery } = config.train;
-    const stepsPerEpoch = Math.floor(this.data.train.count / batchSize);
+    const { epochs, checkpointEvery, evalEvery } = config.train;
+    const stepsPerEpoch = trainingSteps(this.data.train.count, config.train).perEpoch;
     while (p.step < this.totalSteps) {
       if (p.stepInEpoch === 0) {
         if (p.epoch >= epochs) break;
@@ -307,7 +305,7 @@ class Run {
       const epochStartStep = p.step - p.stepInEpoch;
       let index = 0;
       let aborted = false;
-      for (const batch of epochBatches(this.data.train, batchSize, stream(seed, 'shuffle', 'epoch', p.epoch))) {
+      for (const batch of epochOrder(this.data.train, config.train, p.epoch)) {
         if (index++ < p.stepInEpoch) continue; // trained before the checkpoint this run resumed from
         if (p.step >= this.totalSteps) break;
         if (this.options.signal?.aborted) {

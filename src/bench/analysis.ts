@@ -124,7 +124,10 @@ export function aggregate(runs: readonly RunRecord[]): ConfigAggregate[] {
           return v === null || v === undefined ? [] : [v];
         });
       const pick = (f: (s: StageFigures) => number) => median(values(f));
-      const optional = (f: (s: StageFigures) => number | null | undefined) => (values(f).length === mine.length ? median(values(f)) : undefined);
+      const optional = (f: (s: StageFigures) => number | null | undefined) => {
+        const v = values(f);
+        return v.length === mine.length ? median(v) : undefined;
+      };
       const sends = optional((s) => s.sends);
       const sendMedianMs = optional((s) => s.sendMedianMs);
       const cpuSeconds = optional((s) => s.cpuSeconds);

@@ -56,10 +56,10 @@ export async function measureLayerCosts(config: Config, steps = 30, warmup = 5):
 function timeSynthesizer(driver: StageDriver): number {
   const synth = driver.stage.synthesizer;
   if (!synth) return 0;
-  const units = driver.stage.net.outputUnits!;
   const B = driver.batchSize;
-  const h = tf.randomUniform([B, units]) as tf.Tensor2D;
-  const target = tf.randomUniform([B, units], -1 / B, 1 / B) as tf.Tensor2D;
+  const shape = [B, ...driver.spec.outputShape];
+  const h = tf.randomUniform(shape);
+  const target = tf.randomUniform(shape, -1 / B, 1 / B);
   const labels = driver.spec.mode === 'cdni' ? oneHot(new Uint8Array(B), driver.spec.classes) : null;
   const t0 = performance.now();
   const used = synth.predict(h, labels);

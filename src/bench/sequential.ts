@@ -9,16 +9,16 @@
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../config/errors.js';
-import { checkInputShape, epochBatches, loadDataset, type Batch, type Dataset, type Split } from '../data/index.js';
+import type { Batch, Dataset, Split } from '../data/index.js';
 import { RunDir } from '../metrics/run-dir.js';
 import { Stage } from '../pipeline/stage.js';
 import { Inbox } from '../pipeline/inbox.js';
 import { nextAction, type Action } from '../pipeline/schedule.js';
 import { stageSpecs, type StageSpec } from '../pipeline/stage-spec.js';
 import type { ReportMessage } from '../pipeline/protocol.js';
-import { stream } from '../pipeline/rng.js';
 import { selectBackend } from '../runtime/backend.js';
-import { effectiveWindow } from '../train.js';
+import { effectiveWindow, runData } from '../train.js';
+import { epochOrder, trainingSteps } from '../run/training-order.js';
 import type { StageState } from '../checkpoint/stage-state.js';
 import type { RunFigures, StageFigures } from './analysis.js';
 import { SEQUENTIAL } from './plan.js';
@@ -29,13 +29,10 @@ import { SEQUENTIAL } from './plan.js';
  * or the last epoch.
  */
 export function* trainingOrder(split: Split, config: Config): Generator<Batch> {
-  const { batchSize, epochs, seed, maxSteps } = config.train;
-  const perEpoch = Math.floor(split.count / batchSize);
-  if (perEpoch === 0) throw new Error(`train.batchSize ${batchSize} is larger than the training set (${split.count})`);
-  const total = Math.min(maxSteps ?? Infinity, perEpoch * epochs);
+  const { total } = trainingSteps(split.count, config.train);
   let step = 0;
-  for (let epoch = 1; epoch <= epochs && step < total; epoch++) {
-    for (const batch of epochBatches(split, batchSize, stream(seed, 'shuffle', 'epoch', epoch))) {
+  for (let epoch = 1; epoch <= config.train.epochs && step < total; epoch++) {
+    for (const batch of epochOrder(split, config.train, epoch)) {
       yield batch;
       if (++step >= total) return;
     }
@@ -190,8 +187,7 @@ export interface SequentialResult extends RunFigures {
  */
 export async function trainSequential(config: Config, options: SequentialOptions = {}): Promise<SequentialResult> {
   const started = performance.now();
-  const data = options.data ?? loadDataset(config.data, { validationSize: config.train.validationSize });
-  checkInputShape(config.model.inputShape, data, config.data ?? (options.data ? 'the given data' : 'the bundled MNIST'));
+  const data = runData(config, options);
   const dir = config.out ? new RunDir(config.out) : null;
   const backend = await selectBackend(config.backend);
   const stages = new SequentialStages(stageSpecs(config, effectiveWindow(config)));

@@ -3,6 +3,7 @@ import { Stage, type StageLinks } from '../pipeline/stage.js';
 import { isLast, type StageSpec } from '../pipeline/stage-spec.js';
 import type { BackwardMessage, ForwardMessage } from '../pipeline/protocol.js';
 import { stream } from '../pipeline/rng.js';
+import { shapeSize } from '../model/index.js';
 
 /** Milliseconds of one driven step: DNI steps 1-4, then step 5 (or the true gradient) when the stage gets targets. */
 export interface DrivenStep {
@@ -33,7 +34,7 @@ export class StageDriver {
     this.stage = new Stage(spec, links);
     this.takesTargets = !isLast(spec);
     const B = batchSize;
-    const outUnits = this.stage.net.outputUnits ?? spec.inputUnits;
+    const outUnits = shapeSize(spec.outputShape);
     const rng = stream(seed, 'profile', 'stage', spec.index);
     this.pool = Array.from({ length: 4 }, () => ({
       activations: new Float32Array(B * spec.inputUnits).map(() => rng()),

@@ -38,10 +38,15 @@ export interface Manifest {
 /** A checkpoint folder that cannot be used. */
 export class CheckpointError extends PathError {}
 
-/** Identifies the training config a checkpoint belongs to (where it is stored and read from aside). */
+/** What a config trains: all of it but where the run is stored, where the data is read from, and where stages run. */
+export function trainingConfig(config: Config): Omit<Config, 'out' | 'data' | 'placement'> {
+  const { out: _out, data: _data, placement: _placement, ...training } = config;
+  return training;
+}
+
+/** Identifies the training config a checkpoint belongs to (see trainingConfig). */
 export function configHash(config: Config): string {
-  const { out: _out, data: _data, placement: _placement, ...model } = config;
-  return createHash('sha256').update(JSON.stringify(model)).digest('hex').slice(0, 16);
+  return createHash('sha256').update(JSON.stringify(trainingConfig(config))).digest('hex').slice(0, 16);
 }
 
 export function checkpointDir(runDir: string): string {

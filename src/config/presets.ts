@@ -60,6 +60,19 @@ const cifarCnn = {
   layers: [...cifarBlock, ...cifarBlock, ...cifarBlock, { type: 'flatten' }, { type: 'dense', units: 10, activation: 'linear' }],
 } satisfies ConfigInput['model'];
 
+/** An MNIST CNN row's preset: 3 epochs, lr ÷10 after epoch 2; cdni with a linear 5x5 conv synthesizer. */
+function mnistCnnPreset(preset: string, mode: 'cdni' | 'backprop', model: ConfigInput['model'], stages: number[][]): ConfigInput {
+  return {
+    preset,
+    mode,
+    model,
+    stages,
+    ...(mode === 'cdni' && { synthesizer: { hiddenLayers: [], kernelSize: 5 } }),
+    optimizer: cnnOptimizer,
+    train: { ...cnnSchedule },
+  };
+}
+
 export const presets = {
   'mnist-cdni': {
     preset: 'mnist-cdni',
@@ -103,40 +116,10 @@ export const presets = {
     optimizer: { ...optimizer, decaySteps: [2574, 3432] },
     train: { ...schedule, epochs: 10 },
   },
-  'mnist-cnn-cdni': {
-    preset: 'mnist-cnn-cdni',
-    mode: 'cdni',
-    model: mnistCnn,
-    stages: mnistCnnStages,
-    synthesizer: { hiddenLayers: [], kernelSize: 5 },
-    optimizer: cnnOptimizer,
-    train: { ...cnnSchedule },
-  },
-  'mnist-cnn-backprop': {
-    preset: 'mnist-cnn-backprop',
-    mode: 'backprop',
-    model: mnistCnn,
-    stages: mnistCnnStages,
-    optimizer: cnnOptimizer,
-    train: { ...cnnSchedule },
-  },
-  'mnist-cnn3-cdni': {
-    preset: 'mnist-cnn3-cdni',
-    mode: 'cdni',
-    model: mnistCnn3,
-    stages: mnistCnn3Stages,
-    synthesizer: { hiddenLayers: [], kernelSize: 5 },
-    optimizer: cnnOptimizer,
-    train: { ...cnnSchedule },
-  },
-  'mnist-cnn3-backprop': {
-    preset: 'mnist-cnn3-backprop',
-    mode: 'backprop',
-    model: mnistCnn3,
-    stages: mnistCnn3Stages,
-    optimizer: cnnOptimizer,
-    train: { ...cnnSchedule },
-  },
+  'mnist-cnn-cdni': mnistCnnPreset('mnist-cnn-cdni', 'cdni', mnistCnn, mnistCnnStages),
+  'mnist-cnn-backprop': mnistCnnPreset('mnist-cnn-backprop', 'backprop', mnistCnn, mnistCnnStages),
+  'mnist-cnn3-cdni': mnistCnnPreset('mnist-cnn3-cdni', 'cdni', mnistCnn3, mnistCnn3Stages),
+  'mnist-cnn3-backprop': mnistCnnPreset('mnist-cnn3-backprop', 'backprop', mnistCnn3, mnistCnn3Stages),
   'cifar-cnn-cdni': {
     preset: 'cifar-cnn-cdni',
     mode: 'cdni',

@@ -45,8 +45,3 @@ export function parseBudget(value: string): number {
   }
   return n;
 }
-
-/** `--seed 3` or `--seed word`, as synthgrad train takes it. */
-export function parseSeed(value: string): number | string {
-  return /^-?\d+$/.test(value) ? Number(value) : value;
-}

@@ -1,10 +1,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { checkpointDir } from '../checkpoint/manifest.js';
+import { checkpointDir, trainingConfig } from '../checkpoint/manifest.js';
 import type { Summary } from '../metrics/summary.js';
 import { readRunConfig } from '../run/run-config.js';
 import { resume, RunError, train, type TrainOptions } from '../train.js';
+import { PathError } from '../path-error.js';
 
 /**
  * One cell of a table (a row and a mode): a run directory that is either new, already finished
@@ -29,13 +30,9 @@ export interface CellOutcome {
 }
 
 /** A cell's run directory holds something this config must not be mixed with. */
-export class CellConflictError extends Error {
-  constructor(
-    readonly dir: string,
-    problem: string,
-  ) {
-    super(`${dir}: ${problem}; remove it or choose another --out`);
-    this.name = 'CellConflictError';
+export class CellConflictError extends PathError {
+  constructor(dir: string, problem: string) {
+    super(dir, `${problem}; remove it or choose another --out`);
   }
 }
 
@@ -51,7 +48,7 @@ export function differingFields(a: unknown, b: unknown, path = '', limit = 6): s
 
 /** The parts of a config that decide what a run computes (not its name or where it writes). */
 function trainingPart(config: Config): Omit<Config, 'preset' | 'out' | 'data' | 'placement'> {
-  const { preset: _preset, out: _out, data: _data, placement: _placement, ...rest } = config;
+  const { preset: _preset, ...rest } = trainingConfig(config);
   return rest;
 }
 

@@ -1,6 +1,5 @@
 import { redactUrl, TLS_VARIABLES, type NatsTls } from './nats-connect.js';
 
-export type { NatsTls };
 
 /**
  * The stages could not be reached or started over NATS (no server, refused credentials, stages

@@ -25,7 +25,9 @@ import { NatsChannel, subject } from './nats-channel.js';
 import { connectNats, credentialsFromEnv, redactUrl, tlsFromEnv, type NatsCredentials } from './nats-connect.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 import { addCounts, ORCHESTRATOR_SENDER, stageSender, stageWireValidator, type ControlWire, type StageWire } from './nats-protocol.js';
-import { describeConnectError, TransportError, type NatsTls } from './nats-errors.js';
+import { describeConnectError, TransportError } from './nats-errors.js';
+import type { NatsTls } from './nats-connect.js';
+import { within } from './within.js';
 import { spawnStageProcess, type StageProcess } from './stage-process.js';
 import { watchConnection, type ConnectionWatch } from './nats-status.js';
 
@@ -301,11 +303,11 @@ export class NatsStageHost implements StageHost {
         slot.control.send({ kind: 'leave', reason: 'the run ended' });
       }
       // bounded: with the server gone, a flush would wait for it forever
-      await Promise.race([nc.flush().catch(() => undefined), sleep(2_000)]);
+      await within(nc.flush().catch(() => undefined), 2_000);
     }
     await Promise.all(
       [...this.children].map(async (child) => {
-        const exited = await Promise.race([child.exited.then(() => true), sleep(3_000).then(() => false)]);
+        const exited = await within(child.exited, 3_000);
         if (!exited) {
           child.kill('SIGKILL');
           await child.exited;

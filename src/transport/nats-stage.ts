@@ -15,7 +15,9 @@ import { NatsChannel, subject } from './nats-channel.js';
 import { connectNats, credentialsFromEnv, redactUrl, tlsFromEnv, type NatsCredentials } from './nats-connect.js';
 import { NatsLinks } from './nats-links.js';
 import { addCounts, controlWireValidator, ORCHESTRATOR_SENDER, stageSender, type ControlWire, type StageWire } from './nats-protocol.js';
-import { describeConnectError, type NatsTls } from './nats-errors.js';
+import { describeConnectError } from './nats-errors.js';
+import type { NatsTls } from './nats-connect.js';
+import { within } from './within.js';
 import type { Logger } from '../log.js';
 import { watchConnection } from './nats-status.js';
 
@@ -220,7 +222,7 @@ export async function runNatsStage(options: NatsStageOptions): Promise<StageOutc
 
   const result = await ended;
   // the last words, if the server is there to take them (bounded: it may be gone)
-  await Promise.race([reports.flush().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+  await within(reports.flush().catch(() => undefined), 2_000);
   links?.close();
   control.close();
   reports.close();
