@@ -479,6 +479,7 @@ class Run {
         waitSeconds: s?.waitSeconds ?? 0,
         sendSeconds: s?.sendSeconds ?? 0,
         ...(s?.sends !== undefined && { sends: s.sends, sendMedianMs: s.sendMedianMs ?? null }),
+        ...(s?.receives !== undefined && { receiveSeconds: s.receiveSeconds ?? 0, receives: s.receives, receiveMedianMs: s.receiveMedianMs ?? null }),
         ...(s?.cpuSeconds !== undefined && { cpuSeconds: s.cpuSeconds, runQueueSeconds: s.runQueueSeconds }),
         updates: s?.updates ?? 0,
         skippedUpdates: s?.skippedUpdates ?? 0,

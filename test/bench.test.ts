@@ -157,25 +157,35 @@ function fakeResult(runs: RunRecord[]): BenchResult {
   };
 }
 
-test('send shares: wall-clock send / busy, and sends × median send / busy; medians over repetitions; the table shows both', () => {
+test('message shares: wall-clock send and receive / busy, and (sends × median send + receives × median receive) / busy; medians over repetitions; the table shows them', () => {
   const runs = [0, 1, 2].map((i) => {
     const stats = trainingStats([2, 1], [0, 1]);
-    // stage 0 sent 200 messages of median 0.05 ms (10 ms of 2 s busy: 0.5%) but 0.2 s of wall-clock send (10%)
-    stats.stages[0] = { ...stats.stages[0], sends: 200, sendMedianMs: 0.05 + i * 0.01, cpuSeconds: 1.5 + i };
+    // stage 0 sent 200 messages of median 0.05 ms (10 ms of 2 s busy: 0.5%) but 0.2 s of wall-clock send (10%),
+    // and received in 400 turns of median 0.02 ms (8 ms: 0.4%) but 0.06 s of wall clock (3%)
+    stats.stages[0] = {
+      ...stats.stages[0], sends: 200, sendMedianMs: 0.05 + i * 0.01, cpuSeconds: 1.5 + i,
+      receives: 400, receiveMedianMs: 0.02 + i * 0.01, receiveSeconds: 0.06 + i * 0.01,
+    };
     const summary = fakeSummary('async', 1000 + i, [2, 1]);
     return runRecord(summary, { config: 'cdni/async', repetition: i + 1, index: i, load: quiet, cores: 2 }, stats);
   });
   assert.ok(Math.abs(runs[0].stages[0].typicalSendShare - 0.005) < 1e-12);
   assert.ok(Math.abs(runs[0].stages[0].sendShare - 0.1) < 1e-12);
+  assert.ok(Math.abs(runs[0].stages[0].receiveShare - 0.03) < 1e-12);
+  assert.ok(Math.abs(runs[0].stages[0].typicalMessageShare - 0.009) < 1e-12);
   assert.ok(Number.isNaN(runs[0].stages[1].typicalSendShare), 'not measured: NaN');
+  assert.ok(Number.isNaN(runs[0].stages[1].typicalMessageShare), 'not measured: NaN');
   const [config] = aggregate(runs);
   assert.ok(Math.abs(config.stages[0].sendMedianMs! - 0.06) < 1e-12);
   assert.equal(config.stages[0].cpuSeconds, 2.5);
   assert.ok(Math.abs(config.stages[0].typicalSendShare - (200 * 0.06) / 1000 / 2) < 1e-12);
+  assert.ok(Math.abs(config.stages[0].receiveMedianMs! - 0.03) < 1e-12);
+  assert.ok(Math.abs(config.stages[0].typicalMessageShare - (200 * 0.06 + 400 * 0.03) / 1000 / 2) < 1e-12);
   assert.equal(config.stages[1].cpuSeconds, undefined);
   const table = benchTable({ ...fakeResult(runs), configs: [config] });
-  assert.match(table, /sends×p50\/busy/);
-  assert.match(table, /cdni\/async\s+0\s+2\.00\s+2\.50\s+0\.00\s+0\.200\s+100%\s+10\.0%\s+0\.060\s+0\.6%/);
+  assert.match(table, /moving\/busy/);
+  // busy, cpu, wait, busy/(busy+wait), send/busy, recv/busy, send p50, recv p50, moving/busy
+  assert.match(table, /cdni\/async\s+0\s+2\.00\s+2\.50\s+0\.00\s+100%\s+10\.0%\s+3\.5%\s+0\.060\s+0\.030\s+1\.2%/);
 });
 
 test('a run takes its stage times from the end of training when they cover every step, else from the summary', () => {

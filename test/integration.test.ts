@@ -28,6 +28,9 @@ test('a short cDNI run through the library learns and writes its outputs', async
       // every stage sends one message per step (up, or down from the top), and evaluation batches up
       assert.ok(s.sends! >= 250, `stage ${s.stage} sent ${s.sends}`);
       assert.ok(s.sendMedianMs === null || s.sendMedianMs! > 0, String(s.sendMedianMs));
+      // a receiving turn follows every action: at least one per step
+      assert.ok(s.receives! >= 250 && s.receiveSeconds! > 0 && s.receiveSeconds! < s.busySeconds, `stage ${s.stage}: ${s.receives} receives, ${s.receiveSeconds} s`);
+      assert.ok(s.receiveMedianMs === null || s.receiveMedianMs! >= 0, String(s.receiveMedianMs));
       if (process.platform === 'linux') assert.ok(s.cpuSeconds! > 0 && s.cpuSeconds! < s.busySeconds + s.waitSeconds + 1, `cpu ${s.cpuSeconds}`);
     }
     for (const s of summary.perStage.slice(0, 3)) {

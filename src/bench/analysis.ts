@@ -13,8 +13,12 @@ export interface StageShares extends StageFigures {
   utilisation: number;
   /** send / busy (wall clock: also the moments the sender lost its core to the thread it woke) */
   sendShare: number;
-  /** sends × median send / busy: what moving the messages took; NaN when not measured */
+  /** sends × median send / busy: what sending took; NaN when not measured */
   typicalSendShare: number;
+  /** receive / busy (wall clock, like sendShare); NaN when not measured */
+  receiveShare: number;
+  /** (sends × median send + receives × median receive) / busy: what moving the messages took; NaN when not measured */
+  typicalMessageShare: number;
 }
 
 /** One repetition of one configuration. */
@@ -50,20 +54,35 @@ export type RunFigures = Pick<
   'outDir' | 'mode' | 'schedule' | 'window' | 'backend' | 'steps' | 'batchSize' | 'wallSeconds' | 'trainSeconds' | 'trainSamplesPerSecond'
 > & { perStage: StageFigures[] };
 
+/** count × median in seconds; NaN when either is missing. */
+function typicalSeconds(count: number | undefined, medianMs: number | null | undefined): number {
+  return count !== undefined && medianMs != null ? (count * medianMs) / 1000 : NaN;
+}
+
 function shares(s: StageFigures): StageShares {
-  const typical = s.sends !== undefined && s.sendMedianMs != null ? (s.sends * s.sendMedianMs) / 1000 : NaN;
+  const typicalSend = typicalSeconds(s.sends, s.sendMedianMs);
   return {
     ...s,
     utilisation: utilisation(s.busySeconds, s.waitSeconds),
     sendShare: sendShare(s.sendSeconds, s.busySeconds),
-    typicalSendShare: sendShare(typical, s.busySeconds),
+    typicalSendShare: sendShare(typicalSend, s.busySeconds),
+    receiveShare: sendShare(s.receiveSeconds ?? NaN, s.busySeconds),
+    typicalMessageShare: sendShare(typicalSend + typicalSeconds(s.receives, s.receiveMedianMs), s.busySeconds),
   };
 }
 
 /** The figures of a stage that a run record keeps. */
 function figures(s: StageFigures): StageFigures {
-  const { stage, busySeconds, waitSeconds, sendSeconds, sends, sendMedianMs, cpuSeconds } = s;
-  return { stage, busySeconds, waitSeconds, sendSeconds, ...(sends !== undefined && { sends, sendMedianMs }), ...(cpuSeconds !== undefined && { cpuSeconds }) };
+  const { stage, busySeconds, waitSeconds, sendSeconds, sends, sendMedianMs, receiveSeconds, receives, receiveMedianMs, cpuSeconds } = s;
+  return {
+    stage,
+    busySeconds,
+    waitSeconds,
+    sendSeconds,
+    ...(sends !== undefined && { sends, sendMedianMs }),
+    ...(receives !== undefined && { receiveSeconds, receives, receiveMedianMs }),
+    ...(cpuSeconds !== undefined && { cpuSeconds }),
+  };
 }
 
 /**
@@ -130,6 +149,9 @@ export function aggregate(runs: readonly RunRecord[]): ConfigAggregate[] {
       };
       const sends = optional((s) => s.sends);
       const sendMedianMs = optional((s) => s.sendMedianMs);
+      const receives = optional((s) => s.receives);
+      const receiveSeconds = optional((s) => s.receiveSeconds);
+      const receiveMedianMs = optional((s) => s.receiveMedianMs);
       const cpuSeconds = optional((s) => s.cpuSeconds);
       return shares({
         stage: i,
@@ -137,6 +159,7 @@ export function aggregate(runs: readonly RunRecord[]): ConfigAggregate[] {
         waitSeconds: pick((s) => s.waitSeconds),
         sendSeconds: pick((s) => s.sendSeconds),
         ...(sends !== undefined && { sends, sendMedianMs: sendMedianMs ?? null }),
+        ...(receives !== undefined && { receiveSeconds, receives, receiveMedianMs: receiveMedianMs ?? null }),
         ...(cpuSeconds !== undefined && { cpuSeconds }),
       });
     });

@@ -62,7 +62,7 @@ export function benchTable(r: BenchResult): string {
   }
   lines.push('');
   const stageRows: string[][] = [
-    ['per stage (medians)', 'stage', 'busy s', 'cpu s', 'wait s', 'send s', 'busy/(busy+wait)', 'send/busy', 'send p50 ms', 'sends×p50/busy'],
+    ['per stage (medians)', 'stage', 'busy s', 'cpu s', 'wait s', 'busy/(busy+wait)', 'send/busy', 'recv/busy', 'send p50 ms', 'recv p50 ms', 'moving/busy'],
   ];
   const share = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '-');
   for (const c of r.configs) {
@@ -73,18 +73,21 @@ export function benchTable(r: BenchResult): string {
         num(st.busySeconds, 2),
         num(st.cpuSeconds ?? null, 2),
         num(st.waitSeconds, 2),
-        num(st.sendSeconds, 3),
         pct(st.utilisation),
         share(st.sendShare),
+        share(st.receiveShare),
         num(st.sendMedianMs ?? null, 3),
-        share(st.typicalSendShare),
+        num(st.receiveMedianMs ?? null, 3),
+        share(st.typicalMessageShare),
       ]),
     );
   }
-  lines.push(...grid(stageRows, [false, true, true, true, true, true, true, true, true, true]));
+  lines.push(...grid(stageRows, [false, true, true, true, true, true, true, true, true, true, true]));
   lines.push(
-    '  (cpu s: the stage thread\'s CPU time, without the time it waited for a core; send/busy counts the wall-clock time of',
-    '   every send, including moments the sender lost its core to the thread it woke; sends×p50/busy is what sending took)',
+    '  (cpu s: the stage thread\'s CPU time, without the time it waited for a core. send/busy and recv/busy are wall clock:',
+    '   every send, and every event-loop turn after an action in which arriving messages are received, including moments',
+    '   the thread lost its core to another; moving/busy = (sends × send p50 + receives × recv p50) / busy is what moving',
+    '   the messages took)',
   );
   const source = r.runs.every((x) => x.stageSource === 'training') ? 'training only (before the final evaluation)' : 'include evaluation passes for some runs';
   lines.push(`  (stage times: ${source})`);

@@ -95,6 +95,14 @@ export interface StageTimes {
    */
   sends?: number;
   sendMedianMs?: number | null;
+  /**
+   * Receiving, outside busy and wait: the event-loop turns after each action, in which the
+   * messages that arrived meanwhile are received (deserialized, their buffers taken over, queued),
+   * their count and median. A message that wakes a waiting stage is received within its wait.
+   */
+  receiveSeconds?: number;
+  receives?: number;
+  receiveMedianMs?: number | null;
   /** The stage thread's CPU time, and its time waiting for a core, since the stage was ready to serve (Linux; absent elsewhere). */
   cpuSeconds?: number;
   runQueueSeconds?: number;

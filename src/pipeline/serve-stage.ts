@@ -30,9 +30,10 @@ export async function serveStage(
 ): Promise<StageStats> {
   const report = (message: ReportMessage) => control.send(message);
   const backend = await selectBackend(spec.backend);
-  const timing = { busy: 0, wait: 0, send: 0 };
+  const timing = { busy: 0, wait: 0, send: 0, receive: 0 };
   const trace = new TraceRecorder(stageTid(spec.index));
   const sends = new DurationHistogram();
+  const receives = new DurationHistogram();
   const timed = <T extends { step: number }>(send: (m: T) => void) => (message: T) => {
     const t0 = performance.now();
     send(message);
@@ -56,6 +57,7 @@ export async function serveStage(
       timing.busy = (state.counters.busyMs ?? 0);
       timing.wait = (state.counters.waitMs ?? 0);
       timing.send = (state.counters.sendMs ?? 0);
+      timing.receive = (state.counters.receiveMs ?? 0);
     } catch (error) {
       stage.dispose();
       throw new Error(`cannot restore from ${source}: ${(error as Error).message}`);
@@ -72,6 +74,9 @@ export async function serveStage(
       sendSeconds: timing.send / 1000,
       sends: sends.count,
       sendMedianMs: sends.median(),
+      receiveSeconds: timing.receive / 1000,
+      receives: receives.count,
+      receiveMedianMs: receives.median(),
       ...cpuSinceReady(),
       memory: stageMemory(),
       ...stage.counters,
@@ -98,7 +103,7 @@ export async function serveStage(
       case 'weights':
         return report({ kind: 'weights', stage: spec.index, values: stage.net.getWeights() });
       case 'checkpoint': {
-        const state = stage.exportState(m.step, { busyMs: timing.busy, waitMs: timing.wait, sendMs: timing.send });
+        const state = stage.exportState(m.step, { busyMs: timing.busy, waitMs: timing.wait, sendMs: timing.send, receiveMs: timing.receive });
         const bytes = encodeStageState(state);
         if (m.inline) return report({ kind: 'checkpointed', stage: spec.index, step: m.step, file: m.file, bytes: bytes.length, state: bytes });
         writeFileAtomic(m.file, bytes);
@@ -177,7 +182,10 @@ export async function serveStage(
       const t1 = performance.now();
       timing.busy += t1 - t0;
       trace.span(span[0], t0, t1, span[1] >= 0 ? { step: span[1] } : undefined);
-      await yieldToEvents(); // let messages that arrived meanwhile be queued before choosing again
+      await yieldToEvents(); // receive the messages that arrived meanwhile before choosing again
+      const t2 = performance.now();
+      timing.receive += t2 - t1;
+      receives.add(t2 - t1);
     }
     return stats();
   } finally {
