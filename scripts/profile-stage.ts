@@ -16,6 +16,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolveConfig } from '../src/config/resolve.js';
 import { presetNames, defaultPreset } from '../src/config/presets.js';
 import { ConfigError } from '../src/config/errors.js';
+import { runScript } from '../src/cli/run-script.js';
 import { effectiveWindow } from '../src/train.js';
 import { stageSpecs } from '../src/pipeline/stage-spec.js';
 import type { Stage } from '../src/pipeline/stage.js';
@@ -187,10 +188,4 @@ const program = new Command('profile-stage')
   .option('--cpuprofile <file>', 'write a V8 CPU profile of the timed steps (.cpuprofile)')
   .action(profile);
 
-program.parseAsync(process.argv).then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(`profile-stage: ${error instanceof ConfigError ? error.message : ((error as Error)?.stack ?? String(error))}\n`);
-    process.exit(error instanceof ConfigError ? 2 : 1);
-  },
-);
+runScript(program);

@@ -6,12 +6,13 @@ import { describeCeiling } from './matmul-ceiling.js';
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : '-');
 /** Fixed digits; a value that rounds to zero prints as 0, never -0. */
-const num = (x: number | null, digits: number) =>
+export const num = (x: number | null, digits: number) =>
   x === null || !Number.isFinite(x) ? '-' : (Math.abs(x) < 0.5 * 10 ** -digits ? 0 : x).toFixed(digits);
 const times = (x: number | null) => (x === null ? '-' : `${num(x, 2)}x`);
 const cores = (x: number | null) => (x === null ? '-' : `${num(x, 2)} cores`);
 
-function grid(rows: string[][], right: boolean[]): string[] {
+/** Rows of cells as aligned columns, indented by two spaces (right: right-aligned columns). */
+export function grid(rows: string[][], right: boolean[]): string[] {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) => '  ' + r.map((cell, c) => (right[c] ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd());
 }

@@ -1,0 +1,23 @@
+/**
+ * A free-running stage worker of stage-scaling (src/bench/free-running.ts): builds its stage on its
+ * own tfjs backend, warms up, says so, waits for the common start, runs its timed steps with no
+ * messages to any other stage, and reports its thread's CPU time and when its last step ended.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { StageDriver } from '../src/bench/stage-driver.js';
+import { cpuBetween, cpuNow, type FreeStageMessage, type FreeStageTask } from '../src/bench/free-running.js';
+import { selectBackend } from '../src/runtime/backend.js';
+
+const task = workerData as FreeStageTask;
+const post = (message: FreeStageMessage) => parentPort!.postMessage(message);
+
+await selectBackend(task.backend);
+const driver = new StageDriver(task.spec, task.batchSize, task.seed);
+for (let i = 0; i < task.warmup; i++) driver.step();
+post({ kind: 'ready' });
+Atomics.wait(new Int32Array(task.start), 0, 0);
+const before = cpuNow();
+for (let i = 0; i < task.steps; i++) driver.step();
+const endNs = process.hrtime.bigint();
+post({ kind: 'done', cpu: cpuBetween(before, cpuNow()), endNs });
+driver.dispose();
