@@ -61,6 +61,8 @@ export interface Progress {
   /** Mean training loss of the epoch so far. */
   loss: number | null;
   samplesPerSecond: number;
+  /** Training time so far (evaluation and checkpoints left out), in seconds. */
+  trainSeconds: number;
 }
 
 export type EpochRecord = {
@@ -441,6 +443,7 @@ class Run {
     this.options.onProgress?.({
       phase, epoch: p.epoch, epochs: this.config.train.epochs, step: p.step, totalSteps: this.totalSteps,
       loss: p.epochRows ? p.epochLoss / p.epochRows : null, samplesPerSecond: trainMs > 0 ? (p.samples * 1000) / trainMs : 0,
+      trainSeconds: trainMs / 1000,
     });
   }
 

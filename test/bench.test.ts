@@ -18,6 +18,8 @@ import {
   phaseFlops,
   runBench,
   runRecord,
+  samplesPerSecondAfter,
+  warmupSteps,
   sendShare,
   speedups,
   stageFlops,
@@ -150,7 +152,7 @@ function fakeRuns(): RunRecord[] {
 function fakeResult(runs: RunRecord[]): BenchResult {
   return {
     format: 'synthgrad-bench/1', createdAt: new Date(0).toISOString(), outDir: '/tmp/fake-bench',
-    settings: { preset: 'mnist-cdni', steps: 100, repetitions: 3, batchSize: 128, configs: [...new Set(runs.map((r) => r.config))], order: [], cores: 2 },
+    settings: { preset: 'mnist-cdni', steps: 100, warmup: 0, repetitions: 3, batchSize: 128, configs: [...new Set(runs.map((r) => r.config))], order: [], cores: 2 },
     machine: { cpus: 2, availableParallelism: 2, model: 'Test CPU', platform: 'linux', arch: 'x64', totalMemoryGiB: 4, loadAverage: [0, 0, 0], node: '20', tfjs: '4.22.0', tfjsBackendWasm: '4.22.0', synthgrad: '0.1.0', backend: 'wasm' },
     matMulCeiling: { backend: 'wasm', m: 256, k: 784, n: 256, flops: 2 * 256 * 784 * 256, warmup: 5, reps: 20, medianMs: 4, minMs: 3.9, gflops: 25.7, wasmThreads: 1, wasmSimd: true, load: quiet },
     runs, configs: [], speedups: [], load: totalLoad(runs.map((r) => r.load)),
@@ -221,7 +223,8 @@ test('speedup table from fake summaries: medians, async over lockstep of the bou
 
   const table = benchTable({ ...fakeResult(runs), configs, speedups: sp });
   assert.match(table, /cdni\/async over cdni\/lockstep: 1\.50x of bound 2\.00 \(75%\)/);
-  assert.match(table, /cdni\/async\s+1500\s+1500 1650 1400\s+0\.05 cores/);
+  assert.match(table, /cdni\/async\s+1500\s+1500 1650 1400\s+1500\s+0\.05 cores/);
+  assert.match(table, /samples\/s: over all 100 steps of each run/);
   assert.match(table, /25\.7 GFLOP\/s/);
   assert.match(table, /others' load over all runs: 3\.0 CPU s, 0\.05 cores over 60\.0 s/);
   assert.match(table, /stage times: training only/);
@@ -268,8 +271,8 @@ test('async and pipelined are compared with sequential too (their own bound); th
 
   const runs = configs.map((c, index) => ({ ...rec(c.config, c.medianSamplesPerSecond, [1, 1]), index }));
   const table = benchTable({ ...fakeResult(runs), configs, speedups: sp });
-  assert.match(table, /config\s+samples\/s\s+per repetition\s+x sequential\s+others' load/);
-  assert.match(table, /backprop\/lockstep\s+120\s+120\s+-\s+0\.05 cores/);
+  assert.match(table, /config\s+samples\/s\s+per repetition\s+x sequential\s+whole run\s+others' load/);
+  assert.match(table, /backprop\/lockstep\s+120\s+120\s+-\s+120\s+0\.05 cores/);
   assert.match(table, /cdni\/sequential\s+80\s+80\s+1\.00x/);
   assert.match(table, /cdni\/async\s+150\s+150\s+1\.88x/);
   assert.match(table, /cdni\/async over cdni\/lockstep: 1\.50x of bound 1\.50 \(100%\)/);
@@ -278,7 +281,7 @@ test('async and pipelined are compared with sequential too (their own bound); th
   // without a sequential run: no column, no note
   const noSequential = configs.filter((c) => c.config !== 'cdni/sequential');
   const plain = benchTable({ ...fakeResult(runs.filter((r) => r.config !== 'cdni/sequential')), configs: noSequential, speedups: speedups(noSequential) });
-  assert.match(plain, /cdni\/async\s+150\s+150\s+0\.05 cores/);
+  assert.match(plain, /cdni\/async\s+150\s+150\s+150\s+0\.05 cores/);
   assert.doesNotMatch(plain, /sequential/);
 });
 
@@ -318,7 +321,8 @@ test('bench end to end: 3 configurations (one in this thread), 5 steps, 1 repeti
     const result = await runBench({
       config: smallConfig(),
       configs: ['cdni/sequential', 'cdni/lockstep', 'cdni/async'],
-      steps: 5,
+      steps: 20,
+      warmup: 7, // rounded up to 10
       repetitions: 1,
       out,
       data: data(),
@@ -329,14 +333,18 @@ test('bench end to end: 3 configurations (one in this thread), 5 steps, 1 repeti
     const json = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8')) as BenchResult;
     assert.equal(json.format, 'synthgrad-bench/1');
     assert.deepEqual(json.settings.order, ['cdni/sequential#1', 'cdni/lockstep#1', 'cdni/async#1']);
-    assert.equal(json.settings.steps, 5);
+    assert.equal(json.settings.steps, 20);
+    assert.equal(json.settings.warmup, 10);
     assert.ok(json.machine.cpus >= 1 && json.machine.model && json.machine.node && json.machine.tfjs);
     assert.equal(json.machine.backend, 'wasm');
     assert.ok(json.matMulCeiling.gflops > 0 && json.matMulCeiling.backend === 'wasm');
     assert.equal(json.runs.length, 3);
     for (const run of json.runs) {
-      assert.equal(run.steps, 5);
+      assert.equal(run.steps, 20);
       assert.ok(run.trainSamplesPerSecond > 0);
+      // every schedule, in this thread or in workers, is measured from the same step
+      assert.equal(run.warmupSteps, 10, run.config);
+      assert.ok(run.samplesPerSecond > 0);
       assert.equal(run.stages.length, 3);
       assert.equal(run.stageSource, 'training');
       for (const s of run.stages) for (const k of ['busySeconds', 'waitSeconds', 'sendSeconds', 'utilisation', 'sendShare'] as const) assert.equal(typeof s[k], 'number');
@@ -357,6 +365,7 @@ test('bench end to end: 3 configurations (one in this thread), 5 steps, 1 repeti
     assert.ok(json.speedups.every((s) => s.speedup > 0 && s.bound! >= 1));
     assert.ok('othersLoadCores' in json.load);
     assert.match(benchTable(result), /cdni\/async over cdni\/lockstep[\s\S]*cdni\/async over cdni\/sequential/);
+    assert.match(benchTable(result), /samples\/s: after the first 10 steps of each run/);
     // a bench directory is never reused
     await assert.rejects(runBench({ config: smallConfig(), configs: ['cdni/lockstep'], steps: 1, repetitions: 1, out, data: data() }), /not empty/);
   } finally {
@@ -364,14 +373,43 @@ test('bench end to end: 3 configurations (one in this thread), 5 steps, 1 repeti
   }
 });
 
-test('a bad configuration name or schedule is refused before anything runs or is written', async () => {
+test('a bad configuration name or schedule, or a warm-up that leaves nothing to measure, is refused before anything runs or is written', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'synthgrad-bench-'));
   try {
     const out = join(dir, 'bench');
+    await assert.rejects(runBench({ config: smallConfig(), configs: ['cdni/async'], steps: 30, warmup: 21, out, data: data() }), /--warmup[\s\S]*below --steps \(30\); got 21/);
+    await assert.rejects(runBench({ config: smallConfig(), configs: ['cdni/async'], steps: 30, warmup: -1, out, data: data() }), ConfigError);
     await assert.rejects(runBench({ config: smallConfig(), configs: ['cdni/sideways'], steps: 1, out, data: data() }), ConfigError);
     await assert.rejects(runBench({ config: smallConfig(), configs: ['nope/async'], steps: 1, out, data: data() }), ConfigError);
     assert.equal(existsSync(out), false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('warm-up: samples/s over the steps after the mark; default 100 steps, at most a third of the run, in tens', () => {
+  const run = { steps: 300, batchSize: 100, trainSeconds: 4, trainSamplesPerSecond: 7500 };
+  // 200 steps of 100 in the last 2.5 s
+  assert.equal(samplesPerSecondAfter(run, { step: 100, trainSeconds: 1.5 }), 8000);
+  assert.equal(samplesPerSecondAfter(run, null), 7500, 'no mark: the whole run');
+  assert.equal(samplesPerSecondAfter(run, { step: 300, trainSeconds: 4 }), 7500, 'nothing after the mark: the whole run');
+  assert.equal(warmupSteps(300), 100);
+  assert.equal(warmupSteps(3000), 100);
+  assert.equal(warmupSteps(150), 50);
+  assert.equal(warmupSteps(20), 0);
+  assert.equal(warmupSteps(300, 0), 0);
+  assert.equal(warmupSteps(300, 41), 50);
+  assert.throws(() => warmupSteps(300, 300), ConfigError);
+  assert.throws(() => warmupSteps(300, 2.5), ConfigError);
+
+  // a record keeps both figures; medians and speedups use the one after warm-up
+  const records = [0, 1, 2].map((i) => {
+    const summary = { ...fakeSummary('async', 1000 + i, [2, 1]), steps: 300, batchSize: 100, trainSeconds: 4 + i };
+    return runRecord(summary, { config: 'cdni/async', repetition: i + 1, index: i, load: quiet, cores: 2 }, null, { step: 100, trainSeconds: 2 });
+  });
+  assert.deepEqual(records.map((r) => r.warmupSteps), [100, 100, 100]);
+  assert.deepEqual(records.map((r) => r.samplesPerSecond), [10000, 20000 / 3, 5000]);
+  const [config] = aggregate(records);
+  assert.equal(config.medianSamplesPerSecond, 20000 / 3);
+  assert.equal(config.medianWholeRunSamplesPerSecond, 1001);
 });

@@ -36,7 +36,12 @@ export interface RunRecord {
   batchSize: number;
   wallSeconds: number;
   trainSeconds: number;
+  /** Over the whole run, warm-up included. */
   trainSamplesPerSecond: number;
+  /** The first step measured: the steps before it warmed up (JIT compilation in every thread, caches). */
+  warmupSteps: number;
+  /** Over the steps from warmupSteps on: the run's figure in medians and speedups. */
+  samplesPerSecond: number;
   /**
    * 'training': the stage times at the end of training, before the final evaluation (from the last
    * epoch record); 'summary': the summary's, which include the evaluation passes.
@@ -85,14 +90,28 @@ function figures(s: StageFigures): StageFigures {
   };
 }
 
+/** Where the measured steps start: the steps done and the training time until then. */
+export interface WarmupMark {
+  step: number;
+  trainSeconds: number;
+}
+
+/** Samples/s over the steps after `mark` (the whole run without one, or when nothing is left after it). */
+export function samplesPerSecondAfter(run: Pick<RunFigures, 'steps' | 'batchSize' | 'trainSeconds' | 'trainSamplesPerSecond'>, mark?: WarmupMark | null): number {
+  if (!mark || mark.step >= run.steps || run.trainSeconds <= mark.trainSeconds) return run.trainSamplesPerSecond;
+  return ((run.steps - mark.step) * run.batchSize) / (run.trainSeconds - mark.trainSeconds);
+}
+
 /**
  * The figures of one run. `trainingStages` (the stats of the last epoch record) are preferred when
  * they cover every step: the summary's stage times also count the validation and test passes.
+ * `warmup` marks where the measured steps start (stage times still cover the whole run).
  */
 export function runRecord(
   summary: RunFigures,
   meta: { config: string; repetition: number; index: number; load: LoadSample; cores: number },
   trainingStages?: { step: number; stages: StageFigures[] } | null,
+  warmup?: WarmupMark | null,
 ): RunRecord {
   const useTraining = !!trainingStages && trainingStages.step === summary.steps && trainingStages.stages.length === summary.perStage.length;
   const source = useTraining ? trainingStages!.stages : summary.perStage;
@@ -111,6 +130,8 @@ export function runRecord(
     wallSeconds: summary.wallSeconds,
     trainSeconds: summary.trainSeconds,
     trainSamplesPerSecond: summary.trainSamplesPerSecond,
+    warmupSteps: warmup && warmup.step < summary.steps ? warmup.step : 0,
+    samplesPerSecond: samplesPerSecondAfter(summary, warmup),
     stageSource: useTraining ? 'training' : 'summary',
     stages,
     bound: parallelismBound(stages.map((s) => s.busySeconds), meta.cores),
@@ -122,8 +143,11 @@ export function runRecord(
 export interface ConfigAggregate {
   config: string;
   repetitions: number;
+  /** Each repetition's samples/s after warm-up, and their median. */
   samplesPerSecond: number[];
   medianSamplesPerSecond: number;
+  /** The median over repetitions of samples/s over the whole run, warm-up included. */
+  medianWholeRunSamplesPerSecond: number;
   /** Per stage: the median of each time, and the shares computed from those medians. */
   stages: StageShares[];
   /** Median over repetitions of each run's bound. */
@@ -167,8 +191,9 @@ export function aggregate(runs: readonly RunRecord[]): ConfigAggregate[] {
     return {
       config,
       repetitions: mine.length,
-      samplesPerSecond: mine.map((r) => r.trainSamplesPerSecond),
-      medianSamplesPerSecond: median(mine.map((r) => r.trainSamplesPerSecond)),
+      samplesPerSecond: mine.map((r) => r.samplesPerSecond),
+      medianSamplesPerSecond: median(mine.map((r) => r.samplesPerSecond)),
+      medianWholeRunSamplesPerSecond: median(mine.map((r) => r.trainSamplesPerSecond)),
       stages,
       bound: median(mine.map((r) => r.bound)),
       medianOthersLoadCores: loads.length ? median(loads) : null,

@@ -4,7 +4,7 @@ import { train } from '../train.js';
 import { loadDataset, type Mnist } from '../data/index.js';
 import { RunDir } from '../metrics/run-dir.js';
 import type { StageStats } from '../pipeline/protocol.js';
-import { aggregate, runRecord, speedups, type RunFigures, type RunRecord, type StageFigures } from './analysis.js';
+import { aggregate, runRecord, speedups, type RunFigures, type RunRecord, type StageFigures, type WarmupMark } from './analysis.js';
 import { benchConfig, scheduleAccepted, type BenchBase } from './configs.js';
 import { startLoadMeter, totalLoad } from './load.js';
 import { machineInfo } from './machine.js';
@@ -12,11 +12,18 @@ import { measureMatMulCeiling, useWasmBackend, type MatMulOptions } from './matm
 import { defaultConfigNames, interleave, parseConfigName, SEQUENTIAL, type BenchConfigName, type PlannedRun } from './plan.js';
 import { trainSequential } from './sequential.js';
 import type { Config } from '../config/schema.js';
+import { ConfigError } from '../config/errors.js';
 import type { BenchResult } from './result.js';
 
 export interface BenchOptions extends BenchBase {
   /** Training steps of every run (default 300). */
   steps?: number;
+  /**
+   * Steps of every run left out of its samples/s: while they run, every thread compiles its hot
+   * code and the caches fill. Rounded up to a multiple of 10 (train reports its progress every 10
+   * steps) and below `steps` (see warmupSteps for the default). 0 measures the whole run.
+   */
+  warmup?: number;
   /** Runs of every configuration (default 3), interleaved. */
   repetitions?: number;
   /** Overrides the base's batch size. */
@@ -38,6 +45,25 @@ export interface BenchOptions extends BenchBase {
   onRunEnd?(record: RunRecord, total: number): void;
 }
 
+/** Progress (and so the start of the measured steps) is known every this many steps. */
+const PROGRESS_EVERY = 10;
+
+/**
+ * The warm-up steps of a bench of `steps` steps: `requested` rounded up to a multiple of 10, or by
+ * default 100 steps, at most a third of the run (0 for runs under 30 steps). Refuses a warm-up
+ * that leaves no step to measure.
+ */
+export function warmupSteps(steps: number, requested?: number): number {
+  if (requested === undefined) return Math.min(100, Math.floor(steps / 3 / PROGRESS_EVERY) * PROGRESS_EVERY);
+  const warmup = Math.ceil(requested / PROGRESS_EVERY) * PROGRESS_EVERY;
+  if (!Number.isInteger(requested) || requested < 0 || warmup >= steps) {
+    throw new ConfigError('--warmup', [
+      `expected a whole number of steps that, rounded up to a multiple of ${PROGRESS_EVERY}, is below --steps (${steps}); got ${requested}`,
+    ]);
+  }
+  return warmup;
+}
+
 export function defaultBenchDir(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   return join('runs', `bench-${stamp}`);
@@ -52,20 +78,31 @@ export function benchConfigNames(base: BenchBase, names?: string[]): BenchConfig
 
 /**
  * One run: `sequential` in this thread (trainSequential), any other schedule with its stages in
- * worker threads (train). The stage times of the end of training, where they cover every step.
+ * worker threads (train). The stage times of the end of training, where they cover every step, and
+ * the training time when `warmup` steps were done (train reports progress every 10 steps: the
+ * first report at or after it).
  */
 async function runOne(
   name: BenchConfigName,
   config: Config,
   data: Mnist,
-): Promise<{ figures: RunFigures; training: { step: number; stages: StageFigures[] } | null }> {
+  warmup: number,
+): Promise<{ figures: RunFigures; training: { step: number; stages: StageFigures[] } | null; mark: WarmupMark | null }> {
+  let mark: WarmupMark | null = null;
+  const passed = (step: number, trainSeconds: number) => {
+    if (!mark && step >= warmup) mark = { step, trainSeconds };
+  };
   if (name.schedule === SEQUENTIAL) {
-    const result = await trainSequential(config, { data });
-    return { figures: result, training: { step: result.steps, stages: result.perStage } };
+    const result = await trainSequential(config, { data, onStep: passed });
+    return { figures: result, training: { step: result.steps, stages: result.perStage }, mark };
   }
   let training: { step: number; stages: StageStats[] } | null = null;
-  const summary = await train(config, { data, onEpoch: (record) => (training = { step: record.step, stages: record.stages }) });
-  return { figures: summary, training };
+  const summary = await train(config, {
+    data,
+    onEpoch: (record) => (training = { step: record.step, stages: record.stages }),
+    onProgress: (p) => p.phase === 'train' && passed(p.step, p.trainSeconds),
+  });
+  return { figures: summary, training, mark };
 }
 
 /**
@@ -75,6 +112,7 @@ async function runOne(
  */
 export async function runBench(options: BenchOptions = {}): Promise<BenchResult> {
   const steps = options.steps ?? 300;
+  const warmup = warmupSteps(steps, options.warmup);
   const repetitions = options.repetitions ?? 3;
   const base: BenchBase = { preset: options.preset, config: options.config };
   const names = benchConfigNames(base, options.configs);
@@ -98,6 +136,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     settings: {
       preset: probe.preset ?? null,
       steps,
+      warmup,
       repetitions,
       batchSize: probe.train.batchSize,
       configs: names.map((n) => n.name),
@@ -125,8 +164,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     options.onRunStart?.(planned, plan.length);
     const config = configFor(name, join(dir.path, 'runs', `${name.mode}-${name.schedule}-r${repetition}`));
     const stop = startLoadMeter();
-    const run = await runOne(name, config, data);
-    const record = runRecord(run.figures, { config: name.name, repetition, index, load: stop(), cores }, run.training);
+    const run = await runOne(name, config, data, warmup);
+    const record = runRecord(run.figures, { config: name.name, repetition, index, load: stop(), cores }, run.training, run.mark);
     result.runs.push(record);
     update();
     options.onRunEnd?.(record, plan.length);

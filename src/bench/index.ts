@@ -1,8 +1,8 @@
 /** synthgrad bench: throughput of schedules, the parallelism they could reach, and the load others put on the machine. */
-export { runBench, benchConfigNames, defaultBenchDir, type BenchOptions } from './bench.js';
+export { runBench, benchConfigNames, defaultBenchDir, warmupSteps, type BenchOptions } from './bench.js';
 export type { BenchResult } from './result.js';
 export { benchTable, speedupLine } from './table.js';
-export { aggregate, runRecord, speedups, versus, type ConfigAggregate, type RunFigures, type RunRecord, type Speedup, type StageFigures, type StageShares } from './analysis.js';
+export { aggregate, runRecord, samplesPerSecondAfter, speedups, versus, type WarmupMark, type ConfigAggregate, type RunFigures, type RunRecord, type Speedup, type StageFigures, type StageShares } from './analysis.js';
 export { parallelismBound, utilisation, sendShare } from './bound.js';
 export { median } from './stats.js';
 export { interleave, parseConfigName, defaultConfigNames, SEQUENTIAL, type BenchConfigName, type PlannedRun } from './plan.js';

@@ -11,6 +11,8 @@ export interface BenchResult {
   settings: {
     preset: string | null;
     steps: number;
+    /** Steps of every run left out of its samples/s (RunRecord.warmupSteps: where each run's measure began). */
+    warmup: number;
     repetitions: number;
     batchSize: number;
     configs: string[];

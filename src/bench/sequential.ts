@@ -165,6 +165,8 @@ export interface SequentialOptions {
   data?: Dataset;
   /** Return each stage's state at the end (for comparing with a checkpoint of a worker run). */
   keepStates?: boolean;
+  /** Called after every step: the steps done and the training time so far. */
+  onStep?(steps: number, trainSeconds: number): void;
 }
 
 /** What a sequential run measured: the figures a bench run record needs, per stage too. */
@@ -198,6 +200,7 @@ export async function trainSequential(config: Config, options: SequentialOptions
     for (const batch of trainingOrder(data.train, config)) {
       stages.step(batch, steps++);
       samples += batch.size;
+      options.onStep?.(steps, (performance.now() - t0) / 1000);
     }
     const trainMs = performance.now() - t0;
     const result: SequentialResult = {

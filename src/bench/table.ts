@@ -42,17 +42,23 @@ export function benchTable(r: BenchResult): string {
   lines.push(
     ...grid(
       [
-        ['config', 'samples/s', 'per repetition', ...column(`x ${SEQUENTIAL}`), "others' load"],
+        ['config', 'samples/s', 'per repetition', ...column(`x ${SEQUENTIAL}`), 'whole run', "others' load"],
         ...r.configs.map((c) => [
           c.config,
           c.medianSamplesPerSecond.toFixed(0),
           c.samplesPerSecond.map((x) => x.toFixed(0)).join(' '),
           ...column(times(overSequential.get(c.config) ?? null)),
+          c.medianWholeRunSamplesPerSecond.toFixed(0),
           cores(c.medianOthersLoadCores),
         ]),
       ],
-      [false, true, false, ...column(true), true],
+      [false, true, false, ...column(true), true, true],
     ),
+  );
+  lines.push(
+    s.warmup > 0
+      ? `  (samples/s: after the first ${s.warmup} steps of each run, in which every thread compiles its hot code; whole run: all ${s.steps} steps)`
+      : `  (samples/s: over all ${s.steps} steps of each run)`,
   );
   if (withSequential) {
     lines.push(`  (x ${SEQUENTIAL}: median samples/s over the same mode's ${SEQUENTIAL} configuration, every stage in one thread one after another)`);
@@ -99,18 +105,19 @@ export function benchTable(r: BenchResult): string {
   lines.push(
     ...grid(
       [
-        ['run', 'config', 'rep', 'samples/s', 'wall s', "others' CPU s", "others' load"],
+        ['run', 'config', 'rep', 'samples/s', 'whole run', 'wall s', "others' CPU s", "others' load"],
         ...r.runs.map((x) => [
           String(x.index + 1),
           x.config,
           String(x.repetition),
+          x.samplesPerSecond.toFixed(0),
           x.trainSamplesPerSecond.toFixed(0),
           x.wallSeconds.toFixed(1),
           num(x.load.othersCpuSeconds, 1),
           cores(x.load.othersLoadCores),
         ]),
       ],
-      [true, false, true, true, true, true, true],
+      [true, false, true, true, true, true, true, true],
     ),
   );
   lines.push('', `  others' load over all runs: ${loadText(r.load)} over ${r.load.wallSeconds.toFixed(1)} s`, `  written: ${r.outDir}/bench.json`);

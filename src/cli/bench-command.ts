@@ -2,10 +2,11 @@ import { Command, Option } from 'commander';
 import { presetNames, defaultPreset } from '../config/presets.js';
 import type { ConfigInput } from '../config/schema.js';
 import { runBench, benchTable } from '../bench/index.js';
-import { positiveInt, stageGroups } from './flags.js';
+import { positiveInt, stageGroups, wholeNumber } from './flags.js';
 
 interface BenchFlags {
   steps: number;
+  warmup?: number;
   repetitions: number;
   batchSize?: number;
   preset: string;
@@ -22,6 +23,7 @@ export function benchCommand(): Command {
   return new Command('bench')
     .description('throughput of schedules side by side (interleaved repetitions), the parallelism bound, and the load of other processes')
     .option('--steps <n>', 'training steps per run', positiveInt, 300)
+    .option('--warmup <n>', 'first steps of every run left out of its samples/s, rounded up to a multiple of 10 (default 100, at most a third of --steps)', wholeNumber)
     .option('--repetitions <n>', 'runs of every configuration, interleaved', positiveInt, 3)
     .option('--batch-size <n>', "examples per batch (default: the preset's)", positiveInt)
     .addOption(new Option('--preset <name>', 'preset every configuration starts from').choices(presetNames).default(defaultPreset))
@@ -37,6 +39,7 @@ export function benchCommand(): Command {
         preset: flags.preset,
         ...(flags.stages !== undefined && { config: { stages: flags.stages } as ConfigInput }),
         steps: flags.steps,
+        warmup: flags.warmup,
         repetitions: flags.repetitions,
         batchSize: flags.batchSize,
         out: flags.out,
@@ -44,7 +47,7 @@ export function benchCommand(): Command {
         onRunStart: (run, total) => process.stderr.write(`[${run.index + 1}/${total}] ${run.config.name} repetition ${run.repetition} ...`),
         onRunEnd: (r) =>
           process.stderr.write(
-            ` ${r.trainSamplesPerSecond.toFixed(0)} samples/s` +
+            ` ${r.samplesPerSecond.toFixed(0)} samples/s` +
               (r.load.othersLoadCores === null ? '' : `, others' load ${Math.max(0, r.load.othersLoadCores).toFixed(2)} cores`) +
               '\n',
           ),
