@@ -96,9 +96,10 @@ export interface StageTimes {
   sends?: number;
   sendMedianMs?: number | null;
   /**
-   * Receiving, outside busy and wait: the event-loop turns after each action, in which the
-   * messages that arrived meanwhile are received (deserialized, their buffers taken over, queued),
-   * their count and median. A message that wakes a waiting stage is received within its wait.
+   * Receiving, outside busy and wait: after each action, taking the messages that arrived
+   * meanwhile (deserialized, their buffers taken over, queued), straight from the links where they
+   * can (MessagePorts), else in an event-loop turn (also every 16 actions for control messages);
+   * how often, and the median. A message that wakes a waiting stage is received within its wait.
    */
   receiveSeconds?: number;
   receives?: number;

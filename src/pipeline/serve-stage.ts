@@ -23,6 +23,13 @@ import { writeFileAtomic } from '../checkpoint/atomic.js';
 import { TraceRecorder, stageTid } from '../metrics/trace.js';
 import { DurationHistogram } from '../metrics/duration-histogram.js';
 
+/**
+ * Where the links can be drained (MessagePorts), the actions a stage takes between two event-loop
+ * turns; control messages (statistics, checkpoints, stop) wait at most this long, and a waiting
+ * stage turns the loop at once.
+ */
+const ACTIONS_PER_EVENT_TURN = 16;
+
 export async function serveStage(
   spec: StageSpec,
   links: DataLinks,
@@ -135,6 +142,7 @@ export async function serveStage(
   };
   report({ kind: 'ready', stage: spec.index, backend: backend.name, skipped: backend.skipped, restoredStep });
 
+  let actionsSinceTurn = 0;
   try {
     // The loop: take what the schedule says, do it, measure it.
     for (;;) {
@@ -182,7 +190,15 @@ export async function serveStage(
       const t1 = performance.now();
       timing.busy += t1 - t0;
       trace.span(span[0], t0, t1, span[1] >= 0 ? { step: span[1] } : undefined);
-      await yieldToEvents(); // receive the messages that arrived meanwhile before choosing again
+      // receive the messages that arrived meanwhile before choosing again: taken straight from the
+      // links where they can, with an event-loop turn (control messages, other transports) every so often
+      if (links.drain && actionsSinceTurn < ACTIONS_PER_EVENT_TURN) {
+        links.drain(inbox);
+        actionsSinceTurn += 1;
+      } else {
+        await yieldToEvents();
+        actionsSinceTurn = 0;
+      }
       const t2 = performance.now();
       timing.receive += t2 - t1;
       receives.add(t2 - t1);

@@ -1,4 +1,4 @@
-import type { MessagePort, TransferListItem } from 'node:worker_threads';
+import { receiveMessageOnPort, type MessagePort, type TransferListItem } from 'node:worker_threads';
 import type { Channel } from './channel.js';
 
 /** A Channel over a worker_threads MessagePort (buffers are transferred). */
@@ -11,6 +11,11 @@ export class PortChannel<T> implements Channel<T> {
 
   onMessage(handler: (message: T) => void): void {
     this.port.on('message', handler);
+  }
+
+  /** The next waiting message, taken now (no event-loop turn), or undefined when none is waiting. */
+  receive(): T | undefined {
+    return (receiveMessageOnPort(this.port) as { message: T } | undefined)?.message;
   }
 
   close(): void {

@@ -30,6 +30,14 @@ export class PortLinks implements DataLinks {
     this.inputIn?.onMessage((m) => inbox.pushInput(m));
   }
 
+  drain(inbox: Inbox): number {
+    let n = 0;
+    for (let m = this.forwardIn.receive(); m; m = this.forwardIn.receive(), n++) inbox.pushForward(m);
+    for (let m = this.backwardIn?.receive(); m; m = this.backwardIn!.receive(), n++) inbox.pushBackward(m);
+    for (let m = this.inputIn?.receive(); m; m = this.inputIn!.receive(), n++) inbox.pushInput(m);
+    return n;
+  }
+
   rewire(ports: Rewire): void {
     if (ports.forwardIn) {
       this.forwardIn.close();
