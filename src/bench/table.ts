@@ -92,7 +92,7 @@ export function benchTable(r: BenchResult): string {
   lines.push(...grid(stageRows, [false, true, true, true, true, true, true, true, true, true, true]));
   lines.push(
     '  (cpu s: the stage thread\'s CPU time, without the time it waited for a core. send/busy and recv/busy are wall clock:',
-    '   every send, and every event-loop turn after an action in which arriving messages are received, including moments',
+    '   every send, and the receiving after every action (taking the messages that arrived meanwhile), including moments',
     '   the thread lost its core to another; moving/busy = (sends × send p50 + receives × recv p50) / busy is what moving',
     '   the messages took)',
   );
