@@ -66,7 +66,7 @@ export function scalingText(report: StageScalingReport, heading: ScalingHeading)
     '',
     `  samples/s: one thread ${num(m.oneThreadSamplesPerSecond, 0)}, free-running threads ${num(m.threadsSamplesPerSecond, 0)} (to the slowest stage thread's last step)`,
     `  free-running speedup ${times(m.speedup)}; bound min(${s.cores} cores, Σ busy / max busy) of the one-thread stage CPU times ${times(m.bound)}`,
-    '  (the speedup is an upper bound for any schedule of these stages on this machine: real pipelines add messages and waits)',
+    '  (what the stages get running at once with nothing to wait for, the cores shared evenly; a pipeline adds messages and waits)',
     `  others' load (cores other processes kept busy): one thread ${num(m.oneThreadOthersLoadCores, 2)}, threads ${num(m.threadsOthersLoadCores, 2)}`,
     '',
     '  per repetition (CPU in ms per step):',

@@ -161,6 +161,7 @@ export async function serveStage(
       const t0 = performance.now();
       if (action === 'wait') {
         await inbox.next();
+        actionsSinceTurn = 0; // waiting turned the event loop
         const t1 = performance.now();
         timing.wait += t1 - t0;
         trace.span('wait', t0, t1);
