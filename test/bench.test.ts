@@ -263,6 +263,11 @@ test('async and pipelined are compared with sequential too (their own bound); th
   assert.equal(sp[1].ofBound, 150 / 80 / 1.5);
   assert.equal(sp[3].speedup, 2);
   assert.equal(sp[3].bound, 2);
+  // over lockstep, which runs 1.25x sequential here: the bound scaled by 80 / 100
+  assert.deepEqual(sp[0].lockstepBound, { bound: 1.2, ofBound: 1.25 });
+  assert.deepEqual(sp[2].lockstepBound, { bound: 1.6, ofBound: 1.6 / 1.6 });
+  assert.equal(sp[1].lockstepBound, undefined, 'not over sequential');
+  assert.equal(sp[4].lockstepBound, undefined, 'not without a bound');
   const over = versus(configs, 'sequential');
   assert.equal(over.get('backprop/lockstep'), null, 'no backprop/sequential was run');
   assert.equal(over.get('cdni/sequential'), 1);
@@ -275,14 +280,15 @@ test('async and pipelined are compared with sequential too (their own bound); th
   assert.match(table, /backprop\/lockstep\s+120\s+120\s+-\s+120\s+0\.05 cores/);
   assert.match(table, /cdni\/sequential\s+80\s+80\s+1\.00x/);
   assert.match(table, /cdni\/async\s+150\s+150\s+1\.88x/);
-  assert.match(table, /cdni\/async over cdni\/lockstep: 1\.50x of bound 1\.50 \(100%\)/);
-  assert.match(table, /cdni\/async over cdni\/sequential: 1\.88x of bound 1\.50 \(125%\)/);
+  assert.match(table, /cdni\/async over cdni\/lockstep: 1\.50x of bound 1\.50 \(100%\); 1\.20 over a lockstep that already overlaps stages \(125%\)/);
+  assert.match(table, /cdni\/async over cdni\/sequential: 1\.88x of bound 1\.50 \(125%\)\n/);
   assert.match(table, /sequential runs in one thread: a stage's wait is the rest of the training time/);
   // without a sequential run: no column, no note
   const noSequential = configs.filter((c) => c.config !== 'cdni/sequential');
   const plain = benchTable({ ...fakeResult(runs.filter((r) => r.config !== 'cdni/sequential')), configs: noSequential, speedups: speedups(noSequential) });
   assert.match(plain, /cdni\/async\s+150\s+150\s+150\s+0\.05 cores/);
   assert.doesNotMatch(plain, /sequential/);
+  assert.doesNotMatch(plain, /overlaps stages/, 'no scaled bound without a sequential run');
 });
 
 test('stage FLOPs: x·W, xᵀ·dy, dy·Wᵀ per dense layer, the synthesizer predict and train', async () => {

@@ -210,6 +210,12 @@ export interface Speedup {
   bound: number | null;
   /** speedup / bound */
   ofBound: number | null;
+  /**
+   * Over lockstep, when the mode's sequential configuration ran too: the bound scaled by
+   * sequential / lockstep samples/s. The bound holds over the sequential baseline, and DNI
+   * lockstep in workers already overlaps stages, so this is what the schedule can reach over it.
+   */
+  lockstepBound?: { bound: number; ofBound: number };
 }
 
 /**
@@ -235,7 +241,16 @@ export function speedups(aggregates: readonly ConfigAggregate[]): Speedup[] {
       if (!a || !b) continue;
       const speedup = a.medianSamplesPerSecond / b.medianSamplesPerSecond;
       const bound = withBound && Number.isFinite(a.bound) ? a.bound : null;
-      out.push({ numerator: a.config, denominator: b.config, speedup, bound, ofBound: bound ? speedup / bound : null });
+      const sequential = by.get(`${mode}/${SEQUENTIAL}`);
+      const overLockstep = bound && slow === 'lockstep' && sequential ? (bound * sequential.medianSamplesPerSecond) / b.medianSamplesPerSecond : null;
+      out.push({
+        numerator: a.config,
+        denominator: b.config,
+        speedup,
+        bound,
+        ofBound: bound ? speedup / bound : null,
+        ...(overLockstep && { lockstepBound: { bound: overLockstep, ofBound: speedup / overLockstep } }),
+      });
     }
   }
   return out;

@@ -19,7 +19,10 @@ export function grid(rows: string[][], right: boolean[]): string[] {
 
 export function speedupLine(s: Speedup): string {
   const head = `${s.numerator} over ${s.denominator}: ${s.speedup.toFixed(2)}x`;
-  return s.bound === null ? head : `${head} of bound ${s.bound.toFixed(2)} (${pct(s.ofBound!)})`;
+  if (s.bound === null) return head;
+  const line = `${head} of bound ${s.bound.toFixed(2)} (${pct(s.ofBound!)})`;
+  const l = s.lockstepBound;
+  return l ? `${line}; ${l.bound.toFixed(2)} over a lockstep that already overlaps stages (${pct(l.ofBound)})` : line;
 }
 
 function loadText(l: LoadSample): string {
