@@ -4,7 +4,7 @@ import seedrandom from 'seedrandom';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { wasmAllFinite, wasmColumnSum, wasmConcatColumns, wasmRegression, wasmTranspose } from '../src/runtime/wasm-kernels.js';
-import { allFinite } from '../src/pipeline/non-finite.js';
+import { allFinite, finiteData } from '../src/pipeline/non-finite.js';
 import { columnSum, transpose2d } from '../src/model/layer.js';
 
 // every combination of a multiple of 4 and a remainder, in rows and columns, and a single row/column
@@ -94,6 +94,23 @@ describe('wasm kernels (src/runtime/kernels.wat)', () => {
         }
       }
     }
+  });
+
+  it('finiteData checks the tensor itself on wasm, and the values read from it elsewhere', async () => {
+    const values = new Float32Array([1, 2, 3, 4, 5]);
+    const broken = values.slice();
+    broken[4] = NaN;
+    tf.tidy(() => {
+      assert.equal(finiteData(tf.tensor1d(values), values), true);
+      assert.equal(finiteData(tf.tensor1d(broken), values), false, 'wasm: the tensor, not the copy');
+      assert.equal(finiteData(tf.tensor1d(values), broken), true, 'wasm: the tensor, not the copy');
+    });
+    await tf.setBackend('cpu');
+    tf.tidy(() => {
+      assert.equal(finiteData(tf.tensor1d(values), values), true);
+      assert.equal(finiteData(tf.tensor1d(values), broken), false, 'cpu: the values read');
+    });
+    await tf.setBackend('wasm');
   });
 
   it('regression: dy bit-identical to the tfjs ops on cpu, and the four sums to float32 rounding, for any size', async () => {

@@ -8,7 +8,7 @@ import { softmaxCrossEntropy, oneHot } from './loss.js';
 import { stream, restoreStream, type RandomStream } from './rng.js';
 import type { StageState } from '../checkpoint/stage-state.js';
 import { learningRateAt } from './learning-rate.js';
-import { NonFiniteError, allFinite } from './non-finite.js';
+import { NonFiniteError, allFinite, finiteData, firstNonFinite } from './non-finite.js';
 
 export { NonFiniteError };
 
@@ -28,10 +28,7 @@ function ownedValues(t: tf.Tensor): Float32Array {
   return tf.getBackend() === 'cpu' ? values.slice() : values;
 }
 
-function firstNonFinite(values: ArrayLike<number>): number {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
-  return -1;
-}
+
 
 /** Where a stage's results go: the stage above, the stage below, the orchestrator. */
 export interface StageLinks {
@@ -170,8 +167,9 @@ export class Stage {
    */
   private sendUp(message: ForwardMessage, h: tf.Tensor, trace: Trace[]): boolean {
     const activations = ownedValues(h);
-    if (message.step === this.injectNaNAt) activations[0] = NaN;
-    if (!this.checkFinite(activations, 'activations', message.step)) {
+    const injected = message.step === this.injectNaNAt;
+    if (injected) activations[0] = NaN;
+    if (!this.finiteOr(!injected && finiteData(h, activations), 'activations', message.step)) {
       // h never leaves this stage: the stages above never see step t
       this.drop(message.step, trace, h, 'above');
       return false;
@@ -196,8 +194,9 @@ export class Stage {
     if (!this.last) {
       const h = tf.tidy(() => this.net.forward(x, true).y);
       const activations = ownedValues(h);
-      if (message.step === this.injectNaNAt) activations[0] = NaN;
-      this.checkFinite(activations, 'activations', message.step); // throws: skipNonFinite is refused with synthetic inputs
+      const injected = message.step === this.injectNaNAt;
+      if (injected) activations[0] = NaN;
+      this.finiteOr(!injected && finiteData(h, activations), 'activations', message.step); // throws: skipNonFinite is refused with synthetic inputs
       this.sendForward(message, activations);
       h.dispose();
     }
@@ -353,7 +352,7 @@ export class Stage {
     const gradient = dx ? (dx.dataSync() as Float32Array) : null;
     const finite =
       this.finiteOr(allFinite(grads), 'parameter gradients', step) &&
-      (!gradient || this.checkFinite(gradient, 'input gradient', step));
+      (!gradient || this.finiteOr(finiteData(dx!, gradient), 'input gradient', step));
     tf.dispose(dx ?? []);
     if (!finite) {
       tf.dispose(grads);
