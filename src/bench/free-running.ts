@@ -34,8 +34,16 @@ export type FreeStageMessage = { kind: 'ready' } | { kind: 'done'; cpu: StageCpu
 
 const workerFile = new URL('../../workers/free-stage.js', import.meta.url);
 
-/** This thread's CPU times; fails where /proc/thread-self/schedstat is missing (not Linux). */
+const nap = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * This thread's CPU times, brought up to date: the kernel updates a running thread's schedstat
+ * only at scheduler ticks and when it leaves its core, so the thread first sleeps 1 ms (a read
+ * while running can be a tick behind: short spans read as 0). Fails where
+ * /proc/thread-self/schedstat is missing (not Linux).
+ */
 export function cpuNow(): ThreadCpu {
+  Atomics.wait(nap, 0, 0, 1);
   const cpu = threadCpu();
   if (!cpu) throw new Error('stage-scaling needs /proc/thread-self/schedstat (Linux) for per-thread CPU times');
   return cpu;
@@ -46,27 +54,32 @@ export function cpuBetween(before: ThreadCpu, after: ThreadCpu): StageCpu {
   return { cpuMs: (after.cpuSeconds - before.cpuSeconds) * 1000, runQueueMs: (after.runQueueSeconds - before.runQueueSeconds) * 1000 };
 }
 
-/** Every stage in this thread (its backend already selected): stage 0, 1, ..., then the next step. */
+/**
+ * Every stage in this thread (its backend already selected): stage 0, 1, ..., then the next step.
+ * The thread's CPU time over the timed steps is shared out between the stages in proportion to
+ * the wall-clock time of their steps (its schedstat cannot be read per step: see cpuNow).
+ */
 export function runOneThread(specs: readonly StageSpec[], drive: DriveOptions): OneThreadRun {
   const drivers = specs.map((spec) => new StageDriver(spec, drive.batchSize, drive.seed));
   try {
     for (let i = 0; i < drive.warmup; i++) for (const driver of drivers) driver.step();
-    const stages = specs.map(() => ({ cpuMs: 0, runQueueMs: 0 }));
+    const wall = specs.map(() => 0);
+    const before = cpuNow();
     const load = startLoadMeter();
     const t0 = performance.now();
     for (let i = 0; i < drive.steps; i++) {
-      let before = cpuNow();
       drivers.forEach((driver, s) => {
+        const t = performance.now();
         driver.step();
-        const after = cpuNow();
-        const spent = cpuBetween(before, after);
-        stages[s].cpuMs += spent.cpuMs;
-        stages[s].runQueueMs += spent.runQueueMs;
-        before = after;
+        wall[s] += performance.now() - t;
       });
     }
     const wallMs = performance.now() - t0;
-    return { wallMs, stages, othersLoadCores: load().othersLoadCores };
+    const othersLoadCores = load().othersLoadCores;
+    const spent = cpuBetween(before, cpuNow());
+    const total = wall.reduce((a, b) => a + b, 0);
+    const stages = wall.map((w) => ({ cpuMs: (spent.cpuMs * w) / total, runQueueMs: (spent.runQueueMs * w) / total }));
+    return { wallMs, stages, othersLoadCores };
   } finally {
     for (const driver of drivers) driver.dispose();
   }
