@@ -51,6 +51,9 @@ export interface NatsRunOptions {
   stallTimeoutMs?: number;
 }
 
+/** Training progress (onProgress) is reported every this many steps. */
+export const PROGRESS_EVERY = 10;
+
 export interface Progress {
   phase: 'train' | 'evaluate';
   epoch: number;
@@ -321,7 +324,7 @@ class Run {
         if (p.step === this.prioritizeAt) await this.prioritize();
         p.stepInEpoch += 1;
         p.samples += batch.size;
-        if (this.options.onProgress && p.step % 10 === 0) this.progress('train', p.trainMs + segmentMs());
+        if (this.options.onProgress && p.step % PROGRESS_EVERY === 0) this.progress('train', p.trainMs + segmentMs());
         // before a checkpoint at the same step: a resume from it does not evaluate that step again
         if (evalEvery && p.step % evalEvery === 0 && p.stepInEpoch < stepsPerEpoch && p.step < this.totalSteps) {
           await this.evaluateTest(p.trainMs + segmentMs());

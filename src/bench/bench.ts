@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { train } from '../train.js';
+import { PROGRESS_EVERY, train } from '../train.js';
 import { loadDataset, type Mnist } from '../data/index.js';
 import { RunDir } from '../metrics/run-dir.js';
 import type { StageStats } from '../pipeline/protocol.js';
@@ -44,9 +44,6 @@ export interface BenchOptions extends BenchBase {
   onRunStart?(run: PlannedRun<BenchConfigName>, total: number): void;
   onRunEnd?(record: RunRecord, total: number): void;
 }
-
-/** Progress (and so the start of the measured steps) is known every this many steps. */
-const PROGRESS_EVERY = 10;
 
 /**
  * The warm-up steps of a bench of `steps` steps: `requested` rounded up to a multiple of 10, or by

@@ -17,7 +17,7 @@ export function utilisation(busySeconds: number, waitSeconds: number): number {
   return total > 0 ? busySeconds / total : NaN;
 }
 
-/** Share of a stage's busy time spent posting messages: send / busy (send is part of busy). */
+/** A time as a share of a stage's busy time: sending (part of busy), receiving (outside it), or both. */
 export function sendShare(sendSeconds: number, busySeconds: number): number {
   return busySeconds > 0 ? sendSeconds / busySeconds : NaN;
 }

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import type { BackendName } from '../config/schema.js';
 import type { StageSpec } from '../pipeline/stage-spec.js';
-import { threadCpu, type ThreadCpu } from '../runtime/thread-cpu.js';
+import { settledThreadCpu, type ThreadCpu } from '../runtime/thread-cpu.js';
 import { startLoadMeter } from './load.js';
 import { StageDriver } from './stage-driver.js';
 import type { FreeRunningRun, OneThreadRun, StageCpu } from './scaling-figures.js';
@@ -34,17 +34,9 @@ export type FreeStageMessage = { kind: 'ready' } | { kind: 'done'; cpu: StageCpu
 
 const workerFile = new URL('../../workers/free-stage.js', import.meta.url);
 
-const nap = new Int32Array(new SharedArrayBuffer(4));
-
-/**
- * This thread's CPU times, brought up to date: the kernel updates a running thread's schedstat
- * only at scheduler ticks and when it leaves its core, so the thread first sleeps 1 ms (a read
- * while running can be a tick behind: short spans read as 0). Fails where
- * /proc/thread-self/schedstat is missing (not Linux).
- */
+/** This thread's CPU times, up to date (settledThreadCpu: it sleeps 1 ms first); fails off Linux. */
 export function cpuNow(): ThreadCpu {
-  Atomics.wait(nap, 0, 0, 1);
-  const cpu = threadCpu();
+  const cpu = settledThreadCpu();
   if (!cpu) throw new Error('stage-scaling needs /proc/thread-self/schedstat (Linux) for per-thread CPU times');
   return cpu;
 }

@@ -1,5 +1,5 @@
 import type { ScalingFigures, StageScalingReport } from './scaling-figures.js';
-import { grid, num } from './table.js';
+import { grid, num, times } from './table.js';
 
 /** What stage-scaling ran, for its first line. */
 export interface ScalingHeading {
@@ -9,7 +9,6 @@ export interface ScalingHeading {
   warmup: number;
 }
 
-const times = (x: number) => `${num(x, 2)}x`;
 
 function stageTable(m: ScalingFigures): string[] {
   return grid(

@@ -8,7 +8,7 @@ const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : '-
 /** Fixed digits; a value that rounds to zero prints as 0, never -0. */
 export const num = (x: number | null, digits: number) =>
   x === null || !Number.isFinite(x) ? '-' : (Math.abs(x) < 0.5 * 10 ** -digits ? 0 : x).toFixed(digits);
-const times = (x: number | null) => (x === null ? '-' : `${num(x, 2)}x`);
+export const times = (x: number | null) => (x === null ? '-' : `${num(x, 2)}x`);
 const cores = (x: number | null) => (x === null ? '-' : `${num(x, 2)} cores`);
 
 /** Rows of cells as aligned columns, indented by two spaces (right: right-aligned columns). */

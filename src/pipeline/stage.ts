@@ -28,8 +28,6 @@ function ownedValues(t: tf.Tensor): Float32Array {
   return tf.getBackend() === 'cpu' ? values.slice() : values;
 }
 
-
-
 /** Where a stage's results go: the stage above, the stage below, the orchestrator. */
 export interface StageLinks {
   forward(message: ForwardMessage): void;
@@ -166,10 +164,8 @@ export class Stage {
    * (backprop) stage now waits for its true gradient.
    */
   private sendUp(message: ForwardMessage, h: tf.Tensor, trace: Trace[]): boolean {
-    const activations = ownedValues(h);
-    const injected = message.step === this.injectNaNAt;
-    if (injected) activations[0] = NaN;
-    if (!this.finiteOr(!injected && finiteData(h, activations), 'activations', message.step)) {
+    const activations = this.activationsToSend(message.step, h);
+    if (!activations) {
       // h never leaves this stage: the stages above never see step t
       this.drop(message.step, trace, h, 'above');
       return false;
@@ -193,10 +189,7 @@ export class Stage {
     this.syntheticInput!.learn(message.step, x);
     if (!this.last) {
       const h = tf.tidy(() => this.net.forward(x, true).y);
-      const activations = ownedValues(h);
-      const injected = message.step === this.injectNaNAt;
-      if (injected) activations[0] = NaN;
-      this.finiteOr(!injected && finiteData(h, activations), 'activations', message.step); // throws: skipNonFinite is refused with synthetic inputs
+      const activations = this.activationsToSend(message.step, h)!; // throws if not finite: skipNonFinite is refused with synthetic inputs
       this.sendForward(message, activations);
       h.dispose();
     }
@@ -370,6 +363,14 @@ export class Stage {
   }
 
   /** True when finite; otherwise throws, or (skipNonFinite) returns false for the caller to drop the batch. */
+  /** h's values to send up, or null when one is not finite (with --skip-nonfinite; else it throws). */
+  private activationsToSend(step: number, h: tf.Tensor): Float32Array | null {
+    const activations = ownedValues(h);
+    const injected = step === this.injectNaNAt;
+    if (injected) activations[0] = NaN;
+    return this.finiteOr(!injected && finiteData(h, activations), 'activations', step) ? activations : null;
+  }
+
   private checkFinite(values: ArrayLike<number>, what: string, step: number): boolean {
     return this.finiteOr(firstNonFinite(values) < 0, what, step);
   }
