@@ -111,3 +111,25 @@ test('tableMarkdown: missing, failed and stopped cells say so', () => {
   assert.match(md, /- layers 3, DNI: failed: boom/);
   assert.match(md, /Schedule: 429 steps of batch 128 \(1 epoch\), Adam lr 0.001, ÷10 at steps 215 and 322\./);
 });
+
+test('reproduce-paper stopped by SIGTERM: the running cell checkpoints, the table says stopped, exit status 143 as for train', async () => {
+  const out = join(root, 'sigterm');
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [reproduce, '--out', out, '--layers', '3', '--modes', 'cdni', '--budget', '20000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  // stop once the cell's run directory has a training-loss line
+  const metrics = join(out, 'fcn3-cdni', 'metrics.jsonl');
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  const started = Date.now();
+  while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').includes('"type":"train"'))) {
+    assert.ok(Date.now() - started < 120_000, `no training progress: ${stdout}${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGTERM');
+  assert.equal(await exited, 143, stdout + stderr);
+  assert.match(stdout, /SIGTERM: stopping the running cell/);
+  assert.deepEqual(readTable(out).cells.map((c) => c.status), ['stopped']);
+});

@@ -10,6 +10,7 @@ import { createLogger } from '../log.js';
 import { configFlagsGiven, flagsToConfig, number, positiveInt, seed, stageGroups, wholeNumber, type TrainFlags } from './flags.js';
 import { ProgressBar } from './progress.js';
 import { epochLine, summaryText } from './report.js';
+import { signalExitCode } from './signal-exit.js';
 
 export function trainCommand(): Command {
   return new Command('train')
@@ -54,7 +55,7 @@ export function trainCommand(): Command {
       const stop = new AbortController();
       let signalName: NodeJS.Signals | null = null;
       const onSignal = (name: NodeJS.Signals) => {
-        if (signalName) process.exit(name === 'SIGINT' ? 130 : 143); // a second signal: leave now
+        if (signalName) process.exit(signalExitCode(name)); // a second signal: leave now
         signalName = name;
         logger.warn(`${name}: finishing the batches in flight, then checkpointing (again to quit at once)`);
         stop.abort();
@@ -95,7 +96,7 @@ export function trainCommand(): Command {
         process.stdout.write(summaryText(summary) + '\n');
         if (summary.stopped) {
           process.stdout.write(`  stopped at step ${summary.steps}; continue with: synthgrad train --resume ${summary.outDir}\n`);
-          process.exitCode = signalName === 'SIGTERM' ? 143 : 130;
+          process.exitCode = signalExitCode(signalName ?? 'SIGINT');
         }
       } finally {
         bar?.stop();

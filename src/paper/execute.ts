@@ -3,6 +3,7 @@ import { ConfigError } from '../config/errors.js';
 import { loadMnist, type Mnist } from '../data/index.js';
 import { runTable, TableConflictError, type PlannedTable } from './run-table.js';
 import { scheduleText } from './table.js';
+import { signalExitCode } from '../cli/signal-exit.js';
 
 /** The command line that ran this script, as a user would type it again. */
 export function commandLine(argv: string[] = process.argv): string {
@@ -15,17 +16,19 @@ export function commandLine(argv: string[] = process.argv): string {
  * writes table.md/json; then
  * `after` (e.g. a report). Ctrl-C (or SIGTERM) stops the running cell with a checkpoint and
  * writes the table; running the same command again resumes. Exit code: 0, 1 when a cell failed,
- * 2 when the folder or a config is unusable (nothing trained then), 130 when stopped.
+ * 2 when the folder or a config is unusable (nothing trained then), 130 (SIGINT) or 143 (SIGTERM) when stopped.
  */
 export async function executeTable(plan: (data: Mnist) => PlannedTable, options: { train: boolean; after?: (table: PlannedTable) => void }): Promise<void> {
   const log = (line: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   let table: PlannedTable;
   let failed: number;
+  let stop: Stop | null = null;
   try {
     const data = loadMnist();
     table = plan(data);
     log(`${table.cells.length} cells into ${table.outDir}; ${[...new Set(table.cells.map((c) => scheduleText(c.schedule)))].join('; ')}`);
-    failed = await runTable(table, { data, log, signal: stopOnSignal(log), train: options.train });
+    stop = stopOnSignal(log);
+    failed = await runTable(table, { data, log, signal: stop.signal, train: options.train });
   } catch (error) {
     if (error instanceof TableConflictError || error instanceof ConfigError || error instanceof RangeError) {
       process.stderr.write(`${error.message}\n`);
@@ -34,21 +37,32 @@ export async function executeTable(plan: (data: Mnist) => PlannedTable, options:
     throw error;
   }
   options.after?.(table);
-  const stopped = table.cells.filter((c) => !c.outcome || c.outcome.status === 'stopped' || c.outcome.status === 'unfinished').length;
-  const rest = stopped ? `; ${stopped} cell(s) stopped, unfinished or not run: run the same command${options.train ? ' again' : ' without --table-only'} to continue` : '';
+  const unfinished = table.cells.filter((c) => !c.outcome || c.outcome.status === 'stopped' || c.outcome.status === 'unfinished').length;
+  const rest = unfinished ? `; ${unfinished} cell(s) stopped, unfinished or not run: run the same command${options.train ? ' again' : ' without --table-only'} to continue` : '';
   log(`wrote ${table.outDir}/table.md and table.json${failed ? `; ${failed} cell(s) failed` : ''}${rest}`);
-  process.exitCode = failed ? 1 : stopped && options.train ? 130 : 0;
+  process.exitCode = failed ? 1 : unfinished && options.train ? signalExitCode(stop?.by ?? 'SIGINT') : 0;
 }
 
-/** Aborts on the first SIGINT or SIGTERM (the running cell checkpoints and stops); a second one quits at once. */
-function stopOnSignal(log: (line: string) => void): AbortSignal {
+/** The abort signal the running cell watches, and the OS signal that fired it. */
+interface Stop {
+  signal: AbortSignal;
+  by: NodeJS.Signals | null;
+}
+
+/**
+ * Aborts on the first SIGINT or SIGTERM (the running cell checkpoints and stops), remembering which
+ * came; a second one quits at once, with that signal's exit status (as `synthgrad train` does).
+ */
+function stopOnSignal(log: (line: string) => void): Stop {
   const controller = new AbortController();
+  const stop: Stop = { signal: controller.signal, by: null };
   for (const name of ['SIGINT', 'SIGTERM'] as const) {
     process.on(name, () => {
-      if (controller.signal.aborted) process.exit(130);
+      if (controller.signal.aborted) process.exit(signalExitCode(name));
       log(`${name}: stopping the running cell with a checkpoint (again to quit at once)`);
+      stop.by = name;
       controller.abort();
     });
   }
-  return controller.signal;
+  return stop;
 }
