@@ -3,8 +3,9 @@ export class PathError extends Error {
   constructor(
     readonly path: string,
     problem: string,
+    options?: ErrorOptions,
   ) {
-    super(`${path}: ${problem}`);
+    super(`${path}: ${problem}`, options);
     this.name = new.target.name;
   }
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DataError, parseIdx, readIdx } from '../src/data/idx.js';
+import { PathError } from '../src/path-error.js';
 
 /** Bytes of an IDX file: magic (with optional leading bytes), big-endian dims, then data. */
 function idxBytes(dims: number[], data: ArrayLike<number>, type = 0x08, lead: [number, number] = [0, 0]): Uint8Array {
@@ -187,7 +188,9 @@ describe('readIdx', () => {
     assert.throws(() => readIdx(path, 3), (err: unknown) => {
       assert.ok(err instanceof DataError);
       assert.equal(err.name, 'DataError');
+      assert.ok(err instanceof PathError, 'the CLI answers it as any unusable path: one line, exit 2');
       assert.equal(err.file, path);
+      assert.equal(err.path, path);
       assert.match(err.message, fileProblem(path, 'cannot read file: no such file'));
       return true;
     });

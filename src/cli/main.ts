@@ -6,15 +6,15 @@ import { benchCommand } from './bench-command.js';
 import { stageCommand } from './stage-command.js';
 import { groupCommand } from './group-command.js';
 import { ConfigError } from '../config/errors.js';
-import { DataError } from '../data/index.js';
-import { OutputError } from '../metrics/run-dir.js';
-import { ReportError } from '../report/index.js';
+import { PathError } from '../path-error.js';
 import { versions } from '../versions.js';
-import { CheckpointError } from '../checkpoint/manifest.js';
 import { RunError } from '../train.js';
 
-/** Errors the user can fix by changing their input. */
-const userErrors = [ConfigError, DataError, OutputError, ReportError, CheckpointError];
+/**
+ * Errors the user can fix by changing their input: a config, or a file or folder they named (data,
+ * output, report, checkpoint).
+ */
+const userErrors = [ConfigError, PathError];
 
 /**
  * Input the user can fix: one clear message, exit code 2. A run that failed (its checkpoint kept):

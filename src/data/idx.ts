@@ -10,16 +10,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
+import { PathError } from '../path-error.js';
 
 /** A problem with a data file or folder. The message always starts with the path. */
-export class DataError extends Error {
-  /** The file or folder the problem is about. */
-  readonly file: string;
-
-  constructor(file: string, problem: string, options?: { cause?: unknown }) {
-    super(`${file}: ${problem}`, options);
-    this.name = 'DataError';
-    this.file = file;
+export class DataError extends PathError {
+  /** The file or folder the problem is about (its `path`). */
+  get file(): string {
+    return this.path;
   }
 }
 
