@@ -88,7 +88,9 @@ export interface StageTimes {
   waitSeconds: number;
   sendSeconds: number;
   /**
-   * Messages sent (by this process of the stage) and the median time one took. With more
+   * Messages the stage sent while working (activations, targets, and its reports to the
+   * orchestrator: done, evaluation results, logs), by this process of the stage, and the median
+   * time one took; replies to control requests go out while receiving. With more
    * threads than cores, waking the receiver often hands it the sender's core mid-send, so
    * sendSeconds (wall clock) also counts time the sender waited to run again; sends × median is
    * what moving the messages took.

@@ -41,18 +41,21 @@ export async function serveStage(
   const trace = new TraceRecorder(stageTid(spec.index));
   const sends = new DurationHistogram();
   const receives = new DurationHistogram();
-  const timed = <T extends { step: number }>(send: (m: T) => void) => (message: T) => {
+  // every message the stage sends while it works counts as sending: activations, targets, and its
+  // reports to the orchestrator (done, evaluation results); replies to control requests are sent
+  // while receiving
+  const timed = <T extends object>(send: (m: T) => void) => (message: T) => {
     const t0 = performance.now();
     send(message);
     const t1 = performance.now();
     timing.send += t1 - t0;
     sends.add(t1 - t0);
-    trace.span('send', t0, t1, { step: message.step });
+    trace.span('send', t0, t1, 'step' in message && typeof message.step === 'number' ? { step: message.step } : undefined);
   };
   const stage = new Stage(spec, {
     forward: timed((m) => links.forwardOut!.send(m, [m.activations.buffer as ArrayBuffer])),
     backward: timed((m) => links.backwardOut!.send(m, m.gradient ? [m.gradient.buffer as ArrayBuffer] : [])),
-    report,
+    report: timed(report),
   });
   let restoredStep: number | null = null;
   if (spec.restore || spec.restoreState) {
