@@ -1,4 +1,5 @@
 import type { ConfigInput } from '../config/schema.js';
+import { stepsPerEpoch } from '../run/training-order.js';
 
 /** The learning-rate schedule and length of a run of `steps` training steps. */
 export interface BudgetSchedule {
@@ -9,11 +10,6 @@ export interface BudgetSchedule {
   /** ÷decayFactor at these steps: half and three quarters of the budget. */
   decaySteps: number[];
   decayFactor: number;
-}
-
-/** Training steps in one epoch (the last partial batch is dropped, as the trainer does). */
-export function stepsPerEpoch(trainCount: number, batchSize: number): number {
-  return Math.floor(trainCount / batchSize);
 }
 
 /** The budget of a config as it stands: all its epochs (or its maxSteps, when shorter). */

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { validateConfig } from '../config/resolve.js';
+import { mergeConfig, validateConfig } from '../config/resolve.js';
 import type { ConfigInput, Mode, Schedule } from '../config/schema.js';
 import { budgetSchedule, withBudget } from './budget.js';
 import type { PlannedCell } from './run-table.js';
@@ -14,15 +14,9 @@ export interface CellOverrides {
 
 /** One cell: `base` with the overrides applied and validated, to be trained in `outDir/name`. */
 export function planCell(base: ConfigInput, row: number, mode: Mode, outDir: string, name: string, overrides: CellOverrides, trainCount: number): PlannedCell {
-  let input: ConfigInput = overrides.budget === undefined ? base : withBudget(base, overrides.budget, trainCount);
-  input = {
-    ...input,
-    train: {
-      ...input.train,
-      ...(overrides.seed === undefined ? {} : { seed: overrides.seed }),
-      ...(overrides.schedule === undefined ? {} : { schedule: overrides.schedule }),
-    },
-  };
+  const budgeted = overrides.budget === undefined ? base : withBudget(base, overrides.budget, trainCount);
+  // merged as train's flags are (an undefined override leaves the config's own value)
+  const input = mergeConfig(budgeted, { train: { seed: overrides.seed, schedule: overrides.schedule } }) as ConfigInput;
   const dir = join(resolve(outDir), name);
   const config = validateConfig({ ...input, out: dir }, `${name} config`);
   return { row, mode, config, dir, schedule: budgetSchedule(input, trainCount), outcome: null };

@@ -7,9 +7,14 @@ import { stream } from '../pipeline/rng.js';
  * epoch, or train.maxSteps when fewer. Throws when one batch is larger than the training set.
  */
 export function trainingSteps(trainCount: number, train: Config['train']): { perEpoch: number; total: number } {
-  const perEpoch = Math.floor(trainCount / train.batchSize);
+  const perEpoch = stepsPerEpoch(trainCount, train.batchSize);
   if (perEpoch === 0) throw new Error(`train.batchSize ${train.batchSize} is larger than the training set (${trainCount})`);
   return { perEpoch, total: Math.min(train.maxSteps ?? Infinity, perEpoch * train.epochs) };
+}
+
+/** Training steps in one epoch: whole batches only (the last partial batch of an epoch is dropped). */
+export function stepsPerEpoch(trainCount: number, batchSize: number): number {
+  return Math.floor(trainCount / batchSize);
 }
 
 /** The training batches of epoch `epoch` (from 1), in the order every run takes them: shuffled by stream(seed, 'shuffle', 'epoch', epoch). */
