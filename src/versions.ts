@@ -15,7 +15,7 @@ export function versions(): Record<string, string | null> {
   return {
     synthgrad: (require('../../package.json') as { version: string }).version,
     node: process.versions.node,
-    tfjs: versionOf('@tensorflow/tfjs'),
+    tfjs: versionOf('@tensorflow/tfjs-core'),
     'tfjs-backend-wasm': versionOf('@tensorflow/tfjs-backend-wasm'),
   };
 }

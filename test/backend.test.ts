@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../src/runtime/backend.js';
 
 const require = createRequire(import.meta.url);
@@ -32,4 +32,21 @@ test('an explicit backend is taken as asked', async () => {
   assert.equal(tf.getBackend(), 'cpu');
   assert.equal((await selectBackend('wasm')).name, 'wasm');
   assert.equal(tf.getBackend(), 'wasm');
+});
+
+test('a stage loads tfjs-core and the backends it runs on, not the whole tfjs package (layers, converter, data, webgl)', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const serveStage = new URL('../src/pipeline/serve-stage.js', import.meta.url).href;
+  const backend = new URL('../src/runtime/backend.js', import.meta.url).href;
+  const script = `
+    import { createRequire } from 'node:module';
+    await import(${JSON.stringify(serveStage)});
+    const { selectBackend } = await import(${JSON.stringify(backend)});
+    await selectBackend('wasm');
+    const loaded = Object.keys(createRequire(import.meta.url).cache)
+      .map((f) => /node_modules\\/@tensorflow\\/([^/]+)\\//.exec(f)?.[1]).filter(Boolean);
+    console.log(JSON.stringify([...new Set(loaded)].sort()));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), ['tfjs-backend-cpu', 'tfjs-backend-wasm', 'tfjs-core']);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { Synthesizer } from '../src/pipeline/synthesizer.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
@@ -26,7 +26,7 @@ function fit(synth: Synthesizer, steps: number): { first: number; last: number; 
   const perClass = Array.from({ length: K * C }, () => rng() - 0.5);
   const values = new Float32Array(B * H * W * C).map((_, i) => perClass[labels[Math.floor(i / (H * W * C))] * C + (i % C)] / B);
   const h = tf.tensor4d(new Float32Array(B * H * W * C).map(() => rng()), [B, H, W, C]);
-  const oneHot = tf.oneHot(tf.tensor1d(labels, 'int32'), K).toFloat() as tf.Tensor2D;
+  const oneHot = tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), K), 'float32') as tf.Tensor2D;
   const target = tf.tensor4d(values, [B, H, W, C]);
   try {
     const zero = synth.predict(h, oneHot);

@@ -1,7 +1,11 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import seedrandom from 'seedrandom';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+// the reference is tfjs's own autodiff: the full tfjs package registers every op's gradient (synthgrad
+// itself loads tfjs-core alone and writes its backward passes out)
+import '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import {
   AvgPool2D,

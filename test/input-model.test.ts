@@ -1,6 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { InputModel } from '../src/pipeline/input-model.js';
 import { keepRunningStatistics } from '../src/pipeline/synthetic-input.js';

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from 'commander';
+import '@tensorflow/tfjs-backend-cpu';
 import { presets } from '../src/config/presets.js';
 import { validateConfig } from '../src/config/resolve.js';
 import { fcnModes, mnistFcn, mnistFcnDepths, mnistFcnName } from '../src/config/mnist-fcn.js';

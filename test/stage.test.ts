@@ -1,6 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { Stage } from '../src/pipeline/stage.js';
 import { stageSpecs } from '../src/pipeline/stage-spec.js';
@@ -118,7 +118,7 @@ test("a synthesizer's loss falls on a fixed target", () => {
     learningRate: 1e-2, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, rng,
   });
   const h = tf.tensor2d(new Float32Array(64 * 32).map(() => rng()), [64, 32]);
-  const labels = tf.oneHot(tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 10), 'int32'), 10).toFloat() as tf.Tensor2D;
+  const labels = tf.cast(tf.oneHot(tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 10), 'int32'), 10), 'float32') as tf.Tensor2D;
   // a gradient of a mean-over-the-batch loss: each row is 1/64 of an example's own gradient
   const target = tf.tensor2d(new Float32Array(64 * 32).map(() => (rng() - 0.5) / 64), [64, 32]);
   try {

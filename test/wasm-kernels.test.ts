@@ -1,7 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import seedrandom from 'seedrandom';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { wasmAllFinite, wasmColumnSum, wasmConcatColumns, wasmRegression, wasmTranspose } from '../src/runtime/wasm-kernels.js';
 import { allFinite, finiteData } from '../src/pipeline/non-finite.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config/schema.js';
 import { stageSpecs } from '../pipeline/stage-spec.js';

@@ -31,7 +31,7 @@ export interface MatMulOptions {
 
 /** Registers the wasm backend and makes it current in this thread. */
 export async function useWasmBackend(): Promise<void> {
-  const tf = await import('@tensorflow/tfjs');
+  const tf = await import('@tensorflow/tfjs-core');
   await import('@tensorflow/tfjs-backend-wasm');
   if (!(await tf.setBackend('wasm'))) throw new Error("tf.setBackend('wasm') failed to initialise");
   await tf.ready();
@@ -57,10 +57,10 @@ export interface MatMulTimer {
  */
 export async function matMulTimer(options: MatMulOptions = {}): Promise<MatMulTimer> {
   const { m = 256, k = 784, n = 256 } = options;
-  const tf = await import('@tensorflow/tfjs');
+  const tf = await import('@tensorflow/tfjs-core');
   await tf.ready();
-  const a = tf.randomUniform([m, k], -1, 1, 'float32', 1) as import('@tensorflow/tfjs').Tensor2D;
-  const b = tf.randomUniform([k, n], -1, 1, 'float32', 2) as import('@tensorflow/tfjs').Tensor2D;
+  const a = tf.randomUniform([m, k], -1, 1, 'float32', 1) as import('@tensorflow/tfjs-core').Tensor2D;
+  const b = tf.randomUniform([k, n], -1, 1, 'float32', 2) as import('@tensorflow/tfjs-core').Tensor2D;
   return {
     m, k, n,
     flops: 2 * m * k * n,
@@ -79,7 +79,7 @@ export async function matMulTimer(options: MatMulOptions = {}): Promise<MatMulTi
 
 /** The matMul ceiling from the median of `times` (milliseconds of one timer.once() each). */
 export async function ceilingOf(timer: MatMulTimer, times: number[], warmup: number): Promise<MatMulCeiling> {
-  const tf = await import('@tensorflow/tfjs');
+  const tf = await import('@tensorflow/tfjs-core');
   const medianMs = median(times);
   const backend = tf.getBackend();
   const wasm = backend === 'wasm' ? await wasmInfo() : { threads: null, simd: null };
@@ -106,7 +106,7 @@ export async function measureMatMulCeiling(options: MatMulOptions = {}): Promise
 }
 
 async function wasmInfo(): Promise<{ threads: number | null; simd: boolean | null }> {
-  const tf = await import('@tensorflow/tfjs');
+  const tf = await import('@tensorflow/tfjs-core');
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   let simd: boolean | null = null;
   try {

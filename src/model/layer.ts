@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { wasmColumnSum, wasmTranspose } from '../runtime/wasm-kernels.js';
 
 /**

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { alias, asBatchOf, checkBatchOf, formatShape, shapeSize, type Backward, type Forward, type Layer, type Trace } from './layer.js';
 import {
   LOWEST_FLOAT32,
@@ -203,7 +203,7 @@ export class AvgPool2D extends Pool2D {
       const p = this.poolSize;
       const s = this.stride;
       // each window's dy / count, spread evenly over its p*p positions (padding included)
-      g = tf.mul(g, this.borderScale ? tf.tensor4d(this.borderScale, [1, ho, wo, 1]).mul(1 / (p * p)) : 1 / (p * p));
+      g = tf.mul(g, this.borderScale ? tf.mul(tf.tensor4d(this.borderScale, [1, ho, wo, 1]), 1 / (p * p)) : 1 / (p * p));
       let canvas: tf.Tensor;
       if (p === s) {
         // non-overlapping windows: a broadcast of each window's value over its p x p block

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { checkBatchOf, checkShape, formatShape, shapeSize, type Backward, type Forward, type Layer, type Trace } from './layer.js';
 
 export interface ReshapeOptions {

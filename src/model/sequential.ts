@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { alias, checkBatchOf, type Backward, type Layer, type Trace } from './layer.js';
 
 // A type alias (not an interface) so that it is a tf.TensorContainer: tf.tidy(() => net.forward(x, true)) type-checks.

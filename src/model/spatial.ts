@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** 'same': output ceil(size / stride), zero padding split as TensorFlow does; 'valid': no padding. */
 export type Padding = 'same' | 'valid';

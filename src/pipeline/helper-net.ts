@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { Sequential, Adam, buildLayer, type Layer, type LayerSpec } from '../model/index.js';
 import { wasmRegression } from '../runtime/wasm-kernels.js';
 

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Sequential, Adam } from '../model/index.js';
 import { buildHelperNet, denseHelperLayers, regressionStep, type HelperNetOptions } from './helper-net.js';
 

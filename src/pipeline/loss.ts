@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 export interface LossResult {
   /** Mean cross-entropy over the batch (scalar). */
@@ -14,8 +14,8 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, oneHot: tf.Tensor2D): L
   return tf.tidy(() => {
     const rows = logits.shape[0];
     const logProbs = tf.logSoftmax(logits);
-    const loss = tf.neg(tf.sum(tf.mul(logProbs, oneHot))).div(rows) as tf.Scalar;
-    const gradient = tf.sub(tf.exp(logProbs), oneHot).div(rows) as tf.Tensor2D;
+    const loss = tf.div(tf.neg(tf.sum(tf.mul(logProbs, oneHot))), rows) as tf.Scalar;
+    const gradient = tf.div(tf.sub(tf.exp(logProbs), oneHot), rows) as tf.Tensor2D;
     const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(oneHot, 1)), 'float32')) as tf.Scalar;
     return { loss, gradient, correct };
   });

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { wasmAllFinite } from '../runtime/wasm-kernels.js';
 
 const WHAT = 'non-finite value (NaN or Inf)';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { Sequential, Adam, buildLayers, shapeSize, type Trace } from '../model/index.js';
 import type { BackwardMessage, ForwardMessage, InputMessage, ReportMessage } from './protocol.js';
 import { isLast, type StageSpec } from './stage-spec.js';

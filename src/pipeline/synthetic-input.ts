@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { InputModel } from './input-model.js';
 import type { Sequential } from '../model/index.js';
 import type { ForwardMessage, InputMessage } from './protocol.js';

@@ -1,4 +1,6 @@
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+// the pure-JS backend, the last fallback (tfjs-core alone registers none)
+import '@tensorflow/tfjs-backend-cpu';
 import type { BackendName } from '../config/schema.js';
 
 export interface BackendChoice {

@@ -1,5 +1,5 @@
 import { getHeapStatistics } from 'node:v8';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /** Memory as one stage sees it. */
 export interface StageMemory {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * synthgrad's own kernels for the wasm backend (src/runtime/kernels.wat, built into kernels.wasm

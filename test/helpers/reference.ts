@@ -2,7 +2,10 @@
  * Plain single-process backprop with tfjs autodiff and tf.train.adam: the baseline that the
  * pipelined `backprop` mode must reproduce. Shares nothing with the stage code but the initializer.
  */
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+// the reference is tfjs's own autodiff: the full tfjs package registers every op's gradient (synthgrad
+// itself loads tfjs-core alone and writes its backward passes out)
+import '@tensorflow/tfjs';
 import type { Config, LayerConfig } from '../../src/config/schema.js';
 import type { Batch } from '../../src/data/index.js';
 import { glorotUniform, glorotUniformConv } from '../../src/model/index.js';
@@ -72,7 +75,7 @@ export function referenceBackprop(config: Config, batches: Batch[]): Float32Arra
   for (const batch of batches) {
     tf.tidy(() => {
       const x = tf.tensor(batch.x, [batch.size, ...config.model.inputShape]);
-      const labels = tf.oneHot(tf.tensor1d(batch.labels, 'int32'), config.model.classes).toFloat();
+      const labels = tf.cast(tf.oneHot(tf.tensor1d(batch.labels, 'int32'), config.model.classes), 'float32');
       const statUpdates: [tf.Variable, tf.Tensor][] = [];
       const { value, grads } = tf.variableGrads(() => {
         let h: tf.Tensor = x;
