@@ -81,6 +81,9 @@ describe('codec', () => {
     // A backward message with a null gradient.
     const backward = decodeMessage<DataMessage>(encodeMessage({ kind: 'backward', step: 1, gradient: null, synthetic: true }), validateDataMessage);
     assert.deepEqual(backward, { kind: 'backward', step: 1, gradient: null, synthetic: true });
+    // The last stage's done, relayed down with its true gradient.
+    const relayed = { kind: 'backward', step: 2, gradient: null, synthetic: false, done: [{ stage: 3, loss: 0.5, correct: 100, rows: 128 }] };
+    assert.deepEqual(decodeMessage<DataMessage>(encodeMessage(relayed), validateDataMessage), relayed);
   });
 
   test('garbage fails with DecodeError, a bad shape with ValidationError', () => {
@@ -92,6 +95,11 @@ describe('codec', () => {
     assert.throws(() => decodeMessage(trailing), DecodeError);
     assert.throws(() => decodeMessage(encodeMessage({ kind: 'forward', step: 1 }), validateDataMessage), ValidationError);
     assert.throws(() => decodeMessage(encodeMessage({ kind: 'nope' }), validateDataMessage), ValidationError);
+    const relaying = (done: unknown) => encodeMessage({ kind: 'backward', step: 1, gradient: null, synthetic: false, done });
+    assert.throws(() => decodeMessage(relaying({ stage: 3 }), validateDataMessage), /done must be a list/);
+    assert.throws(() => decodeMessage(relaying([{ stage: 0 }]), validateDataMessage), /done\[\]\.stage must be a stage above 0/);
+    assert.throws(() => decodeMessage(relaying([{ stage: 3, loss: 'x' }]), validateDataMessage), /done\[\]\.loss must be a finite number/);
+    assert.throws(() => decodeMessage(relaying([{ stage: 3, who: 1 }]), validateDataMessage), /unexpected field "who" in done\[\]/);
     // A Float32Array whose byte length is not a multiple of 4 (typed-array extension, type code 7).
     assert.throws(() => decodeMessage(new Uint8Array([0xc7, 0x04, 0x74, 0x07, 1, 2, 3])), DecodeError);
   });

@@ -85,8 +85,10 @@ test('updateProbability: a skipped stage keeps its weights and still sends its t
     assert.ok(sent.backward[0].gradient && sent.backward[0].gradient.some((v) => v !== 0));
     assert.equal(sent.backward[0].synthetic, false);
     assert.deepEqual(stage.net.getWeights().slice(0, stage.net.params.length), before.slice(0, stage.net.params.length));
-    // the last stage still reports the batch's loss
-    assert.equal(sent.reports.filter((r) => r.kind === 'done').length, 1);
+    // the last stage still gives the batch's loss: with its done, down with the true gradient
+    assert.equal(sent.reports.filter((r) => r.kind === 'done').length, 0);
+    assert.deepEqual(sent.backward[0].done?.map((d) => d.stage), [2]);
+    assert.ok(Number.isFinite(sent.backward[0].done![0].loss));
   } finally {
     stage.dispose();
   }
@@ -203,6 +205,47 @@ test('backprop: a NaN or Inf in the true gradient is caught in the parameter gra
       } finally {
         stage.dispose();
       }
+    }
+  }
+});
+
+/** Every stage of `config` in this thread, each with recording links, and a way to deliver what they sent. */
+function chainOf(mode: 'backprop' | 'cdni') {
+  const specs = stageSpecs(smallConfig({ mode }), 1);
+  const recorded = specs.map(() => recordingLinks());
+  const stages = specs.map((spec, s) => new Stage(spec, recorded[s].links));
+  /** Hands every forward message up and every backward message down until none is left. */
+  const deliver = () => {
+    for (let moved = true; moved; ) {
+      moved = false;
+      recorded.forEach(({ sent }, s) => {
+        for (let m = sent.forward.shift(); m; m = sent.forward.shift()) if (s + 1 < stages.length) (stages[s + 1].forward(m), (moved = true));
+        for (let m = sent.backward.shift(); m; m = sent.backward.shift()) if (s > 0) (stages[s - 1].backward(m), (moved = true));
+      });
+    }
+  };
+  return { specs, recorded, stages, deliver };
+}
+
+test("the last stage's done, with the batch loss, goes down with its true gradient and the stage below reports it (backprop and cDNI)", () => {
+  for (const mode of ['backprop', 'cdni'] as const) {
+    const { specs, recorded, stages, deliver } = chainOf(mode);
+    try {
+      const top = stages.length - 1;
+      stages[0].forward(forwardOf(0, 16, specs[0].inputUnits, stream('t', 'relay')));
+      deliver();
+      const reports = recorded.flatMap(({ sent }) => sent.reports).filter((r) => r.kind === 'done');
+      const relayed = (r: ReportMessage) => (r.kind === 'done' ? (r.relayed ?? []).map((d) => d.stage) : []);
+      // one report per stage below the top; the one just below it carries the top's done
+      const expected = Array.from({ length: top }, (_, s) => [s, s === top - 1 ? [top] : []]);
+      assert.deepEqual(reports.map((r) => [r.kind === 'done' && r.stage, relayed(r)]).sort(), expected.sort(), mode);
+      const withLoss = reports.flatMap((r) => (r.kind === 'done' ? [r, ...(r.relayed ?? [])] : [])).filter((d) => d.loss !== undefined);
+      assert.equal(withLoss.length, 1, 'the batch loss is reported once');
+      assert.equal(withLoss[0].stage, top);
+      assert.equal(withLoss[0].rows, 16);
+      assert.ok(Number.isFinite(withLoss[0].loss));
+    } finally {
+      for (const s of stages) s.dispose();
     }
   }
 });

@@ -22,6 +22,7 @@ import { epochOrder, trainingSteps } from '../run/training-order.js';
 import type { StageState } from '../checkpoint/stage-state.js';
 import type { RunFigures, StageFigures } from './analysis.js';
 import { SEQUENTIAL } from './plan.js';
+import { doneCredit, doneLoss } from '../pipeline/done.js';
 
 /**
  * The training batches `train` feeds for a fresh run of `config`, in its order: epoch e shuffled
@@ -147,15 +148,16 @@ export class SequentialStages {
     return null;
   }
 
-  /** Counts `done` reports as the orchestrator does (a batch dropped before going up counts for the stages above). */
+  /** Counts `done` reports as the orchestrator does (doneCredit: relayed dones, a batch dropped before going up). */
   private report(message: ReportMessage): void {
     if (message.kind !== 'done') return;
     const count = this.done.get(message.step);
     if (count === undefined) throw new Error(`stage ${message.stage} finished step ${message.step}, which is not under way`);
-    this.done.set(message.step, count + (message.dropped === 'above' ? this.stages.length - message.stage : 1));
-    if (message.loss !== undefined) {
-      this.lossSum += message.loss * message.rows!;
-      this.rows += message.rows!;
+    this.done.set(message.step, count + doneCredit(message, this.stages.length));
+    const batch = doneLoss(message);
+    if (batch) {
+      this.lossSum += batch.loss * batch.rows;
+      this.rows += batch.rows;
     }
   }
 }

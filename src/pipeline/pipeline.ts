@@ -2,6 +2,7 @@ import type { Batch } from '../data/index.js';
 import { performance } from 'node:perf_hooks';
 import type { ControlMessage, EvalTag, ReportMessage, StageStats } from './protocol.js';
 import { doneReportsPerStep, type StageSpec } from './stage-spec.js';
+import { doneCredit, doneLoss, doneStages } from './done.js';
 import { StageError } from './stage-error.js';
 import type { TraceEvent } from '../metrics/trace.js';
 import type { StageHost } from './stage-host.js';
@@ -434,18 +435,16 @@ export class Pipeline {
     if (this.abandoned.has(message.step)) return;
     const count = this.inFlightSteps.get(message.step);
     if (count === undefined) return;
-    this.lastDone[message.stage] = Math.max(this.lastDone[message.stage] ?? -1, message.step);
-    // a batch dropped before it went up: the stages above will never see it
-    const credit = message.dropped === 'above' ? this.stages - message.stage : 1;
+    for (const s of doneStages(message)) this.lastDone[s] = Math.max(this.lastDone[s] ?? -1, message.step);
+    const credit = doneCredit(message, this.stages);
     if (count + credit >= this.reportsPerStep) {
       this.inFlightSteps.delete(message.step);
       // links deliver in order: suspects older than a finished step will never finish
       const lost = this.lost?.finished(message.step, this.inFlightSteps, performance.now()) ?? [];
       if (lost.length > 0) this.markLost(lost, `step ${message.step}, sent after them, finished first`);
     } else this.inFlightSteps.set(message.step, count + credit);
-    if (message.loss !== undefined) {
-      this.events.onStep?.({ step: message.step, loss: message.loss, correct: message.correct!, rows: message.rows! });
-    }
+    const batch = doneLoss(message);
+    if (batch) this.events.onStep?.({ step: message.step, ...batch });
   }
 
   private fail(error: Error): void {

@@ -42,12 +42,27 @@ export interface InputMessage {
   labels: Uint8Array;
 }
 
+/**
+ * A stage's `done` for a step, passed down instead of reported: the last stage's work for a step
+ * ends with the true gradient it sends down, so its done (with the batch loss) goes on that message
+ * and the stage below reports it with its own: one message fewer to the orchestrator per step.
+ */
+export interface RelayedDone {
+  stage: number;
+  /** The last stage's batch loss, correct predictions and rows. */
+  loss?: number;
+  correct?: number;
+  rows?: number;
+}
+
 /** The target for an earlier step: dL/dh (true) or J^T ĝ (synthetic); null when the sender skipped its update. */
 export interface BackwardMessage {
   kind: 'backward';
   step: number;
   gradient: Float32Array | null;
   synthetic: boolean;
+  /** The last stage's done for this step, for the receiver to report with its own. */
+  done?: RelayedDone[];
 }
 
 export type DataMessage = ForwardMessage | BackwardMessage;
@@ -150,6 +165,8 @@ export type ReportMessage =
       rows?: number;
       /** The batch was dropped for a non-finite value here; 'above': the stages above never get it. */
       dropped?: 'here' | 'above';
+      /** Dones of stages above for the same step, which came down with their backward messages. */
+      relayed?: RelayedDone[];
     }
   | { kind: 'eval'; stage: number; tag: EvalTag; lossSum: number; correct: number; rows: number }
   /** Counters, and the trace spans recorded since the last request. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Sequential, Adam, buildLayers, shapeSize, type Trace } from '../model/index.js';
-import type { BackwardMessage, ForwardMessage, InputMessage, ReportMessage } from './protocol.js';
+import type { BackwardMessage, ForwardMessage, InputMessage, RelayedDone, ReportMessage } from './protocol.js';
 import { isLast, type StageSpec } from './stage-spec.js';
 import { Synthesizer } from './synthesizer.js';
 import { SyntheticInput, keepRunningStatistics } from './synthetic-input.js';
@@ -62,6 +62,8 @@ export class Stage {
   /** Complete unlock: I[s] and the data batches waiting for their real input. */
   readonly syntheticInput: SyntheticInput | null;
   private readonly pending = new Map<number, Pending>();
+  /** Dones of stages above that came down with a step's backward message, until this stage reports its own. */
+  private readonly relays = new Map<number, RelayedDone[]>();
   private locked: Locked | null = null;
   private updateDraw: RandomStream;
   private readonly last: boolean;
@@ -194,11 +196,12 @@ export class Stage {
       h.dispose();
     }
     x.dispose();
-    this.links.report({ kind: 'done', stage: this.spec.index, step: message.step });
+    this.reportDone(message.step);
   }
 
   /** Step 5 (DNI): the target for an earlier batch trains the synthesizer. Backprop: the true gradient. */
   backward(message: BackwardMessage): void {
+    if (message.done?.length) this.relays.set(message.step, [...(this.relays.get(message.step) ?? []), ...message.done]);
     if (this.spec.mode === 'backprop') return this.backwardLocked(message);
     const pending = this.pending.get(message.step);
     this.pending.delete(message.step);
@@ -212,7 +215,7 @@ export class Stage {
       this.counters.synthesizerUpdates += 1;
     }
     if (pending) tf.dispose([pending.h, pending.labels ?? [], pending.used]);
-    this.links.report({ kind: 'done', stage: this.spec.index, step: message.step });
+    this.reportDone(message.step);
   }
 
   /** Forgets batches that were lost with a failed stage: their targets will never come. */
@@ -221,6 +224,7 @@ export class Stage {
       const p = this.pending.get(step);
       if (p) tf.dispose([p.h, p.labels ?? [], p.used]);
       this.pending.delete(step);
+      this.relays.delete(step);
     }
     this.syntheticInput?.abandon(steps);
     if (this.locked && steps.has(this.locked.step)) {
@@ -304,7 +308,7 @@ export class Stage {
     const g = tf.tensor2d(message.gradient, [message.gradient.length / width, width]);
     const applied = this.applyGradient(message.step, locked.trace, g, false);
     tf.dispose(g);
-    if (applied) this.links.report({ kind: 'done', stage: this.spec.index, step: message.step });
+    if (applied) this.reportDone(message.step);
   }
 
   /** The last stage: logits, loss, the true gradient; update and send dL/dh[S-1] down. */
@@ -318,27 +322,23 @@ export class Stage {
       this.drop(message.step, trace, null, 'here');
       return;
     }
-    // the true gradient goes down even without an update here: the stage below trains its synthesizer on it
+    const done = { stage: this.spec.index, loss: lossValue, correct: correctValue, rows: message.rows };
+    // the true gradient goes down even without an update here: the stage below trains its synthesizer
+    // on it, and reports this stage's done (with the loss) with its own
     const applied =
-      update || this.spec.index > 0 ? this.applyGradient(message.step, trace, gradient, false, update) : (this.skip(message.step, trace, null), true);
+      update || this.spec.index > 0 ? this.applyGradient(message.step, trace, gradient, false, update, done) : (this.skip(message.step, trace, null), true);
     tf.dispose([logits, labels, loss, gradient, correct]);
-    if (!applied) return;
-    this.links.report({
-      kind: 'done',
-      stage: this.spec.index,
-      step: message.step,
-      loss: lossValue,
-      correct: correctValue,
-      rows: message.rows,
-    });
+    if (applied && this.spec.index === 0) this.reportDone(message.step, done);
   }
 
   /**
    * Backward through f_s with upstream gradient `dy`; sends δ down first, then updates θ_s (not
    * when `update` is false: a stage that skips its update still sends its target down).
    * Returns false when a gradient was not finite and the batch was dropped (with --skip-nonfinite).
+   * `done` (the last stage's, with the batch loss): goes down with δ for the stage below to report
+   * with its own, instead of a report of its own.
    */
-  private applyGradient(step: number, trace: Trace[], dy: tf.Tensor, synthetic: boolean, update = true): boolean {
+  private applyGradient(step: number, trace: Trace[], dy: tf.Tensor, synthetic: boolean, update = true, done?: RelayedDone): boolean {
     const needInput = this.spec.index > 0;
     const { dx, grads } = tidy(() => this.net.backward(trace, dy, needInput));
     tf.dispose(trace);
@@ -354,7 +354,7 @@ export class Stage {
       this.drop(step, [], null, targetComing ? 'target-coming' : 'here');
       return false;
     }
-    if (gradient) this.links.backward({ kind: 'backward', step, gradient, synthetic });
+    if (gradient) this.links.backward({ kind: 'backward', step, gradient, synthetic, ...(done && { done: [done] }) });
     if (update) this.optimizer.step(grads);
     tf.dispose(grads);
     if (update) this.counters.updates += 1;
@@ -393,7 +393,19 @@ export class Stage {
     this.counters.droppedNonFinite += 1;
     if (how === 'above') this.lastDroppedBeforeSending = step;
     if (this.spec.index > 0) this.links.backward({ kind: 'backward', step, gradient: null, synthetic: !this.last });
-    if (how !== 'target-coming') this.links.report({ kind: 'done', stage: this.spec.index, step, dropped: how });
+    if (how !== 'target-coming') this.reportDone(step, { dropped: how });
+  }
+
+  /** Reports this stage's done for `step`, with the dones of stages above that came down for it. */
+  private reportDone(step: number, fields: Omit<RelayedDone, 'stage'> & { dropped?: 'here' | 'above' } = {}): void {
+    const relayed = this.takeRelays(step);
+    this.links.report({ kind: 'done', stage: this.spec.index, step, ...fields, ...(relayed.length > 0 && { relayed }) });
+  }
+
+  private takeRelays(step: number): RelayedDone[] {
+    const relayed = this.relays.get(step) ?? [];
+    this.relays.delete(step);
+    return relayed;
   }
 
   private skip(step: number, trace: Trace[], h: tf.Tensor | null): void {

@@ -25,6 +25,21 @@ function count(value: unknown, name: string, max: number): number {
   return value;
 }
 
+/**
+ * A list of dones passed down (RelayedDone[]): at most 1024 entries, each of a stage above
+ * `below` (the stage that carries or reports them), with the last stage's figures when present.
+ */
+export function validateRelayedDones(value: unknown, name: string, below: number): void {
+  if (!Array.isArray(value) || value.length > 1024) fail(`${name} must be a list of at most 1024 dones`);
+  for (const entry of value) {
+    const d = record(entry);
+    if (typeof d.stage !== 'number' || !Number.isSafeInteger(d.stage) || d.stage <= below) fail(`${name}[].stage must be a stage above ${below}`);
+    if (d.loss !== undefined && (typeof d.loss !== 'number' || !Number.isFinite(d.loss))) fail(`${name}[].loss must be a finite number`);
+    for (const key of ['correct', 'rows'] as const) if (d[key] !== undefined) count(d[key], `${name}[].${key}`, Number.MAX_SAFE_INTEGER);
+    for (const key of Object.keys(d)) if (!['stage', 'loss', 'correct', 'rows'].includes(key)) fail(`unexpected field ${JSON.stringify(key.slice(0, 40))} in ${name}[]`);
+  }
+}
+
 /** `validateDataMessage` with limits. */
 export function dataMessageValidator(limits: DataMessageLimits = {}): (value: unknown) => asserts value is DataMessage {
   const maxRows = limits.maxRows ?? 65536;
@@ -55,7 +70,9 @@ export function dataMessageValidator(limits: DataMessageLimits = {}): (value: un
       if (m.gradient !== null && !(m.gradient instanceof Float32Array)) fail('gradient must be a Float32Array or null');
       if (m.gradient !== null && m.gradient.length > maxValues) fail(`gradient longer than ${maxValues}`);
       if (typeof m.synthetic !== 'boolean') fail('synthetic must be a boolean');
-      const known = new Set(['kind', 'step', 'gradient', 'synthetic']);
+      // the sender (a stage above the receiver, whose index this validator does not know) and stages above it
+      if (m.done !== undefined) validateRelayedDones(m.done, 'done', 0);
+      const known = new Set(['kind', 'step', 'gradient', 'synthetic', 'done']);
       for (const key of Object.keys(m)) if (!known.has(key)) fail(`unexpected field ${JSON.stringify(key.slice(0, 40))}`);
       return;
     }

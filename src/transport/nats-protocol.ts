@@ -13,6 +13,7 @@
  */
 import type { ControlMessage, ReportMessage, StageStats } from '../pipeline/protocol.js';
 import type { StageSpec } from '../pipeline/stage-spec.js';
+import { validateRelayedDones } from './message-validators.js';
 
 /** Sender identities in the NATS header (see NatsChannel). */
 export const ORCHESTRATOR_SENDER = 'orchestrator';
@@ -235,6 +236,8 @@ function validateReport(value: unknown, stage: number): void {
       if (m.correct !== undefined) int(m.correct, 'correct');
       if (m.rows !== undefined) int(m.rows, 'rows');
       if (m.dropped !== undefined && m.dropped !== 'here' && m.dropped !== 'above') fail('dropped must be here or above');
+      // a stage reports the dones of stages above it only
+      if (m.relayed !== undefined) validateRelayedDones(m.relayed, 'relayed', stage);
       return;
     case 'eval': {
       stageField(m, stage);
