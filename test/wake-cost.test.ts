@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { quantile, runWakeCase, WAKE_CASES } from '../src/bench/wake-cost.js';
+import { runWakeCase, WAKE_CASES } from '../src/bench/wake-cost.js';
+import { quantile } from '../src/bench/stats.js';
 
 const script = fileURLToPath(new URL('../scripts/wake-cost.js', import.meta.url));
 const spawn = (args: string[]) => spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', timeout: 120_000 });

@@ -6,7 +6,7 @@
  * that long before sending), so the send then wakes a thread idle for that long.
  */
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { median } from './stats.js';
+import { median, quantile } from './stats.js';
 
 /** One arrangement of the ping-pong. */
 export interface WakeCase {
@@ -43,13 +43,6 @@ export interface WakeRun {
 }
 
 const peerFile = new URL('../../workers/wake-peer.js', import.meta.url);
-
-/** The q-quantile (0..1) of values, nearest rank; NaN for none. */
-export function quantile(values: readonly number[], q: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
 
 /** Runs one case: `rounds` messages each way, the first `warmup` of each thread's sends left out. */
 export async function runWakeCase(c: WakeCase, options: { rounds: number; warmup: number; floats: number }): Promise<WakeRun> {

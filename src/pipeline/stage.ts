@@ -201,7 +201,7 @@ export class Stage {
 
   /** Step 5 (DNI): the target for an earlier batch trains the synthesizer. Backprop: the true gradient. */
   backward(message: BackwardMessage): void {
-    if (message.done?.length) this.relays.set(message.step, [...(this.relays.get(message.step) ?? []), ...message.done]);
+    if (message.done?.length) this.relays.set(message.step, message.done); // one backward message per step
     if (this.spec.mode === 'backprop') return this.backwardLocked(message);
     const pending = this.pending.get(message.step);
     this.pending.delete(message.step);
