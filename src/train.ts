@@ -21,6 +21,7 @@ import { silentLogger, type Logger } from './log.js';
 import { versions } from './versions.js';
 import { writeReport } from './report/index.js';
 import { TraceRecorder, threadNames, ORCHESTRATOR_TID, stageTid } from './metrics/trace.js';
+import { TraceFile } from './metrics/trace-file.js';
 import type { StageHost } from './pipeline/stage-host.js';
 import { ThreadStageHost } from './pipeline/thread-host.js';
 import { NatsStageHost } from './transport/nats-stage-host.js';
@@ -214,6 +215,7 @@ class Run {
   private pipeline!: Pipeline;
   private host: StageHost | null = null;
   private readonly trace = new TraceRecorder(ORCHESTRATOR_TID);
+  private traceFile: TraceFile | null = null;
 
   constructor(
     private readonly config: Config,
@@ -246,7 +248,9 @@ class Run {
     }
     log.info({ runId: this.runId, out: dir.path, mode: config.mode, schedule: config.train.schedule, window: this.window, stages: stageGrouping(config), resumedFrom: this.resumedFrom }, 'starting stages');
     this.host = this.createHost();
+    const traceFile = (this.traceFile = new TraceFile(join(dir.path, 'trace.json')));
     this.pipeline = await Pipeline.start(specs, {
+      onTrace: (events) => traceFile.append(events),
       onStep: (r) => this.onStep(r),
       onLog: (m) => log[m.level]({ stage: m.stage, ...m.data }, m.msg),
       onStageFailure: (stage, error) => {
@@ -534,10 +538,10 @@ class Run {
   /** trace.json: Chrome trace events of every stage (compute, wait, send) and of the orchestrator. */
   private writeTrace(): void {
     const names: Record<number, string> = { [ORCHESTRATOR_TID]: 'orchestrator' };
-    for (let s = 0; s < this.pipeline.stages; s++) names[stageTid(s)] = `stage ${s}`;
-    const events = [...threadNames(names), ...this.trace.take(), ...this.pipeline.traceEvents];
-    const dropped = this.pipeline.traceDropped.reduce((a, b) => a + (b ?? 0), 0) + this.trace.dropped;
-    this.dir.writeJson('trace.json', { traceEvents: events, displayTimeUnit: 'ms', otherData: { runId: this.runId, droppedSpans: dropped } }, true);
+    for (let s = 0; s < (this.pipeline?.stages ?? 0); s++) names[stageTid(s)] = `stage ${s}`;
+    const dropped = (this.pipeline?.traceDropped ?? []).reduce((a, b) => a + (b ?? 0), 0) + this.trace.dropped;
+    this.traceFile?.append(this.trace.take());
+    this.traceFile?.finish(threadNames(names), { runId: this.runId, droppedSpans: dropped });
   }
 
   /** report.html beside the run's files; a failure to draw it never fails the run. */

@@ -8,13 +8,12 @@ import { resolveConfig } from '../src/config/resolve.js';
 import { configHash } from '../src/checkpoint/manifest.js';
 import type { Config } from '../src/config/schema.js';
 import type { Dataset } from '../src/data/index.js';
-import type { Split } from '../src/data/mnist.js';
 import type { AccuracyReached } from '../src/metrics/summary.js';
 import { readRun } from '../src/report/index.js';
 import { chartData } from '../src/report/chart-data.js';
 import { ORCHESTRATOR_TID } from '../src/metrics/trace.js';
 import { problems } from './helpers/config-error.js';
-import { smallConfig } from './helpers/fixtures.js';
+import { easySplit, smallConfig } from './helpers/fixtures.js';
 
 test('train.evalEvery: a positive whole number, absent by default (the config hash of runs without it is unchanged)', () => {
   const plain = resolveConfig({});
@@ -44,22 +43,6 @@ test('recordMilestones keeps the first evaluation that reached each accuracy, ep
     0.98: { epoch: 2, step: 300, elapsedSeconds: 5 },
   });
 });
-
-/** `count` 28x28 images whose class k lights pixel 10k (and a little noise): learnt in a few steps. */
-function easySplit(count: number, seed: number): Split {
-  const images = new Uint8Array(count * 784);
-  const labels = new Uint8Array(count);
-  let s = seed;
-  for (let i = 0; i < count; i++) {
-    labels[i] = (i * 7 + seed) % 10;
-    for (let k = 0; k < 10; k++) {
-      s = (s * 1103515245 + 12345) % 2147483648;
-      images[i * 784 + k * 10] = s % 64;
-    }
-    images[i * 784 + labels[i] * 10] = 255;
-  }
-  return { images, labels, count, rows: 28, cols: 28 };
-}
 
 /** 7 training steps of 32 per epoch; a test set large enough that evaluating it takes far longer than a step. */
 const easyData: Dataset = { train: easySplit(224, 1), validation: easySplit(200, 2), test: easySplit(15_000, 3) };

@@ -28,7 +28,7 @@ export class TraceRecorder {
 
   constructor(
     private readonly tid: number,
-    private readonly limit = 25_000,
+    private readonly limit = 100_000,
   ) {}
 
   /** A span from two performance.now() readings. */

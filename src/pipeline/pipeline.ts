@@ -30,6 +30,8 @@ export interface PipelineEvents {
   onInterrupted?(why: string, suspects: number): void;
   /** These batches were lost in transit and abandoned at every stage. */
   onLost?(steps: number[], why: string): void;
+  /** Trace spans a stage sent with its statistics (the pipeline keeps none). */
+  onTrace?(events: TraceEvent[]): void;
 }
 
 interface Waiter {
@@ -72,8 +74,7 @@ export class Pipeline {
   private evalBatches: Batch[] = [];
   /** The request every stage must answer now (stats, weights, checkpoint), and the answers so far. */
   private asking: { message: (stage: number) => ControlMessage; kind: ReplyKind; replies: Map<number, ReportMessage> } | null = null;
-  /** Trace spans the stages sent with their statistics, and how many they could not keep. */
-  readonly traceEvents: TraceEvent[] = [];
+  /** Trace spans each stage could not keep (the spans themselves go to events.onTrace). */
   readonly traceDropped: number[] = [];
   private readonly waiters: Waiter[] = [];
   private failure: Error | null = null;
@@ -405,7 +406,7 @@ export class Pipeline {
         if (message.tag.split === this.evalSplit && !this.evalResults.has(message.tag.index)) this.evalResults.set(message.tag.index, message);
         break;
       case 'stats':
-        for (const e of message.trace) this.traceEvents.push(e);
+        this.events.onTrace?.(message.trace);
         this.traceDropped[message.stats.stage] = message.traceDropped;
         this.reply(message.stats.stage, message);
         break;

@@ -1,6 +1,7 @@
 import { loadMnist, makeBatch, type Batch, type Mnist } from '../../src/data/index.js';
 import { validateConfig } from '../../src/config/resolve.js';
 import type { Config, ConfigInput } from '../../src/config/schema.js';
+import type { Split } from '../../src/data/mnist.js';
 
 let mnist: Mnist | null = null;
 
@@ -77,4 +78,20 @@ export function smallCnnConfig(over: Omit<Partial<ConfigInput>, 'train'> & { tra
     stages: [[0, 1], [2, 3], [4, 5]],
     ...over,
   });
+}
+
+/** `count` 28x28 images whose class k lights pixel 10k (and a little noise): learnt in a few steps. */
+export function easySplit(count: number, seed: number): Split {
+  const images = new Uint8Array(count * 784);
+  const labels = new Uint8Array(count);
+  let s = seed;
+  for (let i = 0; i < count; i++) {
+    labels[i] = (i * 7 + seed) % 10;
+    for (let k = 0; k < 10; k++) {
+      s = (s * 1103515245 + 12345) % 2147483648;
+      images[i * 784 + k * 10] = s % 64;
+    }
+    images[i * 784 + labels[i] * 10] = 255;
+  }
+  return { images, labels, count, rows: 28, cols: 28 };
 }
