@@ -24,7 +24,6 @@ import {
   speedups,
   stageFlops,
   benchConfig,
-  versus,
   totalLoad,
   utilisation,
   type BenchResult,
@@ -65,8 +64,9 @@ test('runs are interleaved: repetition 1 of every configuration, then repetition
 });
 
 test('configuration names: mode/schedule; the defaults add pipelined only when the schema has it', () => {
-  assert.deepEqual(parseConfigName(' cdni/async '), { name: 'cdni/async', mode: 'cdni', schedule: 'async' });
-  assert.deepEqual(parseConfigName('dni/sequential'), { name: 'dni/sequential', mode: 'dni', schedule: 'sequential' });
+  assert.deepEqual(parseConfigName(' cdni/async '), { name: 'cdni/async', mode: 'cdni', schedule: 'async', configSchedule: 'async', inThread: false });
+  // sequential is decided here, once: every stage in the bench's thread, in lockstep's order
+  assert.deepEqual(parseConfigName('dni/sequential'), { name: 'dni/sequential', mode: 'dni', schedule: 'sequential', configSchedule: 'lockstep', inThread: true });
   assert.throws(() => parseConfigName('cdni'), ConfigError);
   assert.throws(() => parseConfigName('sgd/async'), /mode one of backprop, dni, cdni/);
   assert.deepEqual(defaultConfigNames(false), ['backprop/lockstep', 'cdni/sequential', 'cdni/lockstep', 'cdni/async']);
@@ -75,14 +75,14 @@ test('configuration names: mode/schedule; the defaults add pipelined only when t
 
 test('sequential is not a config schedule: it resolves with lockstep, and refuses complete unlock', () => {
   const run = { steps: 7, out: '/tmp/unused' };
-  const config = benchConfig({ config: smallConfig() }, { mode: 'cdni', schedule: 'sequential' }, run);
+  const config = benchConfig({ config: smallConfig() }, parseConfigName('cdni/sequential'), run);
   assert.equal(config.train.schedule, 'lockstep');
   assert.equal(config.mode, 'cdni');
   assert.equal(config.train.maxSteps, 7);
-  assert.equal(benchConfig({ config: smallConfig() }, { mode: 'cdni', schedule: 'async' }, run).train.schedule, 'async');
+  assert.equal(benchConfig({ config: smallConfig() }, parseConfigName('cdni/async'), run).train.schedule, 'async');
   const unlocked = smallConfig({ mode: 'cdni', syntheticInputs: { hiddenLayers: [8] } });
-  assert.equal(benchConfig({ config: unlocked }, { mode: 'cdni', schedule: 'lockstep' }, run).train.schedule, 'lockstep');
-  assert.throws(() => benchConfig({ config: unlocked }, { mode: 'cdni', schedule: 'sequential' }, run), /cdni\/sequential: .*complete unlock/);
+  assert.equal(benchConfig({ config: unlocked }, parseConfigName('cdni/lockstep'), run).train.schedule, 'lockstep');
+  assert.throws(() => benchConfig({ config: unlocked }, parseConfigName('cdni/sequential'), run), /cdni\/sequential: .*complete unlock/);
 });
 
 test('/proc/stat: busy and idle ticks of the aggregate cpu line; others = machine - own', () => {
@@ -243,7 +243,7 @@ test('a pipelined schedule is compared with lockstep (its own bound) and with as
   assert.equal(sp[2].speedup, 1.2);
 });
 
-test('async and pipelined are compared with sequential too (their own bound); the x sequential column and its table', () => {
+test('lockstep, async and pipelined are compared with sequential too (the parallel schedules with their own bound), in the table\'s speedup lines', () => {
   const rec = (config: string, sps: number, busy: number[]): RunRecord =>
     runRecord(fakeSummary(config.split('/')[1], sps, busy), { config, repetition: 1, index: 0, load: quiet, cores: 2 }, trainingStats(busy, busy.map(() => 1)));
   const configs = aggregate([
@@ -256,8 +256,9 @@ test('async and pipelined are compared with sequential too (their own bound); th
   const sp = speedups(configs);
   assert.deepEqual(
     sp.map((s) => `${s.numerator} / ${s.denominator}`),
-    ['cdni/async / cdni/lockstep', 'cdni/async / cdni/sequential', 'cdni/pipelined / cdni/lockstep', 'cdni/pipelined / cdni/sequential', 'cdni/pipelined / cdni/async'],
+    ['cdni/lockstep / cdni/sequential', 'cdni/async / cdni/lockstep', 'cdni/async / cdni/sequential', 'cdni/pipelined / cdni/lockstep', 'cdni/pipelined / cdni/sequential', 'cdni/pipelined / cdni/async'],
   );
+  assert.deepEqual(sp.shift(), { numerator: 'cdni/lockstep', denominator: 'cdni/sequential', speedup: 1.25, bound: null, ofBound: null });
   assert.equal(sp[1].speedup, 150 / 80);
   assert.equal(sp[1].bound, 1.5); // the async runs' own: min(2, (2 + 1) / 2)
   assert.equal(sp[1].ofBound, 150 / 80 / 1.5);
@@ -268,22 +269,16 @@ test('async and pipelined are compared with sequential too (their own bound); th
   assert.deepEqual(sp[2].lockstepBound, { bound: 1.6, ofBound: 1.6 / 1.6 });
   assert.equal(sp[1].lockstepBound, undefined, 'not over sequential');
   assert.equal(sp[4].lockstepBound, undefined, 'not without a bound');
-  const over = versus(configs, 'sequential');
-  assert.equal(over.get('backprop/lockstep'), null, 'no backprop/sequential was run');
-  assert.equal(over.get('cdni/sequential'), 1);
-  assert.equal(over.get('cdni/lockstep'), 1.25);
-  assert.equal(over.get('cdni/async'), 1.875);
 
   const runs = configs.map((c, index) => ({ ...rec(c.config, c.medianSamplesPerSecond, [1, 1]), index }));
-  const table = benchTable({ ...fakeResult(runs), configs, speedups: sp });
-  assert.match(table, /config\s+samples\/s\s+per repetition\s+x sequential\s+whole run\s+others' load/);
-  assert.match(table, /backprop\/lockstep\s+120\s+120\s+-\s+120\s+0\.05 cores/);
-  assert.match(table, /cdni\/sequential\s+80\s+80\s+1\.00x/);
-  assert.match(table, /cdni\/async\s+150\s+150\s+1\.88x/);
+  const table = benchTable({ ...fakeResult(runs), configs, speedups: speedups(configs) });
+  assert.match(table, /config\s+samples\/s\s+per repetition\s+whole run\s+others' load\n/);
+  assert.match(table, /backprop\/lockstep\s+120\s+120\s+120\s+0\.05 cores/);
+  assert.match(table, /cdni\/lockstep over cdni\/sequential: 1\.25x\n/);
   assert.match(table, /cdni\/async over cdni\/lockstep: 1\.50x of bound 1\.50 \(100%\); 1\.20 over a lockstep that already overlaps stages \(125%\)/);
   assert.match(table, /cdni\/async over cdni\/sequential: 1\.88x of bound 1\.50 \(125%\)\n/);
   assert.match(table, /sequential runs in one thread: a stage's wait is the rest of the training time/);
-  // without a sequential run: no column, no note
+  // without a sequential run: no line over it, no note
   const noSequential = configs.filter((c) => c.config !== 'cdni/sequential');
   const plain = benchTable({ ...fakeResult(runs.filter((r) => r.config !== 'cdni/sequential')), configs: noSequential, speedups: speedups(noSequential) });
   assert.match(plain, /cdni\/async\s+150\s+150\s+150\s+0\.05 cores/);
@@ -367,8 +362,10 @@ test('bench end to end: 3 configurations (one in this thread), 5 steps, 1 repeti
     const shares = sequential.stages.reduce((a, s) => a + s.utilisation, 0);
     assert.ok(shares <= 1 + 1e-9, `one thread: the stages' shares of the training time add up to ${shares}, at most 1`);
     assert.deepEqual(json.configs.map((c) => c.config), ['cdni/sequential', 'cdni/lockstep', 'cdni/async']);
-    assert.deepEqual(json.speedups.map((s) => `${s.numerator} / ${s.denominator}`), ['cdni/async / cdni/lockstep', 'cdni/async / cdni/sequential']);
-    assert.ok(json.speedups.every((s) => s.speedup > 0 && s.bound! >= 1));
+    assert.deepEqual(json.speedups.map((s) => `${s.numerator} / ${s.denominator}`), ['cdni/lockstep / cdni/sequential', 'cdni/async / cdni/lockstep', 'cdni/async / cdni/sequential']);
+    assert.ok(json.speedups.every((s) => s.speedup > 0));
+    assert.equal(json.speedups[0].bound, null, 'lockstep over sequential: no bound');
+    assert.ok(json.speedups.slice(1).every((s) => s.bound! >= 1));
     assert.ok('othersLoadCores' in json.load);
     assert.match(benchTable(result), /cdni\/async over cdni\/lockstep[\s\S]*cdni\/async over cdni\/sequential/);
     assert.match(benchTable(result), /samples\/s: after the first 10 steps of each run/);

@@ -219,9 +219,9 @@ export interface Speedup {
 }
 
 /**
- * For each mode: async over lockstep and over sequential, pipelined over lockstep and over
- * sequential (each with its own runs' bound), and pipelined over async; only for configurations
- * that were run.
+ * For each mode: lockstep over sequential (what workers alone give), async over lockstep and over
+ * sequential, pipelined over lockstep and over sequential (each with its own runs' bound), and
+ * pipelined over async; only for configurations that were run.
  */
 export function speedups(aggregates: readonly ConfigAggregate[]): Speedup[] {
   const by = new Map(aggregates.map((a) => [a.config, a]));
@@ -229,6 +229,7 @@ export function speedups(aggregates: readonly ConfigAggregate[]): Speedup[] {
   const out: Speedup[] = [];
   for (const mode of modes) {
     const pairs: [string, string, boolean][] = [
+      ['lockstep', SEQUENTIAL, false],
       ['async', 'lockstep', true],
       ['async', SEQUENTIAL, true],
       ['pipelined', 'lockstep', true],
@@ -254,18 +255,4 @@ export function speedups(aggregates: readonly ConfigAggregate[]): Speedup[] {
     }
   }
   return out;
-}
-
-/**
- * Each configuration's median samples/s over that of the same mode's `schedule` configuration
- * (e.g. cdni/async over cdni/sequential), by configuration name; null where that was not run.
- */
-export function versus(aggregates: readonly ConfigAggregate[], schedule: string): Map<string, number | null> {
-  const by = new Map(aggregates.map((a) => [a.config, a]));
-  return new Map(
-    aggregates.map((a) => {
-      const base = by.get(`${a.config.split('/')[0]}/${schedule}`);
-      return [a.config, base ? a.medianSamplesPerSecond / base.medianSamplesPerSecond : null];
-    }),
-  );
 }

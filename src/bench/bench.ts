@@ -9,7 +9,7 @@ import { benchConfig, scheduleAccepted, type BenchBase } from './configs.js';
 import { startLoadMeter, totalLoad } from './load.js';
 import { machineInfo } from './machine.js';
 import { measureMatMulCeiling, useWasmBackend, type MatMulOptions } from './matmul-ceiling.js';
-import { defaultConfigNames, interleave, parseConfigName, SEQUENTIAL, type BenchConfigName, type PlannedRun } from './plan.js';
+import { defaultConfigNames, interleave, parseConfigName, type BenchConfigName, type PlannedRun } from './plan.js';
 import { trainSequential } from './sequential.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../config/errors.js';
@@ -89,7 +89,7 @@ async function runOne(
   const passed = (step: number, trainSeconds: number) => {
     if (!mark && step >= warmup) mark = { step, trainSeconds };
   };
-  if (name.schedule === SEQUENTIAL) {
+  if (name.inThread) {
     const result = await trainSequential(config, { data, onStep: passed });
     return { figures: result, training: { step: result.steps, stages: result.perStage }, mark };
   }

@@ -1,7 +1,7 @@
 import { resolveConfig } from '../config/resolve.js';
 import { ConfigError } from '../config/errors.js';
 import type { Config, ConfigInput } from '../config/schema.js';
-import { SEQUENTIAL, type BenchConfigName } from './plan.js';
+import type { BenchConfigName } from './plan.js';
 
 /** What every benchmarked configuration starts from: a preset, or a config object (tests use a small model). */
 export interface BenchBase {
@@ -17,9 +17,9 @@ export interface RunSettings {
 
 /**
  * The config of one bench run: the base with the configuration's mode and schedule, `steps` steps,
- * its own run directory. `sequential` resolves with schedule lockstep (the order it follows).
+ * its own run directory.
  */
-export function benchConfig(base: BenchBase, name: Pick<BenchConfigName, 'mode' | 'schedule'>, run: RunSettings): Config {
+export function benchConfig(base: BenchBase, name: Pick<BenchConfigName, 'name' | 'mode' | 'configSchedule' | 'inThread'>, run: RunSettings): Config {
   const config = resolveConfig({
     preset: base.preset,
     file: base.config as Record<string, unknown> | undefined,
@@ -27,11 +27,11 @@ export function benchConfig(base: BenchBase, name: Pick<BenchConfigName, 'mode' 
       mode: name.mode,
       out: run.out,
       // epochs large enough that maxSteps ends the run (the learning-rate schedule counts steps, not epochs)
-      train: { schedule: name.schedule === SEQUENTIAL ? 'lockstep' : name.schedule, maxSteps: run.steps, epochs: run.steps, batchSize: run.batchSize },
+      train: { schedule: name.configSchedule, maxSteps: run.steps, epochs: run.steps, batchSize: run.batchSize },
     },
   });
-  if (name.schedule === SEQUENTIAL && config.syntheticInputs) {
-    throw new ConfigError('--configs', [`${name.mode}/${SEQUENTIAL}: the in-thread runner does not drive complete unlock (syntheticInputs)`]);
+  if (name.inThread && config.syntheticInputs) {
+    throw new ConfigError('--configs', [`${name.name}: the in-thread runner does not drive complete unlock (syntheticInputs)`]);
   }
   return config;
 }
@@ -39,7 +39,7 @@ export function benchConfig(base: BenchBase, name: Pick<BenchConfigName, 'mode' 
 /** True when the config schema accepts `schedule` for this base (e.g. 'pipelined' once it exists). */
 export function scheduleAccepted(base: BenchBase, schedule: string): boolean {
   try {
-    benchConfig(base, { mode: 'cdni', schedule }, { steps: 1, out: 'unused' });
+    benchConfig(base, { name: `cdni/${schedule}`, mode: 'cdni', configSchedule: schedule, inThread: false }, { steps: 1, out: 'unused' });
     return true;
   } catch {
     return false;

@@ -14,7 +14,12 @@ export const SEQUENTIAL = 'sequential';
 export interface BenchConfigName {
   name: string;
   mode: BenchMode;
+  /** As named (`sequential` included): the run's directory and records use it. */
   schedule: string;
+  /** The schedule its config resolves with (`sequential`: lockstep). */
+  configSchedule: string;
+  /** Every stage in the bench's own thread, one after another (`sequential`), not in workers. */
+  inThread: boolean;
 }
 
 /** Parses `cdni/async`; the schedule is checked against the config schema later (`sequential` is always accepted). */
@@ -23,7 +28,9 @@ export function parseConfigName(text: string): BenchConfigName {
   if (!match || !(modes as readonly string[]).includes(match[1])) {
     throw new ConfigError('--configs', [`"${text}": expected mode/schedule with mode one of ${modes.join(', ')} (e.g. cdni/async)`]);
   }
-  return { name: `${match[1]}/${match[2]}`, mode: match[1] as BenchMode, schedule: match[2] };
+  const [, mode, schedule] = match;
+  const inThread = schedule === SEQUENTIAL;
+  return { name: `${mode}/${schedule}`, mode: mode as BenchMode, schedule, configSchedule: inThread ? 'lockstep' : schedule, inThread };
 }
 
 /** backprop/lockstep, cdni/sequential, cdni/lockstep, cdni/async, and cdni/pipelined when the schema has that schedule. */

@@ -1,6 +1,6 @@
 import type { BenchResult } from './result.js';
 import type { LoadSample } from './load.js';
-import { versus, type Speedup } from './analysis.js';
+import type { Speedup } from './analysis.js';
 import { SEQUENTIAL } from './plan.js';
 import { describeCeiling } from './matmul-ceiling.js';
 
@@ -38,24 +38,19 @@ export function benchTable(r: BenchResult): string {
     `  matMul ceiling, one thread: ${describeCeiling(r.matMulCeiling)}; others' load meanwhile ${cores(r.matMulCeiling.load.othersLoadCores)}`,
     '',
   ];
-  // x sequential: only when a sequential configuration ran
-  const overSequential = versus(r.configs, SEQUENTIAL);
-  const withSequential = [...overSequential.values()].some((x) => x !== null);
-  const column = <T>(cell: T): T[] => (withSequential ? [cell] : []);
   lines.push(
     ...grid(
       [
-        ['config', 'samples/s', 'per repetition', ...column(`x ${SEQUENTIAL}`), 'whole run', "others' load"],
+        ['config', 'samples/s', 'per repetition', 'whole run', "others' load"],
         ...r.configs.map((c) => [
           c.config,
           c.medianSamplesPerSecond.toFixed(0),
           c.samplesPerSecond.map((x) => x.toFixed(0)).join(' '),
-          ...column(times(overSequential.get(c.config) ?? null)),
           c.medianWholeRunSamplesPerSecond.toFixed(0),
           cores(c.medianOthersLoadCores),
         ]),
       ],
-      [false, true, false, ...column(true), true, true],
+      [false, true, false, true, true],
     ),
   );
   lines.push(
@@ -63,9 +58,6 @@ export function benchTable(r: BenchResult): string {
       ? `  (samples/s: after the first ${s.warmup} steps of each run, in which every thread compiles its hot code; whole run: all ${s.steps} steps)`
       : `  (samples/s: over all ${s.steps} steps of each run)`,
   );
-  if (withSequential) {
-    lines.push(`  (x ${SEQUENTIAL}: median samples/s over the same mode's ${SEQUENTIAL} configuration, every stage in one thread one after another)`);
-  }
   if (r.speedups.length) {
     lines.push('', '  speedup (ratio of median samples/s; bound = min(cores, Σ busy / max busy) of the faster runs)');
     for (const sp of r.speedups) lines.push(`    ${speedupLine(sp)}`);
