@@ -248,9 +248,9 @@ class Run {
     }
     log.info({ runId: this.runId, out: dir.path, mode: config.mode, schedule: config.train.schedule, window: this.window, stages: stageGrouping(config), resumedFrom: this.resumedFrom }, 'starting stages');
     this.host = this.createHost();
-    const traceFile = (this.traceFile = new TraceFile(join(dir.path, 'trace.json')));
+    this.traceFile = new TraceFile(join(dir.path, 'trace.json'));
     this.pipeline = await Pipeline.start(specs, {
-      onTrace: (events) => traceFile.append(events),
+      onTrace: (events) => this.traceFile?.append(events),
       onStep: (r) => this.onStep(r),
       onLog: (m) => log[m.level]({ stage: m.stage, ...m.data }, m.msg),
       onStageFailure: (stage, error) => {
