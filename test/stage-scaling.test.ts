@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runFigures, scalingReport, type ScalingRun, type StageScalingReport } from '../src/bench/scaling-figures.js';
+import { withTempDir } from './helpers/temp-dir.js';
 
 const close = (actual: number, expected: number) => assert.ok(Math.abs(actual - expected) < 1e-9, `${actual} != ${expected}`);
 
@@ -85,9 +85,8 @@ test('the report keeps every repetition in order and takes each figure’s media
 const script = fileURLToPath(new URL('../scripts/stage-scaling.js', import.meta.url));
 const spawn = (args: string[]) => spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', timeout: 120_000 });
 
-test('stage-scaling runs both arrangements and writes the figures as JSON', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'synthgrad-scaling-'));
-  try {
+test('stage-scaling runs both arrangements and writes the figures as JSON', () =>
+  withTempDir('synthgrad-scaling', (dir) => {
     const json = join(dir, 'scaling.json');
     const r = spawn(['--steps', '5', '--warmup', '2', '--repetitions', '1', '--batch-size', '32', '--json', json]);
     assert.equal(r.status, 0, r.stderr);
@@ -106,10 +105,7 @@ test('stage-scaling runs both arrangements and writes the figures as JSON', () =
     for (const x of [m.oneThreadCpuMs, m.threadsCpuMs, m.cpuRatio, m.oneThreadSamplesPerSecond, m.threadsSamplesPerSecond, m.speedup, m.bound]) {
       assert.ok(x > 0, JSON.stringify(m));
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
 test('stage-scaling refuses a bad flag, naming it', () => {
   for (const args of [['--repetitions', '0'], ['--backend', 'gpu']]) {

@@ -1,31 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TraceFile } from '../src/metrics/trace-file.js';
 import { threadNames, type TraceEvent } from '../src/metrics/trace.js';
 import { train } from '../src/train.js';
 import type { Dataset } from '../src/data/index.js';
 import { easySplit, smallConfig } from './helpers/fixtures.js';
+import { withTempDir } from './helpers/temp-dir.js';
 
 const span = (tid: number, ts: number, name = 'forward'): TraceEvent => ({ name, cat: name, ph: 'X', pid: 1, tid, ts, dur: 3, args: { step: ts } });
 
-function withDir(body: (dir: string) => Promise<void> | void): Promise<void> | void {
-  const dir = mkdtempSync(join(tmpdir(), 'synthgrad-trace-'));
-  const done = () => rmSync(dir, { recursive: true, force: true });
-  try {
-    const r = body(dir);
-    if (r instanceof Promise) return r.finally(done);
-    done();
-  } catch (error) {
-    done();
-    throw error;
-  }
-}
-
 test('TraceFile: spans appended in batches, then one trace.json with the head first; the partial file goes', () =>
-  withDir((dir) => {
+  withTempDir('synthgrad-trace', (dir) => {
     const path = join(dir, 'trace.json');
     writeFileSync(`${path}.partial`, ',{"left":"by a killed run"}\n'); // started again
     const file = new TraceFile(path);
@@ -49,7 +36,7 @@ test('TraceFile: spans appended in batches, then one trace.json with the head fi
   }));
 
 test('TraceFile: valid JSON without a head, and without spans', () =>
-  withDir((dir) => {
+  withTempDir('synthgrad-trace', (dir) => {
     const a = new TraceFile(join(dir, 'a.json'));
     a.append([span(1, 1), span(1, 2)]);
     a.finish([], {});
@@ -61,7 +48,7 @@ test('TraceFile: valid JSON without a head, and without spans', () =>
   }));
 
 test('a run writes its spans to disk as the stages hand them over, not at the end (the orchestrator keeps none)', () =>
-  withDir(async (dir) => {
+  withTempDir('synthgrad-trace', async (dir) => {
     const out = join(dir, 'run');
     const data: Dataset = { train: easySplit(224, 1), validation: easySplit(64, 2), test: easySplit(64, 3) };
     const forwardSteps = (text: string) =>

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runWakeCase, WAKE_CASES } from '../src/bench/wake-cost.js';
 import { quantile } from '../src/bench/stats.js';
+import { withTempDir } from './helpers/temp-dir.js';
 
 const script = fileURLToPath(new URL('../scripts/wake-cost.js', import.meta.url));
 const spawn = (args: string[]) => spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', timeout: 120_000 });
@@ -27,9 +27,8 @@ test('a wake-cost case times every send of both threads after the warm-up', asyn
   }
 });
 
-test('wake-cost prints every case and writes the figures as JSON', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'synthgrad-wake-'));
-  try {
+test('wake-cost prints every case and writes the figures as JSON', () =>
+  withTempDir('synthgrad-wake', (dir) => {
     const json = join(dir, 'wake.json');
     const r = spawn(['--rounds', '20', '--warmup', '2', '--repetitions', '2', '--floats', '256', '--json', json]);
     assert.equal(r.status, 0, r.stderr);
@@ -38,10 +37,7 @@ test('wake-cost prints every case and writes the figures as JSON', () => {
     assert.deepEqual(out.cases.map((c) => c.name), WAKE_CASES.map((c) => c.name));
     assert.equal(out.runs.length, 2 * WAKE_CASES.length);
     for (const c of out.cases) assert.ok(c.medianUs > 0 && c.perRepetitionUs.length === 2, JSON.stringify(c));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
 test('wake-cost refuses a bad flag, naming it', () => {
   const r = spawn(['--rounds', '0']);

@@ -398,14 +398,9 @@ export class Stage {
 
   /** Reports this stage's done for `step`, with the dones of stages above that came down for it. */
   private reportDone(step: number, fields: Omit<RelayedDone, 'stage'> & { dropped?: 'here' | 'above' } = {}): void {
-    const relayed = this.takeRelays(step);
-    this.links.report({ kind: 'done', stage: this.spec.index, step, ...fields, ...(relayed.length > 0 && { relayed }) });
-  }
-
-  private takeRelays(step: number): RelayedDone[] {
-    const relayed = this.relays.get(step) ?? [];
+    const relayed = this.relays.get(step);
     this.relays.delete(step);
-    return relayed;
+    this.links.report({ kind: 'done', stage: this.spec.index, step, ...fields, ...(relayed && { relayed }) });
   }
 
   private skip(step: number, trace: Trace[], h: tf.Tensor | null): void {
