@@ -3,26 +3,13 @@
  * field types and sizes, and throw on anything else, so a stage never sees a malformed message.
  */
 import type { ControlMessage, DataMessage } from '../pipeline/protocol.js';
+import { fail, finite, int, only, record } from './field-checks.js';
 
 export interface DataMessageLimits {
   /** Largest batch (rows) accepted (default 65536). */
   maxRows?: number;
   /** Largest activations / gradient length in floats (default 16M = 64 MiB). */
   maxValues?: number;
-}
-
-function fail(what: string): never {
-  throw new TypeError(what);
-}
-
-function record(value: unknown): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('message is not an object');
-  return value as Record<string, unknown>;
-}
-
-function count(value: unknown, name: string, max: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > max) fail(`${name} must be an integer from 0 to ${max}`);
-  return value;
 }
 
 /**
@@ -34,9 +21,9 @@ export function validateRelayedDones(value: unknown, name: string, below: number
   for (const entry of value) {
     const d = record(entry);
     if (typeof d.stage !== 'number' || !Number.isSafeInteger(d.stage) || d.stage <= below) fail(`${name}[].stage must be a stage above ${below}`);
-    if (d.loss !== undefined && (typeof d.loss !== 'number' || !Number.isFinite(d.loss))) fail(`${name}[].loss must be a finite number`);
-    for (const key of ['correct', 'rows'] as const) if (d[key] !== undefined) count(d[key], `${name}[].${key}`, Number.MAX_SAFE_INTEGER);
-    for (const key of Object.keys(d)) if (!['stage', 'loss', 'correct', 'rows'].includes(key)) fail(`unexpected field ${JSON.stringify(key.slice(0, 40))} in ${name}[]`);
+    if (d.loss !== undefined) finite(d.loss, `${name}[].loss`);
+    for (const key of ['correct', 'rows'] as const) if (d[key] !== undefined) int(d[key], `${name}[].${key}`);
+    only(d, ['stage', 'loss', 'correct', 'rows'], ` in ${name}[]`);
   }
 }
 
@@ -49,31 +36,29 @@ export function dataMessageValidator(limits: DataMessageLimits = {}): (value: un
     if (m.kind === 'forward') {
       const forwardOnly = (m.eval !== undefined && m.eval !== null) || m.marker !== undefined;
       // evaluation batches and flush markers carry step -1
-      if (!(forwardOnly && m.step === -1)) count(m.step, 'step', Number.MAX_SAFE_INTEGER);
+      if (!(forwardOnly && m.step === -1)) int(m.step, 'step');
       if (m.marker !== undefined && m.marker !== true) fail('marker must be true when present');
-      const rows = count(m.rows, 'rows', maxRows);
+      const rows = int(m.rows, 'rows', 0, maxRows);
       if (!(m.activations instanceof Float32Array)) fail('activations must be a Float32Array');
       if (m.activations.length > maxValues) fail(`activations longer than ${maxValues}`);
       if (rows === 0 ? m.activations.length !== 0 : m.activations.length % rows !== 0) fail(`activations length ${m.activations.length} is not a multiple of rows ${rows}`);
       if (!(m.labels instanceof Uint8Array) || m.labels.length !== rows) fail('labels must be a Uint8Array of length rows');
       if (m.eval !== undefined && m.eval !== null) {
-        const tag = record(m.eval);
+        const tag = record(m.eval, 'eval');
         if (tag.split !== 'validation' && tag.split !== 'test') fail('eval.split must be validation or test');
-        count(tag.index, 'eval.index', Number.MAX_SAFE_INTEGER);
+        int(tag.index, 'eval.index');
       }
-      const known = new Set(['kind', 'step', 'rows', 'activations', 'labels', 'eval', 'marker']);
-      for (const key of Object.keys(m)) if (!known.has(key)) fail(`unexpected field ${JSON.stringify(key.slice(0, 40))}`);
+      only(m, ['kind', 'step', 'rows', 'activations', 'labels', 'eval', 'marker']);
       return;
     }
     if (m.kind === 'backward') {
-      count(m.step, 'step', Number.MAX_SAFE_INTEGER);
+      int(m.step, 'step');
       if (m.gradient !== null && !(m.gradient instanceof Float32Array)) fail('gradient must be a Float32Array or null');
       if (m.gradient !== null && m.gradient.length > maxValues) fail(`gradient longer than ${maxValues}`);
       if (typeof m.synthetic !== 'boolean') fail('synthetic must be a boolean');
       // the sender (a stage above the receiver, whose index this validator does not know) and stages above it
       if (m.done !== undefined) validateRelayedDones(m.done, 'done', 0);
-      const known = new Set(['kind', 'step', 'gradient', 'synthetic', 'done']);
-      for (const key of Object.keys(m)) if (!known.has(key)) fail(`unexpected field ${JSON.stringify(key.slice(0, 40))}`);
+      only(m, ['kind', 'step', 'gradient', 'synthetic', 'done']);
       return;
     }
     fail(`unknown data message kind ${JSON.stringify(String(m.kind).slice(0, 40))}`);

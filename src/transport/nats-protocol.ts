@@ -14,6 +14,7 @@
 import type { ControlMessage, ReportMessage, StageStats } from '../pipeline/protocol.js';
 import type { StageSpec } from '../pipeline/stage-spec.js';
 import { validateRelayedDones } from './message-validators.js';
+import { fail, finite, int, only, record, text } from './field-checks.js';
 
 /** Sender identities in the NATS header (see NatsChannel). */
 export const ORCHESTRATOR_SENDER = 'orchestrator';
@@ -56,24 +57,9 @@ export type StageWire =
   | { kind: 'stopped'; stage: number; instance: string; stats: StageStats }
   | { kind: 'failed'; stage: number; instance: string; message: string; stack?: string };
 
-function fail(what: string): never {
-  throw new TypeError(what);
-}
 
-function record(value: unknown, what = 'message'): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || ArrayBuffer.isView(value)) fail(`${what} is not an object`);
-  return value as Record<string, unknown>;
-}
 
-function int(value: unknown, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) fail(`${name} must be an integer from ${min} to ${max}`);
-  return value;
-}
 
-function finite(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) fail(`${name} must be a finite number`);
-  return value;
-}
 
 function nullableNumber(value: unknown, name: string): void {
   if (value !== null && value !== undefined && typeof value !== 'number') fail(`${name} must be a number or null`);
@@ -86,20 +72,12 @@ function shape(value: unknown, name: string): void {
   if (size > 1 << 24) fail(`${name} must have at most ${1 << 24} values in all`);
 }
 
-function text(value: unknown, name: string, max = 65_536): string {
-  if (typeof value !== 'string' || value.length > max) fail(`${name} must be a string of at most ${max} characters`);
-  return value;
-}
 
 function instance(value: unknown): string {
   if (typeof value !== 'string' || !INSTANCE_PATTERN.test(value)) fail('instance must be 1-64 letters, digits, - or _');
   return value;
 }
 
-function only(m: Record<string, unknown>, keys: string[]): void {
-  const known = new Set(keys);
-  for (const key of Object.keys(m)) if (!known.has(key)) fail(`unexpected field ${JSON.stringify(key.slice(0, 40))}`);
-}
 
 function stageField(m: Record<string, unknown>, stage: number): void {
   if (m.stage !== stage) fail(`stage must be ${stage}`);
