@@ -365,7 +365,7 @@ class Run {
     const t0 = performance.now();
     const val = await pipeline.evaluate('validation', sequentialBatches(this.data.validation, config.train.evalBatchSize));
     const test = await pipeline.evaluate('test', sequentialBatches(this.data.test, config.train.evalBatchSize));
-    this.trace.span('evaluate', t0, performance.now(), { epoch: p.epoch });
+    this.span('evaluate', t0, performance.now(), { epoch: p.epoch });
     p.val = val;
     p.test = test;
     const record: EpochRecord = {
@@ -403,7 +403,7 @@ class Run {
     const test = await pipeline.evaluate('test', sequentialBatches(this.data.test, config.train.evalBatchSize));
     const t1 = performance.now();
     this.pausedMs += t1 - t0;
-    this.trace.span('evaluate', t0, t1, { epoch: p.epoch, step: p.step });
+    this.span('evaluate', t0, t1, { epoch: p.epoch, step: p.step });
     const elapsedSeconds = (t1 - this.started) / 1000;
     recordMilestones(this.reached, test.accuracy, { epoch: p.epoch, step: p.step, elapsedSeconds });
     this.dir.metric({ type: 'eval', epoch: p.epoch, step: p.step, testLoss: test.loss, testAccuracy: test.accuracy, elapsedSeconds });
@@ -425,7 +425,7 @@ class Run {
     this.checkpointFiles = files;
     this.checkpointStep = this.p.step;
     this.pausedMs += performance.now() - t0;
-    this.trace.span('checkpoint', t0, performance.now(), { step: this.p.step });
+    this.span('checkpoint', t0, performance.now(), { step: this.p.step });
     this.log.debug({ step: this.p.step, folder }, 'checkpoint written');
   }
 
@@ -533,6 +533,12 @@ class Run {
         transport: { ...this.host.describe(), interruptions: pipeline.interruptions, lostInTransit: pipeline.lostInTransit, resent: pipeline.resent },
       }),
     };
+  }
+
+  /** One of the orchestrator's own spans (evaluations, checkpoints), on disk at once like the stages'. */
+  private span(name: string, start: number, end: number, args: Record<string, unknown>): void {
+    this.trace.span(name, start, end, args);
+    this.traceFile?.append(this.trace.take());
   }
 
   /** trace.json: Chrome trace events of every stage (compute, wait, send) and of the orchestrator. */

@@ -47,7 +47,7 @@ test('TraceFile: valid JSON without a head, and without spans', () =>
     a.finish([], {});
   }));
 
-test('a run writes its spans to disk as the stages hand them over, not at the end (the orchestrator keeps none)', () =>
+test('a run writes its spans to disk as the stages hand them over and the orchestrator records its own, not at the end', () =>
   withTempDir('synthgrad-trace', async (dir) => {
     const out = join(dir, 'run');
     const data: Dataset = { train: easySplit(224, 1), validation: easySplit(64, 2), test: easySplit(64, 3) };
@@ -56,18 +56,28 @@ test('a run writes its spans to disk as the stages hand them over, not at the en
         .split('\n')
         .filter((l) => l.includes('"forward"') && l.includes('"tid":1,'))
         .map((l) => JSON.parse(l.replace(/^,/, '').replace(/,$/, '')).args.step as number);
+    const evaluations = (text: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.includes('"evaluate"') && l.includes('"tid":0,'))
+        .map((l) => JSON.parse(l.replace(/^,/, '').replace(/,$/, '')).args.epoch as number);
     let atFirstEpoch: number[] | null = null;
+    let evaluatedAtFirstEpoch: number[] | null = null;
     const summary = await train({ ...smallConfig({ train: { epochs: 2, schedule: 'lockstep' } }), out }, {
       data,
       onEpoch: (record) => {
         if (record.epoch !== 1) return;
         assert.equal(existsSync(join(out, 'trace.json')), false);
-        atFirstEpoch = forwardSteps(readFileSync(join(out, 'trace.json.partial'), 'utf8'));
+        const partial = readFileSync(join(out, 'trace.json.partial'), 'utf8');
+        atFirstEpoch = forwardSteps(partial);
+        evaluatedAtFirstEpoch = evaluations(partial);
       },
     });
     assert.equal(summary.steps, 14);
     // stage 0's forward spans of epoch 1 (steps 0-6) were on disk when it ended
     assert.deepEqual(atFirstEpoch, [0, 1, 2, 3, 4, 5, 6]);
+    // and so was the orchestrator's span of epoch 1's evaluation
+    assert.deepEqual(evaluatedAtFirstEpoch, [1]);
     assert.equal(existsSync(join(out, 'trace.json.partial')), false);
     const trace = JSON.parse(readFileSync(join(out, 'trace.json'), 'utf8')) as { traceEvents: TraceEvent[]; otherData: { droppedSpans: number } };
     const forward = trace.traceEvents.filter((e) => e.tid === 1 && e.name === 'forward').map((e) => e.args!.step);
