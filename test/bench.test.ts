@@ -12,6 +12,7 @@ import {
   interleave,
   median,
   othersLoad,
+  pairedRatio,
   parallelismBound,
   parseConfigName,
   parseProcStat,
@@ -21,6 +22,7 @@ import {
   samplesPerSecondAfter,
   warmupSteps,
   sendShare,
+  speedupLine,
   speedups,
   stageFlops,
   benchConfig,
@@ -222,7 +224,7 @@ test('speedup table from fake summaries: medians, async over lockstep of the bou
   assert.equal(sp[0].ofBound, 0.75);
 
   const table = benchTable({ ...fakeResult(runs), configs, speedups: sp });
-  assert.match(table, /cdni\/async over cdni\/lockstep: 1\.50x of bound 2\.00 \(75%\)/);
+  assert.match(table, /cdni\/async over cdni\/lockstep: 1\.50x \(paired 1\.50x\) of bound 2\.00 \(75%\)/);
   assert.match(table, /cdni\/async\s+1500\s+1500 1650 1400\s+1500\s+0\.05 cores/);
   assert.match(table, /samples\/s: over all 100 steps of each run/);
   assert.match(table, /25\.7 GFLOP\/s/);
@@ -258,7 +260,7 @@ test('lockstep, async and pipelined are compared with sequential too (the parall
     sp.map((s) => `${s.numerator} / ${s.denominator}`),
     ['cdni/lockstep / cdni/sequential', 'cdni/async / cdni/lockstep', 'cdni/async / cdni/sequential', 'cdni/pipelined / cdni/lockstep', 'cdni/pipelined / cdni/sequential', 'cdni/pipelined / cdni/async'],
   );
-  assert.deepEqual(sp.shift(), { numerator: 'cdni/lockstep', denominator: 'cdni/sequential', speedup: 1.25, bound: null, ofBound: null });
+  assert.deepEqual(sp.shift(), { numerator: 'cdni/lockstep', denominator: 'cdni/sequential', speedup: 1.25, paired: 1.25, bound: null, ofBound: null });
   assert.equal(sp[1].speedup, 150 / 80);
   assert.equal(sp[1].bound, 1.5); // the async runs' own: min(2, (2 + 1) / 2)
   assert.equal(sp[1].ofBound, 150 / 80 / 1.5);
@@ -274,9 +276,9 @@ test('lockstep, async and pipelined are compared with sequential too (the parall
   const table = benchTable({ ...fakeResult(runs), configs, speedups: speedups(configs) });
   assert.match(table, /config\s+samples\/s\s+per repetition\s+whole run\s+others' load\n/);
   assert.match(table, /backprop\/lockstep\s+120\s+120\s+120\s+0\.05 cores/);
-  assert.match(table, /cdni\/lockstep over cdni\/sequential: 1\.25x\n/);
-  assert.match(table, /cdni\/async over cdni\/lockstep: 1\.50x of bound 1\.50 \(100%\); 1\.20 over a lockstep that already overlaps stages \(125%\)/);
-  assert.match(table, /cdni\/async over cdni\/sequential: 1\.88x of bound 1\.50 \(125%\)\n/);
+  assert.match(table, /cdni\/lockstep over cdni\/sequential: 1\.25x \(paired 1\.25x\)\n/);
+  assert.match(table, /cdni\/async over cdni\/lockstep: 1\.50x \(paired 1\.50x\) of bound 1\.50 \(100%\); 1\.20 over a lockstep that already overlaps stages \(125%\)/);
+  assert.match(table, /cdni\/async over cdni\/sequential: 1\.88x \(paired 1\.88x\) of bound 1\.50 \(125%\)\n/);
   assert.match(table, /sequential runs in one thread: a stage's wait is the rest of the training time/);
   // without a sequential run: no line over it, no note
   const noSequential = configs.filter((c) => c.config !== 'cdni/sequential');
@@ -284,6 +286,22 @@ test('lockstep, async and pipelined are compared with sequential too (the parall
   assert.match(plain, /cdni\/async\s+150\s+150\s+150\s+0\.05 cores/);
   assert.doesNotMatch(plain, /sequential/);
   assert.doesNotMatch(plain, /overlaps stages/, 'no scaled bound without a sequential run');
+});
+
+test('paired speedup: the median of each repetition\'s own ratio, which a machine slowing down during the bench leaves as it is', () => {
+  const rec = (config: string, sps: number, repetition: number): RunRecord =>
+    runRecord(fakeSummary(config.split('/')[1], sps, [1, 1]), { config, repetition, index: 0, load: quiet, cores: 2 }, trainingStats([1, 1], [0, 0]));
+  // the second repetition of both ran on a slowed machine; async ran 1.5x lockstep beside it but the third time
+  const lockstep = [1000, 600, 1000];
+  const async = [1500, 900, 1300];
+  const runs = lockstep.flatMap((l, k) => [rec('cdni/lockstep', l, k + 1), rec('cdni/async', async[k], k + 1)]);
+  const [sp] = speedups(aggregate(runs));
+  assert.equal(sp.speedup, 1300 / 1000, 'the medians come from different repetitions');
+  assert.equal(sp.paired, 1.5, 'the median of 1.5, 1.5 and 1.3');
+  assert.match(speedupLine(sp), /^cdni\/async over cdni\/lockstep: 1\.30x \(paired 1\.50x\) of bound/);
+  assert.equal(pairedRatio([3, 4, 5], [1, 2, 5]), 2);
+  assert.equal(pairedRatio([3, 4], [1, 2, 5]), null, 'different numbers of repetitions');
+  assert.equal(pairedRatio([], []), null);
 });
 
 test('stage FLOPs: x·W, xᵀ·dy, dy·Wᵀ per dense layer, the synthesizer predict and train', async () => {

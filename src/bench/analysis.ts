@@ -206,6 +206,12 @@ export interface Speedup {
   numerator: string;
   denominator: string;
   speedup: number;
+  /**
+   * The median of each repetition's own ratio (repetition k of one over repetition k of the
+   * other, run one after the other): steadier than the ratio of medians when the machine's speed
+   * drifts during the bench. Null when the two have different numbers of repetitions.
+   */
+  paired: number | null;
   /** The parallelism bound of the numerator's runs (null when comparing two parallel schedules). */
   bound: number | null;
   /** speedup / bound */
@@ -248,6 +254,7 @@ export function speedups(aggregates: readonly ConfigAggregate[]): Speedup[] {
         numerator: a.config,
         denominator: b.config,
         speedup,
+        paired: pairedRatio(a.samplesPerSecond, b.samplesPerSecond),
         bound,
         ofBound: bound ? speedup / bound : null,
         ...(overLockstep && { lockstepBound: { bound: overLockstep, ofBound: speedup / overLockstep } }),
@@ -255,4 +262,10 @@ export function speedups(aggregates: readonly ConfigAggregate[]): Speedup[] {
     }
   }
   return out;
+}
+
+/** The median of a[k] / b[k]; null when the lists differ in length or are empty. */
+export function pairedRatio(a: readonly number[], b: readonly number[]): number | null {
+  if (a.length === 0 || a.length !== b.length) return null;
+  return median(a.map((x, k) => x / b[k]));
 }

@@ -2,7 +2,7 @@
 export { runBench, benchConfigNames, defaultBenchDir, warmupSteps, type BenchOptions } from './bench.js';
 export type { BenchResult } from './result.js';
 export { benchTable, speedupLine } from './table.js';
-export { aggregate, runRecord, samplesPerSecondAfter, speedups, type WarmupMark, type ConfigAggregate, type RunFigures, type RunRecord, type Speedup, type StageFigures, type StageShares } from './analysis.js';
+export { aggregate, pairedRatio, runRecord, samplesPerSecondAfter, speedups, type WarmupMark, type ConfigAggregate, type RunFigures, type RunRecord, type Speedup, type StageFigures, type StageShares } from './analysis.js';
 export { parallelismBound, utilisation, sendShare } from './bound.js';
 export { median } from './stats.js';
 export { interleave, parseConfigName, defaultConfigNames, SEQUENTIAL, type BenchConfigName, type PlannedRun } from './plan.js';

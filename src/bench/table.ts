@@ -18,7 +18,8 @@ export function grid(rows: string[][], right: boolean[]): string[] {
 }
 
 export function speedupLine(s: Speedup): string {
-  const head = `${s.numerator} over ${s.denominator}: ${s.speedup.toFixed(2)}x`;
+  const paired = s.paired === null ? '' : ` (paired ${s.paired.toFixed(2)}x)`;
+  const head = `${s.numerator} over ${s.denominator}: ${s.speedup.toFixed(2)}x${paired}`;
   if (s.bound === null) return head;
   const line = `${head} of bound ${s.bound.toFixed(2)} (${pct(s.ofBound!)})`;
   const l = s.lockstepBound;
@@ -59,7 +60,7 @@ export function benchTable(r: BenchResult): string {
       : `  (samples/s: over all ${s.steps} steps of each run)`,
   );
   if (r.speedups.length) {
-    lines.push('', '  speedup (ratio of median samples/s; bound = min(cores, Σ busy / max busy) of the faster runs)');
+    lines.push('', '  speedup (ratio of median samples/s; paired: median of the repetitions\' own ratios; bound = min(cores, Σ busy / max busy) of the faster runs)');
     for (const sp of r.speedups) lines.push(`    ${speedupLine(sp)}`);
   }
   lines.push('');
