@@ -1,22 +1,14 @@
-import type { RunData } from './read-run.js';
+import type { RunData, RunSummary } from './read-run.js';
 
 /** The summary figures of one run: from summary.json, or from config.json and metrics.jsonl when it is missing. */
-export interface RunFigures {
-  preset: string | null;
-  mode: string | null;
-  schedule: string | null;
-  window: number | null;
-  backend: string | null;
-  stages: number | null;
-  epochs: number | null;
-  steps: number | null;
-  wallSeconds: number | null;
+export type RunFigures = Pick<
+  RunSummary,
+  'preset' | 'mode' | 'schedule' | 'window' | 'backend' | 'stages' | 'epochs' | 'steps' | 'wallSeconds' | 'valAccuracy' | 'testAccuracy'
+> & {
   samplesPerSecond: number | null;
-  valAccuracy: number | null;
-  testAccuracy: number | null;
   /** false: no summary.json, the figures are estimated from metrics.jsonl (the run is unfinished). */
   fromSummary: boolean;
-}
+};
 
 export interface StageUtilisation {
   stage: number;
