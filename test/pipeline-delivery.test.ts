@@ -1,7 +1,7 @@
 /**
  * The pipeline over a transport that loses messages, with a scripted host (no workers, no
  * network): batches lost after an interruption are found by step number and abandoned at every
- * stage, evaluation batches whose results were lost are sent again, and a stall fails the run
+ * stage, evaluation batches whose results were lost are sent again (a few in flight at a time), and a stall fails the run
  * naming the stages it waits for.
  */
 import { test } from 'node:test';
@@ -104,6 +104,38 @@ test('evaluation batches whose results were lost are sent again after an interru
     answer(1, 4);
     answer(2, 4);
     assert.deepEqual(await result, { loss: 1, accuracy: 1 });
+  } finally {
+    await pipeline.destroy();
+  }
+});
+
+test('evaluation keeps one batch per stage and one more in flight, making each batch only when it is sent', async () => {
+  const host = new ScriptedHost();
+  const pipeline = await Pipeline.start(specs(), {}, host);
+  try {
+    const batches = trainingBatches(10, 4);
+    let made = 0;
+    function* lazily() {
+      for (const b of batches) {
+        made += 1;
+        yield b;
+      }
+    }
+    const result = pipeline.evaluate('test', lazily());
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(host.sent.map((m) => m.eval?.index), [0, 1, 2, 3], '3 stages: 4 batches in flight');
+    assert.equal(made, 4);
+    const answer = (index: number) => host.events.report({ kind: 'eval', stage: 2, tag: { split: 'test', index }, lossSum: 4, correct: index % 2 === 0 ? 4 : 0, rows: 4 });
+    answer(2);
+    assert.deepEqual(host.sent.map((m) => m.eval?.index), [0, 1, 2, 3, 4], 'an answer lets the next one go');
+    answer(2); // a second answer to the same batch frees nothing
+    assert.equal(host.sent.length, 5);
+    host.events.interrupted!('the server restarted');
+    assert.deepEqual(host.sent.slice(5).map((m) => m.eval?.index), [0, 1, 3, 4], 'only the batches sent and unanswered go again');
+    for (let index = 0; index < 10; index++) if (index !== 2) answer(index);
+    assert.deepEqual(await result, { loss: 1, accuracy: 0.5 });
+    assert.equal(made, 10);
+    assert.deepEqual(host.sent.map((m) => m.eval?.index).filter((i) => i! >= 5), [5, 6, 7, 8, 9]);
   } finally {
     await pipeline.destroy();
   }
