@@ -9,3 +9,4 @@ export * from './sequential.js';
 export * from './init.js';
 export * from './build.js';
 export * from './adam.js';
+export * from './lstm.js';
