@@ -9,6 +9,7 @@ import { placementOf, type Config, type ConfigInput } from './config/schema.js';
 import { loadDataset, checkInputShape, sequentialBatches, type Dataset } from './data/index.js';
 import { epochOrder, trainingSteps } from './run/training-order.js';
 import { Pipeline, type TrainStepResult } from './pipeline/pipeline.js';
+import { describeAdapter } from './runtime/webgpu.js';
 import { stageGrouping, stageSpecs, type Fault, type StageSpec } from './pipeline/stage-spec.js';
 import { stageNiceness } from './pipeline/priorities.js';
 import type { StageStats } from './pipeline/protocol.js';
@@ -274,9 +275,11 @@ class Run {
     }, this.host);
     try {
       const skipped = Object.fromEntries(this.pipeline.skippedBackends[0].map((s) => [s.candidate, s.reason]));
-      log.info({ backends: this.pipeline.backends, skipped }, `stages ready on ${this.pipeline.backends[0]}`);
+      const adapters = this.pipeline.adapters.map((a, stage) => (a ? `stage ${stage}: ${describeAdapter(a)}` : null)).filter((a) => a !== null);
+      const on = adapters.length > 0 ? ` (${adapters.join('; ')})` : '';
+      log.info({ backends: this.pipeline.backends, adapters: this.pipeline.adapters, skipped }, `stages ready on ${this.pipeline.backends[0]}${on}`);
       if (this.resumedFrom === null) {
-        dir.writeJson('config.json', { runId: this.runId, config, configHash: configHash(config), backends: this.pipeline.backends, window: this.window, versions: versions() });
+        dir.writeJson('config.json', { runId: this.runId, config, configHash: configHash(config), backends: this.pipeline.backends, adapters: this.pipeline.adapters, window: this.window, versions: versions() });
       }
       const stopped = await this.trainEpochs();
       if (stopped) {

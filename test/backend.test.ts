@@ -1,30 +1,39 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
-import { selectBackend } from '../src/runtime/backend.js';
+import { nativeProblem, selectBackend } from '../src/runtime/backend.js';
+import { startWebGpu } from '../src/runtime/webgpu.js';
 
-const require = createRequire(import.meta.url);
-const installed = (pkg: string) => {
-  try {
-    require.resolve(pkg);
-    return true;
-  } catch {
-    return false;
-  }
-};
-const native = installed('@tensorflow/tfjs-node-gpu') || installed('@tensorflow/tfjs-node');
+/** Whether a native tfjs backend loads here (an install without its downloaded binding does not). */
+const nativeWorks = await Promise.any(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'].map((p) => import(p))).then(
+  () => true,
+  () => false,
+);
 
-test('auto falls back to wasm and says why the native backends were skipped', { skip: native && 'a native backend is installed' }, async () => {
+test('auto falls back to wasm and says why the native backends were skipped', { skip: nativeWorks && 'a native backend works here' }, async () => {
+  const adapter = await startWebGpu().catch(() => null);
   const choice = await selectBackend('auto');
+  if (adapter && !adapter.software) {
+    assert.equal(choice.name, 'webgpu', 'a hardware adapter comes before wasm');
+    return;
+  }
   assert.equal(choice.name, 'wasm');
   assert.equal(tf.getBackend(), 'wasm');
-  assert.deepEqual(choice.skipped.map((s) => s.candidate), ['tfjs-node-gpu', 'tfjs-node']);
-  for (const s of choice.skipped) assert.match(s.reason, /Cannot find (package|module)/);
+  assert.deepEqual(choice.skipped.map((s) => s.candidate), ['tfjs-node-gpu', 'tfjs-node', 'webgpu']);
+  for (const s of choice.skipped.slice(0, 2)) assert.match(s.reason, /is (not installed|installed without its native binding).*docs\/backends\.md/);
+  if (adapter) assert.match(choice.skipped[2].reason, /only a software adapter, .*taken only with --backend webgpu/);
 });
 
-test('--backend tensorflow without the native package fails with what to do next', { skip: native && 'a native backend is installed' }, async () => {
+test('--backend tensorflow without the native package fails with what to do next', { skip: nativeWorks && 'a native backend works here' }, async () => {
   await assert.rejects(selectBackend('tensorflow'), /no backend could start for --backend tensorflow \(install @tensorflow\/tfjs-node.*--backend wasm\)/);
+});
+
+test('a missing or half-installed tfjs-node-gpu is named with what to do', () => {
+  const missing = nativeProblem('@tensorflow/tfjs-node-gpu', "Cannot find package '@tensorflow/tfjs-node-gpu' imported from /x/backend.js");
+  assert.match(missing, /^@tensorflow\/tfjs-node-gpu is not installed \(optional: `npm install @tensorflow\/tfjs-node-gpu` on a machine with internet/);
+  const unbuilt = nativeProblem('@tensorflow/tfjs-node-gpu', 'The Node.js native addon module (tfjs_binding.node) can not be found at path: /x');
+  assert.match(unbuilt, /installed without its native binding.*`npm rebuild @tensorflow\/tfjs-node-gpu` with internet/);
+  assert.equal(nativeProblem('@tensorflow/tfjs-node', 'libcudart.so.11.0: cannot open'), 'libcudart.so.11.0: cannot open');
 });
 
 test('an explicit backend is taken as asked', async () => {

@@ -26,7 +26,7 @@ class ScriptedHost implements StageHost {
 
   async start(specs: StageSpec[], events: StageHostEvents): Promise<void> {
     this.events = events;
-    for (const s of specs) events.report({ kind: 'ready', stage: s.index, backend: 'scripted', skipped: [], restoredStep: null });
+    for (const s of specs) events.report({ kind: 'ready', stage: s.index, backend: 'scripted', adapter: null, skipped: [], restoredStep: null });
   }
   send(message: ForwardMessage): void {
     this.sent.push(message);

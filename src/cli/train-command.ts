@@ -22,7 +22,7 @@ export function trainCommand(): Command {
     .option('--batch-size <n>', 'examples per batch', positiveInt)
     .option('--lr <rate>', 'Adam learning rate', number)
     .option('--seed <seed>', 'seed of every random stream', seed)
-    .addOption(new Option('--backend <name>', 'tfjs backend in each stage').choices(['auto', 'tensorflow', 'wasm', 'cpu']))
+    .addOption(new Option('--backend <name>', 'tfjs backend in each stage').choices(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']))
     .addOption(new Option('--schedule <name>', 'lockstep (one batch at a time, repeatable), async (free-running) or pipelined (parallel and repeatable)').choices(['lockstep', 'async', 'pipelined']))
     .option('--window <n>', 'batches in flight with --schedule async or pipelined', positiveInt)
     .option('--update-probability <p>', 'probability that a stage updates on a batch (dni/cdni)', number)

@@ -165,7 +165,7 @@ export const configSchema = z
     syntheticInputs: syntheticInputsSchema.optional(),
     optimizer: optimizerSchema,
     train: trainSchema,
-    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    backend: z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']).default('auto'),
     /**
      * Where stages run: 'thread' (worker threads, MessagePorts) or 'process' (one child process per
      * stage, over NATS). Unset: thread, except process with backend tensorflow (tfjs-node fails in a

@@ -5,6 +5,7 @@ import { doneReportsPerStep, type StageSpec } from './stage-spec.js';
 import { doneCredit, doneLoss, doneStages } from './done.js';
 import { StageError } from './stage-error.js';
 import type { TraceEvent } from '../metrics/trace.js';
+import type { AdapterInfo } from '../runtime/webgpu.js';
 import type { StageHost } from './stage-host.js';
 import { ThreadStageHost } from './thread-host.js';
 import { LostSteps } from './lost-steps.js';
@@ -54,6 +55,8 @@ export class Pipeline {
   readonly backends: string[] = [];
   /** Per stage: the backends tried before the one taken, and why each was not. */
   readonly skippedBackends: { candidate: string; reason: string }[][] = [];
+  /** Per stage, the GPU adapter its webgpu backend runs on (null on other backends). */
+  readonly adapters: (AdapterInfo | null)[] = [];
   /** Per stage: the step its checkpoint was taken at, when it was restored from one. */
   readonly restoredSteps: (number | null)[] = [];
   restarts = 0;
@@ -414,6 +417,7 @@ export class Pipeline {
       case 'ready':
         this.backends[message.stage] = message.backend;
         this.skippedBackends[message.stage] = message.skipped;
+        this.adapters[message.stage] = message.adapter;
         this.restoredSteps[message.stage] = message.restoredStep;
         this.ready.add(message.stage);
         break;

@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { TraceEvent } from '../metrics/trace.js';
 import type { StageMemory } from '../runtime/memory.js';
+import type { AdapterInfo } from '../runtime/webgpu.js';
 
 /**
  * Messages between stages and the orchestrator. Activations and gradients travel as
@@ -147,7 +148,7 @@ export interface StageStats extends StageTimes {
 
 /** stage -> orchestrator */
 export type ReportMessage =
-  | { kind: 'ready'; stage: number; backend: string; skipped: { candidate: string; reason: string }[]; restoredStep: number | null }
+  | { kind: 'ready'; stage: number; backend: string; adapter: AdapterInfo | null; skipped: { candidate: string; reason: string }[]; restoredStep: number | null }
   /** `state`: the encoded stage state, when the checkpoint was requested `inline`. */
   | { kind: 'checkpointed'; stage: number; step: number; file: string; bytes: number; state?: Uint8Array }
   /** The stage now sends and listens on the ports of a `rewire` message. */

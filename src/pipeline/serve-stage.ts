@@ -143,7 +143,7 @@ export async function serveStage(
     const now = threadCpu();
     return now && atReady ? { cpuSeconds: now.cpuSeconds - atReady.cpuSeconds, runQueueSeconds: now.runQueueSeconds - atReady.runQueueSeconds } : {};
   };
-  report({ kind: 'ready', stage: spec.index, backend: backend.name, skipped: backend.skipped, restoredStep });
+  report({ kind: 'ready', stage: spec.index, backend: backend.name, adapter: backend.adapter, skipped: backend.skipped, restoredStep });
 
   let actionsSinceTurn = 0;
   try {

@@ -180,6 +180,11 @@ function validateReport(value: unknown, stage: number): void {
     case 'ready':
       stageField(m, stage);
       text(m.backend, 'backend', 64);
+      if (m.adapter !== null) {
+        const a = record(m.adapter, 'adapter');
+        for (const key of ['vendor', 'architecture', 'device', 'description']) text(a[key], `adapter.${key}`, 1024);
+        if (typeof a.software !== 'boolean') fail('adapter.software must be a boolean');
+      }
       if (!Array.isArray(m.skipped)) fail('skipped must be an array');
       for (const s of m.skipped) {
         const r = record(s, 'skipped[]');
