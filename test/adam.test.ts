@@ -4,7 +4,9 @@ import seedrandom from 'seedrandom';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { adamUpdate } from '../src/runtime/wasm-kernels.js';
+import { wasmOps } from '../src/runtime/wasm-kernels.js';
+import { ops } from '../src/runtime/ops.js';
+import { portableOps } from '../src/runtime/portable-ops.js';
 import { Adam } from '../src/model/index.js';
 
 const SHAPES: number[][] = [[4, 3], [3], [2, 5]];
@@ -136,9 +138,11 @@ describe('Adam (wasm)', () => {
 
   it('on wasm, the SIMD kernel built from kernels.wat loads (otherwise Adam falls back to tfjs ops)', async () => {
     await tf.setBackend('wasm');
-    assert.ok(adamUpdate(), 'dist/src/runtime/kernels.wasm missing or not loadable: run npm run build');
+    assert.ok(wasmOps(), 'dist/src/runtime/kernels.wasm missing or not loadable: run npm run build');
+    assert.equal(ops(), wasmOps());
     await tf.setBackend('cpu');
-    assert.equal(adamUpdate(), null);
+    assert.equal(wasmOps(), null);
+    assert.equal(ops(), portableOps);
   });
 
   it('updates in the wasm heap (SIMD kernel) exactly as the tfjs ops do on cpu', async () => {

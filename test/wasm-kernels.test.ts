@@ -4,7 +4,16 @@ import seedrandom from 'seedrandom';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { wasmAllFinite, wasmColumnSum, wasmConcatColumns, wasmRegression, wasmTranspose } from '../src/runtime/wasm-kernels.js';
+import { wasmOps } from '../src/runtime/wasm-kernels.js';
+import { ops } from '../src/runtime/ops.js';
+import { portableOps, type BackendOps } from '../src/runtime/portable-ops.js';
+
+/** The wasm backend's own operations (the backend must be active). */
+function wasm(): BackendOps {
+  const own = wasmOps();
+  assert.ok(own, 'kernels.wasm missing: run npm run build');
+  return own;
+}
 import { allFinite, finiteData } from '../src/pipeline/non-finite.js';
 import { columnSum, transpose2d } from '../src/model/layer.js';
 
@@ -28,8 +37,7 @@ describe('wasm kernels (src/runtime/kernels.wat)', () => {
     for (const [rows, cols] of SHAPES) {
       const values = matrix(rows, cols, rng);
       const x = tf.tensor2d(values, [rows, cols]);
-      const t = wasmTranspose(x);
-      assert.ok(t, 'kernels.wasm missing: run npm run build');
+      const t = wasm().transpose2d(x);
       assert.deepEqual(t.shape, [cols, rows]);
       const out = t.dataSync();
       for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) assert.equal(out[c * rows + r], values[r * cols + c], `[${rows}, ${cols}] at (${r}, ${c})`);
@@ -42,8 +50,7 @@ describe('wasm kernels (src/runtime/kernels.wat)', () => {
     for (const [rows, cols] of SHAPES) {
       const values = matrix(rows, cols, rng);
       const x = tf.tensor2d(values, [rows, cols]);
-      const s = wasmColumnSum(x, 0.25);
-      assert.ok(s, 'kernels.wasm missing: run npm run build');
+      const s = wasm().columnSum(x, 0.25);
       assert.deepEqual(s.shape, [1, cols]);
       const out = s.dataSync();
       for (let c = 0; c < cols; c++) {
@@ -83,8 +90,8 @@ describe('wasm kernels (src/runtime/kernels.wat)', () => {
           const ok = tf.tensor1d(values);
           values[at] = bad;
           const broken = tf.tensor1d(values);
-          assert.equal(wasmAllFinite([ok]), true, `n=${n}`);
-          assert.equal(wasmAllFinite([ok, broken]), false, `n=${n}, ${bad} at ${at}`);
+          assert.equal(wasm().allFinite([ok]), true, `n=${n}`);
+          assert.equal(wasm().allFinite([ok, broken]), false, `n=${n}, ${bad} at ${at}`);
           await tf.setBackend('cpu');
           const [okCpu, brokenCpu] = [tf.tensor1d(values.map((v, i) => (i === at ? 3.4e38 : v))), tf.tensor1d(values)];
           assert.equal(allFinite([okCpu]), true);
@@ -120,7 +127,7 @@ describe('wasm kernels (src/runtime/kernels.wat)', () => {
       const [y, t, u] = [0, 1, 2].map(() => Float32Array.from({ length: n }, () => rng() * 2 - 1));
       const rows = 128;
       const fast = tf.tidy(() => {
-        const r = wasmRegression(tf.tensor1d(y), tf.tensor1d(t), tf.tensor1d(u), rows, 2 / rows)!;
+        const r = wasm().regression(tf.tensor1d(y), tf.tensor1d(t), tf.tensor1d(u), rows, 2 / rows);
         return [r.dy.dataSync().slice(), r.stats.dataSync().slice()];
       });
       await tf.setBackend('cpu');
@@ -138,21 +145,27 @@ describe('wasm kernels (src/runtime/kernels.wat)', () => {
     const rng = seedrandom('concat');
     for (const [rows, ca, cb] of [[1, 1, 1], [3, 5, 2], [128, 256, 10]]) {
       const [a, b] = [matrix(rows, ca, rng), matrix(rows, cb, rng)];
-      const out = tf.tidy(() => wasmConcatColumns(tf.tensor2d(a, [rows, ca]), tf.tensor2d(b, [rows, cb]))!.dataSync().slice());
+      const out = tf.tidy(() => wasm().concatColumns(tf.tensor2d(a, [rows, ca]), tf.tensor2d(b, [rows, cb])).dataSync().slice());
       const expected = tf.tidy(() => tf.concat([tf.tensor2d(a, [rows, ca]), tf.tensor2d(b, [rows, cb])], 1).dataSync().slice());
       assert.deepEqual(out, expected, `[${rows}, ${ca}] + [${rows}, ${cb}]`);
     }
   });
 
-  it('are not used off wasm', async () => {
+  it('are the wasm backend\'s operations, and not used off wasm', async () => {
+    assert.equal(ops(), wasm());
     await tf.setBackend('cpu');
-    const x = tf.ones([2, 2]) as tf.Tensor2D;
-    assert.equal(wasmTranspose(x), null);
-    assert.equal(wasmColumnSum(x, 1), null);
-    assert.equal(wasmAllFinite([x]), null);
-    assert.equal(wasmRegression(x, x, x, 2, 1), null);
-    assert.equal(wasmConcatColumns(x, x), null);
-    x.dispose();
+    assert.equal(wasmOps(), null);
+    assert.equal(ops(), portableOps);
     await tf.setBackend('wasm');
+  });
+
+  it('leave tensors of another dtype to the portable ops', () => {
+    tf.tidy(() => {
+      const a = tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32');
+      const b = tf.tensor2d([5, 6], [2, 1], 'int32');
+      assert.deepEqual(Array.from(wasm().concatColumns(a, b).dataSync()), [1, 2, 5, 3, 4, 6]);
+      assert.deepEqual(Array.from(wasm().transpose2d(a).dataSync()), [1, 3, 2, 4]);
+      assert.equal(wasm().allFinite([a]), true);
+    });
   });
 });

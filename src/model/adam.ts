@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { adamUpdate, type AdamHyper } from '../runtime/wasm-kernels.js';
+import { ops, type AdamHyper } from '../runtime/ops.js';
 
 export interface AdamOptions {
   learningRate: number;
@@ -19,10 +19,9 @@ export interface AdamOptions {
  * eps_t = eps sqrt(1-b2^t) (identical algebraically, two fewer full-size ops per parameter).
  * b1^t, b2^t follow tfjs's float32 accumulation exactly. Moments are created up front.
  *
- * On the wasm backend the update is one SIMD loop over the data in the backend's memory
- * (src/runtime/kernels.wat; the eleven element-wise tfjs ops it replaces each allocate and walk a
- * full-size tensor); elsewhere it is built from tfjs ops. Both compute in float32, op by op, in the
- * same order.
+ * The element-wise update is the backend's own (src/runtime/ops.ts): on wasm one SIMD loop over
+ * the data in the backend's memory (the eleven element-wise tfjs ops it replaces each allocate and
+ * walk a full-size tensor), elsewhere tfjs ops. Both compute in float32, op by op, in the same order.
  */
 export class Adam {
   learningRate: number;
@@ -74,39 +73,12 @@ export class Adam {
     const sqrtOneMinusAcc2 = Math.sqrt(oneMinusAcc2);
     const negLrT = (-this.learningRate * sqrtOneMinusAcc2) / oneMinusAcc1;
     const epsT = this.epsilon * sqrtOneMinusAcc2;
-    if (!this.stepInHeap(grads, negLrT, epsT)) {
-      tf.tidy(() => {
-        this.params.forEach((p, i) => {
-          const g = grads[i].shape.length === p.shape.length ? grads[i] : tf.reshape(grads[i], p.shape);
-          const m = tf.add(tf.mul(this.m[i], b1), tf.mul(g, 1 - b1));
-          const v = tf.add(tf.mul(this.v[i], b2), tf.mul(tf.square(g), 1 - b2));
-          this.m[i].assign(m);
-          this.v[i].assign(v);
-          p.assign(tf.add(tf.div(tf.mul(m, negLrT), tf.add(tf.sqrt(v), epsT)), p));
-        });
-      });
-    }
+    const hyper: AdamHyper = { b1, b2, c1: 1 - b1, c2: 1 - b2, lr: negLrT, eps: epsT };
+    const backendOps = ops();
+    this.params.forEach((p, i) => backendOps.adamUpdate(p, this.m[i], this.v[i], grads[i], hyper));
     this.accBeta1 = Math.fround(this.accBeta1 * Math.fround(b1));
     this.accBeta2 = Math.fround(this.accBeta2 * Math.fround(b2));
     this.iterationCount += 1;
-  }
-
-  /**
-   * The wasm path of step(): false (nothing done) on other backends. The moments are updated in
-   * place. The parameters are not: the backend caches packed copies of matMul weights by tensor,
-   * so each parameter gets a new tensor (a copy, then updated in place) and is assigned it.
-   */
-  private stepInHeap(grads: tf.Tensor[], negLrT: number, epsT: number): boolean {
-    const update = adamUpdate();
-    if (!update) return false;
-    const hyper: AdamHyper = { b1: this.beta1, b2: this.beta2, c1: 1 - this.beta1, c2: 1 - this.beta2, lr: negLrT, eps: epsT };
-    this.params.forEach((p, i) => {
-      const next = tf.clone(p);
-      update(next, this.m[i], this.v[i], grads[i], hyper);
-      p.assign(next);
-      next.dispose();
-    });
-    return true;
   }
 
   /** [Float32Array [iterations, beta1^(t+1), beta2^(t+1)], ...m, ...v] (copies). */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { wasmColumnSum, wasmTranspose } from '../runtime/wasm-kernels.js';
+import { ops } from '../runtime/ops.js';
 
 /**
  * Tensors saved by a training-mode forward pass for the matching backward pass.
@@ -64,18 +64,14 @@ export function alias<T extends tf.Tensor>(t: T): T {
   return tf.reshape(t, t.shape) as T;
 }
 
-/**
- * scale · column sums of a [rows, cols] matrix as a [1, cols] matrix: on wasm one SIMD pass
- * (src/runtime/kernels.wat); elsewhere ones[1, rows] @ m, about 10x faster than tf.sum(m, 0),
- * which transposes internally.
- */
+/** scale · column sums of a [rows, cols] matrix as a [1, cols] matrix (the backend's own, src/runtime/ops.ts). */
 export function columnSum(m: tf.Tensor2D, scale = 1): tf.Tensor2D {
-  return wasmColumnSum(m, scale) ?? tf.matMul(tf.fill([1, m.shape[0]], scale), m);
+  return ops().columnSum(m, scale);
 }
 
-/** mᵀ of a matrix: on wasm a SIMD kernel in 4x4 blocks (src/runtime/kernels.wat), elsewhere tf.transpose. */
+/** mᵀ of a matrix (the backend's own, src/runtime/ops.ts). */
 export function transpose2d(m: tf.Tensor2D): tf.Tensor2D {
-  return wasmTranspose(m) ?? tf.transpose(m);
+  return ops().transpose2d(m);
 }
 
 /** Throws unless `t` is a rank-2 tensor with `units` columns (and `rows` rows when given). */

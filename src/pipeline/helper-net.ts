@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Sequential, Adam, buildLayer, type Layer, type LayerSpec } from '../model/index.js';
-import { wasmRegression } from '../runtime/wasm-kernels.js';
+import { ops } from '../runtime/ops.js';
 
 /** A small network beside a stage's layers: a synthesizer M[s] or an input model I[s]. */
 export interface HelperNetOptions {
@@ -66,7 +66,7 @@ export function regressionStep(
   const stats = tf.tidy(() => {
     const x = input();
     const { y, trace } = net.forward(x, true);
-    const { dy, stats } = regression(y, target, used, k, 2 / x.shape[0]);
+    const { dy, stats } = ops().regression(y, target, used, k, 2 / x.shape[0]);
     const { grads } = net.backward(trace, dy, false);
     optimizer.step(grads);
     return stats;
@@ -74,12 +74,4 @@ export function regressionStep(
   const sums = Array.from(stats.dataSync()) as RegressionSums;
   stats.dispose();
   return sums;
-}
-
-function regression(y: tf.Tensor, target: tf.Tensor, used: tf.Tensor, k: number, scale: number): { dy: tf.Tensor; stats: tf.Tensor1D } {
-  const fast = wasmRegression(y, target, used, k, scale);
-  if (fast) return fast;
-  const diff = tf.sub(y, tf.mul(target, k));
-  const dot = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(a, b));
-  return { dy: tf.mul(diff, scale), stats: tf.stack([dot(diff, diff), dot(used, target), dot(used, used), dot(target, target)]) as tf.Tensor1D };
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { wasmAllFinite } from '../runtime/wasm-kernels.js';
+import { ops } from '../runtime/ops.js';
 
 const WHAT = 'non-finite value (NaN or Inf)';
 
@@ -23,21 +23,17 @@ export function isNonFiniteMessage(message: string): boolean {
   return message.includes(WHAT);
 }
 
-/** Index of the first NaN or ±Inf in `values`, or -1. */
-export function firstNonFinite(values: ArrayLike<number>): number {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
-  return -1;
-}
+export { firstNonFinite } from '../runtime/portable-ops.js';
 
 /**
  * Whether every value of `t` is finite, where its data was also read into `values` (to be sent):
  * one SIMD pass over the tensor on wasm, else a scan of `values`.
  */
 export function finiteData(t: tf.Tensor, values: ArrayLike<number>): boolean {
-  return wasmAllFinite([t]) ?? firstNonFinite(values) < 0;
+  return ops().finiteData(t, values);
 }
 
 /** Whether every value of the tensors is finite: on wasm one SIMD pass over each, elsewhere tfjs ops. */
 export function allFinite(tensors: readonly tf.Tensor[]): boolean {
-  return wasmAllFinite(tensors) ?? tf.tidy(() => tensors.every((t) => tf.all(tf.isFinite(t)).dataSync()[0] === 1));
+  return ops().allFinite(tensors);
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Sequential, Adam, LayerSpec } from '../model/index.js';
 import { buildHelperNet, denseHelperLayers, regressionStep, type HelperNetOptions } from './helper-net.js';
-import { wasmConcatColumns } from '../runtime/wasm-kernels.js';
+import { ops } from '../runtime/ops.js';
 
 export interface SynthesizerOptions extends HelperNetOptions {
   /**
@@ -66,7 +66,7 @@ export class Synthesizer {
   /** [h, c]: the label as extra features, or as extra channels tiled over height and width. */
   private input(h: tf.Tensor, oneHot: tf.Tensor2D | null): tf.Tensor {
     if (!this.options.conditioned || !oneHot) return h;
-    if (h.rank === 2) return wasmConcatColumns(h as tf.Tensor2D, oneHot) ?? tf.concat([h, oneHot], 1);
+    if (h.rank === 2) return ops().concatColumns(h as tf.Tensor2D, oneHot);
     const [rows, height, width] = h.shape;
     const tiled = tf.mul(tf.reshape(oneHot, [rows, 1, 1, this.options.classes]), tf.ones([1, height!, width!, 1]));
     return tf.concat([h, tiled], 3);

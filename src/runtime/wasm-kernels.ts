@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
+import { portableOps, type BackendOps } from './portable-ops.js';
 
 /**
  * synthgrad's own kernels for the wasm backend (src/runtime/kernels.wat, built into kernels.wasm
  * next to this module by scripts/build-wasm.ts). They run in the backend's own memory, which the
- * kernel module imports, on the tensors' data where it lives: no copies in or out.
+ * kernel module imports, on the tensors' data where it lives: no copies in or out. They are the wasm
+ * backend's implementation of the operations in ./ops.ts; the kernels that make tensors are
+ * registered in tfjs's kernel registry for the wasm backend.
  */
 
 /** What this module needs of tfjs-backend-wasm's BackendWasm (public methods and fields of 4.x). */
@@ -22,19 +25,6 @@ interface KernelExports {
   regression(y: number, t: number, u: number, n: number, k: number, scale: number, dy: number, stats: number): void;
   concat_columns(a: number, b: number, rows: number, ca: number, cb: number, out: number): void;
 }
-
-/** b1, b2; c1 = 1 - b1, c2 = 1 - b2; lr the signed, bias-corrected step; eps the bias-corrected epsilon. */
-export interface AdamHyper {
-  b1: number;
-  b2: number;
-  c1: number;
-  c2: number;
-  lr: number;
-  eps: number;
-}
-
-/** Adam's element-wise update of p, m and v in place (all four float32 tensors of one size). */
-export type AdamUpdate = (p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, h: AdamHyper) => void;
 
 const COLUMN_SUM = 'SynthgradColumnSum';
 const TRANSPOSE = 'SynthgradTranspose2D';
@@ -72,18 +62,6 @@ function kernelsOf(backend: WasmBackendLike | null): KernelExports | null {
 }
 
 const offset = (backend: WasmBackendLike, t: tf.TensorInfo) => backend.getMemoryOffset(t.dataId);
-
-/**
- * Adam's update as one SIMD loop over the tensors' data, or null on another backend or without
- * the kernels.
- */
-export function adamUpdate(): AdamUpdate | null {
-  const backend = wasmBackend();
-  const kernels = kernelsOf(backend);
-  if (!backend || !kernels) return null;
-  return (p, m, v, g, h) =>
-    kernels.adam(offset(backend, p), offset(backend, m), offset(backend, v), offset(backend, g), p.size, h.b1, h.b2, h.c1, h.c2, h.lr, h.eps);
-}
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
@@ -144,44 +122,51 @@ function registered(): boolean {
   return true;
 }
 
-/** True when the kernels below run on the active backend for this tensor. */
-function ownKernels(m: tf.Tensor): boolean {
-  return m.dtype === 'float32' && kernelsOf(wasmBackend()) !== null && registered();
-}
-
-/** scale · column sums of a float32 [rows, cols] matrix, as [1, cols]; null when the kernels are not available here. */
-export function wasmColumnSum(m: tf.Tensor2D, scale: number): tf.Tensor2D | null {
-  if (!ownKernels(m)) return null;
-  return tf.engine().runKernel(COLUMN_SUM, { x: m }, { scale }) as tf.Tensor2D;
-}
-
-/** The transpose of a float32 [rows, cols] matrix; null when the kernels are not available here. */
-export function wasmTranspose(m: tf.Tensor2D): tf.Tensor2D | null {
-  if (!ownKernels(m)) return null;
-  return tf.engine().runKernel(TRANSPOSE, { x: m }) as tf.Tensor2D;
-}
-
-/** Whether every value of the float32 tensors is finite (no NaN, no ±Inf); null when the kernels are not available here. */
-export function wasmAllFinite(tensors: readonly tf.Tensor[]): boolean | null {
-  const backend = wasmBackend();
-  const kernels = kernelsOf(backend);
-  if (!backend || !kernels || tensors.some((t) => t.dtype !== 'float32')) return null;
-  return tensors.every((t) => kernels.all_finite(offset(backend, t), t.size) === 1);
-}
+const float32 = (...tensors: readonly tf.Tensor[]) => tensors.every((t) => t.dtype === 'float32');
+const ops = new WeakMap<WebAssembly.Memory, BackendOps>();
 
 /**
- * A helper net's regression on the wasm backend, in one pass: dy = scale·(y - k·target) and
- * [Σ (y - k·target)², Σ used·target, Σ used², Σ target²]; null when the kernels are not
- * available here. All three inputs are float32 of one shape.
+ * The wasm backend's operations, bound to its memory; null on another backend or without
+ * kernels.wasm. Tensors of another dtype than float32 take the portable ops.
  */
-export function wasmRegression(y: tf.Tensor, target: tf.Tensor, used: tf.Tensor, k: number, scale: number): { dy: tf.Tensor; stats: tf.Tensor1D } | null {
-  if (![y, target, used].every(ownKernels)) return null;
-  const [dy, stats] = tf.engine().runKernel(REGRESSION, { y, target, used }, { k, scale }) as tf.Tensor[];
-  return { dy, stats: stats as tf.Tensor1D };
+export function wasmOps(): BackendOps | null {
+  const backend = wasmBackend();
+  const kernels = kernelsOf(backend);
+  if (!backend || !kernels || !registered()) return null;
+  const memory = backend.wasm.asm.memory;
+  let bound = ops.get(memory);
+  if (!bound) {
+    bound = bind(backend, kernels);
+    ops.set(memory, bound);
+  }
+  return bound;
 }
 
-/** [a b] for float32 matrices of the same number of rows; null when the kernels are not available here. */
-export function wasmConcatColumns(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D | null {
-  if (!ownKernels(a) || !ownKernels(b)) return null;
-  return tf.engine().runKernel(CONCAT_COLUMNS, { a, b }) as tf.Tensor2D;
+function bind(backend: WasmBackendLike, kernels: KernelExports): BackendOps {
+  const at = (t: tf.TensorInfo) => offset(backend, t);
+  return {
+    columnSum: (m, scale) => (float32(m) ? (tf.engine().runKernel(COLUMN_SUM, { x: m }, { scale }) as tf.Tensor2D) : portableOps.columnSum(m, scale)),
+    transpose2d: (m) => (float32(m) ? (tf.engine().runKernel(TRANSPOSE, { x: m }) as tf.Tensor2D) : portableOps.transpose2d(m)),
+    concatColumns: (a, b) => (float32(a, b) ? (tf.engine().runKernel(CONCAT_COLUMNS, { a, b }) as tf.Tensor2D) : portableOps.concatColumns(a, b)),
+    regression(y, target, used, k, scale) {
+      if (!float32(y, target, used)) return portableOps.regression(y, target, used, k, scale);
+      const [dy, stats] = tf.engine().runKernel(REGRESSION, { y, target, used }, { k, scale }) as tf.Tensor[];
+      return { dy, stats: stats as tf.Tensor1D };
+    },
+    /**
+     * One SIMD loop over the data. The moments are updated in place. The parameter is not: the
+     * backend caches packed copies of matMul weights by tensor, so the parameter gets a new tensor
+     * (a copy, then updated in place) and is assigned it.
+     */
+    adamUpdate(p, m, v, g, h) {
+      if (!float32(p, m, v, g)) return portableOps.adamUpdate(p, m, v, g, h);
+      const next = tf.clone(p);
+      kernels.adam(at(next), at(m), at(v), at(g), p.size, h.b1, h.b2, h.c1, h.c2, h.lr, h.eps);
+      p.assign(next);
+      next.dispose();
+    },
+    allFinite: (tensors) => (float32(...tensors) ? tensors.every((t) => kernels.all_finite(at(t), t.size) === 1) : portableOps.allFinite(tensors)),
+    // the tensor itself, in one SIMD pass, rather than a scan of the copy
+    finiteData: (t, values) => (float32(t) ? kernels.all_finite(at(t), t.size) === 1 : portableOps.finiteData(t, values)),
+  };
 }

@@ -1,0 +1,66 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * The operations model and stage code call where a backend may have a faster way than tfjs's own
+ * ops (./ops.ts picks the active backend's implementation).
+ */
+export interface BackendOps {
+  /** scale · column sums of a float32 [rows, cols] matrix, as [1, cols]. */
+  columnSum(m: tf.Tensor2D, scale: number): tf.Tensor2D;
+  /** mᵀ of a matrix. */
+  transpose2d(m: tf.Tensor2D): tf.Tensor2D;
+  /** [a b] for matrices of the same number of rows. */
+  concatColumns(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D;
+  /**
+   * A helper net's regression: dy = scale·(y - k·target) and the sums
+   * [Σ (y - k·target)², Σ used·target, Σ used², Σ target²]; the three inputs have one shape.
+   */
+  regression(y: tf.Tensor, target: tf.Tensor, used: tf.Tensor, k: number, scale: number): { dy: tf.Tensor; stats: tf.Tensor1D };
+  /** Adam's element-wise update of the parameter p and its moments m and v with the gradient g. */
+  adamUpdate(p: tf.Variable, m: tf.Variable, v: tf.Variable, g: tf.Tensor, h: AdamHyper): void;
+  /** Whether every value of the tensors is finite (no NaN, no ±Inf). */
+  allFinite(tensors: readonly tf.Tensor[]): boolean;
+  /** Whether every value of `t` is finite, where its data was also read into `values` (to be sent). */
+  finiteData(t: tf.Tensor, values: ArrayLike<number>): boolean;
+}
+
+/** b1, b2; c1 = 1 - b1, c2 = 1 - b2; lr the signed, bias-corrected step; eps the bias-corrected epsilon. */
+export interface AdamHyper {
+  b1: number;
+  b2: number;
+  c1: number;
+  c2: number;
+  lr: number;
+  eps: number;
+}
+
+/** Index of the first NaN or ±Inf in `values`, or -1. */
+export function firstNonFinite(values: ArrayLike<number>): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+  return -1;
+}
+
+/** tfjs ops: what every backend without an implementation of its own runs. */
+export const portableOps: BackendOps = {
+  // ones[1, rows] @ m: about 10x faster than tf.sum(m, 0), which transposes internally
+  columnSum: (m, scale) => tf.matMul(tf.fill([1, m.shape[0]], scale), m),
+  transpose2d: (m) => tf.transpose(m),
+  concatColumns: (a, b) => tf.concat([a, b], 1),
+  regression(y, target, used, k, scale) {
+    const diff = tf.sub(y, tf.mul(target, k));
+    const dot = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(a, b));
+    return { dy: tf.mul(diff, scale), stats: tf.stack([dot(diff, diff), dot(used, target), dot(used, used), dot(target, target)]) as tf.Tensor1D };
+  },
+  adamUpdate(p, m, v, g, h) {
+    tf.tidy(() => {
+      const grad = g.shape.length === p.shape.length ? g : tf.reshape(g, p.shape);
+      const m1 = tf.add(tf.mul(m, h.b1), tf.mul(grad, h.c1));
+      const v1 = tf.add(tf.mul(v, h.b2), tf.mul(tf.square(grad), h.c2));
+      m.assign(m1);
+      v.assign(v1);
+      p.assign(tf.add(tf.div(tf.mul(m1, h.lr), tf.add(tf.sqrt(v1), h.eps)), p));
+    });
+  },
+  allFinite: (tensors) => tf.tidy(() => tensors.every((t) => tf.all(tf.isFinite(t)).dataSync()[0] === 1)),
+  finiteData: (_t, values) => firstNonFinite(values) < 0,
+};
