@@ -26,6 +26,7 @@ import { BatchNorm, Dense, type Layer } from '../src/model/index.js';
 import { matMulTimer, ceilingOf, describeCeiling, type MatMulCeiling } from '../src/bench/matmul-ceiling.js';
 import { median } from '../src/bench/stats.js';
 import { stageFlops, phaseFlops, type StageFlops } from '../src/bench/flops.js';
+import { synthesizerOf } from '../src/pipeline/gradient/index.js';
 
 interface Flags {
   stage: number;
@@ -111,7 +112,7 @@ async function profile(flags: Flags): Promise<void> {
     const flops = phaseFlops(
       f,
       { steps: flags.steps, updates, synthesizerUpdates: synthUpdates },
-      { lockedBackprop: spec.mode === 'backprop' && takesTargets, hasSynthesizer: stage.synthesizer !== null },
+      { lockedBackprop: spec.mode === 'backprop' && takesTargets, hasSynthesizer: synthesizerOf(stage.source) !== null },
     );
     // under the profiler the ceiling is measured after the steps instead
     while (ceilingMs.length < 20) ceilingMs.push(timer.once());
@@ -143,12 +144,13 @@ function report(r: {
 }): void {
   const { flags, stage, f, B, time } = r;
   const steps = flags.steps;
-  const synth = stage.synthesizer ? `; synthesizer ${describe(stage.synthesizer.net.layers)}` : '';
+  const synthesizer = synthesizerOf(stage.source);
+  const synth = synthesizer ? `; synthesizer ${describe(synthesizer.net.layers)}` : '';
   const perStep = r.flops.total / steps;
   const workMs = time.forward + time.target;
   const gflops = r.flops.total / (workMs / 1000) / 1e9;
   const medianGflops = perStep / (r.medianStepMs / 1000) / 1e9;
-  const hasSynth = stage.synthesizer !== null;
+  const hasSynth = synthesizerOf(stage.source) !== null;
   const gf = (flops: number, ms: number) => (ms > 0 ? (flops / (ms / 1000) / 1e9).toFixed(2) : '-');
   const targetLabel = r.config.mode === 'backprop' ? 'target (true gradient: backward + update)' : 'target (step 5: train M)';
   const lines = [

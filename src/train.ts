@@ -8,7 +8,7 @@ import { formatShape } from './model/layer.js';
 import { placementOf, type Config, type ConfigInput } from './config/schema.js';
 import { loadDataset, checkInputShape, sequentialBatches, type Dataset } from './data/index.js';
 import { epochOrder, trainingSteps } from './run/training-order.js';
-import { Pipeline, type TrainStepResult } from './pipeline/pipeline.js';
+import { Pipeline, type PipelineEvents, type TrainStepResult } from './pipeline/pipeline.js';
 import { describeAdapter } from './runtime/webgpu.js';
 import { stageGrouping, stageSpecs, type Fault, type StageSpec } from './pipeline/stage-spec.js';
 import { stageNiceness } from './pipeline/priorities.js';
@@ -250,29 +250,7 @@ class Run {
     log.info({ runId: this.runId, out: dir.path, mode: config.mode, schedule: config.train.schedule, window: this.window, stages: stageGrouping(config), resumedFrom: this.resumedFrom }, 'starting stages');
     this.host = this.createHost();
     this.traceFile = new TraceFile(join(dir.path, 'trace.json'));
-    this.pipeline = await Pipeline.start(specs, {
-      onTrace: (events) => this.traceFile?.append(events),
-      onStep: (r) => this.onStep(r),
-      onLog: (m) => log[m.level]({ stage: m.stage, ...m.data }, m.msg),
-      onStageFailure: (stage, error) => {
-        if (this.pipeline.restarts >= config.train.maxRestarts) return { restart: false };
-        return { restart: true, restore: this.checkpointFiles?.[stage] };
-      },
-      onRestart: (stage, lostSteps, error) => {
-        const from = this.checkpointStep === null ? 'its initial weights' : `its checkpoint of step ${this.checkpointStep}`;
-        log.warn({ stage, lostSteps, error: error.message }, `stage ${stage} failed; restarted from ${from}`);
-        dir.metric({ type: 'restart', stage, step: this.p.step, lostSteps, from: this.checkpointStep, error: error.message });
-        if (this.niceness) this.pipeline.prioritize(stage, this.niceness[stage]); // the new thread starts at 0
-      },
-      onInterrupted: (why, suspects) => {
-        log.warn({ step: this.p.step, inFlight: suspects }, `${why}; looking for batches lost meanwhile among the ${suspects} in flight`);
-        dir.metric({ type: 'interruption', step: this.p.step, inFlight: suspects, why });
-      },
-      onLost: (steps, why) => {
-        log.warn({ steps, why }, `${steps.length} batch${steps.length === 1 ? '' : 'es'} lost in transit (step${steps.length === 1 ? '' : 's'} ${steps.join(', ')}): abandoned at every stage`);
-        dir.metric({ type: 'lost', step: this.p.step, steps, why });
-      },
-    }, this.host);
+    this.pipeline = await Pipeline.start(specs, this.pipelineEvents(), this.host);
     try {
       const skipped = Object.fromEntries(this.pipeline.skippedBackends[0].map((s) => [s.candidate, s.reason]));
       const adapters = this.pipeline.adapters.map((a, stage) => (a ? `stage ${stage}: ${describeAdapter(a)}` : null)).filter((a) => a !== null);
@@ -298,6 +276,34 @@ class Run {
       await this.pipeline.destroy();
       throw this.failed(error);
     }
+  }
+
+  /** What the run does when the pipeline reports: steps, logs, trace spans, failures and restarts, lost batches. */
+  private pipelineEvents(): PipelineEvents {
+    const { config, dir, log } = this;
+    return {
+      onTrace: (events) => this.traceFile?.append(events),
+      onStep: (r) => this.onStep(r),
+      onLog: (m) => log[m.level]({ stage: m.stage, ...m.data }, m.msg),
+      onStageFailure: (stage) => {
+        if (this.pipeline.restarts >= config.train.maxRestarts) return { restart: false };
+        return { restart: true, restore: this.checkpointFiles?.[stage] };
+      },
+      onRestart: (stage, lostSteps, error) => {
+        const from = this.checkpointStep === null ? 'its initial weights' : `its checkpoint of step ${this.checkpointStep}`;
+        log.warn({ stage, lostSteps, error: error.message }, `stage ${stage} failed; restarted from ${from}`);
+        dir.metric({ type: 'restart', stage, step: this.p.step, lostSteps, from: this.checkpointStep, error: error.message });
+        if (this.niceness) this.pipeline.prioritize(stage, this.niceness[stage]); // the new thread starts at 0
+      },
+      onInterrupted: (why, suspects) => {
+        log.warn({ step: this.p.step, inFlight: suspects }, `${why}; looking for batches lost meanwhile among the ${suspects} in flight`);
+        dir.metric({ type: 'interruption', step: this.p.step, inFlight: suspects, why });
+      },
+      onLost: (steps, why) => {
+        log.warn({ steps, why }, `${steps.length} batch${steps.length === 1 ? '' : 'es'} lost in transit (step${steps.length === 1 ? '' : 's'} ${steps.join(', ')}): abandoned at every stage`);
+        dir.metric({ type: 'lost', step: this.p.step, steps, why });
+      },
+    };
   }
 
   /** Returns true when stopped early by the signal. */
@@ -481,30 +487,6 @@ class Run {
   private summary(final: StageStats[], stopped: boolean, error?: string): Summary {
     const { config, p, pipeline } = this;
     const groups = stageGrouping(config);
-    const shapes = [config.model.inputShape, ...layerOutputShapes(config.model.inputShape, config.model.layers)];
-    const perStage: StageSummary[] = groups.map((layers, i) => {
-      const s = final[i] ?? this.lastStats[i];
-      return {
-        stage: i,
-        layers: layers.map((l) => describeLayer(config, shapes, l)),
-        backend: pipeline.backends[i],
-        busySeconds: s?.busySeconds ?? 0,
-        waitSeconds: s?.waitSeconds ?? 0,
-        sendSeconds: s?.sendSeconds ?? 0,
-        ...(s?.sends !== undefined && { sends: s.sends, sendMedianMs: s.sendMedianMs ?? null }),
-        ...(s?.receives !== undefined && { receiveSeconds: s.receiveSeconds ?? 0, receives: s.receives, receiveMedianMs: s.receiveMedianMs ?? null }),
-        ...(s?.cpuSeconds !== undefined && { cpuSeconds: s.cpuSeconds, runQueueSeconds: s.runQueueSeconds }),
-        updates: s?.updates ?? 0,
-        skippedUpdates: s?.skippedUpdates ?? 0,
-        droppedNonFinite: s?.droppedNonFinite ?? 0,
-        synthesizerLoss: this.lastStats[i]?.synthesizerLoss ?? null,
-        synthesizerCosine: this.lastStats[i]?.synthesizerCosine ?? null,
-        ...(this.niceness && { nice: this.niceness[i] }),
-        ...(this.firstEpochStats && { memory: { firstEpoch: this.firstEpochStats[i]?.memory ?? null, end: s?.memory ?? null } }),
-        ...(this.lastStats[i]?.inputModelLoss !== undefined && { inputModelLoss: this.lastStats[i].inputModelLoss }),
-        ...((s?.rejected ?? this.lastStats[i]?.rejected) && { rejected: s?.rejected ?? this.lastStats[i]?.rejected }),
-      };
-    });
     return {
       runId: this.runId,
       outDir: this.dir.path,
@@ -531,11 +513,41 @@ class Run {
       checkpointStep: this.checkpointStep,
       resumedFrom: this.resumedFrom,
       testAccuracyReached: Object.fromEntries(ACCURACY_MILESTONES.map((a) => [String(a), this.reached[a] ?? null])),
-      perStage,
+      perStage: this.perStage(final),
       ...(this.host instanceof NatsStageHost && {
         transport: { ...this.host.describe(), interruptions: pipeline.interruptions, lostInTransit: pipeline.lostInTransit, resent: pipeline.resent },
       }),
     };
+  }
+
+  /** Each stage's figures: from its final statistics, else from the last ones taken (a failed run). */
+  private perStage(final: StageStats[]): StageSummary[] {
+    const { config, pipeline } = this;
+    const groups = stageGrouping(config);
+    const shapes = [config.model.inputShape, ...layerOutputShapes(config.model.inputShape, config.model.layers)];
+    return groups.map((layers, i) => {
+      const s = final[i] ?? this.lastStats[i];
+      return {
+        stage: i,
+        layers: layers.map((l) => describeLayer(config, shapes, l)),
+        backend: pipeline.backends[i],
+        busySeconds: s?.busySeconds ?? 0,
+        waitSeconds: s?.waitSeconds ?? 0,
+        sendSeconds: s?.sendSeconds ?? 0,
+        ...(s?.sends !== undefined && { sends: s.sends, sendMedianMs: s.sendMedianMs ?? null }),
+        ...(s?.receives !== undefined && { receiveSeconds: s.receiveSeconds ?? 0, receives: s.receives, receiveMedianMs: s.receiveMedianMs ?? null }),
+        ...(s?.cpuSeconds !== undefined && { cpuSeconds: s.cpuSeconds, runQueueSeconds: s.runQueueSeconds }),
+        updates: s?.updates ?? 0,
+        skippedUpdates: s?.skippedUpdates ?? 0,
+        droppedNonFinite: s?.droppedNonFinite ?? 0,
+        synthesizerLoss: this.lastStats[i]?.synthesizerLoss ?? null,
+        synthesizerCosine: this.lastStats[i]?.synthesizerCosine ?? null,
+        ...(this.niceness && { nice: this.niceness[i] }),
+        ...(this.firstEpochStats && { memory: { firstEpoch: this.firstEpochStats[i]?.memory ?? null, end: s?.memory ?? null } }),
+        ...(this.lastStats[i]?.inputModelLoss !== undefined && { inputModelLoss: this.lastStats[i].inputModelLoss }),
+        ...((s?.rejected ?? this.lastStats[i]?.rejected) && { rejected: s?.rejected ?? this.lastStats[i]?.rejected }),
+      };
+    });
   }
 
   /** One of the orchestrator's own spans (evaluations, checkpoints), on disk at once like the stages'. */

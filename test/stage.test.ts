@@ -59,7 +59,7 @@ test('dni: once its synthesizer has learned, the stage updates and the target tr
       stage.backward({ kind: 'backward', step, gradient: target, synthetic: true });
     }
     assert.equal(stage.counters.synthesizerUpdates, 3);
-    const { loss, cosine } = stage.takeSynthesizerMeans();
+    const { synthesizerLoss: loss, synthesizerCosine: cosine } = stage.takeSourceStats();
     assert.ok(loss !== null && loss > 0);
     assert.ok(cosine !== null && Number.isFinite(cosine));
     assert.notDeepEqual(stage.net.getWeights()[0], initial[0]);

@@ -1,4 +1,5 @@
 import { BatchNorm, Dense, type Layer } from '../model/index.js';
+import { synthesizerOf, type GradientSource } from '../pipeline/gradient/index.js';
 
 /**
  * Multiply-add FLOPs (2 per multiply-add) of the matMuls of a stage for one batch of B rows.
@@ -48,11 +49,12 @@ export function denseFlops(layers: readonly Layer[], batch: number, needInputGra
 
 /** The FLOPs of one stage (built: its layers and synthesizer) for a batch of `batch` rows. */
 export function stageFlops(
-  stage: { spec: { index: number }; net: { layers: readonly Layer[] }; synthesizer: { net: { layers: readonly Layer[] } } | null },
+  stage: { spec: { index: number }; net: { layers: readonly Layer[] }; source: GradientSource },
   batch: number,
 ): StageFlops {
   const net = denseFlops(stage.net.layers, batch, stage.spec.index > 0);
-  const synth = stage.synthesizer ? denseFlops(stage.synthesizer.net.layers, batch, false) : null;
+  const synthesizer = synthesizerOf(stage.source);
+  const synth = synthesizer ? denseFlops(synthesizer.net.layers, batch, false) : null;
   const uncounted = [...net.uncounted, ...(synth?.uncounted ?? [])];
   return {
     batch,

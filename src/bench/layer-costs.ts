@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import { stageSpecs } from '../pipeline/stage-spec.js';
 import type { LayerCosts } from '../pipeline/grouping.js';
 import { oneHot } from '../pipeline/loss.js';
+import { synthesizerOf } from '../pipeline/gradient/index.js';
 import { selectBackend } from '../runtime/backend.js';
 import { StageDriver } from './stage-driver.js';
 import { median } from './stats.js';
@@ -54,7 +55,7 @@ export async function measureLayerCosts(config: Config, steps = 30, warmup = 5):
 
 /** Milliseconds of one prediction and one training step of the driven stage's synthesizer (0: none). */
 function timeSynthesizer(driver: StageDriver): number {
-  const synth = driver.stage.synthesizer;
+  const synth = synthesizerOf(driver.stage.source);
   if (!synth) return 0;
   const B = driver.batchSize;
   const shape = [B, ...driver.spec.outputShape];

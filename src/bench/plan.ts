@@ -1,7 +1,7 @@
 import { ConfigError } from '../config/errors.js';
+import { modes, type Mode } from '../config/schema.js';
 
-const modes = ['backprop', 'dni', 'cdni'] as const;
-export type BenchMode = (typeof modes)[number];
+export type BenchMode = Mode;
 
 /**
  * The schedule name of a configuration whose stages all run in the bench's own thread, one after

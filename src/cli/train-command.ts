@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { resolveConfig } from '../config/resolve.js';
 import { presetNames, defaultPreset } from '../config/presets.js';
 import { train, resume, type NatsRunOptions, type TrainOptions } from '../train.js';
-import { placementOf, type Config } from '../config/schema.js';
+import { modes, placementOf, type Config } from '../config/schema.js';
 import { TransportError } from '../transport/nats-errors.js';
 import { ConfigError } from '../config/errors.js';
 import { parseFault } from '../run/fault.js';
@@ -17,7 +17,7 @@ export function trainCommand(): Command {
     .description('train a network in stage workers (backprop, DNI or cDNI)')
     .addOption(new Option('--preset <name>', `start from a preset (default ${defaultPreset})`).choices(presetNames))
     .option('--config <file>', 'JSON config (a "preset" field in it starts from that preset)')
-    .addOption(new Option('--mode <mode>', 'training mode').choices(['backprop', 'dni', 'cdni']))
+    .addOption(new Option('--mode <mode>', 'training mode').choices(modes))
     .option('--epochs <n>', 'epochs', positiveInt)
     .option('--batch-size <n>', 'examples per batch', positiveInt)
     .option('--lr <rate>', 'Adam learning rate', number)

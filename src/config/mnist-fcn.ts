@@ -1,9 +1,9 @@
 import { presets } from './presets.js';
-import type { ConfigInput, Mode } from './schema.js';
+import { modes, type ConfigInput, type Mode } from './schema.js';
 
 /** The depths of the DNI paper's MNIST FCN rows ("N layers" counts the output layer). */
 export const mnistFcnDepths = [3, 4, 5, 6] as const;
-export const fcnModes: readonly Mode[] = ['backprop', 'dni', 'cdni'];
+export const fcnModes: readonly Mode[] = modes;
 
 /** The 4-layer presets every row is built from: same layers, synthesizers and schedule. */
 const fourLayer = { backprop: presets['mnist-backprop'], dni: presets['mnist-dni'], cdni: presets['mnist-cdni'] } as const;

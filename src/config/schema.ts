@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { shapeSize } from '../model/layer.js';
 import { checkLayerShapes } from './layer-shapes.js';
 
+/** The training modes: where a stage's gradient comes from (see src/pipeline/gradient/). */
+export const modes = ['backprop', 'dni', 'cdni'] as const;
+
 /** A fully connected layer: dense, then optional BatchNorm, then the activation. Needs a flat input. */
 export const denseLayerSchema = z
   .object({
@@ -156,7 +159,7 @@ export const trainSchema = z
 export const configSchema = z
   .object({
     preset: z.string().optional(),
-    mode: z.enum(['backprop', 'dni', 'cdni']),
+    mode: z.enum(modes),
     model: modelSchema,
     /** Layer indices of each stage, contiguous and in order; default: one layer per stage. */
     stages: z.array(z.array(z.number().int().nonnegative()).min(1)).min(1).optional(),

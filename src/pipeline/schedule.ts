@@ -1,4 +1,7 @@
 import type { Mode, Schedule } from '../config/schema.js';
+import type { StageSpec } from './stage-spec.js';
+import type { ForwardMessage } from './protocol.js';
+import type { Inbox } from './inbox.js';
 
 /** In `pipelined`, a stage applies the target of batch t after it has sent batch t + PIPELINE_LAG on. */
 export const PIPELINE_LAG = 2;
@@ -54,4 +57,81 @@ export function nextAction(view: StageView): Action {
   if (view.forwardQueued > 0) return 'forward';
   if (view.inputQueued > 0) return 'input';
   return view.stopRequested ? 'stop' : 'wait';
+}
+
+/** What the schedule's bookkeeping needs to know of the stage it serves. */
+export interface ScheduledStage {
+  spec: Pick<StageSpec, 'mode' | 'schedule' | 'unlocked'>;
+  readonly awaitingGradient: boolean;
+  readonly lastDroppedBeforeSending: number;
+  ready(message: ForwardMessage): boolean;
+}
+
+/**
+ * The state the schedule keeps beside the stage: the training batches whose target is still to
+ * come (pipelined, complete unlock), and where the last flush marker went. `view` gives nextAction
+ * what it reads; the stage loop tells it what was taken.
+ */
+export class ScheduleState {
+  /** Training batches this stage sent on whose target is still to come, oldest first. */
+  private readonly awaiting: number[] = [];
+  /** Batches before this step were sent before the last flush marker. */
+  private flushedBefore = -1;
+  /**
+   * Complete unlock: the stage above runs on x_t without waiting for this one, so its target for t
+   * may come before this stage's own pass on t; it waits until then.
+   */
+  private readonly holdTargets: boolean;
+
+  /** `hasTargets`: a target comes from above for each training batch the stage sends up. */
+  constructor(
+    private readonly stage: ScheduledStage,
+    private readonly hasTargets: boolean,
+    private readonly realInputs: boolean,
+  ) {
+    this.holdTargets = stage.spec.unlocked && hasTargets;
+  }
+
+  next(inbox: Inbox): Action {
+    const { awaiting, stage } = this;
+    return nextAction({
+      mode: stage.spec.mode,
+      schedule: stage.spec.schedule,
+      awaitingTargets: awaiting.length,
+      oldestFlushed: awaiting.length > 0 && awaiting[0] < this.flushedBefore,
+      awaitingGradient: stage.awaitingGradient,
+      forwardQueued: ready(inbox.forward, (m) => stage.ready(m)),
+      backwardQueued: ready(inbox.backward, (m) => !this.holdTargets || awaiting.includes(m.step)),
+      inputQueued: inbox.input.length,
+      stopRequested: inbox.stopRequested,
+    });
+  }
+
+  /** The stage took a forward message (a batch, an evaluation batch or a flush marker). */
+  forwarded(message: ForwardMessage): void {
+    if (message.marker) this.flushedBefore = (this.awaiting[this.awaiting.length - 1] ?? -1) + 1;
+    // a batch dropped here before going up gets no target; with synthetic inputs, the target is for the input pass
+    else if (this.hasTargets && !message.eval && !this.realInputs && this.stage.lastDroppedBeforeSending !== message.step) this.awaiting.push(message.step);
+  }
+
+  /** Complete unlock: the stage took a data batch x_t. */
+  input(step: number): void {
+    if (this.hasTargets) this.awaiting.push(step);
+  }
+
+  /** The stage took the message from above for `step`. */
+  backward(step: number): void {
+    const i = this.awaiting.indexOf(step);
+    if (i >= 0) this.awaiting.splice(i, 1);
+  }
+
+  /** These steps were lost with a failed stage. */
+  abandon(steps: Set<number>): void {
+    this.awaiting.splice(0, this.awaiting.length, ...this.awaiting.filter((s) => !steps.has(s)));
+  }
+}
+
+/** How many of the queue may be taken now: all when its head may (messages are taken in order). */
+function ready<T>(queue: T[], ok: (m: T) => boolean): number {
+  return queue.length > 0 && ok(queue[0]) ? queue.length : 0;
 }

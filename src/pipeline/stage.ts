@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Sequential, Adam, buildLayers, shapeSize, type Trace } from '../model/index.js';
+import { Sequential, Adam, buildLayers, type Trace } from '../model/index.js';
 import type { BackwardMessage, ForwardMessage, InputMessage, RelayedDone, ReportMessage } from './protocol.js';
 import { isLast, type StageSpec } from './stage-spec.js';
-import { Synthesizer } from './synthesizer.js';
+import { gradientSource, type GradientSource, type StageOutput } from './gradient/index.js';
 import { SyntheticInput, keepRunningStatistics } from './synthetic-input.js';
 import { softmaxCrossEntropy, oneHot } from './loss.js';
 import { stream, restoreStream, type RandomStream } from './rng.js';
 import type { StageState } from '../checkpoint/stage-state.js';
+import type { StageStats } from './protocol.js';
 import { learningRateAt } from './learning-rate.js';
 import { NonFiniteError, allFinite, finiteData, firstNonFinite } from './non-finite.js';
 
@@ -35,13 +36,6 @@ export interface StageLinks {
   report(message: ReportMessage): void;
 }
 
-/** What step 5 needs of batch t: h[s]_t, c_t and the ĝ[s]_t that was applied. */
-interface Pending {
-  h: tf.Tensor;
-  labels: tf.Tensor2D | null;
-  used: tf.Tensor;
-}
-
 /** A training batch: h[s-1]_t from below, or (complete unlock) x_t from the orchestrator. */
 type TrainingBatch = ForwardMessage | InputMessage;
 
@@ -51,30 +45,37 @@ interface Locked {
   trace: Trace[];
 }
 
+/** A backprop stage's batch waiting for its true gradient. */
+interface Locked {
+  step: number;
+  trace: Trace[];
+}
+
+/** The counters a stage keeps (its gradient source keeps some of them). */
+export type StageCounters = Pick<StageStats, 'updates' | 'skippedUpdates' | 'synthesizerUpdates' | 'evicted' | 'droppedNonFinite'>;
+
 /**
- * One stage: layers f_s with their optimizer, and (DNI/cDNI, not the last stage) the synthesizer M[s].
- * The methods are the steps of DNI.md; the worker calls them in the order the schedule picks.
+ * One stage: layers f_s with their optimizer, and the source of its output gradient (the
+ * synthesizer M[s] for DNI/cDNI, see ./gradient/). The methods are the steps of DNI.md; the stage
+ * loop calls them in the order the schedule picks.
  */
 export class Stage {
   readonly net: Sequential;
   readonly optimizer: Adam;
-  readonly synthesizer: Synthesizer | null;
+  /** Where dL/dh[s] comes from: the loss (last stage), the stage above (backprop), M[s] (DNI/cDNI). */
+  readonly source: GradientSource;
   /** Complete unlock: I[s] and the data batches waiting for their real input. */
   readonly syntheticInput: SyntheticInput | null;
-  private readonly pending = new Map<number, Pending>();
   /** Dones of stages above that came down with a step's backward message, until this stage reports its own. */
-  private readonly relays = new Map<number, RelayedDone[]>();
+  private readonly relayedDones = new Map<number, RelayedDone[]>();
   private locked: Locked | null = null;
   private updateDraw: RandomStream;
   private readonly last: boolean;
-  readonly counters = { updates: 0, skippedUpdates: 0, synthesizerUpdates: 0, evicted: 0, droppedNonFinite: 0 };
+  private readonly own = { updates: 0, skippedUpdates: 0, droppedNonFinite: 0 };
   /** The last step dropped before its activations went up (no target will come for it). */
   lastDroppedBeforeSending = -1;
   /** Testing aid: turn this step's activations into NaN. */
   injectNaNAt = -1;
-  private synthLossSum = 0;
-  private synthCosineSum = 0;
-  private synthSteps = 0;
 
   constructor(
     readonly spec: StageSpec,
@@ -88,24 +89,14 @@ export class Stage {
     this.net = new Sequential(layers);
     const { learningRate, beta1, beta2, epsilon } = spec.optimizer;
     this.optimizer = new Adam(this.net.params, { learningRate, beta1, beta2, epsilon });
-    this.synthesizer =
-      spec.mode === 'backprop' || this.last
-        ? null
-        : new Synthesizer({
-            shape: spec.outputShape,
-            conditioned: spec.mode === 'cdni',
-            classes: spec.classes,
-            hiddenLayers: spec.synthesizer.hiddenLayers,
-            batchNorm: spec.synthesizer.batchNorm,
-            kernelSize: spec.synthesizer.kernelSize,
-            learningRate: spec.synthesizer.learningRate ?? learningRate,
-            beta1,
-            beta2,
-            epsilon,
-            rng: stream(spec.seed, 'init', 'synthesizer', spec.index),
-          });
+    this.source = gradientSource(spec);
     this.syntheticInput = spec.syntheticInputs ? new SyntheticInput(spec) : null;
     this.updateDraw = stream(spec.seed, 'update', 'stage', spec.index);
+  }
+
+  get counters(): StageCounters {
+    const { updates, skippedUpdates, droppedNonFinite } = this.own;
+    return { updates, skippedUpdates, synthesizerUpdates: 0, evicted: 0, droppedNonFinite, ...this.source.counters };
   }
 
   /** A locked (backprop) stage that waits for the true gradient of the batch it sent. */
@@ -117,14 +108,14 @@ export class Stage {
   forward(message: ForwardMessage): void {
     if (message.marker) return void (this.last || this.links.forward(message));
     if (message.eval) return this.evaluate(message);
-    if (this.syntheticInput) return this.relay(message);
-    this.train(message, tf.tensor2d(message.activations, [message.rows, this.spec.inputUnits]), false);
+    if (this.syntheticInput) return this.realInput(message);
+    this.train(message, this.inputOf(message), false);
   }
 
   /**
    * Complete unlock: steps 1-4 on the data batch x_t, with ĥ[s-1]_t = I[s](x_t) standing in for
    * h[s-1]_t, so the stage need not wait for the stages below. Its h[s]_t stays here: the real one
-   * goes up when h[s-1]_t arrives (see relay). The target δ[s-1]_t = J^T ĝ sent down is taken at ĥ.
+   * goes up when h[s-1]_t arrives (see realInput). The target δ[s-1]_t = J^T ĝ sent down is taken at ĥ.
    */
   input(message: InputMessage): void {
     this.train(message, this.syntheticInput!.predict(message), true);
@@ -137,48 +128,56 @@ export class Stage {
 
   /** Steps 1-4 on the stage's input `x` for batch t (disposed here); `synthetic`: x is ĥ = I[s](x_t). */
   private train(message: TrainingBatch, x: tf.Tensor2D, synthetic: boolean): void {
-    this.setLearningRate(message.step);
+    const { step } = message;
+    this.setLearningRate(step);
     const update = this.drawUpdate();
     // 1. receive h[s-1]_t; 2. h[s]_t = f_s(h[s-1]_t), sent on at once
-    const pass = () => tidy(() => this.net.forward(x, true));
-    // BatchNorm's running statistics follow the real inputs only: evaluation sees those
-    const { y: h, trace } = synthetic ? keepRunningStatistics(this.net, pass) : pass();
-    x.dispose();
-    if (this.last) return this.finish(message, h as tf.Tensor2D, trace, update);
-    if (!synthetic && !this.sendUp(message as ForwardMessage, h, trace)) return;
+    const { y: h, trace } = this.pass(x, synthetic);
+    if (!this.last && !synthetic && !this.sendUp(message as ForwardMessage, h, trace)) return;
+    if (this.source.awaited) return this.lock(step, trace, h);
     // not updating, and no stage below to send a target to: nothing more to do for t
-    if (!update && this.spec.index === 0) return this.skip(message.step, trace, h);
-    // 3. ĝ[s]_t = M[s](h[s]_t, c_t)
-    const labels = this.spec.mode === 'cdni' ? oneHot(message.labels, this.spec.classes) : null;
-    const gHat = this.synthesizer!.predict(h, labels);
-    // 4. one backward pass with ĝ: update θ_s (when drawn), send δ[s-1]_t = J^T ĝ down as the target of stage s-1
-    if (!this.applyGradient(message.step, trace, gHat, true, update) || !update) {
-      // without an update of θ_s, M[s] does not train on t either (its target is not awaited)
-      tf.dispose([h, labels ?? [], gHat]);
-      return;
+    if (!update && this.spec.index === 0 && !this.last) return this.skip(step, trace, h);
+    // 3. ĝ[s]_t = M[s](h[s]_t, c_t), or the last stage's true gradient of the loss
+    const output: StageOutput = { step, rows: message.rows, labels: message.labels, h };
+    const { dy, done: figures } = this.source.gradient(output)!;
+    if (figures && !this.checkFinite([figures.loss], 'loss', step)) {
+      tf.dispose([h, dy]);
+      return this.drop(step, trace, null, 'here');
     }
-    // kept for step 5, until the target for t arrives
-    this.remember(message.step, { h, labels, used: gHat });
+    const done = figures && { stage: this.spec.index, ...figures };
+    // 4. one backward pass with it: update θ_s (when drawn), send δ[s-1]_t = J^T ĝ down as the
+    // target of stage s-1 (the last stage's true gradient goes down even without an update: the
+    // stage below trains its synthesizer on it, and reports this stage's done with its own)
+    const applied = update || this.spec.index > 0 ? this.applyGradient(step, trace, dy, update, done) : (this.skip(step, trace, null), true);
+    // kept for step 5, until the target for t arrives; without an update of θ_s, M[s] does not train on t either
+    if (applied && update && this.source.expectsMessage) this.source.keep(output, dy);
+    else tf.dispose([h, dy]);
+    if (applied && done && this.spec.index === 0) this.reportDone(step, done);
   }
 
-  /**
-   * Sends h[s]_t up. False when the batch went no further here: dropped (non-finite), or a locked
-   * (backprop) stage now waits for its true gradient.
-   */
+  /** Step 2 on `x` (disposed): BatchNorm's running statistics follow the real inputs only, which evaluation sees. */
+  private pass(x: tf.Tensor2D, synthetic: boolean): { y: tf.Tensor; trace: Trace[] } {
+    const pass = () => tidy(() => this.net.forward(x, true));
+    const out = synthetic ? keepRunningStatistics(this.net, pass) : pass();
+    x.dispose();
+    return out;
+  }
+
+  /** Sends h[s]_t up. False when it is not finite and the batch was dropped: the stages above never see step t. */
   private sendUp(message: ForwardMessage, h: tf.Tensor, trace: Trace[]): boolean {
     const activations = this.activationsToSend(message.step, h);
     if (!activations) {
-      // h never leaves this stage: the stages above never see step t
       this.drop(message.step, trace, h, 'above');
       return false;
     }
     this.sendForward(message, activations);
-    if (this.spec.mode === 'backprop') {
-      this.locked = { step: message.step, trace };
-      h.dispose();
-      return false;
-    }
     return true;
+  }
+
+  /** An update-locked stage waits for the true gradient of step t, keeping the trace of its pass. */
+  private lock(step: number, trace: Trace[], h: tf.Tensor): void {
+    this.locked = { step, trace };
+    h.dispose();
   }
 
   /**
@@ -186,8 +185,8 @@ export class Stage {
    * (training mode, no update of θ_s) goes up as the real h[s]_t: the input the stage above learns
    * to predict, and the path evaluation takes.
    */
-  private relay(message: ForwardMessage): void {
-    const x = tf.tensor2d(message.activations, [message.rows, this.spec.inputUnits]);
+  private realInput(message: ForwardMessage): void {
+    const x = this.inputOf(message);
     this.syntheticInput!.learn(message.step, x);
     if (!this.last) {
       const h = tf.tidy(() => this.net.forward(x, true).y);
@@ -201,31 +200,28 @@ export class Stage {
 
   /** Step 5 (DNI): the target for an earlier batch trains the synthesizer. Backprop: the true gradient. */
   backward(message: BackwardMessage): void {
-    if (message.done?.length) this.relays.set(message.step, message.done); // one backward message per step
-    if (this.spec.mode === 'backprop') return this.backwardLocked(message);
-    const pending = this.pending.get(message.step);
-    this.pending.delete(message.step);
-    if (pending && message.gradient) {
-      const target = tf.tensor(message.gradient, pending.h.shape);
-      const { loss, cosine } = this.synthesizer!.train(pending.h, pending.labels, target, pending.used);
-      target.dispose();
-      this.synthLossSum += loss;
-      this.synthCosineSum += cosine;
-      this.synthSteps += 1;
-      this.counters.synthesizerUpdates += 1;
-    }
-    if (pending) tf.dispose([pending.h, pending.labels ?? [], pending.used]);
+    if (message.done?.length) this.relayedDones.set(message.step, message.done); // one backward message per step
+    if (this.source.awaited) return this.backwardLocked(message);
+    this.source.receive(message, this.spec.outputShape);
     this.reportDone(message.step);
+  }
+
+  private backwardLocked(message: BackwardMessage): void {
+    const locked = this.locked;
+    if (!locked || locked.step !== message.step || !message.gradient) {
+      throw new Error(`stage ${this.spec.index}: true gradient for step ${message.step} arrived while waiting for ${locked?.step ?? 'none'}`);
+    }
+    this.locked = null;
+    const g = this.source.receive(message, this.spec.outputShape)!;
+    const applied = this.applyGradient(message.step, locked.trace, g);
+    tf.dispose(g);
+    if (applied) this.reportDone(message.step);
   }
 
   /** Forgets batches that were lost with a failed stage: their targets will never come. */
   abandon(steps: Set<number>): void {
-    for (const step of steps) {
-      const p = this.pending.get(step);
-      if (p) tf.dispose([p.h, p.labels ?? [], p.used]);
-      this.pending.delete(step);
-      this.relays.delete(step);
-    }
+    this.source.forget(steps);
+    for (const step of steps) this.relayedDones.delete(step);
     this.syntheticInput?.abandon(steps);
     if (this.locked && steps.has(this.locked.step)) {
       tf.dispose(this.locked.trace);
@@ -235,7 +231,8 @@ export class Stage {
 
   /** The stage's whole state, for a checkpoint taken when no batch is in flight. */
   exportState(step: number, extra: Record<string, number>): StageState {
-    if (this.pending.size > 0 || this.locked || (this.syntheticInput?.waiting ?? 0) > 0) throw new Error(`stage ${this.spec.index}: checkpoint requested with batches in flight`);
+    if (this.source.holding > 0 || this.locked || (this.syntheticInput?.waiting ?? 0) > 0) throw new Error(`stage ${this.spec.index}: checkpoint requested with batches in flight`);
+    const input = this.syntheticInput?.model;
     return {
       format: 'synthgrad-stage/1',
       stage: this.spec.index,
@@ -243,12 +240,8 @@ export class Stage {
       layers: this.net.layers.map((l) => l.name),
       weights: this.net.getWeights(),
       optimizer: this.optimizer.getState(),
-      synthesizer: this.synthesizer
-        ? { weights: this.synthesizer.net.getWeights(), optimizer: this.synthesizer.optimizer.getState() }
-        : null,
-      inputModel: this.syntheticInput
-        ? { weights: this.syntheticInput.model.net.getWeights(), optimizer: this.syntheticInput.model.optimizer.getState() }
-        : null,
+      ...this.source.exportState(),
+      inputModel: input ? { weights: input.net.getWeights(), optimizer: input.optimizer.getState() } : null,
       updateStream: this.updateDraw.state(),
       counters: { ...this.counters, ...extra },
     };
@@ -262,73 +255,29 @@ export class Stage {
         `it holds stage ${state.stage} with layers [${state.layers.join(', ')}], expected stage ${this.spec.index} with [${layers.join(', ')}]`,
       );
     }
-    if (!!state.synthesizer !== !!this.synthesizer) throw new Error('it was written for another mode (synthesizer present/absent)');
+    this.source.importState(state);
     this.net.setWeights(state.weights);
     this.optimizer.setState(state.optimizer);
-    if (this.synthesizer && state.synthesizer) {
-      this.synthesizer.net.setWeights(state.synthesizer.weights);
-      this.synthesizer.optimizer.setState(state.synthesizer.optimizer);
-    }
     if (!!state.inputModel !== !!this.syntheticInput) throw new Error('it was written for another config (synthetic inputs present/absent)');
     if (this.syntheticInput && state.inputModel) {
       this.syntheticInput.model.net.setWeights(state.inputModel.weights);
       this.syntheticInput.model.optimizer.setState(state.inputModel.optimizer);
     }
     this.updateDraw = restoreStream(state.updateStream);
-    for (const key of Object.keys(this.counters) as (keyof Stage['counters'])[]) {
-      this.counters[key] = state.counters[key] ?? 0;
-    }
+    for (const key of Object.keys(this.own) as (keyof Stage['own'])[]) this.own[key] = state.counters[key] ?? 0;
   }
 
-  /** Means of the synthesizer's loss and cosine since the last call. */
-  takeSynthesizerMeans(): { loss: number | null; cosine: number | null } {
-    const n = this.synthSteps;
-    const out = { loss: n ? this.synthLossSum / n : null, cosine: n ? this.synthCosineSum / n : null };
-    this.synthLossSum = this.synthCosineSum = this.synthSteps = 0;
-    return out;
+  /** The gradient source's statistics since the last call (the synthesizer's mean loss and cosine). */
+  takeSourceStats(): Pick<StageStats, 'synthesizerLoss' | 'synthesizerCosine'> {
+    return { synthesizerLoss: null, synthesizerCosine: null, ...this.source.takeStats() };
   }
 
   dispose(): void {
-    for (const p of this.pending.values()) tf.dispose([p.h, p.labels ?? [], p.used]);
-    this.pending.clear();
+    this.source.dispose();
     if (this.locked) tf.dispose(this.locked.trace);
     this.syntheticInput?.dispose();
-    this.synthesizer?.dispose();
     this.optimizer.dispose();
     this.net.dispose();
-  }
-
-  private backwardLocked(message: BackwardMessage): void {
-    const locked = this.locked;
-    if (!locked || locked.step !== message.step || !message.gradient) {
-      throw new Error(`stage ${this.spec.index}: true gradient for step ${message.step} arrived while waiting for ${locked?.step ?? 'none'}`);
-    }
-    this.locked = null;
-    const width = shapeSize(this.spec.outputShape);
-    const g = tf.tensor2d(message.gradient, [message.gradient.length / width, width]);
-    const applied = this.applyGradient(message.step, locked.trace, g, false);
-    tf.dispose(g);
-    if (applied) this.reportDone(message.step);
-  }
-
-  /** The last stage: logits, loss, the true gradient; update and send dL/dh[S-1] down. */
-  private finish(message: TrainingBatch, logits: tf.Tensor2D, trace: Trace[], update: boolean): void {
-    const labels = oneHot(message.labels, this.spec.classes);
-    const { loss, gradient, correct } = softmaxCrossEntropy(logits, labels);
-    const lossValue = loss.dataSync()[0];
-    const correctValue = correct.dataSync()[0];
-    if (!this.checkFinite([lossValue], 'loss', message.step)) {
-      tf.dispose([logits, labels, loss, gradient, correct]);
-      this.drop(message.step, trace, null, 'here');
-      return;
-    }
-    const done = { stage: this.spec.index, loss: lossValue, correct: correctValue, rows: message.rows };
-    // the true gradient goes down even without an update here: the stage below trains its synthesizer
-    // on it, and reports this stage's done (with the loss) with its own
-    const applied =
-      update || this.spec.index > 0 ? this.applyGradient(message.step, trace, gradient, false, update, done) : (this.skip(message.step, trace, null), true);
-    tf.dispose([logits, labels, loss, gradient, correct]);
-    if (applied && this.spec.index === 0) this.reportDone(message.step, done);
   }
 
   /**
@@ -338,7 +287,7 @@ export class Stage {
    * `done` (the last stage's, with the batch loss): goes down with δ for the stage below to report
    * with its own, instead of a report of its own.
    */
-  private applyGradient(step: number, trace: Trace[], dy: tf.Tensor, synthetic: boolean, update = true, done?: RelayedDone): boolean {
+  private applyGradient(step: number, trace: Trace[], dy: tf.Tensor, update = true, done?: RelayedDone): boolean {
     const needInput = this.spec.index > 0;
     const { dx, grads } = tidy(() => this.net.backward(trace, dy, needInput));
     tf.dispose(trace);
@@ -350,19 +299,18 @@ export class Stage {
     if (!finite) {
       tf.dispose(grads);
       // a DNI stage below the top has sent h on: its done comes with the target, as usual
-      const targetComing = this.spec.mode !== 'backprop' && !this.last;
+      const targetComing = this.source.expectsMessage && !this.source.awaited;
       this.drop(step, [], null, targetComing ? 'target-coming' : 'here');
       return false;
     }
-    if (gradient) this.links.backward({ kind: 'backward', step, gradient, synthetic, ...(done && { done: [done] }) });
+    if (gradient) this.links.backward({ kind: 'backward', step, gradient, synthetic: this.source.synthetic, ...(done && { done: [done] }) });
     if (update) this.optimizer.step(grads);
     tf.dispose(grads);
-    if (update) this.counters.updates += 1;
-    else this.counters.skippedUpdates += 1;
+    if (update) this.own.updates += 1;
+    else this.own.skippedUpdates += 1;
     return true;
   }
 
-  /** True when finite; otherwise throws, or (skipNonFinite) returns false for the caller to drop the batch. */
   /** h's values to send up, or null when one is not finite (with --skip-nonfinite; else it throws). */
   private activationsToSend(step: number, h: tf.Tensor): Float32Array | null {
     const activations = ownedValues(h);
@@ -390,44 +338,41 @@ export class Stage {
   private drop(step: number, trace: Trace[], h: tf.Tensor | null, how: 'above' | 'here' | 'target-coming'): void {
     tf.dispose(trace);
     h?.dispose();
-    this.counters.droppedNonFinite += 1;
+    this.own.droppedNonFinite += 1;
     if (how === 'above') this.lastDroppedBeforeSending = step;
-    if (this.spec.index > 0) this.links.backward({ kind: 'backward', step, gradient: null, synthetic: !this.last });
+    this.sendNoTarget(step);
     if (how !== 'target-coming') this.reportDone(step, { dropped: how });
   }
 
   /** Reports this stage's done for `step`, with the dones of stages above that came down for it. */
   private reportDone(step: number, fields: Omit<RelayedDone, 'stage'> & { dropped?: 'here' | 'above' } = {}): void {
-    const relayed = this.relays.get(step);
-    this.relays.delete(step);
+    const relayed = this.relayedDones.get(step);
+    this.relayedDones.delete(step);
     this.links.report({ kind: 'done', stage: this.spec.index, step, ...fields, ...(relayed && { relayed }) });
   }
 
   private skip(step: number, trace: Trace[], h: tf.Tensor | null): void {
     tf.dispose(trace);
     if (h) h.dispose();
-    this.counters.skippedUpdates += 1;
-    // stage s-1 still waits for a target for this step: tell it there is none
-    if (this.spec.index > 0) this.links.backward({ kind: 'backward', step, gradient: null, synthetic: !this.last });
+    this.own.skippedUpdates += 1;
+    this.sendNoTarget(step);
   }
 
-  private remember(step: number, entry: Pending): void {
-    this.pending.set(step, entry);
-    if (this.pending.size > this.spec.cacheSize) {
-      const oldest = this.pending.keys().next().value as number;
-      const dropped = this.pending.get(oldest)!;
-      tf.dispose([dropped.h, dropped.labels ?? [], dropped.used]);
-      this.pending.delete(oldest);
-      this.counters.evicted += 1;
-    }
+  /** Stage s-1 still waits for a target for this step: tell it there is none. */
+  private sendNoTarget(step: number): void {
+    if (this.spec.index > 0) this.links.backward({ kind: 'backward', step, gradient: null, synthetic: !this.last });
   }
 
   private sendForward(message: ForwardMessage, activations: Float32Array): void {
     this.links.forward({ kind: 'forward', step: message.step, rows: message.rows, activations, labels: message.labels, eval: message.eval });
   }
 
+  private inputOf(message: ForwardMessage): tf.Tensor2D {
+    return tf.tensor2d(message.activations, [message.rows, this.spec.inputUnits]);
+  }
+
   private evaluate(message: ForwardMessage): void {
-    const x = tf.tensor2d(message.activations, [message.rows, this.spec.inputUnits]);
+    const x = this.inputOf(message);
     const y = tf.tidy(() => this.net.forward(x, false).y);
     x.dispose();
     if (!this.last) {
@@ -451,12 +396,8 @@ export class Stage {
 
   private setLearningRate(step: number): void {
     const { learningRate, decaySteps, decayFactor } = this.spec.optimizer;
-    const rate = learningRateAt(step, learningRate, decaySteps, decayFactor);
-    this.optimizer.learningRate = rate;
-    if (this.synthesizer) {
-      const base = this.spec.synthesizer.learningRate ?? learningRate;
-      this.synthesizer.learningRate = learningRateAt(step, base, decaySteps, decayFactor);
-    }
+    this.optimizer.learningRate = learningRateAt(step, learningRate, decaySteps, decayFactor);
+    this.source.setLearningRate(step);
     if (this.syntheticInput) {
       const base = this.spec.syntheticInputs!.learningRate ?? learningRate;
       this.syntheticInput.learningRate = learningRateAt(step, base, decaySteps, decayFactor);

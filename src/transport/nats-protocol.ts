@@ -13,6 +13,7 @@
  */
 import type { ControlMessage, ReportMessage, StageStats } from '../pipeline/protocol.js';
 import type { StageSpec } from '../pipeline/stage-spec.js';
+import { modes } from '../config/schema.js';
 import { validateRelayedDones } from './message-validators.js';
 import { fail, finite, int, only, record, text } from './field-checks.js';
 
@@ -94,7 +95,7 @@ function validateSpec(value: unknown, stage: number): void {
   int(spec.classes, 'spec.classes', 2, 1 << 16);
   int(spec.cacheSize, 'spec.cacheSize', 1, 1 << 16);
   int(spec.firstLayer, 'spec.firstLayer');
-  if (!['backprop', 'dni', 'cdni'].includes(spec.mode as string)) fail('spec.mode must be backprop, dni or cdni');
+  if (!(modes as readonly unknown[]).includes(spec.mode)) fail(`spec.mode must be ${modes.join(', ')}`);
   if (!['lockstep', 'async', 'pipelined'].includes(spec.schedule as string)) fail('spec.schedule must be lockstep, async or pipelined');
   if (!Array.isArray(spec.layers) || spec.layers.length === 0 || spec.layers.length > 1024) fail('spec.layers must be a non-empty array');
   for (const layer of spec.layers) text(record(layer, 'spec.layers[]').type, 'spec.layers[].type', 16);

@@ -19,7 +19,7 @@ import { describeConnectError } from './nats-errors.js';
 import type { NatsTls } from './nats-connect.js';
 import { within } from './within.js';
 import type { Logger } from '../log.js';
-import { watchConnection } from './nats-status.js';
+import { watchConnection, type ConnectionWatch } from './nats-status.js';
 
 export interface NatsStageOptions {
   url: string;
@@ -42,21 +42,21 @@ export interface StageOutcome {
   reason: string;
 }
 
+type Assignment = Extract<ControlWire, { kind: 'assign' }>;
+
 const HELLO_EVERY_MS = 1_000;
+const WATCHDOG_EVERY_MS = 250;
 
 /** Runs one stage process to its end; never throws after connecting (the outcome says what happened). */
 export async function runNatsStage(options: NatsStageOptions): Promise<StageOutcome> {
-  const { run, stage, logger } = options;
-  const instance = options.instance ?? randomBytes(6).toString('hex');
-  subject(run, stage, 'control'); // checks the run id and stage index
-  const credentials = options.credentials ?? credentialsFromEnv();
+  subject(options.run, options.stage, 'control'); // checks the run id and stage index
   const tls = options.tls ?? tlsFromEnv();
   let nc: NatsConnection;
   try {
     nc = await connectNats({
       url: options.url,
-      name: `synthgrad-${run}-stage-${stage}`,
-      ...credentials,
+      name: `synthgrad-${options.run}-stage-${options.stage}`,
+      ...(options.credentials ?? credentialsFromEnv()),
       tlsCa: tls?.ca,
       tlsCert: tls?.cert,
       tlsKey: tls?.key,
@@ -64,168 +64,226 @@ export async function runNatsStage(options: NatsStageOptions): Promise<StageOutc
   } catch (error) {
     return { code: 1, reason: describeConnectError(error, options.url, tls) };
   }
-  logger.info({ run, stage, instance, server: redactUrl(options.url) }, `stage ${stage} connected; waiting for the orchestrator of run ${run}`);
+  return new StageProcess(nc, options).run();
+}
 
-  let outcome!: (result: StageOutcome) => void;
-  const ended = new Promise<StageOutcome>((resolve) => (outcome = resolve));
-  let finished = false;
-  const timers: NodeJS.Timeout[] = [];
-  let links = null as NatsLinks | null;
-  let assigned = false;
-  let lastControl = performance.now();
-  const connection = watchConnection(nc, {
-    disconnected: () => logger.warn({ stage, server: redactUrl(options.url) }, `stage ${stage} lost the NATS server; reconnecting`),
-    reconnected: (downMs) => {
-      logger.warn({ stage, downSeconds: Math.round(downMs) / 1000 }, `stage ${stage} reconnected to the NATS server`);
-      // what was sent to this stage meanwhile is gone: the orchestrator looks for lost batches
-      if (assigned) send({ kind: 'reconnected', stage, instance, downMs });
-    },
-  });
+/** Rejected messages: counted by reason, logged a few times per reason, then every 100th. */
+class RejectLog {
+  readonly own: Record<string, number> = {};
+  private readonly seen: Record<string, number> = {};
 
-  // rejected messages: counted, logged a few times per reason, then every 100th
-  const ownRejects: Record<string, number> = {};
-  const rejected = (): Record<string, number> => {
-    const counts = addCounts({}, ownRejects);
-    return links ? addCounts(counts, links.rejected()) : counts;
-  };
-  const seen: Record<string, number> = {};
-  const onReject = (reason: string, detail: string): void => {
-    seen[reason] = (seen[reason] ?? 0) + 1;
-    if (seen[reason] > 5 && seen[reason] % 100 !== 0) return;
-    const data = { reason, count: seen[reason], detail: detail.slice(0, 300) };
-    logger.warn(data, 'message rejected');
-    if (assigned) send({ kind: 'report', stage, instance, report: { kind: 'log', stage, level: 'warn', msg: `stage ${stage} rejected a message (${reason})`, data } });
-  };
+  constructor(private readonly warn: (data: Record<string, unknown>) => void) {}
 
-  const reports = new NatsChannel<StageWire>({ connection: nc, subject: subject(run, stage, 'stats'), sender: stageSender(stage) });
-  const send = (m: StageWire): void => {
-    try {
-      reports.send(m);
-    } catch (error) {
-      logger.warn({ error: (error as Error).message }, 'could not send to the orchestrator');
-    }
-  };
+  /** A message the process itself refused (its links count their own). */
+  ownReject(reason: string, detail: string): void {
+    this.own[reason] = (this.own[reason] ?? 0) + 1;
+    this.log(reason, detail);
+  }
 
-  const finish = (code: number, reason: string): void => {
-    if (finished) return;
-    finished = true;
-    for (const t of timers) clearInterval(t);
-    outcome({ code, reason });
-  };
+  log(reason: string, detail: string): void {
+    const seen = (this.seen[reason] = (this.seen[reason] ?? 0) + 1);
+    if (seen > 5 && seen % 100 !== 0) return;
+    this.warn({ reason, count: seen, detail: detail.slice(0, 300) });
+  }
+}
 
-  const failed = (error: unknown): void => {
-    if (finished) return;
-    const err = error as Error;
-    if (err instanceof NonFiniteError) send({ kind: 'report', stage, instance, report: { kind: 'fatal', stage, message: err.message } });
-    send({ kind: 'failed', stage, instance, message: `stage ${stage}: ${err?.message ?? String(error)}`, stack: `stage ${stage}: ${err?.stack ?? String(error)}` });
-    finish(1, `stage ${stage} failed: ${err?.message ?? String(error)}`);
-  };
+/** One stage process after it connected: joining, serving its stage, and the watchdogs that end it. */
+class StageProcess {
+  private readonly stage: number;
+  private readonly instance: string;
+  private readonly logger: Logger;
+  private readonly connection: ConnectionWatch;
+  private readonly rejects: RejectLog;
+  private readonly reports: NatsChannel<StageWire>;
+  private readonly control: NatsChannel<ControlWire>;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly ended: Promise<StageOutcome>;
+  private outcome!: (result: StageOutcome) => void;
+  private finished = false;
+  private links: NatsLinks | null = null;
+  private assigned = false;
+  private lastControl = performance.now();
+  /** Control messages for serveStage, kept until it listens (like a MessagePort's queue). */
+  private readonly queued: ControlMessage[] = [];
+  private deliver: ((m: ControlMessage) => void) | null = null;
 
-  // control messages for serveStage, kept until it listens (like a MessagePort's queue)
-  const queued: ControlMessage[] = [];
-  let deliver: ((m: ControlMessage) => void) | null = null;
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly options: NatsStageOptions,
+  ) {
+    const { run, stage, logger } = options;
+    this.stage = stage;
+    this.logger = logger;
+    this.instance = options.instance ?? randomBytes(6).toString('hex');
+    this.ended = new Promise<StageOutcome>((resolve) => (this.outcome = resolve));
+    logger.info({ run, stage, instance: this.instance, server: redactUrl(options.url) }, `stage ${stage} connected; waiting for the orchestrator of run ${run}`);
+    this.connection = watchConnection(nc, {
+      disconnected: () => logger.warn({ stage, server: redactUrl(options.url) }, `stage ${stage} lost the NATS server; reconnecting`),
+      reconnected: (downMs) => {
+        logger.warn({ stage, downSeconds: Math.round(downMs) / 1000 }, `stage ${stage} reconnected to the NATS server`);
+        // what was sent to this stage meanwhile is gone: the orchestrator looks for lost batches
+        if (this.assigned) this.send({ kind: 'reconnected', stage, instance: this.instance, downMs });
+      },
+    });
+    this.rejects = new RejectLog((data) => {
+      logger.warn(data, 'message rejected');
+      const msg = `stage ${stage} rejected a message (${data.reason})`;
+      if (this.assigned) this.report({ kind: 'log', stage, level: 'warn', msg, data });
+    });
+    this.reports = new NatsChannel<StageWire>({ connection: nc, subject: subject(run, stage, 'stats'), sender: stageSender(stage) });
+    this.control = new NatsChannel<ControlWire>({
+      connection: nc,
+      subject: subject(run, stage, 'control'),
+      allowedSenders: [ORCHESTRATOR_SENDER],
+      validate: controlWireValidator(stage),
+      onReject: (reason, detail) => this.rejects.ownReject(reason, detail),
+      onHandlerError: (error) => this.failed(error),
+    });
+    this.control.onMessage((m) => this.onControl(m));
+  }
 
-  const control = new NatsChannel<ControlWire>({
-    connection: nc,
-    subject: subject(run, stage, 'control'),
-    allowedSenders: [ORCHESTRATOR_SENDER],
-    validate: controlWireValidator(stage),
-    onReject: (reason, detail) => {
-      ownRejects[reason] = (ownRejects[reason] ?? 0) + 1;
-      onReject(reason, detail);
-    },
-    onHandlerError: failed,
-  });
-  control.onMessage((m) => {
-    lastControl = performance.now();
+  async run(): Promise<StageOutcome> {
+    await this.control.flush();
+    this.sayHello();
+    this.nc.closed().then((error) => this.finish(1, `the NATS connection closed${error ? `: ${error.message}` : ''}`));
+    const result = await this.ended;
+    // the last words, if the server is there to take them (bounded: it may be gone)
+    await within(this.reports.flush().catch(() => undefined), 2_000);
+    this.links?.close();
+    this.control.close();
+    this.reports.close();
+    await this.nc.close().catch(() => undefined);
+    return result;
+  }
+
+  /** Says hello every second until the orchestrator assigns the stage, or the join time is over. */
+  private sayHello(): void {
+    const { stage, run, joinTimeoutMs } = this.options;
+    const t0 = performance.now();
+    const hello = (): void => {
+      if (this.assigned || this.finished) return;
+      if (performance.now() - t0 > joinTimeoutMs) {
+        const why = `no orchestrator assigned stage ${stage} of run ${run} within ${(joinTimeoutMs / 1000).toFixed(0)} s (are the run id and stage right, and is synthgrad train --transport nats running?)`;
+        return this.finish(1, why);
+      }
+      this.send({ kind: 'hello', stage, instance: this.instance, host: hostname().slice(0, 256), pid: process.pid });
+    };
+    hello();
+    this.timers.push(setInterval(hello, HELLO_EVERY_MS));
+  }
+
+  /** The orchestrator's messages: joining and leaving here, the rest for the stage once it serves. */
+  private onControl(m: ControlWire): void {
+    this.lastControl = performance.now();
+    const { stage, instance } = this;
     switch (m.kind) {
       case 'ping':
         return;
       case 'assign':
         if (m.instance === instance) {
-          if (!assigned) start(m);
-        } else if (assigned) {
-          finish(3, `stage ${stage} was given to another process (${m.instance}); leaving`);
+          if (!this.assigned) this.start(m);
+        } else if (this.assigned) {
+          this.finish(3, `stage ${stage} was given to another process (${m.instance}); leaving`);
         }
         return;
       case 'refuse':
-        if (m.instance === instance) finish(2, `the orchestrator refused this process: ${m.reason}`);
+        if (m.instance === instance) this.finish(2, `the orchestrator refused this process: ${m.reason}`);
         return;
       case 'leave':
-        if (m.instance === undefined || m.instance === instance) finish(m.instance === undefined ? 0 : 3, `told to leave: ${m.reason}`);
+        if (m.instance === undefined || m.instance === instance) this.finish(m.instance === undefined ? 0 : 3, `told to leave: ${m.reason}`);
         return;
       default:
-        if (!assigned) return;
-        if (deliver) deliver(m);
-        else queued.push(m);
+        if (!this.assigned) return;
+        if (this.deliver) this.deliver(m);
+        else this.queued.push(m);
     }
-  });
+  }
 
-  const start = (assignment: Extract<ControlWire, { kind: 'assign' }>): void => {
-    assigned = true;
+  /** The stage is this process's: serve it until it stops or fails. */
+  private start(assignment: Assignment): void {
+    this.assigned = true;
     const { spec } = assignment;
-    logger.info({ stage, instance, layers: spec.layers.length, mode: spec.mode, restore: spec.restore ?? null }, `stage ${stage} assigned`);
-    links = new NatsLinks({ connection: nc, run, spec, limits: assignment.limits, onReject });
-    timers.push(setInterval(() => send({ kind: 'heartbeat', stage, instance }), assignment.heartbeatMs));
-    // the orchestrator pings every second: silence means it is gone
-    let lastTick = performance.now();
-    timers.push(
-      setInterval(() => {
-        const now = performance.now();
-        if (now - lastTick > 1_000) lastControl = now; // this process was busy: give the pings time to be read
-        lastTick = now;
-        const down = connection.downFor(now);
-        if (down > assignment.reconnectTimeoutMs) {
-          finish(1, `the NATS server at ${redactUrl(options.url)} has been unreachable for ${(down / 1000).toFixed(0)} s; leaving`);
-          return;
-        }
-        if (down > 0) lastControl = now; // silence is the server's doing, not the orchestrator's
-        if (now - lastControl > assignment.orchestratorTimeoutMs) {
-          finish(1, `no message from the orchestrator for ${(assignment.orchestratorTimeoutMs / 1000).toFixed(0)} s; leaving`);
-        }
-      }, 250),
+    const { stage, instance } = this;
+    this.logger.info({ stage, instance, layers: spec.layers.length, mode: spec.mode, restore: spec.restore ?? null }, `stage ${stage} assigned`);
+    this.links = new NatsLinks({ connection: this.nc, run: this.options.run, spec, limits: assignment.limits, onReject: (reason, detail) => this.rejects.log(reason, detail) });
+    this.timers.push(setInterval(() => this.send({ kind: 'heartbeat', stage, instance }), assignment.heartbeatMs));
+    this.watch(assignment);
+    serveStage(spec, this.links, this.stageChannel()).then(
+      (stats: StageStats) => {
+        this.send({ kind: 'stopped', stage, instance, stats: { ...stats, rejected: this.rejected() } });
+        this.finish(0, `stage ${stage} stopped`);
+      },
+      (error) => this.failed(error),
     );
-    const channel: Channel<ReportMessage | ControlMessage> = {
+  }
+
+  /**
+   * Leaves when the NATS server stays away too long, or the orchestrator goes silent (it pings
+   * every second) while the server is there.
+   */
+  private watch(assignment: Assignment): void {
+    let lastTick = performance.now();
+    const check = (): void => {
+      const now = performance.now();
+      if (now - lastTick > 1_000) this.lastControl = now; // this process was busy: give the pings time to be read
+      lastTick = now;
+      const down = this.connection.downFor(now);
+      if (down > assignment.reconnectTimeoutMs) {
+        return this.finish(1, `the NATS server at ${redactUrl(this.options.url)} has been unreachable for ${(down / 1000).toFixed(0)} s; leaving`);
+      }
+      if (down > 0) this.lastControl = now; // silence is the server's doing, not the orchestrator's
+      if (now - this.lastControl > assignment.orchestratorTimeoutMs) {
+        this.finish(1, `no message from the orchestrator for ${(assignment.orchestratorTimeoutMs / 1000).toFixed(0)} s; leaving`);
+      }
+    };
+    this.timers.push(setInterval(check, WATCHDOG_EVERY_MS));
+  }
+
+  /** The stage's control channel: reports go out wrapped for the orchestrator, control comes from onControl. */
+  private stageChannel(): Channel<ReportMessage | ControlMessage> {
+    return {
       send: (r) => {
         const m = r as ReportMessage;
-        const report: ReportMessage = m.kind === 'stats' ? { ...m, stats: { ...m.stats, rejected: rejected() } } : m;
-        send({ kind: 'report', stage, instance, report });
+        this.report(m.kind === 'stats' ? { ...m, stats: { ...m.stats, rejected: this.rejected() } } : m);
       },
       onMessage: (handler) => {
-        deliver = handler;
-        for (const m of queued.splice(0)) handler(m);
+        this.deliver = handler;
+        for (const m of this.queued.splice(0)) handler(m);
       },
       close: () => undefined,
     };
-    serveStage(spec, links, channel).then(
-      (stats: StageStats) => {
-        send({ kind: 'stopped', stage, instance, stats: { ...stats, rejected: rejected() } });
-        finish(0, `stage ${stage} stopped`);
-      },
-      failed,
-    );
-  };
+  }
 
-  await control.flush();
-  const t0 = performance.now();
-  const hello = (): void => {
-    if (assigned || finished) return;
-    if (performance.now() - t0 > options.joinTimeoutMs) {
-      finish(1, `no orchestrator assigned stage ${stage} of run ${run} within ${(options.joinTimeoutMs / 1000).toFixed(0)} s (are the run id and stage right, and is synthgrad train --transport nats running?)`);
-      return;
+  private rejected(): Record<string, number> {
+    const counts = addCounts({}, this.rejects.own);
+    return this.links ? addCounts(counts, this.links.rejected()) : counts;
+  }
+
+  private report(report: ReportMessage): void {
+    this.send({ kind: 'report', stage: this.stage, instance: this.instance, report });
+  }
+
+  private send(m: StageWire): void {
+    try {
+      this.reports.send(m);
+    } catch (error) {
+      this.logger.warn({ error: (error as Error).message }, 'could not send to the orchestrator');
     }
-    send({ kind: 'hello', stage, instance, host: hostname().slice(0, 256), pid: process.pid });
-  };
-  hello();
-  timers.push(setInterval(hello, HELLO_EVERY_MS));
-  nc.closed().then((error) => finish(1, `the NATS connection closed${error ? `: ${error.message}` : ''}`));
+  }
 
-  const result = await ended;
-  // the last words, if the server is there to take them (bounded: it may be gone)
-  await within(reports.flush().catch(() => undefined), 2_000);
-  links?.close();
-  control.close();
-  reports.close();
-  await nc.close().catch(() => undefined);
-  return result;
+  private failed(error: unknown): void {
+    if (this.finished) return;
+    const { stage, instance } = this;
+    const err = error as Error;
+    if (err instanceof NonFiniteError) this.report({ kind: 'fatal', stage, message: err.message });
+    this.send({ kind: 'failed', stage, instance, message: `stage ${stage}: ${err?.message ?? String(error)}`, stack: `stage ${stage}: ${err?.stack ?? String(error)}` });
+    this.finish(1, `stage ${stage} failed: ${err?.message ?? String(error)}`);
+  }
+
+  private finish(code: number, reason: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    for (const t of this.timers) clearInterval(t);
+    this.outcome({ code, reason });
+  }
 }

@@ -1,0 +1,64 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { BackwardMessage, RelayedDone, StageStats } from '../protocol.js';
+import type { StageState } from '../../checkpoint/stage-state.js';
+
+/** Batch t at the top of a stage, after step 2: its output h[s]_t and the labels c_t. */
+export interface StageOutput {
+  step: number;
+  rows: number;
+  labels: Uint8Array;
+  h: tf.Tensor;
+}
+
+/** A gradient for h[s]_t that the stage can apply now (step 4). */
+export interface SourceGradient {
+  /** dL/dh[s]_t, or its estimate; the stage disposes it. */
+  dy: tf.Tensor;
+  /** The last stage's figures for the batch (its loss), checked for finiteness and reported with the step. */
+  done?: Omit<RelayedDone, 'stage'> & { loss: number };
+}
+
+/** The counters a source keeps, beside the stage's own. */
+export type SourceCounters = Partial<Pick<StageStats, 'synthesizerUpdates' | 'evicted'>>;
+
+/** What a source adds to its stage's statistics (means since the last call). */
+export type SourceStats = Partial<Pick<StageStats, 'synthesizerLoss' | 'synthesizerCosine'>>;
+
+/** The part of a stage checkpoint a source writes and reads back. */
+export type SourceState = Pick<StageState, 'synthesizer'>;
+
+/**
+ * Where a stage's output gradient dL/dh[s] comes from: step 3 of DNI.md and what step 5 does with
+ * the message from above. A new way of producing it (a time boundary, feedback alignment, ...) is
+ * one class implementing this, picked in ./index.ts; its checkpoint and statistics fields come with it.
+ */
+export interface GradientSource {
+  /** Update-locked: the gradient comes from above, and the stage waits for it (holding its backward trace). */
+  readonly awaited: boolean;
+  /** A message comes from above for each training batch the stage sends up: a target, or the awaited gradient. */
+  readonly expectsMessage: boolean;
+  /** The input gradient the stage sends down is built on a prediction (J^T ĝ), not on the true gradient. */
+  readonly synthetic: boolean;
+  /** Batches the source keeps for a message still to come (a checkpoint is taken with none). */
+  readonly holding: number;
+  readonly counters: SourceCounters;
+  /** Step 3: the gradient for batch t now; null when it is awaited from above. */
+  gradient(output: StageOutput): SourceGradient | null;
+  /** After step 4 with an update: keep what step 5 needs for t (takes over `output.h` and `used`). */
+  keep(output: StageOutput, used: tf.Tensor): void;
+  /**
+   * The message from above for step t: an awaited source returns the gradient to apply (of h's
+   * `shape`); otherwise step 5: the target trains the source, and null is returned.
+   */
+  receive(message: BackwardMessage, shape: number[]): tf.Tensor | null;
+  /** Forgets batches lost with a failed stage: their messages will never come. */
+  forget(steps: Set<number>): void;
+  /** Follows the stage's learning-rate schedule. */
+  setLearningRate(step: number): void;
+  /** Means since the last call. */
+  takeStats(): SourceStats;
+  exportState(): SourceState;
+  /** Reads back what exportState wrote; throws with a reason when the state is not for this source. */
+  importState(state: StageState): void;
+  dispose(): void;
+}

@@ -1,0 +1,26 @@
+import type { StageState } from '../../checkpoint/stage-state.js';
+import type { SourceState, SourceStats } from './source.js';
+
+/** What a source with no model of its own leaves out: no state to keep, learn, save or free. */
+export abstract class StatelessSource {
+  readonly holding = 0;
+  readonly counters = {};
+
+  forget(): void {}
+
+  setLearningRate(): void {}
+
+  takeStats(): SourceStats {
+    return {};
+  }
+
+  exportState(): SourceState {
+    return { synthesizer: null };
+  }
+
+  importState(state: StageState): void {
+    if (state.synthesizer) throw new Error('it was written for another mode (synthesizer present/absent)');
+  }
+
+  dispose(): void {}
+}

@@ -1,0 +1,127 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackwardMessage } from '../protocol.js';
+import type { StageState } from '../../checkpoint/stage-state.js';
+import type { StageSpec } from '../stage-spec.js';
+import { Synthesizer } from '../synthesizer.js';
+import { oneHot } from '../loss.js';
+import { stream } from '../rng.js';
+import { learningRateAt } from '../learning-rate.js';
+import type { GradientSource, SourceGradient, SourceState, SourceStats, StageOutput } from './source.js';
+
+/** What step 5 needs of batch t: h[s]_t, c_t and the ĝ[s]_t that was applied. */
+interface Pending {
+  h: tf.Tensor;
+  labels: tf.Tensor2D | null;
+  used: tf.Tensor;
+}
+
+/**
+ * DNI / cDNI: ĝ[s]_t = M[s](h[s]_t, c_t) now (step 3); the target that comes from above later
+ * trains M[s] (step 5). Batches wait for their targets in a bounded cache: the oldest is evicted.
+ */
+export class Synthesized implements GradientSource {
+  readonly awaited = false;
+  readonly expectsMessage = true;
+  readonly synthetic = true;
+  readonly synthesizer: Synthesizer;
+  readonly counters = { synthesizerUpdates: 0, evicted: 0 };
+  private readonly pending = new Map<number, Pending>();
+  private readonly conditioned: boolean;
+  private lossSum = 0;
+  private cosineSum = 0;
+  private steps = 0;
+
+  constructor(private readonly spec: StageSpec) {
+    this.conditioned = spec.mode === 'cdni';
+    const { learningRate, beta1, beta2, epsilon } = spec.optimizer;
+    this.synthesizer = new Synthesizer({
+      shape: spec.outputShape,
+      conditioned: this.conditioned,
+      classes: spec.classes,
+      hiddenLayers: spec.synthesizer.hiddenLayers,
+      batchNorm: spec.synthesizer.batchNorm,
+      kernelSize: spec.synthesizer.kernelSize,
+      learningRate: spec.synthesizer.learningRate ?? learningRate,
+      beta1,
+      beta2,
+      epsilon,
+      rng: stream(spec.seed, 'init', 'synthesizer', spec.index),
+    });
+  }
+
+  get holding(): number {
+    return this.pending.size;
+  }
+
+  gradient(output: StageOutput): SourceGradient {
+    const labels = this.conditioned ? oneHot(output.labels, this.spec.classes) : null;
+    const dy = this.synthesizer.predict(output.h, labels);
+    labels?.dispose();
+    return { dy };
+  }
+
+  keep(output: StageOutput, used: tf.Tensor): void {
+    const labels = this.conditioned ? oneHot(output.labels, this.spec.classes) : null;
+    this.pending.set(output.step, { h: output.h, labels, used });
+    if (this.pending.size > this.spec.cacheSize) {
+      const oldest = this.pending.keys().next().value as number;
+      this.release(oldest);
+      this.counters.evicted += 1;
+    }
+  }
+
+  /** Step 5: the target for an earlier batch trains M[s]. */
+  receive(message: BackwardMessage): null {
+    const pending = this.pending.get(message.step);
+    if (pending && message.gradient) {
+      const target = tf.tensor(message.gradient, pending.h.shape);
+      const { loss, cosine } = this.synthesizer.train(pending.h, pending.labels, target, pending.used);
+      target.dispose();
+      this.lossSum += loss;
+      this.cosineSum += cosine;
+      this.steps += 1;
+      this.counters.synthesizerUpdates += 1;
+    }
+    this.release(message.step);
+    return null;
+  }
+
+  forget(steps: Set<number>): void {
+    for (const step of steps) this.release(step);
+  }
+
+  setLearningRate(step: number): void {
+    const { learningRate, decaySteps, decayFactor } = this.spec.optimizer;
+    this.synthesizer.learningRate = learningRateAt(step, this.spec.synthesizer.learningRate ?? learningRate, decaySteps, decayFactor);
+  }
+
+  takeStats(): SourceStats {
+    const n = this.steps;
+    const stats = { synthesizerLoss: n ? this.lossSum / n : null, synthesizerCosine: n ? this.cosineSum / n : null };
+    this.lossSum = this.cosineSum = this.steps = 0;
+    return stats;
+  }
+
+  exportState(): SourceState {
+    return { synthesizer: { weights: this.synthesizer.net.getWeights(), optimizer: this.synthesizer.optimizer.getState() } };
+  }
+
+  importState(state: StageState): void {
+    if (!state.synthesizer) throw new Error('it was written for another mode (synthesizer present/absent)');
+    this.synthesizer.net.setWeights(state.synthesizer.weights);
+    this.synthesizer.optimizer.setState(state.synthesizer.optimizer);
+    this.counters.synthesizerUpdates = state.counters.synthesizerUpdates ?? 0;
+    this.counters.evicted = state.counters.evicted ?? 0;
+  }
+
+  dispose(): void {
+    for (const step of [...this.pending.keys()]) this.release(step);
+    this.synthesizer.dispose();
+  }
+
+  private release(step: number): void {
+    const p = this.pending.get(step);
+    if (p) tf.dispose([p.h, p.labels ?? [], p.used]);
+    this.pending.delete(step);
+  }
+}

@@ -1,0 +1,60 @@
+import { lowerThreadPriority } from '../runtime/thread-priority.js';
+import { encodeStageState } from '../checkpoint/stage-state.js';
+import { writeFileAtomic } from '../checkpoint/atomic.js';
+import type { Stage } from './stage.js';
+import type { Inbox } from './inbox.js';
+import type { ScheduleState } from './schedule.js';
+import type { StageMeters } from './stage-meters.js';
+import type { ControlMessage, ReportMessage, StageStats } from './protocol.js';
+import type { DataLinks } from '../transport/data-links.js';
+
+/** What answering a control message touches. */
+export interface ControlTarget {
+  stage: Stage;
+  inbox: Inbox;
+  schedule: ScheduleState;
+  meters: StageMeters;
+  links: DataLinks;
+  report(message: ReportMessage): void;
+  stats(): StageStats;
+}
+
+/**
+ * The answers to the orchestrator's control messages, given between two steps of the stage:
+ * statistics, weights, a checkpoint, re-wiring after a neighbour restarted, lost steps, the
+ * thread's priority, and stop.
+ */
+export function controlHandler(target: ControlTarget): (message: ControlMessage) => void {
+  const { stage, inbox, schedule, meters, links, report } = target;
+  const index = stage.spec.index;
+  return (m) => {
+    switch (m.kind) {
+      case 'stats':
+        return report({ kind: 'stats', stats: target.stats(), trace: meters.trace.take(), traceDropped: meters.trace.dropped });
+      case 'weights':
+        return report({ kind: 'weights', stage: index, values: stage.net.getWeights() });
+      case 'checkpoint': {
+        const bytes = encodeStageState(stage.exportState(m.step, meters.counters()));
+        if (m.inline) return report({ kind: 'checkpointed', stage: index, step: m.step, file: m.file, bytes: bytes.length, state: bytes });
+        writeFileAtomic(m.file, bytes);
+        return report({ kind: 'checkpointed', stage: index, step: m.step, file: m.file, bytes: bytes.length });
+      }
+      case 'rewire':
+        links.rewire(m.ports);
+        return report({ kind: 'rewired', stage: index });
+      case 'abandon': {
+        const steps = new Set(m.steps);
+        inbox.discard(steps);
+        schedule.abandon(steps);
+        return stage.abandon(steps);
+      }
+      case 'priority': {
+        const why = lowerThreadPriority(m.nice);
+        if (why) return report({ kind: 'log', stage: index, level: 'warn', msg: `stage priority left unchanged: ${why}` });
+        return;
+      }
+      case 'stop':
+        return inbox.requestStop();
+    }
+  };
+}
