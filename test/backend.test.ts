@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeProblem, selectBackend } from '../src/runtime/backend.js';
 import { startWebGpu } from '../src/runtime/webgpu.js';
+import { testUnless } from './helpers/needs.js';
 
 /** Whether a native tfjs backend loads here (an install without its downloaded binding does not). */
 const nativeWorks = await Promise.any(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'].map((p) => import(p))).then(
@@ -10,7 +11,9 @@ const nativeWorks = await Promise.any(['@tensorflow/tfjs-node-gpu', '@tensorflow
   () => false,
 );
 
-test('auto falls back to wasm and says why the native backends were skipped', { skip: nativeWorks && 'a native backend works here' }, async () => {
+const native = nativeWorks ? 'a native tfjs backend loads on this machine, and this test is for machines without one' : null;
+
+testUnless(native, 'auto falls back to wasm and says why the native backends were skipped', {}, async () => {
   const adapter = await startWebGpu().catch(() => null);
   const choice = await selectBackend('auto');
   if (adapter && !adapter.software) {
@@ -24,7 +27,7 @@ test('auto falls back to wasm and says why the native backends were skipped', { 
   if (adapter) assert.match(choice.skipped[2].reason, /only a software adapter, .*taken only with --backend webgpu/);
 });
 
-test('--backend tensorflow without the native package fails with what to do next', { skip: nativeWorks && 'a native backend works here' }, async () => {
+testUnless(native, '--backend tensorflow without the native package fails with what to do next', {}, async () => {
   await assert.rejects(selectBackend('tensorflow'), /no backend could start for --backend tensorflow \(install @tensorflow\/tfjs-node.*--backend wasm\)/);
 });
 

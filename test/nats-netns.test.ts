@@ -1,9 +1,9 @@
 /**
  * Nothing assumes one host: each stage process runs in a network namespace of its own, reaching
  * the NATS server only across a bridge (as it would across a network), never through the
- * orchestrator's loopback. Needs root for `ip netns`; skipped with the reason otherwise.
+ * orchestrator's loopback. Needs root for `ip netns`: skipped with the reason otherwise, and
+ * failing under CI (test/helpers/needs.ts).
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,12 +13,13 @@ import { withNatsServer } from './helpers/nats-server.js';
 import { data, smallConfig } from './helpers/fixtures.js';
 import { envWith, exitOf, runId, processesWith, startStage, until, type Proc } from './helpers/stage-processes.js';
 import { makeHosts, netnsUnavailable } from './helpers/netns.js';
+import { testNeeding } from './helpers/needs.js';
 
 const TOKEN = 'netns-token-7c1e4b93';
-const skip = netnsUnavailable() ?? false;
+const missing = netnsUnavailable();
 
 
-test('stages in three network namespaces train with an orchestrator in a fourth, over a bridge', { skip }, async () => {
+testNeeding(missing, 'stages in three network namespaces train with an orchestrator in a fourth, over a bridge', {}, async () => {
   const root = mkdtempSync(join(tmpdir(), 'synthgrad-netns-'));
   const run = runId('netns-run');
   const hosts = makeHosts(3);

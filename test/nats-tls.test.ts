@@ -4,7 +4,6 @@
  * over TLS; a client that does not trust the CA, or shows no certificate, is refused with a message
  * that says which variable to set.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,12 +12,13 @@ import { withNatsServer } from './helpers/nats-server.js';
 import { fourStages } from './helpers/fixtures.js';
 import { envWith, exitOf, runId, processesWith, runCli, startStage, until, type Proc } from './helpers/stage-processes.js';
 import { makeCertificates, openssl } from './helpers/tls-certs.js';
+import { missingTool, testNeeding } from './helpers/needs.js';
 
 const bin = openssl();
-const skip = bin === undefined ? 'openssl is not installed (apt-get install openssl)' : false;
+const missing = bin === undefined ? missingTool('openssl', 'openssl') : null;
 
 
-test('lockstep training over TLS (server verifies clients): CA and client certificate from the environment; untrusting or certificate-less clients are refused', { skip }, async () => {
+testNeeding(missing, 'lockstep training over TLS (server verifies clients): CA and client certificate from the environment; untrusting or certificate-less clients are refused', {}, async () => {
   const root = mkdtempSync(join(tmpdir(), 'synthgrad-nats-tls-'));
   const run = runId('tls-run');
   const stages: Proc[] = [];

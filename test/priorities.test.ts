@@ -8,6 +8,7 @@ import { prioritizesStages } from '../src/train.js';
 import { validateConfig } from '../src/config/resolve.js';
 import { presets } from '../src/config/presets.js';
 import { threadCpu } from '../src/runtime/thread-cpu.js';
+import { testNeeding } from './helpers/needs.js';
 
 test('the busiest stage keeps nice 0; weights follow 1.25^-nice in proportion to work', () => {
   assert.deepEqual(stageNiceness([10, 10]), [0, 0]);
@@ -36,7 +37,7 @@ test('priorities are set only for concurrent schedules with more stages than cor
   assert.equal(prioritizesStages(validateConfig({ ...presets['mnist-backprop'], train: { ...presets['mnist-backprop'].train, priorities: 'auto' } })), false);
 });
 
-test('a worker thread reads its own CPU time and lowers its own priority only', { skip: !threadCpu() && 'no /proc/thread-self/schedstat here' }, async () => {
+testNeeding(threadCpu() ? null : '/proc/thread-self/schedstat is missing (a Linux kernel with scheduler statistics)', 'a worker thread reads its own CPU time and lowers its own priority only', {}, async () => {
   const url = new URL('./helpers/priority-worker.js', import.meta.url);
   const reply = await new Promise<{ nice: number; niceOfMain: number; before: number; after: number; why: string | null }>((resolve, reject) => {
     const worker = new Worker(url);

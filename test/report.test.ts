@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { missingFile, testNeeding } from './helpers/needs.js';
 import { ReportError, readRun, writeReport } from '../src/report/index.js';
 import { errorByUpdateProbability } from '../src/report/update-probability.js';
 
@@ -184,7 +185,7 @@ test('ReportError names the path: missing directory, no metrics.jsonl, a broken 
   assert.throws(() => writeReport([]), ReportError);
 });
 
-test('the page renders every chart in headless Chromium without errors or network requests', { skip: existsSync(chromiumPath) ? false : `${chromiumPath} not installed`, timeout: 60_000 }, async () => {
+testNeeding(missingFile(chromiumPath, 'chromium'), 'the page renders every chart in headless Chromium without errors or network requests', { timeout: 60_000 }, async () => {
   const { chromium } = await import('playwright-core');
   const full = writeReport([runA, runB], join(root, 'two-runs.html'));
   const minimal = writeReport([runC], join(root, 'started.html'));

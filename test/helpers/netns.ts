@@ -4,6 +4,7 @@
  * namespace sees only its own loopback and the bridge's subnet: it shares no network with the rest.
  */
 import { execFileSync } from 'node:child_process';
+import { missingTool } from './needs.js';
 
 export interface Hosts {
   /** This namespace's address on the bridge (where a server for the others listens). */
@@ -31,6 +32,7 @@ export function netnsUnavailable(): string | null {
     ip('netns', 'del', probe);
     return null;
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return missingTool('ip', 'iproute2');
     return `ip netns add is not permitted here: ${((error as { stderr?: Buffer }).stderr ?? '').toString().trim() || (error as Error).message}`;
   }
 }

@@ -9,7 +9,7 @@ export interface TestCertificates {
   client: { cert: string; key: string };
 }
 
-/** /usr/bin/openssl, or undefined when it is not installed (.ci/run installs it). */
+/** /usr/bin/openssl, or undefined when it is not installed (npm test's pretest installs it: scripts/system-requirements.ts). */
 export function openssl(): string | undefined {
   return ['/usr/bin/openssl', '/usr/local/bin/openssl'].find((p) => existsSync(p));
 }
