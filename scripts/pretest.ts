@@ -4,7 +4,8 @@
  * otherwise exits 1 with one message naming what to install.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { requirements } from './system-requirements.js';
 import { ensureTools, SetupError, type System } from './system-tools.js';
 
@@ -26,12 +27,20 @@ function exists(path: string, executable = false): boolean {
   }
 }
 
+function aptSources(): string {
+  const dir = '/etc/apt/sources.list.d';
+  const read = (path: string): string => (existsSync(path) ? readFileSync(path, 'utf8') : '');
+  const parts = existsSync(dir) ? readdirSync(dir).filter((f) => /\.(list|sources)$/.test(f)).map((f) => read(join(dir, f))) : [];
+  return [read('/etc/apt/sources.list'), ...parts].join('\n');
+}
+
 const system: System = {
   path: process.env.PATH ?? '',
   isRoot: process.getuid?.() === 0,
   isDebian: existsSync('/etc/debian_version'),
   codename: codename(),
   exists,
+  aptSources,
   writeFile: (path, text) => writeFileSync(path, text),
   run: (command, args) =>
     spawnSync(command, args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status ?? 1,

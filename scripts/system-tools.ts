@@ -16,6 +16,8 @@ export interface System {
   codename: string | null;
   /** Whether `path` exists; with `executable`, whether it is an executable file. */
   exists(path: string, executable?: boolean): boolean;
+  /** The text of every apt source file (/etc/apt/sources.list and sources.list.d's .list and .sources files). */
+  aptSources(): string;
   writeFile(path: string, text: string): void;
   /** Runs `command` with `args` (output shown), returning its exit status. */
   run(command: string, args: string[]): number;
@@ -56,11 +58,20 @@ export function cannotInstall(system: System): string | null {
   return null;
 }
 
+/** Whether some apt source already provides `suite` (one-line `deb URI SUITE ...` or deb822 `Suites: ... SUITE`). */
+export function suiteConfigured(suite: string, system: System): boolean {
+  const escaped = suite.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const oneLine = new RegExp(`^\\s*deb\\s+(\\[[^\\]]*\\]\\s+)?\\S+\\s+${escaped}(\\s|$)`, 'm');
+  const deb822 = new RegExp(`^\\s*Suites:.*\\s${escaped}(\\s|$)`, 'm');
+  const text = system.aptSources();
+  return oneLine.test(text) || deb822.test(text);
+}
+
 function withCodename(text: string, system: System): string {
   return text.replaceAll('{codename}', system.codename ?? 'CODENAME');
 }
 
-/** The steps that install `missing`: apt sources not yet there, apt-get update, then one install per suite. */
+/** The steps that install `missing`: apt sources for suites not yet configured, apt-get update, then one install per suite. */
 export function installSteps(missing: Requirement[], system: System): Step[] {
   const steps: Step[] = [];
   const suites = new Map<string, string[]>(); // '' is the system's own suite
@@ -69,7 +80,7 @@ export function installSteps(missing: Requirement[], system: System): Step[] {
     if (apt.source !== undefined) {
       const file = join(SOURCES_DIR, `${suite}.list`);
       const text = `${withCodename(apt.source, system)}\n`;
-      if (!system.exists(file) && !steps.some((s) => 'write' in s && s.write === file)) steps.push({ write: file, text });
+      if (!suiteConfigured(suite, system) && !steps.some((s) => 'write' in s && s.write === file)) steps.push({ write: file, text });
     }
     suites.set(suite, [...(suites.get(suite) ?? []), apt.package]);
   }

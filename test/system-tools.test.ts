@@ -18,7 +18,7 @@ const lavapipe: Requirement = {
 };
 
 /** A machine with `files` (executables are the ones listed in `executables`); apt-get "installs" what `provides` says. */
-function fakeSystem(options: { files: string[]; executables?: string[]; path?: string; isRoot?: boolean; isDebian?: boolean; provides?: Record<string, string[]>; status?: number }) {
+function fakeSystem(options: { files: string[]; executables?: string[]; path?: string; isRoot?: boolean; isDebian?: boolean; sources?: string; provides?: Record<string, string[]>; status?: number }) {
   const files = new Set(options.files);
   const executables = new Set(options.executables ?? []);
   const ran: string[] = [];
@@ -29,6 +29,7 @@ function fakeSystem(options: { files: string[]; executables?: string[]; path?: s
     isDebian: options.isDebian ?? true,
     codename: 'bookworm',
     exists: (path, executable = false) => (executable ? executables.has(path) : files.has(path) || executables.has(path)),
+    aptSources: () => [options.sources ?? '', ...Object.values(written)].join('\n'),
     writeFile: (path, text) => {
       written[path] = text;
       files.add(path);
@@ -73,8 +74,16 @@ test('a package from backports: its apt source is added once, and it installs fr
   assert.deepEqual(ensureTools([natsServer, lavapipe], system, () => undefined), ['nats-server', 'lavapipe']);
   assert.deepEqual(written, { '/etc/apt/sources.list.d/bookworm-backports.list': 'deb http://deb.debian.org/debian bookworm-backports main\n' });
   assert.deepEqual(ran, ['apt-get update -qq', 'apt-get install -y -qq nats-server', 'apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers']);
-  const sourceThere = fakeSystem({ files: ['/etc/apt/sources.list.d/bookworm-backports.list'] }).system;
-  assert.ok(installSteps([lavapipe], sourceThere).every((s) => !('write' in s)), 'an existing source file is left alone');
+  assert.equal(installSteps([lavapipe], system).filter((s) => 'write' in s).length, 0, 'written once, then configured');
+  const debian = 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n';
+  assert.equal(installSteps([lavapipe], fakeSystem({ files: [], sources: debian }).system).filter((s) => 'write' in s).length, 1);
+  for (const sources of [
+    'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\n', // deb822, any file name
+    'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main\n',
+  ]) {
+    const steps = installSteps([lavapipe], fakeSystem({ files: [], sources }).system);
+    assert.ok(steps.every((s) => !('write' in s)), `a suite already configured is not added again: ${sources}`);
+  }
 });
 
 test('not root: nothing runs, and one message names each missing tool, its package and the commands to run', () => {
