@@ -26,13 +26,16 @@ function assertClose(actual: tf.Tensor, expected: tf.Tensor, what: string): void
 }
 
 /** The same LSTM written as plain tfjs ops, for autodiff. Returns [hs time-major, h_T, c_T]. */
-function unrolled(x: tf.Tensor2D, h0: tf.Tensor2D, c0: tf.Tensor2D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D, steps: number): tf.Tensor2D[] {
+function unrolled(x: tf.Tensor2D, h0: tf.Tensor2D, c0: tf.Tensor2D, wx: tf.Tensor2D, wh: tf.Tensor2D, b: tf.Tensor1D, steps: number, carry?: tf.Tensor2D): tf.Tensor2D[] {
   const batch = h0.shape[0];
-  const n = h0.shape[1];
   let h = h0;
   let c = c0;
   const hs: tf.Tensor2D[] = [];
   for (let t = 0; t < steps; t++) {
+    if (carry) {
+      h = tf.mul(h, tf.slice(carry, [t * batch, 0], [batch, 1]));
+      c = tf.mul(c, tf.slice(carry, [t * batch, 0], [batch, 1]));
+    }
     const z = tf.add(tf.add(tf.matMul(tf.slice(x, [t * batch, 0], [batch, x.shape[1]]), wx), tf.matMul(h, wh)), b);
     const [zi, zf, zo, zg] = tf.split(z, 4, 1);
     c = tf.add(tf.mul(tf.sigmoid(zf), c), tf.mul(tf.sigmoid(zi), tf.tanh(zg))) as tf.Tensor2D;
@@ -99,6 +102,38 @@ describe('Lstm', () => {
     )([h0, lstm.recurrent]);
     assertClose(bwd.dState.h, expected[0], 'dh_0');
     assertClose(bwd.grads[1], expected[1], 'dWh');
+    lstm.dispose();
+  });
+
+  it('a reset inside the window (carry 0) zeroes that stream\'s state and stops its gradient, as autodiff says', () => {
+    const rng = stream(10, 'test', 'lstm');
+    const [batch, units, steps] = [2, 3, 4];
+    const lstm = new Lstm({ inputUnits: 2, units, rng });
+    const x = rand([steps * batch, 2], rng);
+    const h0 = rand([batch, units], rng);
+    const c0 = rand([batch, units], rng);
+    const dhs = rand([steps * batch, units], rng);
+    const dh = rand([batch, units], rng);
+    const dc = rand([batch, units], rng);
+    // stream 0 starts a new episode at step 2, stream 1 at step 0
+    const carry = tf.tensor2d([1, 0, 1, 1, 0, 1, 1, 1], [steps * batch, 1]);
+    const fwd = lstm.forward(x, { h: h0, c: c0 }, steps, true, carry);
+    const bwd = lstm.backward(fwd.trace!, dhs, { h: dh, c: dc }, true);
+    const loss = (xx: tf.Tensor, hh: tf.Tensor, cc: tf.Tensor, wh: tf.Tensor) => {
+      const [hs, hT, cT] = unrolled(xx as tf.Tensor2D, hh as tf.Tensor2D, cc as tf.Tensor2D, lstm.kernel, wh as tf.Tensor2D, lstm.bias, steps, carry);
+      return tf.addN([tf.sum(tf.mul(hs, dhs)), tf.sum(tf.mul(hT, dh)), tf.sum(tf.mul(cT, dc))]) as tf.Scalar;
+    };
+    const expected = tf.grads(loss)([x, h0, c0, lstm.recurrent]);
+    assertClose(fwd.hs, unrolled(x, h0, c0, lstm.kernel, lstm.recurrent, lstm.bias, steps, carry)[0], 'hs');
+    assertClose(bwd.dx!, expected[0], 'dx');
+    assertClose(bwd.dState.h, expected[1], 'dh_0');
+    assertClose(bwd.dState.c, expected[2], 'dc_0');
+    assertClose(bwd.grads[1], expected[3], 'dWh');
+    // stream 1 was reset before its first step: nothing reaches the state it started from
+    assert.ok(bwd.dState.h.dataSync().subarray(units, 2 * units).every((v) => v === 0));
+    assert.ok(bwd.dState.c.dataSync().subarray(units, 2 * units).every((v) => v === 0));
+    assert.ok(bwd.dState.c.dataSync().subarray(0, units).some((v) => v !== 0));
+    disposeWindowTrace(fwd.trace);
     lstm.dispose();
   });
 

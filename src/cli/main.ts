@@ -5,6 +5,7 @@ import { reportCommand } from './report-command.js';
 import { benchCommand } from './bench-command.js';
 import { stageCommand } from './stage-command.js';
 import { groupCommand } from './group-command.js';
+import { sequenceCommand } from './sequence-command.js';
 import { ConfigError } from '../config/errors.js';
 import { PathError } from '../path-error.js';
 import { versions } from '../versions.js';
@@ -40,7 +41,8 @@ const program = new Command('synthgrad')
   .addCommand(reportCommand())
   .addCommand(benchCommand())
   .addCommand(stageCommand())
-  .addCommand(groupCommand());
+  .addCommand(groupCommand())
+  .addCommand(sequenceCommand());
 
 program.parseAsync(process.argv).then(
   () => process.exit(process.exitCode ?? 0),

@@ -24,6 +24,8 @@ export type WindowTrace = {
   g: tf.Tensor2D[];
   /** tanh(c_t). */
   tanhC: tf.Tensor2D[];
+  /** Per step, [batch, 1]: 0 where a stream's state was reset before the step, else 1 (null: no resets). */
+  carry: tf.Tensor2D[] | null;
 };
 
 export type WindowForward = {
@@ -56,7 +58,7 @@ export interface LstmOptions {
 
 export function disposeWindowTrace(trace: WindowTrace | null): void {
   if (!trace) return;
-  tf.dispose([trace.x, trace.kernel, trace.recurrent, ...trace.hPrev, ...trace.cPrev, ...trace.ifo, ...trace.g, ...trace.tanhC]);
+  tf.dispose([trace.x, trace.kernel, trace.recurrent, ...trace.hPrev, ...trace.cPrev, ...trace.ifo, ...trace.g, ...trace.tanhC, ...(trace.carry ?? [])]);
 }
 
 export function disposeState(state: LstmState | null): void {
@@ -114,12 +116,15 @@ export class Lstm {
   /**
    * Runs `steps` steps from `state` (not disposed: the caller owns it). `x` is [steps·batch, inputUnits].
    * The returned state and hs are new tensors; with `training` the trace keeps what backward needs.
+   * `carry` ([steps·batch, 1], time-major, or null): 0 resets a stream's state to zero before that
+   * step (a new episode starts there; no gradient flows back across it), 1 keeps it.
    */
-  forward(x: tf.Tensor2D, state: LstmState, steps: number, training: boolean): WindowForward {
+  forward(x: tf.Tensor2D, state: LstmState, steps: number, training: boolean, carry: tf.Tensor2D | null = null): WindowForward {
     const batch = state.h.shape[0];
     checkMatrix(state.h, this.units, `${this.name} forward h`);
     checkMatrix(state.c, this.units, `${this.name} forward c`, batch);
     checkMatrix(x, this.inputUnits, `${this.name} forward x`, steps * batch);
+    if (carry) checkMatrix(carry, 1, `${this.name} forward carry`, steps * batch);
     const n = this.units;
     const keep: tf.Tensor[] = [];
     tf.tidy(() => {
@@ -128,9 +133,15 @@ export class Lstm {
       let c = state.c;
       const hs: tf.Tensor2D[] = [];
       const trace: WindowTrace | null = training
-        ? { steps, x: alias(x), kernel: alias(this.kernel), recurrent: alias(this.recurrent), hPrev: [], cPrev: [], ifo: [], g: [], tanhC: [] }
+        ? { steps, x: alias(x), kernel: alias(this.kernel), recurrent: alias(this.recurrent), hPrev: [], cPrev: [], ifo: [], g: [], tanhC: [], carry: carry ? [] : null }
         : null;
       for (let t = 0; t < steps; t++) {
+        if (carry) {
+          const kept = tf.slice(carry, [t * batch, 0], [batch, 1]) as tf.Tensor2D;
+          h = tf.mul(h, kept);
+          c = tf.mul(c, kept);
+          trace?.carry!.push(kept);
+        }
         const z = tf.add(tf.slice(xw, [t * batch, 0], [batch, 4 * n]), tf.matMul(h, this.recurrent));
         const ifo = tf.sigmoid(tf.slice(z, [0, 0], [batch, 3 * n])) as tf.Tensor2D;
         const g = tf.tanh(tf.slice(z, [0, 3 * n], [batch, n])) as tf.Tensor2D;
@@ -141,8 +152,8 @@ export class Lstm {
         const tanhC = tf.tanh(cNext) as tf.Tensor2D;
         const hNext = tf.mul(o, tanhC) as tf.Tensor2D;
         if (trace) {
-          trace.hPrev.push(t === 0 ? alias(h) : h);
-          trace.cPrev.push(t === 0 ? alias(c) : c);
+          trace.hPrev.push(t === 0 && !carry ? alias(h) : h);
+          trace.cPrev.push(t === 0 && !carry ? alias(c) : c);
           trace.ifo.push(ifo);
           trace.g.push(g);
           trace.tanhC.push(tanhC);
@@ -153,17 +164,19 @@ export class Lstm {
       }
       const out = { hs: (steps === 1 ? alias(hs[0]) : tf.concat(hs, 0)) as tf.Tensor2D, state: { h: alias(h), c: alias(c) }, trace };
       keep.push(out.hs, out.state.h, out.state.c);
-      if (trace) keep.push(trace.x, trace.kernel, trace.recurrent, ...trace.hPrev, ...trace.cPrev, ...trace.ifo, ...trace.g, ...trace.tanhC);
+      if (trace) keep.push(trace.x, trace.kernel, trace.recurrent, ...trace.hPrev, ...trace.cPrev, ...trace.ifo, ...trace.g, ...trace.tanhC, ...(trace.carry ?? []));
       return keep;
     });
     return { hs: keep[0] as tf.Tensor2D, state: { h: keep[1] as tf.Tensor2D, c: keep[2] as tf.Tensor2D }, trace: this.traceOf(keep, steps, training) };
   }
 
   private traceOf(keep: tf.Tensor[], steps: number, training: boolean): WindowTrace | null {
+    // keep: hs, h_T, c_T, x, kernel, recurrent, then steps tensors each of hPrev, cPrev, ifo, g, tanhC (and carry)
     if (!training) return null;
     const rest = keep.slice(6) as tf.Tensor2D[];
     const take = () => rest.splice(0, steps);
-    return { steps, x: keep[3] as tf.Tensor2D, kernel: keep[4] as tf.Tensor2D, recurrent: keep[5] as tf.Tensor2D, hPrev: take(), cPrev: take(), ifo: take(), g: take(), tanhC: take() };
+    const trace = { steps, x: keep[3] as tf.Tensor2D, kernel: keep[4] as tf.Tensor2D, recurrent: keep[5] as tf.Tensor2D, hPrev: take(), cPrev: take(), ifo: take(), g: take(), tanhC: take() };
+    return { ...trace, carry: rest.length ? take() : null };
   }
 
   /**
@@ -202,6 +215,11 @@ export class Lstm {
         dz[t] = tf.concat([dzIfo, dzG], 1) as tf.Tensor2D;
         dc = tf.mul(dcT, f) as tf.Tensor2D;
         dh = tf.matMul(dz[t], recurrentT);
+        if (trace.carry) {
+          // the gradient reaches the state before the reset only where it was kept
+          dh = tf.mul(dh, trace.carry[t]);
+          dc = tf.mul(dc, trace.carry[t]);
+        }
       }
       const dZ = (steps === 1 ? dz[0] : tf.concat(dz, 0)) as tf.Tensor2D;
       const hPrev = (steps === 1 ? trace.hPrev[0] : tf.concat(trace.hPrev, 0)) as tf.Tensor2D;

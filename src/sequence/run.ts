@@ -1,0 +1,101 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { RunDir, newRunId } from '../metrics/run-dir.js';
+import { PathError } from '../path-error.js';
+import { parseSequenceConfig, type SequenceConfig } from './config.js';
+import type { SequenceCheckpoint, SequenceRecord, SequenceResult, SequenceWorkerData, SequenceWorkerMessage } from './protocol.js';
+
+/** summary.json of a sequence run. */
+export interface SequenceSummary extends SequenceResult {
+  runId: string;
+  outDir: string;
+  kind: 'sequence';
+  preset: string | null;
+  task: SequenceConfig['task'];
+  mode: SequenceConfig['mode'];
+  window: number;
+  timeSteps: number;
+  /** Copy tasks: the largest length solved (the curriculum's figure of merit). */
+  solved: number | null;
+  /** The last metrics line. */
+  last: SequenceRecord | null;
+  wallSeconds: number;
+}
+
+export interface SequenceRunOptions {
+  /** Stops the run after its current window (then checkpoints). */
+  signal?: AbortSignal;
+  onRecord?: (record: SequenceRecord) => void;
+  /** Tests: stop as if signalled once this many windows are trained. */
+  stopAfter?: number;
+}
+
+const CHECKPOINT = 'checkpoint.json';
+
+/** A new sequence run in `out` (default runs/<run id>). */
+export function runSequence(config: SequenceConfig, preset: string | null, out: string | undefined, options: SequenceRunOptions = {}): Promise<SequenceSummary> {
+  const runId = newRunId(preset ?? `${config.task}-${config.mode.replace('+', '-')}`);
+  const dir = new RunDir(out ?? join('runs', runId));
+  dir.writeJson('config.json', { kind: 'sequence', preset, runId, config });
+  return drive(dir, runId, config, preset, null, options);
+}
+
+/** Continues a stopped sequence run from its checkpoint, with its own config. */
+export function resumeSequence(path: string, options: SequenceRunOptions = {}): Promise<SequenceSummary> {
+  const dir = RunDir.existing(path);
+  const saved = JSON.parse(readFileSync(join(dir.path, 'config.json'), 'utf8')) as { kind?: string; preset: string | null; runId: string; config: unknown };
+  if (saved.kind !== 'sequence') throw new PathError(dir.path, 'is not a sequence run (use synthgrad train --resume)');
+  const config = parseSequenceConfig(saved.config, join(dir.path, 'config.json'));
+  const file = join(dir.path, CHECKPOINT);
+  if (!existsSync(file)) throw new PathError(file, 'does not exist: the run stopped before its first checkpoint; start it again');
+  const checkpoint = JSON.parse(readFileSync(file, 'utf8')) as { step: number; checkpoint: SequenceCheckpoint };
+  dir.truncateMetrics(checkpoint.step);
+  return drive(dir, saved.runId, config, saved.preset, checkpoint.checkpoint, options);
+}
+
+function drive(dir: RunDir, runId: string, config: SequenceConfig, preset: string | null, checkpoint: SequenceCheckpoint | null, options: SequenceRunOptions): Promise<SequenceSummary> {
+  const started = performance.now();
+  const stop = new SharedArrayBuffer(4);
+  const data: SequenceWorkerData = { config, checkpoint, stop, stopAfter: options.stopAfter ?? null };
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
+  const onAbort = () => Atomics.store(new Int32Array(stop), 0, 1);
+  options.signal?.addEventListener('abort', onAbort);
+  if (options.signal?.aborted) onAbort();
+  let last: SequenceRecord | null = null;
+  return new Promise<SequenceSummary>((resolve, reject) => {
+    let result: SequenceResult | null = null;
+    worker.on('message', (message: SequenceWorkerMessage) => {
+      if (message.type === 'record') {
+        last = message.record;
+        dir.metric({ ...message.record });
+        options.onRecord?.(message.record);
+      } else if (message.type === 'checkpoint') {
+        dir.writeJson(CHECKPOINT, { step: message.step, checkpoint: message.checkpoint }, true);
+      } else {
+        result = message.result;
+      }
+    });
+    worker.on('error', reject);
+    worker.on('exit', (code) => {
+      options.signal?.removeEventListener('abort', onAbort);
+      if (!result) return reject(new Error(`the sequence worker exited (code ${code}) before it finished`));
+      const summary: SequenceSummary = {
+        runId,
+        outDir: dir.path,
+        kind: 'sequence',
+        preset,
+        task: config.task,
+        mode: config.mode,
+        window: config.window,
+        timeSteps: result.steps * config.window,
+        solved: config.task === 'char-lm' ? null : (result.figures.solved ?? 0),
+        ...result,
+        last,
+        wallSeconds: (performance.now() - started) / 1000,
+      };
+      dir.writeJson('summary.json', summary);
+      resolve(summary);
+    });
+  });
+}

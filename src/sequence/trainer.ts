@@ -1,0 +1,223 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Adam, Dense, Lstm, Sequential, disposeState, disposeWindowTrace, glorotUniform, type LstmState } from '../model/index.js';
+import { stream } from '../pipeline/rng.js';
+import { decodeFloats, encodeFloats } from './codec.js';
+import { windowLoss } from './loss.js';
+import type { SequenceTask, Window } from './task.js';
+import { TimeSynthesizer } from './time-synthesizer.js';
+
+/** 'bptt': the gradient is cut at each window's end; 'dni': a synthetic gradient enters there; 'dni+aux': and M also predicts the next boundary's. */
+export type SequenceMode = 'bptt' | 'dni' | 'dni+aux';
+export const sequenceModes: readonly SequenceMode[] = ['bptt', 'dni', 'dni+aux'];
+
+export interface SequenceTrainerOptions {
+  mode: SequenceMode;
+  /** T: steps per window of truncated BPTT. */
+  window: number;
+  units: number;
+  learningRate: number;
+  /** The time synthesizer's hidden widths ([]: linear) and learning rate. */
+  synthesizerLayers: number[];
+  synthesizerLearningRate: number;
+  seed: number | string;
+}
+
+/** What one window of training reports. */
+export interface WindowRecord {
+  /** The window's loss: nats summed over its scored steps, mean over the streams. */
+  loss: number;
+  /** The time synthesizer's step (null: bptt, or the first window, which has no target yet). */
+  synthesizer: { loss: number; cosine: number; auxLoss: number } | null;
+}
+
+type Saved = { step: number; tensors: Record<string, string[]>; task: unknown };
+
+/**
+ * One LSTM layer and a linear readout trained by truncated BPTT over windows of T steps of a
+ * sequence task's streams, the state carried from window to window; with DNI, the time synthesizer
+ * M at each window's end. Window k: forward from s_{k-1}; ĝ_k = M(s_k)/B enters the backward pass at
+ * s_k; the gradient that reaches s_{k-1} (the true one from this window plus ĝ_k pushed back
+ * through it) is the bootstrapped target for M(s_{k-1}), the ĝ used a window earlier.
+ */
+export class SequenceTrainer {
+  readonly lstm: Lstm;
+  readonly readout: Sequential;
+  readonly optimizer: Adam;
+  readonly synthesizer: TimeSynthesizer | null;
+  /** Windows trained. */
+  step = 0;
+  private state: LstmState;
+  /** s_{k-1} = [h, c] at the last boundary, and the ĝ (per-example) used there. */
+  private boundary: { s: tf.Tensor2D; used: tf.Tensor2D } | null = null;
+
+  constructor(
+    readonly task: SequenceTask,
+    readonly batch: number,
+    readonly options: SequenceTrainerOptions,
+  ) {
+    if (!Number.isInteger(options.window) || options.window < 1) throw new Error(`window (T) must be a positive integer, got ${options.window}`);
+    const init = stream(options.seed, 'init', 'sequence');
+    this.lstm = new Lstm({ inputUnits: task.inputUnits, units: options.units, rng: init, name: 'lstm' });
+    this.readout = new Sequential([
+      new Dense({ inputUnits: options.units, units: task.outputUnits, useBias: true, activation: 'linear', init: glorotUniform(options.units, task.outputUnits, init), name: 'readout' }),
+    ]);
+    this.optimizer = new Adam([...this.lstm.params, ...this.readout.params], { learningRate: options.learningRate });
+    this.synthesizer =
+      options.mode === 'bptt'
+        ? null
+        : new TimeSynthesizer({
+            stateUnits: 2 * options.units,
+            aux: options.mode === 'dni+aux',
+            hiddenLayers: options.synthesizerLayers,
+            batchNorm: false,
+            learningRate: options.synthesizerLearningRate,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-7,
+            rng: stream(options.seed, 'init', 'time-synthesizer'),
+          });
+    this.state = this.lstm.zeroState(batch);
+  }
+
+  /** Trains on the task's next window. */
+  trainWindow(): WindowRecord {
+    const T = this.options.window;
+    const window = this.task.next(T);
+    const { x, y, mask, carry } = this.tensors(window);
+    const fwd = this.lstm.forward(x, this.state, T, true, carry);
+    const out = this.readout.forward(fwd.hs, true);
+    const [stepLoss, dLogits] = windowLoss(this.task.output, out.y as tf.Tensor2D, y, mask, this.batch);
+    const sT = tf.concat([fwd.state.h, fwd.state.c], 1) as tf.Tensor2D;
+    const predicted = this.synthesizer?.predict(sT) ?? null;
+    const dFinal = predicted ? this.split(tf.tidy(() => tf.div(predicted.gradient, this.batch) as tf.Tensor2D)) : null;
+    const readoutBack = this.readout.backward(out.trace, dLogits, true);
+    const back = this.lstm.backward(fwd.trace!, readoutBack.dx as tf.Tensor2D, dFinal, false);
+    let synthesizer: WindowRecord['synthesizer'] = null;
+    if (this.synthesizer && predicted && this.boundary) {
+      const target = tf.tidy(() => tf.mul(tf.concat([back.dState.h, back.dState.c], 1), this.batch) as tf.Tensor2D);
+      synthesizer = this.synthesizer.train(this.boundary.s, target, predicted.next ? predicted.gradient : null, this.boundary.used);
+      target.dispose();
+    }
+    this.optimizer.step([...back.grads, ...readoutBack.grads]);
+    const losses = stepLoss.dataSync() as Float32Array;
+    this.task.observe(window, losses);
+    const loss = losses.reduce((a, b) => a + b, 0) / this.batch;
+    // carry: the state for the next window, the boundary for M's next target
+    disposeState(this.state);
+    this.state = fwd.state;
+    this.dropBoundary();
+    if (predicted) {
+      this.boundary = { s: sT, used: predicted.gradient };
+      predicted.next?.dispose();
+    } else {
+      sT.dispose();
+    }
+    disposeState(dFinal);
+    disposeState(back.dState);
+    disposeWindowTrace(fwd.trace);
+    tf.dispose([x, y, mask, ...(carry ? [carry] : []), fwd.hs, out.y, ...out.trace.flat(), stepLoss, dLogits, readoutBack.dx!, ...readoutBack.grads, ...back.grads]);
+    this.step += 1;
+    return { loss, synthesizer };
+  }
+
+  private tensors(window: Window): { x: tf.Tensor2D; y: tf.Tensor2D; mask: tf.Tensor1D; carry: tf.Tensor2D | null } {
+    const rows = window.steps * window.batch;
+    return {
+      x: tf.tensor2d(window.x, [rows, this.task.inputUnits]),
+      y: tf.tensor2d(window.y, [rows, this.task.outputUnits]),
+      mask: tf.tensor1d(window.mask),
+      carry: window.carry ? tf.tensor2d(window.carry, [rows, 1]) : null,
+    };
+  }
+
+  /** [B, 2 units] -> {h, c} (disposes the input). */
+  private split(s: tf.Tensor2D): LstmState {
+    const [h, c] = tf.split(s, 2, 1) as tf.Tensor2D[];
+    s.dispose();
+    return { h, c };
+  }
+
+  private dropBoundary(): void {
+    if (this.boundary) tf.dispose([this.boundary.s, this.boundary.used]);
+    this.boundary = null;
+  }
+
+  /**
+   * Mean nats per scored step of the model on `windows` windows of `next` from a zero state
+   * (forward only: nothing trained, the training state untouched).
+   */
+  evaluate(next: (steps: number) => Window, windows: number, steps: number): { nats: number; scored: number } {
+    let state = this.lstm.zeroState(this.batch);
+    let nats = 0;
+    let scored = 0;
+    for (let w = 0; w < windows; w++) {
+      const window = next(steps);
+      const { x, y, mask, carry } = this.tensors(window);
+      const fwd = this.lstm.forward(x, state, steps, false, carry);
+      const logits = this.readout.forward(fwd.hs, false).y as tf.Tensor2D;
+      const [stepLoss, dLogits] = windowLoss(this.task.output, logits, y, mask, this.batch);
+      nats += (stepLoss.dataSync() as Float32Array).reduce((a, b) => a + b, 0);
+      scored += window.mask.reduce((a, b) => a + b, 0);
+      disposeState(state);
+      state = fwd.state;
+      tf.dispose([x, y, mask, ...(carry ? [carry] : []), fwd.hs, logits, stepLoss, dLogits]);
+    }
+    disposeState(state);
+    return { nats, scored };
+  }
+
+  /** Everything that continues training exactly: weights, optimizers, the carried state, M's boundary, the task's streams. */
+  exportState(): Saved {
+    const floats = (ts: tf.Tensor[]) => ts.map((t) => encodeFloats(t.dataSync() as Float32Array));
+    const arrays = (as: Float32Array[]) => as.map(encodeFloats);
+    const tensors: Record<string, string[]> = {
+      lstm: floats(this.lstm.params),
+      readout: arrays(this.readout.getWeights()),
+      optimizer: arrays(this.optimizer.getState()),
+      state: floats([this.state.h, this.state.c]),
+      boundary: this.boundary ? floats([this.boundary.s, this.boundary.used]) : [],
+    };
+    if (this.synthesizer) {
+      tensors.synthesizer = arrays(this.synthesizer.net.getWeights());
+      tensors.synthesizerOptimizer = arrays(this.synthesizer.optimizer.getState());
+    }
+    return { step: this.step, tensors, task: this.task.getState() };
+  }
+
+  importState(saved: Saved): void {
+    const t = saved?.tensors;
+    if (!t || !Array.isArray(t.lstm) || !Array.isArray(t.state)) throw new Error('sequence checkpoint: no tensors');
+    const arrays = (key: string) => {
+      if (!Array.isArray(t[key])) throw new Error(`sequence checkpoint: missing ${key} (a checkpoint of another mode?)`);
+      return t[key].map((s, i) => decodeFloats(s, `${key}[${i}]`));
+    };
+    const lstm = arrays('lstm');
+    tf.tidy(() => this.lstm.params.forEach((p, i) => p.assign(tf.tensor(lstm[i], p.shape))));
+    this.readout.setWeights(arrays('readout'));
+    this.optimizer.setState(arrays('optimizer'));
+    const [h, c] = arrays('state');
+    disposeState(this.state);
+    this.state = { h: tf.tensor2d(h, [this.batch, this.options.units]), c: tf.tensor2d(c, [this.batch, this.options.units]) };
+    this.dropBoundary();
+    const boundary = arrays('boundary');
+    if (boundary.length === 2) {
+      const shape: [number, number] = [this.batch, 2 * this.options.units];
+      this.boundary = { s: tf.tensor2d(boundary[0], shape), used: tf.tensor2d(boundary[1], shape) };
+    }
+    if (this.synthesizer) {
+      this.synthesizer.net.setWeights(arrays('synthesizer'));
+      this.synthesizer.optimizer.setState(arrays('synthesizerOptimizer'));
+    }
+    this.task.setState(saved.task);
+    this.step = saved.step;
+  }
+
+  dispose(): void {
+    disposeState(this.state);
+    this.dropBoundary();
+    this.synthesizer?.dispose();
+    this.optimizer.dispose();
+    this.readout.dispose();
+    this.lstm.dispose();
+  }
+}

@@ -1,0 +1,68 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { resolveSequenceConfig, type SequenceConfig } from '../src/sequence/config.js';
+import { resumeSequence, runSequence } from '../src/sequence/run.js';
+import { ConfigError } from '../src/config/errors.js';
+import { withTempDir } from './helpers/temp-dir.js';
+
+/** metrics.jsonl without its wall-clock fields. */
+function metrics(dir: string): Record<string, unknown>[] {
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const { time, seconds, ...rest } = JSON.parse(line) as Record<string, unknown>;
+      void time;
+      void seconds;
+      return rest;
+    });
+}
+
+const small = (over: Record<string, unknown>): SequenceConfig =>
+  resolveSequenceConfig(undefined, { units: 8, batch: 4, maxSteps: 12, logEvery: 3, synthesizer: { hiddenLayers: [8] }, ...over });
+
+describe('sequence runs in their own worker', () => {
+  it('the same seed gives identical metrics and figures (repeat copy, dni+aux)', async () => {
+    await withTempDir('seq-run', async (dir) => {
+      const config = small({ task: 'repeat-copy', mode: 'dni+aux', copy: { bits: 2 } });
+      const a = await runSequence(config, null, join(dir, 'a'));
+      const b = await runSequence(config, null, join(dir, 'b'));
+      assert.deepEqual(metrics(join(dir, 'b')), metrics(join(dir, 'a')));
+      assert.equal(metrics(join(dir, 'a')).length, 4);
+      assert.deepEqual(b.figures, a.figures);
+      assert.equal(a.steps, 12);
+      assert.equal(a.timeSteps, 36);
+      assert.equal(typeof a.solved, 'number');
+      const summary = JSON.parse(readFileSync(join(dir, 'a', 'summary.json'), 'utf8'));
+      assert.equal(summary.mode, 'dni+aux');
+      assert.ok(metrics(join(dir, 'a')).every((m) => typeof m.synthesizerCosine === 'number' && typeof m.auxLoss === 'number'));
+    });
+  });
+
+  it('a stopped run resumed from its checkpoint ends as the uninterrupted run does, bit for bit (char-lm, dni, --data)', async () => {
+    await withTempDir('seq-resume', async (dir) => {
+      const text = join(dir, 'text.txt');
+      writeFileSync(text, 'the quick brown fox jumps over the lazy dog. '.repeat(60));
+      const config = small({ task: 'char-lm', mode: 'dni', charLm: { data: text, evalChars: 0 } });
+      const straight = await runSequence(config, null, join(dir, 'straight'));
+      const first = await runSequence(config, null, join(dir, 'resumed'), { stopAfter: 5 });
+      assert.equal(first.stopped, true);
+      assert.equal(first.bpc, null);
+      const resumed = await resumeSequence(join(dir, 'resumed'));
+      assert.equal(resumed.stopped, false);
+      assert.equal(resumed.steps, 12);
+      assert.deepEqual(metrics(join(dir, 'resumed')), metrics(join(dir, 'straight')));
+      assert.deepEqual(resumed.bpc, straight.bpc);
+      assert.ok(straight.bpc!.test > 0 && straight.bpc!.test < 8, `test bpc ${straight.bpc!.test}`);
+      assert.equal(straight.vocabulary, 1 + new Set('the quick brown fox jumps over the lazy dog. ').size);
+    });
+  });
+
+  it('bad settings are refused with the field named', () => {
+    assert.throws(() => resolveSequenceConfig('copy-nope', {}), (e: unknown) => e instanceof ConfigError && /unknown sequence preset 'copy-nope'/.test((e as Error).message));
+    assert.throws(() => resolveSequenceConfig('copy-dni-aux', { synthesizer: { hiddenLayers: [] } }), /synthesizer.hiddenLayers: dni\+aux needs a hidden layer/);
+    assert.throws(() => resolveSequenceConfig(undefined, { window: 0 }), /window/);
+  });
+});
