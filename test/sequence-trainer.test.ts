@@ -18,6 +18,7 @@ const options = (mode: SequenceMode, window = 3): SequenceTrainerOptions => ({
   learningRate: 0.01,
   synthesizerLayers: [],
   synthesizerLearningRate: 0.01,
+  discount: 1,
   seed: 3,
 });
 

@@ -15,6 +15,7 @@ interface SequenceFlags {
   lr?: number;
   synthesizerLayers?: number[];
   synthesizerLr?: number;
+  discount?: number;
   seed?: number | string;
   maxSteps?: number;
   backend?: string;
@@ -50,7 +51,7 @@ function overrides(f: SequenceFlags): Record<string, unknown> {
     backend: f.backend,
     logEvery: f.logEvery,
     checkpointEvery: f.checkpointEvery,
-    synthesizer: some({ hiddenLayers: f.synthesizerLayers, learningRate: f.synthesizerLr }),
+    synthesizer: some({ hiddenLayers: f.synthesizerLayers, learningRate: f.synthesizerLr, discount: f.discount }),
     copy: some({ bits: f.bits, maxRepeats: f.maxRepeats, threshold: f.threshold, episodes: f.episodes }),
     charLm: some({ data: f.data, evalChars: f.evalChars }),
   };
@@ -79,6 +80,7 @@ export function sequenceCommand(): Command {
     .option('--lr <rate>', 'Adam learning rate of the LSTM and readout', number)
     .option('--synthesizer-layers <widths>', "hidden widths of the time synthesizer, e.g. '128' ('' for linear)", widths)
     .option('--synthesizer-lr <rate>', 'Adam learning rate of the time synthesizer', number)
+    .option('--discount <gamma>', 'the synthetic gradient applied is gamma·M(s): M learns a discounted sum of future gradients (1: undiscounted)', number)
     .option('--seed <seed>', 'seed of every random stream', seed)
     .option('--max-steps <n>', 'windows to train (one Adam step each)', positiveInt)
     .addOption(new Option('--backend <name>', 'tfjs backend in the worker').choices(['auto', 'tensorflow', 'wasm', 'cpu']))

@@ -25,6 +25,7 @@ export function buildSequenceRun(config: SequenceConfig): { task: SequenceTask; 
     learningRate: config.learningRate,
     synthesizerLayers: config.synthesizer.hiddenLayers,
     synthesizerLearningRate: config.synthesizer.learningRate,
+    discount: config.synthesizer.discount,
     seed: config.seed,
   });
   return { task, trainer, corpus };

@@ -17,6 +17,8 @@ export const sequenceConfigSchema = z
         /** Hidden widths of M ([]: linear; the aux head shares M's hidden layers, so dni+aux needs one). */
         hiddenLayers: z.array(z.number().int().min(1)),
         learningRate: z.number().positive(),
+        /** γ: the synthetic gradient applied is γ·M(s)/B (1: the undiscounted bootstrapped target). */
+        discount: z.number().gt(0).max(1),
       })
       .strict(),
     seed: z.union([z.number().int(), z.string().min(1)]),
@@ -60,7 +62,7 @@ export const sequenceDefaults: SequenceConfig = {
   units: 64,
   batch: 16,
   learningRate: 0.003,
-  synthesizer: { hiddenLayers: [128], learningRate: 0.001 },
+  synthesizer: { hiddenLayers: [128], learningRate: 0.001, discount: 1 },
   seed: 1,
   maxSteps: 2000,
   backend: 'wasm',
@@ -70,25 +72,41 @@ export const sequenceDefaults: SequenceConfig = {
   charLm: { data: null, evalChars: 20000 },
 };
 
-const tasks = { copy: 'copy', 'repeat-copy': 'repeat-copy', charlm: 'char-lm' } as const;
+/**
+ * Each task's settings over the defaults. Character text has no episode ends, so the undiscounted
+ * bootstrapped target grows without bound there (the sum of every future window's gradient): its
+ * presets discount the synthetic gradient (docs/recurrent.md).
+ */
+const tasks: Record<string, Record<string, unknown>> = {
+  copy: { task: 'copy' },
+  'repeat-copy': { task: 'repeat-copy' },
+  charlm: { task: 'char-lm', synthesizer: { discount: 0.5 } },
+};
 const modes = { bptt: 'bptt', dni: 'dni', 'dni-aux': 'dni+aux' } as const;
 
 /** copy-bptt, copy-dni, copy-dni-aux, repeat-copy-*, charlm-*: a task and a mode over the defaults. */
-export const sequencePresets: Record<string, Partial<SequenceConfig>> = Object.fromEntries(
-  Object.entries(tasks).flatMap(([t, task]) => Object.entries(modes).map(([m, mode]) => [`${t}-${m}`, { task, mode }])),
+export const sequencePresets: Record<string, Record<string, unknown>> = Object.fromEntries(
+  Object.entries(tasks).flatMap(([t, task]) => Object.entries(modes).map(([m, mode]) => [`${t}-${m}`, { ...task, mode }])),
 );
+
+/** `over` on `base`, nested objects merged field by field; undefined fields of `over` are skipped. */
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) continue;
+    const below = out[key];
+    const nested = below && typeof below === 'object' && !Array.isArray(below) && value && typeof value === 'object' && !Array.isArray(value);
+    out[key] = nested ? merge(below as Record<string, unknown>, value as Record<string, unknown>) : value;
+  }
+  return out;
+}
 
 /** Defaults, then the preset, then the overrides (nested objects merged field by field); checked. */
 export function resolveSequenceConfig(preset: string | undefined, overrides: Record<string, unknown>): SequenceConfig {
   if (preset !== undefined && !(preset in sequencePresets)) {
     throw new ConfigError('--preset', [`unknown sequence preset '${preset}'; one of ${Object.keys(sequencePresets).join(', ')}`]);
   }
-  const merged: Record<string, unknown> = { ...sequenceDefaults, ...(preset ? sequencePresets[preset] : {}) };
-  for (const [key, value] of Object.entries(overrides)) {
-    if (value === undefined) continue;
-    const base = merged[key];
-    merged[key] = base && typeof base === 'object' && !Array.isArray(base) && value && typeof value === 'object' ? { ...base, ...value } : value;
-  }
+  const merged = merge(merge(sequenceDefaults, preset ? sequencePresets[preset] : {}), overrides);
   return parseSequenceConfig(merged, preset ? `preset ${preset} and flags` : 'flags');
 }
 

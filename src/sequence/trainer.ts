@@ -19,6 +19,12 @@ export interface SequenceTrainerOptions {
   /** The time synthesizer's hidden widths ([]: linear) and learning rate. */
   synthesizerLayers: number[];
   synthesizerLearningRate: number;
+  /**
+   * γ in (0, 1]: the synthetic gradient applied is γ·M(s)/B, so M's bootstrapped target is
+   * true + γ·(ĝ pushed back), a discounted sum of the future's gradients. 1 is the undiscounted
+   * target; a stream with no episode ends (text) needs γ < 1 (see docs/recurrent.md).
+   */
+  discount: number;
   seed: number | string;
 }
 
@@ -56,6 +62,7 @@ export class SequenceTrainer {
     readonly options: SequenceTrainerOptions,
   ) {
     if (!Number.isInteger(options.window) || options.window < 1) throw new Error(`window (T) must be a positive integer, got ${options.window}`);
+    if (!(options.discount > 0 && options.discount <= 1)) throw new Error(`discount must be in (0, 1], got ${options.discount}`);
     const init = stream(options.seed, 'init', 'sequence');
     this.lstm = new Lstm({ inputUnits: task.inputUnits, units: options.units, rng: init, name: 'lstm' });
     this.readout = new Sequential([
@@ -89,7 +96,8 @@ export class SequenceTrainer {
     const [stepLoss, dLogits] = windowLoss(this.task.output, out.y as tf.Tensor2D, y, mask, this.batch);
     const sT = tf.concat([fwd.state.h, fwd.state.c], 1) as tf.Tensor2D;
     const predicted = this.synthesizer?.predict(sT) ?? null;
-    const dFinal = predicted ? this.split(tf.tidy(() => tf.div(predicted.gradient, this.batch) as tf.Tensor2D)) : null;
+    const scale = this.options.discount / this.batch;
+    const dFinal = predicted ? this.split(tf.tidy(() => tf.mul(predicted.gradient, scale) as tf.Tensor2D)) : null;
     const readoutBack = this.readout.backward(out.trace, dLogits, true);
     const back = this.lstm.backward(fwd.trace!, readoutBack.dx as tf.Tensor2D, dFinal, false);
     let synthesizer: WindowRecord['synthesizer'] = null;

