@@ -100,7 +100,7 @@ export const synthesizerSchema = helperNetSchema
   .strict();
 
 /**
- * Complete unlock (DNI.md, synthetic inputs): every stage above the first also owns I[s], a network
+ * Complete unlock (docs/dni.md, synthetic inputs): every stage above the first also owns I[s], a network
  * predicting its input h[s-1] from the data batch x. It trains on ĥ[s-1] = I[s](x) without waiting
  * for the stages below, and I[s] learns from the real h[s-1] when it arrives.
  */
@@ -143,7 +143,7 @@ export const trainSchema = z
      * PRIORITY_WARMUP_STEPS steps each stage's thread gets a nice value in proportion to its measured
      * busy time, so the busiest stage is not starved by light ones (Linux; see pipeline/priorities.ts).
      */
-    // off by default: in an A/B on the 2-core machine it made no measurable difference (README)
+    // off by default: in an A/B on the 2-core machine it made no measurable difference (docs/performance.md, Stage priorities)
     priorities: z.enum(['auto', 'off']).default('off'),
     /** Write a training-loss line to metrics.jsonl every this many steps. */
     logEvery: z.number().int().positive().default(50),

@@ -26,7 +26,7 @@ export function fcnTable(options: { layers: number[]; modes: Mode[]; outDir: str
       runsNote(cells),
       '"layers" counts the output layer: 4 layers is 784-256-256-256-10. Hidden layers have 256 units with BatchNorm and ReLU; one layer per stage; ' +
         'DNI synthesizers have 2 hidden layers of 1024 with BatchNorm, cDNI synthesizers are linear and see the one-hot label.',
-      `Paper values: ${paperTable} could not be retrieved here, so its cells are marked "not confirmed". What can be cited (docs/DNI.md, "What others reported"):`,
+      `Paper values: ${paperTable} could not be retrieved here, so its cells are marked "not confirmed". What can be cited (docs/paper.md, "What others reported"):`,
       citableFigures.map((f) => `- ${f.source}: ${f.setting}: ${f.result}`).join('\n'),
     ],
   };

@@ -2,7 +2,7 @@
  * What the DNI paper reported for the MNIST FCN rows, only where it can be cited. The text of the
  * paper's first table (MNIST and CIFAR-10, FCN and CNN, backprop / DNI / cDNI) could not be
  * retrieved here, so no cell of it is quoted: the table says "not confirmed" and lists the figures
- * docs/DNI.md can cite instead.
+ * docs/paper.md ("What others reported") can cite instead.
  */
 export const paperTable = 'Jaderberg et al. 2016, "Decoupled Neural Interfaces using Synthetic Gradients" (arXiv 1608.05343), Table 1';
 
@@ -11,7 +11,7 @@ export function paperTestError(_layers: number, _mode: string): number | null {
   return null;
 }
 
-/** Figures that can be cited (docs/DNI.md, "What others reported"), shown under the tables. */
+/** Figures that can be cited (docs/paper.md, "What others reported"), shown under the tables. */
 export const citableFigures: readonly { source: string; setting: string; result: string }[] = [
   { source: 'DNI paper, as quoted by secondary sources', setting: '4-layer FCN MNIST, cDNI, every layer updated with probability 0.2', result: '"still trains to 2%" test error' },
   { source: 'DNI paper', setting: 'cDNI, update probability 0.05', result: 'trains, only slower' },

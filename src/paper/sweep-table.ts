@@ -34,7 +34,7 @@ export function sweepTable(options: { probabilities: number[]; modes: Mode[]; la
       runsNote(cells),
       'Each stage draws, per batch, whether it updates (parameters and synthesizer) with probability p from its own seeded stream; the forward pass always happens. ' +
         'The budget counts batches fed, so a stage makes about p × steps updates. report.html beside this table draws test error against p.',
-      `What the paper reported (docs/DNI.md):\n${quoted.join('\n')}`,
+      `What the paper reported (docs/paper.md):\n${quoted.join('\n')}`,
     ],
   };
 }

@@ -10,7 +10,7 @@ export interface InputModelOptions extends HelperNetOptions {
 }
 
 /**
- * I[s] (complete unlock, DNI.md): predicts stage s's input ĥ[s-1] ≈ h[s-1] from the data x, so
+ * I[s] (complete unlock, docs/dni.md): predicts stage s's input ĥ[s-1] ≈ h[s-1] from the data x, so
  * stage s can train without waiting for the stages below. Hidden layers are dense + optional
  * BatchNorm + ReLU, the output layer is linear; all start from Glorot-uniform weights (unlike a
  * synthesizer's, a zero output would hand the stage a constant input to train on).

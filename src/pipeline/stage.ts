@@ -56,7 +56,7 @@ export type StageCounters = Pick<StageStats, 'updates' | 'skippedUpdates' | 'syn
 
 /**
  * One stage: layers f_s with their optimizer, and the source of its output gradient (the
- * synthesizer M[s] for DNI/cDNI, see ./gradient/). The methods are the steps of DNI.md; the stage
+ * synthesizer M[s] for DNI/cDNI, see ./gradient/). The methods are the steps of docs/dni.md; the stage
  * loop calls them in the order the schedule picks.
  */
 export class Stage {

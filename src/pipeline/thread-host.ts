@@ -13,7 +13,7 @@ const workerFile = new URL('../../workers/stage.js', import.meta.url);
  * Each stage thread's young generation (V8's nursery), in MB. V8 grows it to 48 MB in a busy
  * isolate; a stage's short-lived objects need far less, and a smaller nursery is collected
  * sooner, freeing the message buffers it holds. 12 MB kept each stage thread's V8 heap at 21-24 MB
- * over 14 epochs of mnist-cdni, where it grew from 30 to 46 MB, at the same samples/s (README,
+ * over 14 epochs of mnist-cdni, where it grew from 30 to 46 MB, at the same samples/s (docs/performance.md,
  * Memory).
  */
 export const STAGE_YOUNG_GENERATION_MB = 12;

@@ -28,7 +28,7 @@ export type SourceStats = Partial<Pick<StageStats, 'synthesizerLoss' | 'synthesi
 export type SourceState = Pick<StageState, 'synthesizer'>;
 
 /**
- * Where a stage's output gradient dL/dh[s] comes from: step 3 of DNI.md and what step 5 does with
+ * Where a stage's output gradient dL/dh[s] comes from: step 3 of docs/dni.md and what step 5 does with
  * the message from above. A new way of producing it (a time boundary, feedback alignment, ...) is
  * one class implementing this, picked in ./index.ts; its checkpoint and statistics fields come with it.
  */
