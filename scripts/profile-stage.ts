@@ -16,7 +16,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolveConfig } from '../src/config/resolve.js';
 import { presetNames, defaultPreset } from '../src/config/presets.js';
 import { ConfigError } from '../src/config/errors.js';
-import { runScript } from '../src/cli/run-script.js';
+import { runProgram } from '../src/cli/exit.js';
 import { effectiveWindow } from '../src/train.js';
 import { stageSpecs } from '../src/pipeline/stage-spec.js';
 import type { Stage } from '../src/pipeline/stage.js';
@@ -190,4 +190,4 @@ const program = new Command('profile-stage')
   .option('--cpuprofile <file>', 'write a V8 CPU profile of the timed steps (.cpuprofile)')
   .action(profile);
 
-runScript(program);
+runProgram(program);

@@ -7,6 +7,7 @@
  *   node dist/scripts/reproduce-paper.js --out /tmp/paper-runs/fcn-short --layers 3,5,6 --budget 1287
  */
 import { Command, Option } from 'commander';
+import { runProgram } from '../src/cli/exit.js';
 import { fcnModes, mnistFcnDepths } from '../src/config/mnist-fcn.js';
 import type { Mode, Schedule } from '../src/config/schema.js';
 import { parseBudget, parseLayers, parseModes } from '../src/paper/arguments.js';
@@ -24,7 +25,7 @@ interface Flags {
   tableOnly?: boolean;
 }
 
-new Command('reproduce-paper')
+const program = new Command('reproduce-paper')
   .description("train the DNI paper's MNIST FCN rows (backprop, DNI, cDNI) and write table.md / table.json")
   .requiredOption('--out <dir>', 'folder of the table; each cell trains in <out>/fcn<layers>-<mode>. Finished cells of the same config are reused, stopped ones resumed; anything else there is refused')
   .option('--layers <list>', `rows: depths among ${mnistFcnDepths.join(', ')} (layers counts the output layer)`, (v) => parseLayers(v, mnistFcnDepths), [...mnistFcnDepths])
@@ -45,5 +46,6 @@ new Command('reproduce-paper')
       }),
       { train: !flags.tableOnly },
     );
-  })
-  .parseAsync(process.argv);
+  });
+
+runProgram(program);

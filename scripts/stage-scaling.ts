@@ -11,7 +11,7 @@ import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { resolveConfig } from '../src/config/resolve.js';
 import { presetNames, defaultPreset } from '../src/config/presets.js';
-import { runScript } from '../src/cli/run-script.js';
+import { runProgram } from '../src/cli/exit.js';
 import type { BackendName } from '../src/config/schema.js';
 import { effectiveWindow } from '../src/train.js';
 import { stageSpecs } from '../src/pipeline/stage-spec.js';
@@ -66,4 +66,4 @@ const program = new Command('stage-scaling')
   .option('--json <file>', 'also write the figures as JSON')
   .action(stageScaling);
 
-runScript(program);
+runProgram(program);

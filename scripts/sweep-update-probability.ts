@@ -8,6 +8,7 @@
  */
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
+import { runProgram } from '../src/cli/exit.js';
 import type { Mode, Schedule } from '../src/config/schema.js';
 import { parseBudget, parseModes, parseProbabilities } from '../src/paper/arguments.js';
 import { seed as parseSeed } from '../src/cli/flags.js';
@@ -27,7 +28,7 @@ interface Flags {
 
 const synthesizerModes: readonly Mode[] = ['dni', 'cdni'];
 
-new Command('sweep-update-probability')
+const program = new Command('sweep-update-probability')
   .description('train the 4-layer MNIST FCN with DNI and cDNI at several update probabilities; table.md, table.json, report.html')
   .requiredOption('--out <dir>', 'folder of the sweep; each run trains in <out>/<mode>-p<p>. Finished runs of the same config are reused, stopped ones resumed; anything else there is refused')
   .option('--p <list>', 'update probabilities in (0, 1]', parseProbabilities, [1, 0.5, 0.2, 0.1, 0.05])
@@ -56,5 +57,6 @@ new Command('sweep-update-probability')
         },
       },
     );
-  })
-  .parseAsync(process.argv);
+  });
+
+runProgram(program);

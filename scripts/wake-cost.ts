@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { runScript } from '../src/cli/run-script.js';
+import { runProgram } from '../src/cli/exit.js';
 import { positiveInt, wholeNumber } from '../src/cli/flags.js';
 import { median } from '../src/bench/stats.js';
 import { runWakeCase, WAKE_CASES, type WakeRun } from '../src/bench/wake-cost.js';
@@ -53,4 +53,4 @@ const program = new Command('wake-cost')
   .option('--json <file>', 'also write the figures as JSON')
   .action(wakeCost);
 
-runScript(program);
+runProgram(program);

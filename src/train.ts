@@ -59,12 +59,14 @@ export const PROGRESS_EVERY = 10;
 export interface Progress {
   phase: 'train' | 'evaluate';
   epoch: number;
+  /** The epoch the run ends in: train.epochs, or the earlier one in which train.maxSteps stops it. */
   epochs: number;
   /** Steps done so far and the run's planned total. */
   step: number;
   totalSteps: number;
-  /** Mean training loss of the epoch so far. */
+  /** Mean training loss and accuracy of the epoch so far (training mode, as the batches were trained). */
   loss: number | null;
+  accuracy: number | null;
   samplesPerSecond: number;
   /** Training time so far (evaluation and checkpoints left out), in seconds. */
   trainSeconds: number;
@@ -113,6 +115,12 @@ export interface TrainOptions {
   fault?: Fault;
   /** Stages as processes over NATS (default: as the config's placement says). */
   nats?: NatsRunOptions;
+  /**
+   * The run directory (new or empty); takes precedence over config.out. Neither given: runs/<run id>
+   * under the current working directory. The logger's first message names it, and so does
+   * summary.outDir.
+   */
+  out?: string;
 }
 
 /** A run that failed; its last checkpoint is kept and named. */
@@ -153,7 +161,8 @@ export async function train(input: ConfigInput | Config, options: TrainOptions =
   checkTransport(config, options);
   const data = runData(config, options);
   const runId = options.nats?.runId ?? newRunId(config.preset ?? config.mode);
-  const dir = new RunDir(config.out ?? join('runs', runId));
+  const dir = new RunDir(options.out ?? config.out ?? join('runs', runId));
+  options.logger?.info({ out: dir.path }, `writing the run to ${dir.path}`);
   return new Run(config, dir, runId, data, options, null).execute();
 }
 
@@ -178,6 +187,7 @@ function checkTransport(config: Config, options: TrainOptions): void {
 export function runData(config: Config, options: Pick<TrainOptions, 'data'>): Dataset {
   const data = options.data ?? loadDataset(config.data, { validationSize: config.train.validationSize });
   checkInputShape(config.model.inputShape, data, config.data ?? (options.data ? 'the given data' : 'the bundled MNIST'));
+  trainingSteps(data.train.count, config.train); // a batch larger than the training set is refused before the run folder is made
   return data;
 }
 
@@ -196,6 +206,8 @@ class Run {
   private readonly log: Logger;
   private readonly window: number;
   private readonly totalSteps: number;
+  /** The epoch the run ends in (train.maxSteps may end it before train.epochs). */
+  private readonly lastEpoch: number;
   private readonly p: RunProgress;
   private readonly resumedFrom: number | null;
   private checkpointFiles: string[] | null = null;
@@ -228,7 +240,9 @@ class Run {
   ) {
     this.log = options.logger ?? silentLogger;
     this.window = effectiveWindow(config);
-    this.totalSteps = trainingSteps(data.train.count, config.train).total;
+    const steps = trainingSteps(data.train.count, config.train);
+    this.totalSteps = steps.total;
+    this.lastEpoch = Math.ceil(steps.total / steps.perEpoch);
     this.p = checkpoint ? { ...checkpoint.manifest.progress } : freshProgress();
     this.resumedFrom = checkpoint ? this.p.step : null;
     const prioritize = prioritizesStages(config);
@@ -396,7 +410,7 @@ class Run {
     this.options.onEpoch?.(record);
     this.log.info(
       { epoch: p.epoch, step: p.step, trainLoss: round(record.trainLoss), valAccuracy: round(val.accuracy), testAccuracy: round(test.accuracy), samplesPerSecond: Math.round(record.samplesPerSecond) },
-      `epoch ${p.epoch}/${config.train.epochs}`,
+      `epoch ${p.epoch}/${this.lastEpoch}`,
     );
   }
 
@@ -457,8 +471,8 @@ class Run {
   private progress(phase: Progress['phase'], trainMs: number): void {
     const { p } = this;
     this.options.onProgress?.({
-      phase, epoch: p.epoch, epochs: this.config.train.epochs, step: p.step, totalSteps: this.totalSteps,
-      loss: p.epochRows ? p.epochLoss / p.epochRows : null, samplesPerSecond: trainMs > 0 ? (p.samples * 1000) / trainMs : 0,
+      phase, epoch: p.epoch, epochs: this.lastEpoch, step: p.step, totalSteps: this.totalSteps,
+      loss: p.epochRows ? p.epochLoss / p.epochRows : null, accuracy: p.epochRows ? p.epochCorrect / p.epochRows : null, samplesPerSecond: trainMs > 0 ? (p.samples * 1000) / trainMs : 0,
       trainSeconds: trainMs / 1000,
     });
   }

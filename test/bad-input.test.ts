@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { idx, writeMiniMnist } from './helpers/idx-files.js';
 import { snapshot } from './helpers/tree.js';
 import { decodeStageState } from '../src/checkpoint/stage-state.js';
+import { cannotMount, remountReadOnly, withTmpfs } from './helpers/mounts.js';
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
@@ -79,6 +80,45 @@ test('an --out that is a foreign non-empty folder, or cannot be made, is refused
     writeFileSync(join(d, 'file'), 'x');
     return ['train', '--out', join(d, 'file', 'run'), ...small];
   }, /cannot create the directory/);
+});
+
+test('an impossible batch size is refused before any folder is made', () => {
+  refused((d) => ['train', '--batch-size', '55001', '--out', join(d, 'run')], /train\.batchSize: 55001 is larger than the training set \(55000 examples\)/);
+});
+
+test('an --out under a file system that refuses new entries (/proc) is refused at once, not hung on', { skip: process.platform !== 'linux' && 'only Linux has /proc' }, () => {
+  refused(() => ['train', '--out', '/proc/synthgrad-no-such-run', ...small], /\/proc\/synthgrad-no-such-run: cannot create the directory/);
+});
+
+test('an --out on a read-only file system is refused before anything is written', { skip: cannotMount() ?? false }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'synthgrad-ro-'));
+  try {
+    await withTmpfs(join(dir, 'fs'), '1m', (fs) => {
+      mkdirSync(join(fs, 'run'));
+      remountReadOnly(fs);
+      refused(() => ['train', '--out', join(fs, 'run'), ...small], /run: cannot create the directory or write in it: .*EROFS/);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--resume refuses a damaged stage checkpoint (size from the manifest, then its contents) before touching the run', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'synthgrad-damaged-'));
+  try {
+    const runDir = join(dir, 'run');
+    const r = run(['train', '--preset', 'mnist-backprop', '--schedule', 'lockstep', '--max-steps', '3', '--batch-size', '16', '--out', runDir]);
+    assert.equal(r.code, 0, r.stderr);
+    const manifest = JSON.parse(readFileSync(join(runDir, 'checkpoint', 'manifest.json'), 'utf8'));
+    const stageFile = join(runDir, 'checkpoint', manifest.stages[1].file);
+    const good = readFileSync(stageFile);
+    truncateSync(stageFile, good.length - 10);
+    refused(() => ['train', '--resume', runDir], new RegExp(`stage-1\\.msgpack: is ${good.length - 10} bytes, the manifest says ${good.length}`));
+    writeFileSync(stageFile, Buffer.alloc(good.length, 0xc1)); // the right size, but not msgpack
+    refused(() => ['train', '--resume', runDir], /stage-1\.msgpack: not a synthgrad stage checkpoint/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('--resume refuses a folder that is not a run, a run of another config, and extra flags', () => {

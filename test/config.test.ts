@@ -12,7 +12,8 @@ import { learningRateAt } from '../src/pipeline/learning-rate.js';
 test('every preset is a valid config', () => {
   for (const name of presetNames) {
     const config = validateConfig(presets[name], name);
-    assert.equal(config.preset, name);
+    assert.equal(config.preset, undefined, 'a preset object carries no name: a config spread from it is a custom one');
+    assert.equal(resolveConfig({ preset: name }).preset, name);
     assert.equal(stageSpecs(config, 1).length, config.stages?.length ?? 4);
   }
   assert.equal(validateConfig(presets['mnist-cdni-stochastic']).train.updateProbability, 0.2);
@@ -77,6 +78,28 @@ test('config files: unreadable, not JSON, and a preset base', () => {
     assert.equal(config.train.epochs, 2);
     writeFileSync(join(dir, 'neg.json'), JSON.stringify({ preset: 'mnist-dni', optimizer: { learningRate: -3 } }));
     assert.match(problems(() => resolveConfig({ file: join(dir, 'neg.json') })), /neg\.json\):\n.*optimizer\.learningRate/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a config file without "preset" starts from the default preset, unnamed; missing fields are called missing', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'synthgrad-config-'));
+  try {
+    writeFileSync(join(dir, 'short.json'), JSON.stringify({ train: { epochs: 2 } }));
+    const config = resolveConfig({ file: join(dir, 'short.json') });
+    assert.equal(config.mode, presets['mnist-cdni'].mode);
+    assert.deepEqual(config.model.layers.map((l) => l.type), presets['mnist-cdni'].model.layers.map((l) => l.type));
+    assert.equal(config.train.epochs, 2);
+    assert.equal(config.train.batchSize, presets['mnist-cdni'].train.batchSize);
+    assert.equal(config.preset, undefined, 'a custom config does not take the default preset\'s name');
+    const message = problems(() => validateConfig({ model: { classes: 10, layers: [{ type: 'dense', units: 10, activation: 'linear' }] }, train: {} }, 'mine.json'));
+    assert.match(message, /mine\.json/);
+    assert.match(message, /^\s+- mode: missing \(expected one of "backprop", "dni", "cdni"\)$/m);
+    assert.match(message, /^\s+- optimizer: missing \(expected object\)$/m);
+    assert.match(message, /^\s+- train\.epochs: missing \(expected number\)$/m);
+    assert.doesNotMatch(message, /received undefined/);
+    assert.match(problems(() => validateConfig({ ...presets['mnist-cdni'], mode: 'magic' })), /mode: Invalid option/, 'a wrong value is not called missing');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

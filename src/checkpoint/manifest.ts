@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { decodeStageState } from './stage-state.js';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { writeFileAtomic } from './atomic.js';
@@ -89,6 +90,20 @@ function readManifestIfAny(runDir: string): Manifest | null {
   }
 }
 
+/**
+ * A stage file is checked before a run starts from it (its size against the manifest's, then its
+ * contents), so a damaged one is refused up front instead of failing its stage at start.
+ */
+function checkStageFile(file: string, bytes: number): void {
+  const size = statSync(file).size;
+  if (typeof bytes === 'number' && size !== bytes) throw new CheckpointError(file, `is ${size} bytes, the manifest says ${bytes}: damaged or truncated`);
+  try {
+    decodeStageState(readFileSync(file), file);
+  } catch (error) {
+    throw new CheckpointError(file, (error as Error).message.replace(`${file}: `, ''));
+  }
+}
+
 /** The last complete checkpoint of a run, checked against the config; stage file paths made absolute. */
 export function readCheckpoint(runDir: string, config: Config, stages: number): { manifest: Manifest; files: string[] } {
   const path = join(checkpointDir(runDir), 'manifest.json');
@@ -116,6 +131,7 @@ export function readCheckpoint(runDir: string, config: Config, stages: number): 
       throw new CheckpointError(path, `stage entry ${s} is for stage ${entry.stage} at step ${entry.step}, expected step ${manifest.progress.step}`);
     }
     if (!existsSync(file)) throw new CheckpointError(file, 'is missing');
+    checkStageFile(file, entry.bytes);
     return file;
   });
   return { manifest, files };

@@ -5,7 +5,7 @@ const fixed = (x: number | null, digits: number) => (x === null || Number.isNaN(
 
 export function epochLine(r: EpochRecord): string {
   return (
-    `epoch ${r.epoch}  loss ${fixed(r.trainLoss, 4)}  val acc ${fixed(r.valAccuracy, 4)}  ` +
+    `epoch ${r.epoch}  loss ${fixed(r.trainLoss, 4)}  train acc ${fixed(r.trainAccuracy, 4)}  val acc ${fixed(r.valAccuracy, 4)}  ` +
     `test acc ${fixed(r.testAccuracy, 4)}  ${Math.round(r.samplesPerSecond)} samples/s`
   );
 }

@@ -1,41 +1,20 @@
 import { Command, Option } from 'commander';
 import { resolveConfig } from '../config/resolve.js';
-import { presetNames, defaultPreset } from '../config/presets.js';
 import { train, resume, type NatsRunOptions, type TrainOptions } from '../train.js';
-import { modes, placementOf, type Config } from '../config/schema.js';
+import { placementOf, type Config } from '../config/schema.js';
 import { TransportError } from '../transport/nats-errors.js';
 import { ConfigError } from '../config/errors.js';
 import { parseFault } from '../run/fault.js';
 import { createLogger } from '../log.js';
-import { configFlagsGiven, flagsToConfig, number, positiveInt, seed, stageGroups, wholeNumber, type TrainFlags } from './flags.js';
+import { configFlagsGiven, flagsToConfig, positiveInt, type TrainFlags } from './flags.js';
+import { addConfigOptions } from './config-options.js';
 import { ProgressBar } from './progress.js';
 import { epochLine, summaryText } from './report.js';
 import { signalExitCode } from './signal-exit.js';
 
 export function trainCommand(): Command {
-  return new Command('train')
-    .description('train a network in stage workers (backprop, DNI or cDNI)')
-    .addOption(new Option('--preset <name>', `start from a preset (default ${defaultPreset})`).choices(presetNames))
-    .option('--config <file>', 'JSON config (a "preset" field in it starts from that preset)')
-    .addOption(new Option('--mode <mode>', 'training mode').choices(modes))
-    .option('--epochs <n>', 'epochs', positiveInt)
-    .option('--batch-size <n>', 'examples per batch', positiveInt)
-    .option('--lr <rate>', 'Adam learning rate', number)
-    .option('--seed <seed>', 'seed of every random stream', seed)
-    .addOption(new Option('--backend <name>', 'tfjs backend in each stage').choices(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']))
-    .addOption(new Option('--schedule <name>', 'lockstep (one batch at a time, repeatable), async (free-running) or pipelined (parallel and repeatable)').choices(['lockstep', 'async', 'pipelined']))
-    .option('--window <n>', 'batches in flight with --schedule async or pipelined', positiveInt)
-    .option('--update-probability <p>', 'probability that a stage updates on a batch (dni/cdni)', number)
-    .option('--stages <json>', "layer indices of each stage, e.g. '[[0],[1,2,3]]' (default: one layer per stage; synthgrad group proposes one)", stageGroups)
-    .option('--max-steps <n>', 'stop after this many training steps', positiveInt)
-    .option('--data <dir>', 'folder with the four MNIST IDX files or the CIFAR-10 binary files data_batch_1..5.bin, test_batch.bin (default: bundled MNIST)')
-    .option('--out <dir>', 'run directory (default runs/<run id>); must be new or empty')
+  return addConfigOptions(new Command('train').description('train a network in stage workers (backprop, DNI or cDNI)'))
     .option('--resume <run-dir>', 'continue a stopped run from its last checkpoint, with its own config')
-    .option('--checkpoint-every <n>', 'also checkpoint every n steps (always at the end of each epoch)', positiveInt)
-    .option('--eval-every <n>', 'also evaluate the test set every n steps (metrics.jsonl eval lines; time to accuracy between epoch ends)', positiveInt)
-    .option('--max-restarts <n>', 'stage failures to survive by restarting the stage (default 3)', wholeNumber)
-    .option('--skip-nonfinite', 'drop a batch with a NaN/Inf loss, activation or gradient instead of stopping')
-    .addOption(new Option('--placement <where>', 'stages in worker threads, or one child process each over NATS (default thread; process with --backend tensorflow)').choices(['thread', 'process']))
     .addOption(new Option('--transport <kind>', 'ports: worker threads; nats: stage processes started with synthgrad stage join over --nats').choices(['ports', 'nats']))
     .option('--nats <url>', 'NATS server URL (credentials: SYNTHGRAD_NATS_TOKEN, SYNTHGRAD_NATS_USER/PASS or SYNTHGRAD_NATS_CREDENTIALS_FILE; TLS: SYNTHGRAD_NATS_TLS_CA, _CERT, _KEY; all in the environment)')
     .option('--run <id>', 'run id the stages join with (letters, digits, - and _; default: a new run id)')

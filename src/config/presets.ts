@@ -61,9 +61,8 @@ const cifarCnn = {
 } satisfies ConfigInput['model'];
 
 /** An MNIST CNN row's preset: 3 epochs, lr ÷10 after epoch 2; cdni with a linear 5x5 conv synthesizer. */
-function mnistCnnPreset(preset: string, mode: 'cdni' | 'backprop', model: ConfigInput['model'], stages: number[][]): ConfigInput {
+function mnistCnnPreset(mode: 'cdni' | 'backprop', model: ConfigInput['model'], stages: number[][]): ConfigInput {
   return {
-    preset,
     mode,
     model,
     stages,
@@ -75,7 +74,6 @@ function mnistCnnPreset(preset: string, mode: 'cdni' | 'backprop', model: Config
 
 export const presets = {
   'mnist-cdni': {
-    preset: 'mnist-cdni',
     mode: 'cdni',
     model: mlp,
     synthesizer: { hiddenLayers: [] },
@@ -83,7 +81,6 @@ export const presets = {
     train: { ...schedule },
   },
   'mnist-dni': {
-    preset: 'mnist-dni',
     mode: 'dni',
     model: mlp,
     synthesizer: { hiddenLayers: [1024, 1024], batchNorm: true },
@@ -91,14 +88,12 @@ export const presets = {
     train: { ...schedule },
   },
   'mnist-backprop': {
-    preset: 'mnist-backprop',
     mode: 'backprop',
     model: mlp,
     optimizer,
     train: { ...schedule },
   },
   'mnist-cdni-stochastic': {
-    preset: 'mnist-cdni-stochastic',
     mode: 'cdni',
     model: mlp,
     synthesizer: { hiddenLayers: [] },
@@ -107,7 +102,6 @@ export const presets = {
   },
   // complete unlock: stages 1-3 also predict their input from x (synthetic inputs), stages 0-2 their gradient
   'mnist-unlocked': {
-    preset: 'mnist-unlocked',
     mode: 'cdni',
     model: mlp,
     synthesizer: { hiddenLayers: [] },
@@ -116,12 +110,11 @@ export const presets = {
     optimizer: { ...optimizer, decaySteps: [2574, 3432] },
     train: { ...schedule, epochs: 10 },
   },
-  'mnist-cnn-cdni': mnistCnnPreset('mnist-cnn-cdni', 'cdni', mnistCnn, mnistCnnStages),
-  'mnist-cnn-backprop': mnistCnnPreset('mnist-cnn-backprop', 'backprop', mnistCnn, mnistCnnStages),
-  'mnist-cnn3-cdni': mnistCnnPreset('mnist-cnn3-cdni', 'cdni', mnistCnn3, mnistCnn3Stages),
-  'mnist-cnn3-backprop': mnistCnnPreset('mnist-cnn3-backprop', 'backprop', mnistCnn3, mnistCnn3Stages),
+  'mnist-cnn-cdni': mnistCnnPreset('cdni', mnistCnn, mnistCnnStages),
+  'mnist-cnn-backprop': mnistCnnPreset('backprop', mnistCnn, mnistCnnStages),
+  'mnist-cnn3-cdni': mnistCnnPreset('cdni', mnistCnn3, mnistCnn3Stages),
+  'mnist-cnn3-backprop': mnistCnnPreset('backprop', mnistCnn3, mnistCnn3Stages),
   'cifar-cnn-cdni': {
-    preset: 'cifar-cnn-cdni',
     mode: 'cdni',
     model: cifarCnn,
     stages: [[0, 1], [2, 3], [4, 5, 6, 7]],
@@ -135,3 +128,17 @@ export const presets = {
 export type PresetName = keyof typeof presets;
 export const defaultPreset: PresetName = 'mnist-cdni';
 export const presetNames = Object.keys(presets) as PresetName[];
+
+/** One line per preset, for `synthgrad presets`. */
+export const presetSummaries: Record<PresetName, string> = {
+  'mnist-cdni': 'cDNI on the 784-256-256-256-10 MLP, linear synthesizers, async window 4, 20 epochs (the default)',
+  'mnist-dni': 'DNI on the MLP, synthesizers of two hidden layers of 1024 with BatchNorm, async window 4, 20 epochs',
+  'mnist-backprop': 'backprop on the MLP: the exact baseline, 20 epochs',
+  'mnist-cdni-stochastic': 'cDNI on the MLP, each stage updates with probability 0.2',
+  'mnist-unlocked': 'cDNI on the MLP with synthetic inputs on stages 1-3 (complete unlock), 10 epochs',
+  'mnist-cnn-cdni': 'cDNI on a small MNIST CNN in 3 stages (conv synthesizer at h[0]), 3 epochs',
+  'mnist-cnn-backprop': 'backprop on the small MNIST CNN in 3 stages, 3 epochs',
+  'mnist-cnn3-cdni': 'cDNI on the 3-layer MNIST CNN (the conv blocks, then the output layer), 3 epochs',
+  'mnist-cnn3-backprop': 'backprop on the 3-layer MNIST CNN, 3 epochs',
+  'cifar-cnn-cdni': 'cDNI on a CIFAR-10 CNN of three conv 5x5x128 blocks (needs --data with CIFAR-10), 100 epochs',
+};

@@ -47,7 +47,7 @@ export function readConfigFile(path: string): Json {
 /** Validates a config and fills in defaults; `source` names where it came from in errors. */
 export function validateConfig(input: unknown, source = 'config'): Config {
   const result = configSchema.safeParse(input);
-  if (!result.success) throw new ConfigError(source, describeIssues(result.error));
+  if (!result.success) throw new ConfigError(source, describeIssues(result.error, input));
   return result.data;
 }
 
@@ -59,13 +59,17 @@ export interface ConfigSources {
   overrides?: Json;
 }
 
-/** preset (or the file's "preset", or the default) <- file <- overrides, then validated. */
+/**
+ * preset (or the file's "preset", or the default) <- file <- overrides, then validated. The config
+ * is named after the preset only when one was named (--preset or the file's "preset"); a file
+ * without one starts from the default preset's values but is a custom config.
+ */
 export function resolveConfig(sources: ConfigSources): Config {
   const fileJson = typeof sources.file === 'string' ? readConfigFile(sources.file) : sources.file;
   const source = typeof sources.file === 'string' ? sources.file : sources.file ? 'config object' : 'preset and flags';
-  const presetName =
-    sources.preset ?? (typeof fileJson?.preset === 'string' ? fileJson.preset : fileJson ? undefined : defaultPreset);
-  let merged: Json = presetName ? (presetConfig(presetName) as Json) : {};
+  const named = sources.preset ?? (typeof fileJson?.preset === 'string' ? fileJson.preset : undefined);
+  const presetName = named ?? (fileJson ? undefined : defaultPreset);
+  let merged: Json = presetConfig(named ?? defaultPreset) as Json;
   if (fileJson) merged = mergeConfig(merged, fileJson);
   if (presetName) merged.preset = presetName;
   if (sources.overrides) merged = mergeConfig(merged, sources.overrides);

@@ -184,6 +184,7 @@ export const configSchema = z
   .superRefine((config, ctx) => {
     const layers = config.model.layers;
     const last = layers[layers.length - 1];
+    if (!last) return; // no layers: reported by model.layers' own .min(1)
     if (last.type !== 'dense') {
       ctx.addIssue({
         code: 'custom',

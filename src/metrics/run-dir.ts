@@ -1,6 +1,6 @@
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../checkpoint/atomic.js';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { PathError } from '../path-error.js';
 
 /** A run's output folder is unusable (exists with other content, or cannot be made). */
@@ -27,9 +27,10 @@ export class RunDir {
       }
     }
     try {
-      mkdirSync(this.path, { recursive: true });
+      makeDirectories(this.path);
+      accessSync(this.path, constants.W_OK); // a read-only file system refuses root too
     } catch (error) {
-      throw new OutputError(this.path, `cannot create the directory: ${(error as Error).message}`);
+      throw new OutputError(this.path, `cannot create the directory or write in it: ${(error as Error).message}`);
     }
   }
 
@@ -60,6 +61,17 @@ export class RunDir {
   metric(record: Record<string, unknown>): void {
     appendFileSync(join(this.path, 'metrics.jsonl'), JSON.stringify({ time: new Date().toISOString(), ...record }) + '\n');
   }
+}
+
+/**
+ * mkdir -p, one level at a time: node's recursive mkdirSync never returns for a path under a
+ * file system that refuses new entries with ENOENT (such as /proc).
+ */
+function makeDirectories(path: string): void {
+  if (existsSync(path)) return;
+  const parent = dirname(path);
+  if (parent !== path) makeDirectories(parent);
+  mkdirSync(path);
 }
 
 /** runs/<date>-<time>-<preset or mode>-<random> */

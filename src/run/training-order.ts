@@ -1,6 +1,7 @@
 import { epochBatches, type Batch, type Split } from '../data/index.js';
 import type { Config } from '../config/schema.js';
 import { stream } from '../pipeline/rng.js';
+import { ConfigError } from '../config/errors.js';
 
 /**
  * Whole batches in one epoch (a last partial batch is dropped) and the steps of a run: every
@@ -8,7 +9,7 @@ import { stream } from '../pipeline/rng.js';
  */
 export function trainingSteps(trainCount: number, train: Config['train']): { perEpoch: number; total: number } {
   const perEpoch = stepsPerEpoch(trainCount, train.batchSize);
-  if (perEpoch === 0) throw new Error(`train.batchSize ${train.batchSize} is larger than the training set (${trainCount})`);
+  if (perEpoch === 0) throw new ConfigError('config', [`train.batchSize: ${train.batchSize} is larger than the training set (${trainCount} examples)`]);
   return { perEpoch, total: Math.min(train.maxSteps ?? Infinity, perEpoch * train.epochs) };
 }
 
