@@ -9,6 +9,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runProgram } from '../src/cli/exit.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { positiveInt, seed as parseSeed } from '../src/cli/flags.js';
 import { commandLine } from '../src/paper/execute.js';
@@ -67,7 +68,7 @@ async function runCell(cell: TableCell, outDir: string, train: boolean): Promise
   return runSequence(cell.config, null, dir);
 }
 
-new Command('reproduce-recurrent')
+const program = new Command('reproduce-recurrent')
   .description("train the DNI paper's recurrent rows (Copy, Repeat Copy, char LM) for BPTT, DNI, DNI+Aux at T = 2, 3, 4, 5, 8 and write table.md / table.json")
   .requiredOption('--out <dir>', 'folder of the table; each cell trains in <out>/<task>-<mode>-T<T>; finished cells of the same config are reused, stopped ones resumed')
   .option('--tasks <list>', `rows among ${tableTasks.join(', ')}`, list(tableTasks, (v) => v as TableTask), [...tableTasks])
@@ -126,9 +127,6 @@ new Command('reproduce-recurrent')
     const md = tableMarkdown(results, json);
     writeFileAtomic(join(flags.out, 'table.md'), md);
     process.stdout.write(md);
-  })
-  .parseAsync(process.argv)
-  .catch((error: unknown) => {
-    process.stderr.write(`reproduce-recurrent: ${(error as Error).message}\n`);
-    process.exit(error instanceof PathError ? 2 : 1);
   });
+
+runProgram(program);

@@ -9,6 +9,7 @@ import { idx, writeMiniMnist } from './helpers/idx-files.js';
 import { snapshot } from './helpers/tree.js';
 import { decodeStageState } from '../src/checkpoint/stage-state.js';
 import { cannotMount, remountReadOnly, withTmpfs } from './helpers/mounts.js';
+import { testNeeding } from './helpers/needs.js';
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
@@ -90,7 +91,7 @@ test('an --out under a file system that refuses new entries (/proc) is refused a
   refused(() => ['train', '--out', '/proc/synthgrad-no-such-run', ...small], /\/proc\/synthgrad-no-such-run: cannot create the directory/);
 });
 
-test('an --out on a read-only file system is refused before anything is written', { skip: cannotMount() ?? false }, async () => {
+testNeeding(cannotMount(), 'an --out on a read-only file system is refused before anything is written', {}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'synthgrad-ro-'));
   try {
     await withTmpfs(join(dir, 'fs'), '1m', (fs) => {

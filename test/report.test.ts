@@ -8,10 +8,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { missingFile, testNeeding } from './helpers/needs.js';
 import { ReportError, readRun, writeReport } from '../src/report/index.js';
 import { errorByUpdateProbability } from '../src/report/update-probability.js';
+import { differingFields, runLabels } from '../src/report/differences.js';
+import { chartData } from '../src/report/chart-data.js';
+import { utilisation } from '../src/report/figures.js';
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const chromiumPath = '/usr/bin/chromium';
-const chartIds = ['loss', 'accuracy-step', 'accuracy-time', 'synth-loss', 'synth-cosine', 'utilisation'];
+const chartIds = ['loss', 'eval-loss', 'train-accuracy', 'accuracy-step', 'accuracy-time', 'learning-rate', 'synth-loss', 'synth-cosine', 'utilisation'];
 
 let root: string;
 let runA: string; // cdni, 3 stages (synthesizers at stages 0 and 1), finished: summary.json
@@ -31,6 +34,8 @@ interface FakeRun {
   updateProbability?: number;
   /** summary.json's testAccuracy (default 0.91). */
   testAccuracy?: number;
+  /** config.json's optimizer.learningRate (default 1e-3). */
+  learningRate?: number;
 }
 
 function stageStats(run: FakeRun, epoch: number) {
@@ -41,6 +46,7 @@ function stageStats(run: FakeRun, epoch: number) {
       busySeconds: epoch * (3 - stage * 0.5),
       waitSeconds: epoch * (0.5 + stage),
       sendSeconds: epoch * 0.1,
+      runQueueSeconds: epoch * 0.25,
       updates: epoch * 100,
       skippedUpdates: 0,
       synthesizerUpdates: synth ? epoch * 100 : 0,
@@ -53,7 +59,8 @@ function stageStats(run: FakeRun, epoch: number) {
 function writeRun(dir: string, run: FakeRun): string {
   mkdirSync(dir, { recursive: true });
   const p = run.updateProbability === undefined ? {} : { updateProbability: run.updateProbability };
-  const config = { preset: run.preset, mode: run.mode, train: { epochs: run.epochs, batchSize: 32, schedule: 'async', window: 4, ...p } };
+  const optimizer = { learningRate: run.learningRate ?? 1e-3, decaySteps: [150, 250], decayFactor: 0.1 };
+  const config = { preset: run.preset, mode: run.mode, optimizer, train: { epochs: run.epochs, batchSize: 32, schedule: 'async', window: 4, ...p }, out: `/somewhere/${run.id}` };
   const backends = Array.from({ length: run.stages }, () => 'cpu');
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ runId: run.id, config, backends, window: run.mode === 'backprop' ? 1 : 4 }));
   const start = Date.parse('2026-01-01T00:00:00Z');
@@ -172,6 +179,36 @@ test('a report over runs that differ in updateProbability has test error against
   assert.doesNotMatch(readFileSync(writeReport([runA, runB], join(root, 'no-sweep.html')), 'utf8'), /<canvas id="error-vs-p"/);
 });
 
+test('overlaid runs are labelled by the config fields that differ; where a run is stored does not count', () => {
+  const dir = join(root, 'labels');
+  const base = { preset: 'mnist-cdni', mode: 'cdni', stages: 2, epochs: 1, summary: true } as const;
+  const runs = [
+    writeRun(join(dir, 'lr-3'), { ...base, id: 'lr-3' }),
+    writeRun(join(dir, 'lr-2'), { ...base, id: 'lr-2', learningRate: 1e-2 }),
+  ].map((d) => readRun(d));
+  assert.deepEqual(differingFields(runs), ['optimizer.learningRate']);
+  assert.deepEqual(runLabels(runs), ['lr-3: optimizer.learningRate=0.001', 'lr-2: optimizer.learningRate=0.01']);
+  assert.deepEqual(runLabels([runs[0]]), ['lr-3 (mnist-cdni, cdni)'], 'one run: its preset and mode');
+  const html = readFileSync(writeReport(runs.map((r) => r.dir), join(dir, 'labels.html')), 'utf8');
+  assert.match(html, /<tr class="differs"><td><code>optimizer\.learningRate<\/code><\/td><td><code>0\.001<\/code><\/td><td><code>0\.01<\/code><\/td><\/tr>/);
+  assert.match(html, /<td><code>train\.batchSize<\/code><\/td><td><code>32<\/code><\/td><td><code>32<\/code><\/td>/, 'every field, the same ones too');
+  assert.doesNotMatch(html, /somewhere/, 'out is left out');
+});
+
+test('chart data: validation and test loss, training accuracy, the learning rate with its decay steps, and utilisation without run-queue time', () => {
+  const data = chartData([readRun(runA)]);
+  const [run] = data.runs;
+  assert.deepEqual(run.valLossByStep.map((p) => [p.x, p.y]), [[100, 0.4], [200, 0.2], [300, 0.4 / 3]]);
+  assert.deepEqual(run.testLossByStep.map((p) => p.x), [100, 200, 300]);
+  assert.equal(run.trainAccuracy.length, 12);
+  assert.deepEqual(run.decaySteps, [150, 250]);
+  assert.deepEqual(run.learningRate.map((p) => p.x), [0, 150, 250, 300]);
+  // stage 0 at the end of epoch 3: busy 9 s of which 0.75 s waiting for a core, wait 1.5 s
+  assert.ok(Math.abs(run.utilisation[0].utilisation! - (9 - 0.75) / (9 + 1.5)) < 1e-12, String(run.utilisation[0].utilisation));
+  assert.equal(run.utilisation[0].runQueueSeconds, 0.75);
+  assert.equal(utilisation(2, 2, null), 0.5, 'no run-queue figure (not Linux): busy counts as work');
+});
+
 test('ReportError names the path: missing directory, no metrics.jsonl, a broken line, no run', () => {
   const missing = join(root, 'does-not-exist');
   assert.throws(() => writeReport([runA, missing]), (e: unknown) => e instanceof ReportError && e.message.includes(missing) && /no such directory/.test(e.message));
@@ -196,9 +233,9 @@ testNeeding(missingFile(chromiumPath, 'chromium'), 'the page renders every chart
   });
   try {
     for (const [file, datasets] of [
-      [full, { loss: 2, 'accuracy-step': 4, 'accuracy-time': 4, 'synth-loss': 2, 'synth-cosine': 2, utilisation: 2 }],
-      [minimal, { loss: 1, 'accuracy-step': 2, 'accuracy-time': 2, 'synth-loss': 0, 'synth-cosine': 0, utilisation: 1 }],
-      [sweepPage, { 'error-vs-p': 2, loss: 4, 'accuracy-step': 8, 'accuracy-time': 8, 'synth-loss': 12, 'synth-cosine': 12, utilisation: 4 }],
+      [full, { loss: 2, 'eval-loss': 4, 'train-accuracy': 2, 'accuracy-step': 4, 'accuracy-time': 4, 'learning-rate': 2, 'synth-loss': 2, 'synth-cosine': 2, utilisation: 2 }],
+      [minimal, { loss: 1, 'eval-loss': 2, 'train-accuracy': 1, 'accuracy-step': 2, 'accuracy-time': 2, 'learning-rate': 1, 'synth-loss': 0, 'synth-cosine': 0, utilisation: 1 }],
+      [sweepPage, { 'error-vs-p': 2, loss: 4, 'eval-loss': 8, 'train-accuracy': 4, 'accuracy-step': 8, 'accuracy-time': 8, 'learning-rate': 4, 'synth-loss': 12, 'synth-cosine': 12, utilisation: 4 }],
     ] as const) {
       const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
       const errors: string[] = [];
@@ -218,6 +255,9 @@ testNeeding(missingFile(chromiumPath, 'chromium'), 'the page renders every chart
           instances: Object.keys(C.instances).length,
           canvases: [...document.querySelectorAll('canvas')].map((c) => ({ id: c.id, width: c.width, height: c.height, shown: c.getBoundingClientRect().width * c.getBoundingClientRect().height })),
           datasets: Object.fromEntries([...document.querySelectorAll('canvas')].map((c) => [c.id, C.getChart(c.id)?.data.datasets.length ?? -1])),
+          labels: ((C.getChart('loss')?.data.datasets ?? []) as { label: string }[]).map((d) => d.label),
+          rate: ((C.getChart('learning-rate')?.data.datasets[0] as { data: { x: number; y: number }[]; stepped: unknown } | undefined) ?? null),
+          differing: document.querySelectorAll('tr.differs').length,
         };
       });
       if (process.env.REPORT_SCREENSHOT && file === full) await page.screenshot({ path: process.env.REPORT_SCREENSHOT, fullPage: true });
@@ -229,6 +269,12 @@ testNeeding(missingFile(chromiumPath, 'chromium'), 'the page renders every chart
       for (const c of rendered.canvases) assert.ok(c.width > 0 && c.height > 0 && c.shown > 0, `canvas ${c.id} has a size`);
       assert.equal(rendered.instances, expected.length, 'Chart.js registered every chart');
       assert.deepEqual(rendered.datasets, datasets);
+      if (file === full) {
+        assert.deepEqual(rendered.rate?.data, [{ x: 0, y: 1e-3 }, { x: 150, y: 1e-4 }, { x: 250, y: 1e-5 }, { x: 300, y: 1e-5 }], 'the learning rate steps down at each decay step');
+        assert.equal(rendered.rate?.stepped, 'before', 'Chart.js "before": each rate is held until the next point');
+        assert.ok(rendered.differing > 0, 'the config table marks the fields that differ');
+      }
+      if (file === sweepPage) assert.match(rendered.labels[0], /^cdni-p1: preset="mnist-fcn4-cdni", mode="cdni", train\.updateProbability=1$/);
     }
   } finally {
     await browser.close();

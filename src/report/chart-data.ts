@@ -1,5 +1,7 @@
 import type { RunData } from './read-run.js';
-import { runLabel, runUtilisation, type StageUtilisation } from './figures.js';
+import { runUtilisation, type StageUtilisation } from './figures.js';
+import { runLabels } from './differences.js';
+import { learningRateAt } from '../pipeline/learning-rate.js';
 import { errorByUpdateProbability, type ProbabilitySeries } from './update-probability.js';
 
 /** One colour per run (Tableau 10), then evenly spread hues. */
@@ -18,8 +20,16 @@ export interface XY {
 export interface ChartRun {
   label: string;
   color: string;
-  /** Training loss against step. */
+  /** Training loss and accuracy against step (train lines: means over each logged interval, training mode). */
   loss: XY[];
+  trainAccuracy: XY[];
+  /** Validation and test loss against step (test: also the mid-epoch evaluations). */
+  valLossByStep: XY[];
+  testLossByStep: XY[];
+  /** The learning rate against step (a step function: a point at 0, at each decay step, and at the last step). */
+  learningRate: XY[];
+  /** The steps at which the learning rate decays (within the run). */
+  decaySteps: number[];
   /** Validation and test accuracy against step and against wall seconds (test: also the mid-epoch evaluations). */
   valByStep: XY[];
   testByStep: XY[];
@@ -40,11 +50,12 @@ export interface ChartData {
   errorVsP: ProbabilitySeries[] | null;
 }
 
-export const chartIds = ['loss', 'accuracy-step', 'accuracy-time', 'synth-loss', 'synth-cosine', 'utilisation'] as const;
+export const chartIds = ['loss', 'eval-loss', 'train-accuracy', 'accuracy-step', 'accuracy-time', 'learning-rate', 'synth-loss', 'synth-cosine', 'utilisation'] as const;
 export type ChartId = (typeof chartIds)[number];
 
 export function chartData(runs: RunData[]): ChartData {
-  const chartRuns = runs.map((run, i) => chartRun(run, i));
+  const labels = runLabels(runs);
+  const chartRuns = runs.map((run, i) => chartRun(run, i, labels[i]));
   const stageCount = chartRuns.reduce((n, r) => Math.max(n, ...r.utilisation.map((s) => s.stage + 1)), 0);
   const lacking = (has: (r: ChartRun, run: RunData) => boolean) =>
     chartRuns.filter((r, i) => !has(r, runs[i])).map((r) => r.label);
@@ -56,6 +67,9 @@ export function chartData(runs: RunData[]): ChartData {
     stageLabels: Array.from({ length: stageCount }, (_, s) => `stage ${s}`),
     notes: {
       loss: note('No training-loss line yet', lacking((r) => r.loss.length > 0)),
+      'eval-loss': note('No epoch line yet', lacking(hasEpochs)),
+      'train-accuracy': note('No training line with an accuracy yet', lacking((r) => r.trainAccuracy.length > 0)),
+      'learning-rate': note('No learning rate in config.json', lacking((r) => r.learningRate.length > 0)),
       'accuracy-step': note('No epoch line yet', lacking(hasEpochs)),
       'accuracy-time': note('No epoch line yet', lacking(hasEpochs)),
       'synth-loss': note('No synthesizer figures (backprop, or no epoch line yet)', lacking((r) => r.synthesizers.length > 0)),
@@ -71,7 +85,7 @@ export function chartData(runs: RunData[]): ChartData {
   };
 }
 
-function chartRun(run: RunData, index: number): ChartRun {
+function chartRun(run: RunData, index: number, label: string): ChartRun {
   const stages = new Map<number, { stage: number; loss: XY[]; cosine: XY[] }>();
   for (const e of run.epochs) {
     for (const s of e.stages) {
@@ -85,10 +99,19 @@ function chartRun(run: RunData, index: number): ChartRun {
   const timed = run.epochs.filter((e) => e.wallSeconds !== null);
   const tests = [...run.epochs, ...run.evals].sort((a, b) => a.step - b.step);
   const timedTests = tests.filter((e) => e.wallSeconds !== null);
+  const lastStep = Math.max(0, ...run.train.map((t) => t.step), ...tests.map((e) => e.step), run.summary?.steps ?? 0);
+  const lr = run.config.learningRate;
+  const decaySteps = lr ? lr.decaySteps.filter((s) => s > 0 && s <= lastStep).sort((a, b) => a - b) : [];
+  const rateAt = (step: number) => (lr ? learningRateAt(step, lr.rate, lr.decaySteps, lr.decayFactor) : null);
   return {
-    label: runLabel(run),
+    label,
     color: runColor(index),
     loss: run.train.map((t) => ({ x: t.step, y: t.loss })),
+    trainAccuracy: run.train.filter((t) => t.accuracy !== null).map((t) => ({ x: t.step, y: t.accuracy })),
+    valLossByStep: run.epochs.map((e) => ({ x: e.step, y: e.valLoss })),
+    testLossByStep: tests.map((e) => ({ x: e.step, y: e.testLoss })),
+    learningRate: lr ? [0, ...decaySteps, lastStep].filter((s, i, all) => i === 0 || s !== all[i - 1]).map((step) => ({ x: step, y: rateAt(step) })) : [],
+    decaySteps,
     valByStep: run.epochs.map((e) => ({ x: e.step, y: e.valAccuracy })),
     testByStep: tests.map((e) => ({ x: e.step, y: e.testAccuracy })),
     valByTime: timed.map((e) => ({ x: e.wallSeconds!, y: e.valAccuracy })),

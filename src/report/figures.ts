@@ -3,7 +3,7 @@ import type { RunData, RunSummary } from './read-run.js';
 /** The summary figures of one run: from summary.json, or from config.json and metrics.jsonl when it is missing. */
 export type RunFigures = Pick<
   RunSummary,
-  'preset' | 'mode' | 'schedule' | 'window' | 'backend' | 'stages' | 'epochs' | 'steps' | 'wallSeconds' | 'valAccuracy' | 'testAccuracy'
+  'preset' | 'mode' | 'schedule' | 'window' | 'backend' | 'stages' | 'epochs' | 'steps' | 'wallSeconds' | 'valAccuracy' | 'testAccuracy' | 'testLoss'
 > & {
   samplesPerSecond: number | null;
   /** false: no summary.json, the figures are estimated from metrics.jsonl (the run is unfinished). */
@@ -14,7 +14,9 @@ export interface StageUtilisation {
   stage: number;
   busySeconds: number | null;
   waitSeconds: number | null;
-  /** busy / (busy + wait); null when unknown. */
+  /** Time the stage was ready but waited for a core (counted in busy; null where not measured). */
+  runQueueSeconds: number | null;
+  /** Work / (busy + wait), work being busy less the run-queue time; null when unknown. */
   utilisation: number | null;
 }
 
@@ -22,14 +24,6 @@ export interface StageUtilisation {
 export interface RunUtilisation {
   source: 'summary.json' | 'last epoch line' | null;
   stages: StageUtilisation[];
-}
-
-/** The legend label of a run: its id, then its preset and mode. */
-export function runLabel(run: RunData): string {
-  const preset = run.summary?.preset ?? run.config.preset;
-  const mode = run.summary?.mode ?? run.config.mode;
-  const tags = [preset, mode].filter((t): t is string => !!t);
-  return tags.length ? `${run.id} (${tags.join(', ')})` : run.id;
 }
 
 export function runFigures(run: RunData): RunFigures {
@@ -49,6 +43,7 @@ export function runFigures(run: RunData): RunFigures {
       samplesPerSecond: s.trainSamplesPerSecond,
       valAccuracy: s.valAccuracy,
       testAccuracy: s.testAccuracy,
+      testLoss: s.testLoss,
       fromSummary: true,
     };
   }
@@ -74,6 +69,7 @@ export function runFigures(run: RunData): RunFigures {
     samplesPerSecond: seconds > 0 ? samples / seconds : null,
     valAccuracy: last?.valAccuracy ?? null,
     testAccuracy: last?.testAccuracy ?? null,
+    testLoss: last?.testLoss ?? null,
     fromSummary: false,
   };
 }
@@ -88,9 +84,16 @@ export function runUtilisation(run: RunData): RunUtilisation {
       stage: s.stage,
       busySeconds: s.busySeconds,
       waitSeconds: s.waitSeconds,
-      utilisation: s.busySeconds !== null && s.waitSeconds !== null && s.busySeconds + s.waitSeconds > 0 ? s.busySeconds / (s.busySeconds + s.waitSeconds) : null,
+      runQueueSeconds: s.runQueueSeconds,
+      utilisation: utilisation(s.busySeconds, s.waitSeconds, s.runQueueSeconds),
     })),
   };
+}
+
+/** The share of a stage's time spent working: busy time less the time it waited for a core, over busy + wait. */
+export function utilisation(busy: number | null, wait: number | null, runQueue: number | null): number | null {
+  if (busy === null || wait === null || busy + wait <= 0) return null;
+  return Math.max(0, busy - (runQueue ?? 0)) / (busy + wait);
 }
 
 function uniqueBackends(run: RunData): string | null {

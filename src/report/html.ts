@@ -1,16 +1,20 @@
 import type { RunData } from './read-run.js';
 import { chartData, type ChartId } from './chart-data.js';
-import { runFigures, runLabel, type RunFigures } from './figures.js';
+import { runFigures, type RunFigures } from './figures.js';
+import { differingFields, flattenConfig } from './differences.js';
 import { chartJsSource, escapeHtml, escapeScript, jsonForScript } from './inline.js';
 import { pageScript } from './page-script.js';
 
 const charts: { id: ChartId; title: string; about: string }[] = [
   { id: 'loss', title: 'Training loss', about: 'Mean training loss over each logged interval of steps (metrics.jsonl train lines).' },
+  { id: 'eval-loss', title: 'Validation and test loss', about: 'After each epoch (test also at the train.evalEvery evaluations): validation solid (circles), test dashed (triangles).' },
+  { id: 'train-accuracy', title: 'Training accuracy', about: 'Accuracy on the training batches over each logged interval, as they were trained (training mode: BatchNorm on batch statistics).' },
   { id: 'accuracy-step', title: 'Accuracy against steps', about: 'After each epoch: validation solid (circles), test dashed (triangles). Click a legend entry to hide or show it.' },
   { id: 'accuracy-time', title: 'Accuracy against wall time', about: "Seconds since the run's first metrics line; validation solid, test dashed." },
+  { id: 'learning-rate', title: 'Learning rate', about: "The stages' Adam learning rate (optimizer.learningRate times decayFactor at each of optimizer.decaySteps); the decay steps are marked." },
   { id: 'synth-loss', title: 'Synthesizer loss per stage', about: 'Mean over each epoch, one line per stage with a synthesizer (colour = run, line and point style = stage).' },
   { id: 'synth-cosine', title: 'Synthesizer cosine similarity per stage', about: 'Cosine between the applied synthetic gradient and the target that later arrived; epoch means.' },
-  { id: 'utilisation', title: 'Stage utilisation', about: 'busy / (busy + wait) per stage over the whole run (summary.json, else the last epoch line).' },
+  { id: 'utilisation', title: 'Stage utilisation', about: 'Work / (busy + wait) per stage over the whole run, work being busy time less the time the stage was ready but waited for a core (runQueueSeconds, where measured); from summary.json, else the last epoch line.' },
 ];
 
 /** Drawn only when the runs differ in train.updateProbability (a sweep). */
@@ -52,7 +56,12 @@ export function reportHtml(runs: RunData[], generated: Date = new Date()): strin
 <section class="card wide">
   <h2>Summary</h2>
   ${summaryTable(runs, data.runs.map((r) => r.color))}
-  ${runNotes(runs)}
+  ${runNotes(runs, data.runs.map((r) => r.label))}
+</section>
+<section class="card wide">
+  <h2>Config</h2>
+  <p class="about">${runs.length > 1 ? 'Every field of each run&#39;s config.json (where it is stored and reads data from left out); fields that differ between the runs are highlighted, and name the runs in the charts.' : 'Every field of the run&#39;s config.json (where it is stored and reads data from left out).'}</p>
+  ${configTable(runs, data.runs.map((r) => r.color))}
 </section>
 <div class="grid">
 ${cards}
@@ -78,6 +87,7 @@ const columns: { head: string; cell: (f: RunFigures) => string; numeric?: boolea
   { head: 'samples/s', cell: (f) => int(f.samplesPerSecond), numeric: true },
   { head: 'val acc', cell: (f) => fixed(f.valAccuracy, 4), numeric: true },
   { head: 'test acc', cell: (f) => fixed(f.testAccuracy, 4), numeric: true },
+  { head: 'test loss', cell: (f) => fixed(f.testLoss, 4), numeric: true },
 ];
 
 function summaryTable(runs: RunData[], colors: string[]): string {
@@ -91,8 +101,18 @@ function summaryTable(runs: RunData[], colors: string[]): string {
   return `<div class="table-wrap"><table>\n<thead>${head}</thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table></div>`;
 }
 
-function runNotes(runs: RunData[]): string {
-  const items = runs.flatMap((run) => [`<li><b>${escapeHtml(runLabel(run))}</b>: <code>${escapeHtml(run.dir)}</code></li>`, ...run.notes.map((n) => `<li class="warn">${escapeHtml(run.id)}: ${escapeHtml(n)}</li>`)]);
+/** One row per config field, one column per run; rows that differ between the runs are marked. */
+function configTable(runs: RunData[], colors: string[]): string {
+  const flat = runs.map((run) => flattenConfig(run.config.settings));
+  const differs = new Set(differingFields(runs));
+  const paths = [...new Set(flat.flatMap((f) => [...f.keys()]))];
+  const head = `<tr><th>field</th>${runs.map((run, i) => `<th><span class="swatch" style="background:${colors[i]}"></span><span class="run">${escapeHtml(run.id)}</span></th>`).join('')}</tr>`;
+  const rows = paths.map((path) => `<tr${differs.has(path) ? ' class="differs"' : ''}><td><code>${escapeHtml(path)}</code></td>${flat.map((f) => `<td><code>${escapeHtml(f.get(path) ?? '-')}</code></td>`).join('')}</tr>`);
+  return `<div class="table-wrap config"><table>\n<thead>${head}</thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table></div>`;
+}
+
+function runNotes(runs: RunData[], labels: string[]): string {
+  const items = runs.flatMap((run, i) => [`<li><b>${escapeHtml(labels[i])}</b>: <code>${escapeHtml(run.dir)}</code></li>`, ...run.notes.map((n) => `<li class="warn">${escapeHtml(run.id)}: ${escapeHtml(n)}</li>`)]);
   return `<ul class="runs">${items.join('')}</ul>`;
 }
 
@@ -121,6 +141,8 @@ th { background: #f9fafb; font-weight: 600; color: #374151; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tbody tr:hover { background: #f9fafb; }
 tr.estimated td { color: #6b7280; font-style: italic; }
+tr.differs td { background: #fef9c3; }
+.config { max-height: 420px; overflow-y: auto; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 8px; vertical-align: -1px; }
 .run { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; font-style: normal; }
 .partial { margin-left: 6px; font-size: 11px; font-style: normal; color: #92400e; background: #fef3c7; border-radius: 3px; padding: 1px 5px; }

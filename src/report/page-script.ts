@@ -73,6 +73,7 @@ export const pageScript = String.raw`
       pointHoverRadius: 5,
       pointHitRadius: 6,
       spanGaps: true,
+      stepped: opts.stepped || false,
       tension: 0
     };
   }
@@ -92,9 +93,14 @@ export const pageScript = String.raw`
     });
   }
 
-  var lossSets = [], stepSets = [], timeSets = [], synthLossSets = [], synthCosSets = [], utilSets = [], synthStages = {};
+  var lossSets = [], evalLossSets = [], trainAccSets = [], rateSets = [], stepSets = [], timeSets = [], synthLossSets = [], synthCosSets = [], utilSets = [], synthStages = {};
   data.runs.forEach(function (run, i) {
     lossSets.push(line(run.label, run.loss, i, 0, { radius: 0, width: 1.5 }));
+    evalLossSets.push(line(run.label + ' \u00b7 validation', run.valLossByStep, i, 0));
+    evalLossSets.push(line(run.label + ' \u00b7 test', run.testLossByStep, i, 1));
+    trainAccSets.push(line(run.label, run.trainAccuracy, i, 0, { radius: 0, width: 1.5 }));
+    // held until the next decay step; a point marks the start and each decay step
+    rateSets.push(line(run.label, run.learningRate, i, 0, { stepped: 'before', radius: run.learningRate.map(function (p, k) { return k === run.learningRate.length - 1 && run.decaySteps.indexOf(p.x) < 0 ? 0 : 4; }) }));
     stepSets.push(line(run.label + ' \u00b7 validation', run.valByStep, i, 0));
     stepSets.push(line(run.label + ' \u00b7 test', run.testByStep, i, 1));
     timeSets.push(line(run.label + ' \u00b7 validation', run.valByTime, i, 0));
@@ -117,6 +123,9 @@ export const pageScript = String.raw`
   });
 
   lineChart('loss', lossSets, 'step', 'training loss (log scale)', { type: 'logarithmic' }, 4, null);
+  lineChart('eval-loss', evalLossSets, 'step', 'loss (log scale)', { type: 'logarithmic' }, 4, accuracyStyles);
+  lineChart('train-accuracy', trainAccSets, 'step', 'training accuracy', {}, 4, null);
+  lineChart('learning-rate', rateSets, 'step', 'learning rate (log scale)', { type: 'logarithmic' }, 6, null);
   lineChart('accuracy-step', stepSets, 'step', 'accuracy', {}, 4, accuracyStyles);
   lineChart('accuracy-time', timeSets, 'wall time since the first metrics line (s)', 'accuracy', {}, 4, accuracyStyles);
   lineChart('synth-loss', synthLossSets, 'epoch', 'synthesizer loss', {}, 4, stageStyles);
@@ -128,7 +137,7 @@ export const pageScript = String.raw`
     options: {
       scales: {
         x: { title: { display: true, text: 'stage', font: { weight: 'bold' } } },
-        y: axis('busy / (busy + wait)', { min: 0, max: 1, ticks: { callback: function (v) { return Math.round(v * 100) + '%'; } } })
+        y: axis('work / (busy + wait)', { min: 0, max: 1, ticks: { callback: function (v) { return Math.round(v * 100) + '%'; } } })
       },
       plugins: {
         legend: legend(),
@@ -137,7 +146,7 @@ export const pageScript = String.raw`
             label: function (c) {
               var d = c.dataset.detail[c.dataIndex];
               var text = c.dataset.label + ': ' + (c.parsed.y === null ? '-' : (c.parsed.y * 100).toFixed(1) + '%');
-              return d ? text + ' (busy ' + fixed(d.busySeconds, 1) + ' s, wait ' + fixed(d.waitSeconds, 1) + ' s)' : text;
+              return d ? text + ' (busy ' + fixed(d.busySeconds, 1) + ' s, of it waiting for a core ' + fixed(d.runQueueSeconds, 1) + ' s; wait ' + fixed(d.waitSeconds, 1) + ' s)' : text;
             }
           }
         }

@@ -17,6 +17,8 @@ export interface StagePoint {
   busySeconds: number | null;
   waitSeconds: number | null;
   sendSeconds: number | null;
+  /** Time the stage's thread was ready but waited for a core (Linux; null elsewhere): part of busy, not work. */
+  runQueueSeconds: number | null;
   updates: number | null;
   skippedUpdates: number | null;
   synthesizerUpdates: number | null;
@@ -32,6 +34,7 @@ export interface EpochPoint {
   /** Seconds since the run's first metrics line (null when a `time` field is missing). */
   wallSeconds: number | null;
   trainLoss: number | null;
+  trainAccuracy: number | null;
   valAccuracy: number | null;
   valLoss: number | null;
   testAccuracy: number | null;
@@ -58,6 +61,7 @@ export interface SummaryStage {
   busySeconds: number | null;
   waitSeconds: number | null;
   sendSeconds: number | null;
+  runQueueSeconds: number | null;
   updates: number | null;
   synthesizerLoss: number | null;
   synthesizerCosine: number | null;
@@ -96,6 +100,10 @@ export interface RunConfig {
   updateProbability: number | null;
   /** The backend of each stage (its length is the number of stages). */
   backends: string[];
+  /** optimizer.learningRate, decaySteps and decayFactor (null: not in config.json). */
+  learningRate: { rate: number; decaySteps: number[]; decayFactor: number } | null;
+  /** The whole recorded config (config.json's "config"), for the report's config table. */
+  settings: Record<string, unknown>;
 }
 
 /** Everything the report knows about one run directory. */
@@ -172,7 +180,16 @@ function parseConfig(raw: Json): RunConfig {
     batchSize: num(train, 'batchSize'),
     updateProbability: num(train, 'updateProbability'),
     backends,
+    learningRate: learningRateOf(obj(config, 'optimizer')),
+    settings: config,
   };
+}
+
+function learningRateOf(optimizer: Json): RunConfig['learningRate'] {
+  const rate = num(optimizer, 'learningRate');
+  if (rate === null) return null;
+  const decaySteps = Array.isArray(optimizer.decaySteps) ? optimizer.decaySteps.filter((s): s is number => typeof s === 'number' && Number.isFinite(s)) : [];
+  return { rate, decaySteps, decayFactor: num(optimizer, 'decayFactor') ?? 0.1 };
 }
 
 function parseSummary(raw: Json, path: string): RunSummary {
@@ -184,6 +201,7 @@ function parseSummary(raw: Json, path: string): RunSummary {
       busySeconds: num(s, 'busySeconds'),
       waitSeconds: num(s, 'waitSeconds'),
       sendSeconds: num(s, 'sendSeconds'),
+      runQueueSeconds: num(s, 'runQueueSeconds'),
       updates: num(s, 'updates'),
       synthesizerLoss: num(s, 'synthesizerLoss'),
       synthesizerCosine: num(s, 'synthesizerCosine'),
@@ -264,6 +282,7 @@ function parseMetrics(path: string, notes: string[]): Pick<RunData, 'train' | 'e
           busySeconds: num(s, 'busySeconds'),
           waitSeconds: num(s, 'waitSeconds'),
           sendSeconds: num(s, 'sendSeconds'),
+          runQueueSeconds: num(s, 'runQueueSeconds'),
           updates: num(s, 'updates'),
           skippedUpdates: num(s, 'skippedUpdates'),
           synthesizerUpdates: num(s, 'synthesizerUpdates'),
@@ -276,6 +295,7 @@ function parseMetrics(path: string, notes: string[]): Pick<RunData, 'train' | 'e
         step,
         wallSeconds: seconds(time),
         trainLoss: num(record, 'trainLoss'),
+        trainAccuracy: num(record, 'trainAccuracy'),
         valAccuracy: num(record, 'valAccuracy'),
         valLoss: num(record, 'valLoss'),
         testAccuracy: num(record, 'testAccuracy'),
