@@ -87,7 +87,7 @@ test('an impossible batch size is refused before any folder is made', () => {
   refused((d) => ['train', '--batch-size', '55001', '--out', join(d, 'run')], /train\.batchSize: 55001 is larger than the training set \(55000 examples\)/);
 });
 
-test('an --out under a file system that refuses new entries (/proc) is refused at once, not hung on', { skip: process.platform !== 'linux' && 'only Linux has /proc' }, () => {
+testNeeding(process.platform === 'linux' ? null : `/proc is missing: this is ${process.platform}, not Linux`, 'an --out under a file system that refuses new entries (/proc) is refused at once, not hung on', {}, () => {
   refused(() => ['train', '--out', '/proc/synthgrad-no-such-run', ...small], /\/proc\/synthgrad-no-such-run: cannot create the directory/);
 });
 
