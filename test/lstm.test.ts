@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // the reference is tfjs's own autodiff of the unrolled window (the full package registers the gradients)
 import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
 import { Lstm, disposeState, disposeWindowTrace } from '../src/model/lstm.js';
 import { stream } from '../src/pipeline/rng.js';
 
@@ -45,6 +46,42 @@ function unrolled(x: tf.Tensor2D, h0: tf.Tensor2D, c0: tf.Tensor2D, wx: tf.Tenso
   return [tf.concat(hs, 0) as tf.Tensor2D, h, c];
 }
 
+/** The window's forward and backward against tfjs autodiff of the unrolled window, on the current backend. */
+function checkAgainstAutodiff(): void {
+  const rng = stream(7, 'test', 'lstm');
+  const [batch, inputs, units, steps] = [3, 4, 5, 5];
+  const lstm = new Lstm({ inputUnits: inputs, units, rng, forgetBias: 0.5 });
+  // a non-zero bias everywhere so every gate's bias gradient is exercised
+  lstm.bias.assign(rand([4 * units], rng, 0.5) as unknown as tf.Tensor1D);
+  const x = rand([steps * batch, inputs], rng);
+  const h0 = rand([batch, units], rng);
+  const c0 = rand([batch, units], rng);
+  const dhs = rand([steps * batch, units], rng);
+  const dh = rand([batch, units], rng);
+  const dc = rand([batch, units], rng);
+
+  const fwd = lstm.forward(x, { h: h0, c: c0 }, steps, true);
+  const bwd = lstm.backward(fwd.trace!, dhs, { h: dh, c: dc }, true);
+
+  const loss = (xx: tf.Tensor, hh: tf.Tensor, cc: tf.Tensor, wx: tf.Tensor, wh: tf.Tensor, bb: tf.Tensor) => {
+    const [hs, hT, cT] = unrolled(xx as tf.Tensor2D, hh as tf.Tensor2D, cc as tf.Tensor2D, wx as tf.Tensor2D, wh as tf.Tensor2D, bb as tf.Tensor1D, steps);
+    return tf.addN([tf.sum(tf.mul(hs, dhs)), tf.sum(tf.mul(hT, dh)), tf.sum(tf.mul(cT, dc))]) as tf.Scalar;
+  };
+  const expected = tf.grads(loss)([x, h0, c0, lstm.kernel, lstm.recurrent, lstm.bias]);
+  const [hsRef, hRef, cRef] = unrolled(x, h0, c0, lstm.kernel, lstm.recurrent, lstm.bias, steps);
+  assertClose(fwd.hs, hsRef, 'hs');
+  assertClose(fwd.state.h, hRef, 'h_T');
+  assertClose(fwd.state.c, cRef, 'c_T');
+  assertClose(bwd.dx!, expected[0], 'dx');
+  assertClose(bwd.dState.h, expected[1], 'dh_0');
+  assertClose(bwd.dState.c, expected[2], 'dc_0');
+  assertClose(bwd.grads[0], expected[3], 'dWx');
+  assertClose(bwd.grads[1], expected[4], 'dWh');
+  assertClose(bwd.grads[2], expected[5], 'db');
+  disposeWindowTrace(fwd.trace);
+  lstm.dispose();
+}
+
 describe('Lstm', () => {
   before(async () => {
     await tf.setBackend('cpu');
@@ -52,38 +89,7 @@ describe('Lstm', () => {
   after(() => tf.disposeVariables());
 
   it('backward through time matches cpu autodiff of the unrolled window (x, h_0, c_0, kernels, bias)', () => {
-    const rng = stream(7, 'test', 'lstm');
-    const [batch, inputs, units, steps] = [3, 4, 5, 5];
-    const lstm = new Lstm({ inputUnits: inputs, units, rng, forgetBias: 0.5 });
-    // a non-zero bias everywhere so every gate's bias gradient is exercised
-    lstm.bias.assign(rand([4 * units], rng, 0.5) as unknown as tf.Tensor1D);
-    const x = rand([steps * batch, inputs], rng);
-    const h0 = rand([batch, units], rng);
-    const c0 = rand([batch, units], rng);
-    const dhs = rand([steps * batch, units], rng);
-    const dh = rand([batch, units], rng);
-    const dc = rand([batch, units], rng);
-
-    const fwd = lstm.forward(x, { h: h0, c: c0 }, steps, true);
-    const bwd = lstm.backward(fwd.trace!, dhs, { h: dh, c: dc }, true);
-
-    const loss = (xx: tf.Tensor, hh: tf.Tensor, cc: tf.Tensor, wx: tf.Tensor, wh: tf.Tensor, bb: tf.Tensor) => {
-      const [hs, hT, cT] = unrolled(xx as tf.Tensor2D, hh as tf.Tensor2D, cc as tf.Tensor2D, wx as tf.Tensor2D, wh as tf.Tensor2D, bb as tf.Tensor1D, steps);
-      return tf.addN([tf.sum(tf.mul(hs, dhs)), tf.sum(tf.mul(hT, dh)), tf.sum(tf.mul(cT, dc))]) as tf.Scalar;
-    };
-    const expected = tf.grads(loss)([x, h0, c0, lstm.kernel, lstm.recurrent, lstm.bias]);
-    const [hsRef, hRef, cRef] = unrolled(x, h0, c0, lstm.kernel, lstm.recurrent, lstm.bias, steps);
-    assertClose(fwd.hs, hsRef, 'hs');
-    assertClose(fwd.state.h, hRef, 'h_T');
-    assertClose(fwd.state.c, cRef, 'c_T');
-    assertClose(bwd.dx!, expected[0], 'dx');
-    assertClose(bwd.dState.h, expected[1], 'dh_0');
-    assertClose(bwd.dState.c, expected[2], 'dc_0');
-    assertClose(bwd.grads[0], expected[3], 'dWx');
-    assertClose(bwd.grads[1], expected[4], 'dWh');
-    assertClose(bwd.grads[2], expected[5], 'db');
-    disposeWindowTrace(fwd.trace);
-    lstm.dispose();
+    checkAgainstAutodiff();
   });
 
   it('without a final gradient (a cut) matches autodiff of the outputs alone', () => {
@@ -151,5 +157,17 @@ describe('Lstm', () => {
     assert.equal(whole.trace, null);
     disposeState(zero);
     lstm.dispose();
+  });
+});
+
+describe('Lstm (wasm)', () => {
+  after(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('backward through time matches autodiff on the wasm backend (its transposes and column sums are its own kernels)', async () => {
+    await tf.setBackend('wasm');
+    assert.equal(tf.getBackend(), 'wasm');
+    checkAgainstAutodiff();
   });
 });

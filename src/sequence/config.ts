@@ -60,7 +60,7 @@ export const sequenceDefaults: SequenceConfig = {
   mode: 'dni',
   window: 3,
   units: 64,
-  batch: 16,
+  batch: 32,
   learningRate: 0.003,
   synthesizer: { hiddenLayers: [128], learningRate: 0.001, discount: 1 },
   seed: 1,
@@ -68,7 +68,7 @@ export const sequenceDefaults: SequenceConfig = {
   backend: 'wasm',
   logEvery: 100,
   checkpointEvery: null,
-  copy: { bits: 4, maxRepeats: 3, threshold: 0.15, episodes: 64 },
+  copy: { bits: 2, maxRepeats: 3, threshold: 0.15, episodes: 64 },
   charLm: { data: null, evalChars: 20000 },
 };
 
