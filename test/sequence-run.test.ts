@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { resolveSequenceConfig, type SequenceConfig } from '../src/sequence/config.js';
 import { resumeSequence, runSequence } from '../src/sequence/run.js';
 import { ConfigError } from '../src/config/errors.js';
+import { readRun, ReportError } from '../src/report/read-run.js';
 import { withTempDir } from './helpers/temp-dir.js';
 
 /** metrics.jsonl without its wall-clock fields. */
@@ -38,6 +39,8 @@ describe('sequence runs in their own worker', () => {
       const summary = JSON.parse(readFileSync(join(dir, 'a', 'summary.json'), 'utf8'));
       assert.equal(summary.mode, 'dni+aux');
       assert.ok(metrics(join(dir, 'a')).every((m) => typeof m.synthesizerCosine === 'number' && typeof m.auxLoss === 'number'));
+      // the report says it does not draw sequence runs, instead of drawing an empty page
+      assert.throws(() => readRun(join(dir, 'a')), (e: unknown) => e instanceof ReportError && /is a sequence run/.test((e as Error).message));
     });
   });
 

@@ -146,7 +146,11 @@ export function readRun(runDir: string): RunData {
   if (!existsSync(configPath)) throw new ReportError(dir, 'has no config.json; expected a synthgrad run directory (written by synthgrad train)');
 
   const notes: string[] = [];
-  const config = parseConfig(readJsonObject(configPath));
+  const rawConfig = readJsonObject(configPath);
+  if (rawConfig.kind === 'sequence') {
+    throw new ReportError(dir, 'is a sequence run (synthgrad sequence): the report does not draw those yet; its figures are in metrics.jsonl and summary.json (docs/recurrent.md)');
+  }
+  const config = parseConfig(rawConfig);
   const summaryPath = join(dir, 'summary.json');
   const summary = existsSync(summaryPath) ? parseSummary(readJsonObject(summaryPath), summaryPath) : null;
   if (!summary) notes.push('no summary.json: the run has not finished (or it crashed); figures come from metrics.jsonl');
