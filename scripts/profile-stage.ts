@@ -18,15 +18,15 @@ import { presetNames, defaultPreset } from '../src/config/presets.js';
 import { ConfigError } from '../src/config/errors.js';
 import { runProgram } from '../src/cli/exit.js';
 import { effectiveWindow } from '../src/train.js';
-import { stageSpecs } from '../src/pipeline/stage-spec.js';
-import type { Stage } from '../src/pipeline/stage.js';
+import { stageSpecs } from '../src/stage/stage-spec.js';
+import type { Stage } from '../src/stage/stage.js';
 import { StageDriver } from '../src/bench/stage-driver.js';
 import { selectBackend } from '../src/runtime/backend.js';
 import { BatchNorm, Dense, type Layer } from '../src/model/index.js';
 import { matMulTimer, ceilingOf, describeCeiling, type MatMulCeiling } from '../src/bench/matmul-ceiling.js';
 import { median } from '../src/bench/stats.js';
 import { stageFlops, phaseFlops, type StageFlops } from '../src/bench/flops.js';
-import { synthesizerOf } from '../src/pipeline/gradient/index.js';
+import { synthesizerOf } from '../src/stage/gradient/index.js';
 
 interface Flags {
   stage: number;

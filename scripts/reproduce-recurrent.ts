@@ -13,7 +13,7 @@ import { runProgram } from '../src/cli/exit.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { positiveInt, seed as parseSeed } from '../src/cli/flags.js';
 import { commandLine } from '../src/paper/execute.js';
-import { writeFileAtomic } from '../src/checkpoint/atomic.js';
+import { writeFileAtomic } from '../src/atomic-write.js';
 import { PathError } from '../src/path-error.js';
 import { resolveSequenceConfig, type SequenceConfig } from '../src/sequence/config.js';
 import { resumeSequence, runSequence, type SequenceSummary } from '../src/sequence/run.js';

@@ -14,7 +14,7 @@ import { presetNames, defaultPreset } from '../src/config/presets.js';
 import { runProgram } from '../src/cli/exit.js';
 import type { BackendName } from '../src/config/schema.js';
 import { effectiveWindow } from '../src/train.js';
-import { stageSpecs } from '../src/pipeline/stage-spec.js';
+import { stageSpecs } from '../src/stage/stage-spec.js';
 import { selectBackend } from '../src/runtime/backend.js';
 import { positiveInt, wholeNumber } from '../src/cli/flags.js';
 import { runFreeRunning, runOneThread } from '../src/bench/free-running.js';

@@ -10,24 +10,24 @@ import { loadDataset, checkInputShape, sequentialBatches, type Dataset } from '.
 import { epochOrder, trainingSteps } from './run/training-order.js';
 import { Pipeline, type PipelineEvents, type TrainStepResult } from './pipeline/pipeline.js';
 import { describeAdapter } from './runtime/webgpu.js';
-import { stageGrouping, stageSpecs, type Fault, type StageSpec } from './pipeline/stage-spec.js';
+import { stageGrouping, stageSpecs, type Fault, type StageSpec } from './stage/stage-spec.js';
 import { stageNiceness } from './pipeline/priorities.js';
-import type { StageStats } from './pipeline/protocol.js';
+import type { StageStats } from './stage/protocol.js';
 import { RunDir, newRunId } from './metrics/run-dir.js';
-import type { AccuracyReached, StageSummary, Summary } from './metrics/summary.js';
+import type { AccuracyReached, StageSummary, Summary } from './run/summary.js';
 import { commitCheckpoint, configHash, readCheckpoint, stageFiles, type RunProgress } from './checkpoint/manifest.js';
 import { readRunConfig } from './run/run-config.js';
-import { PIPELINE_LAG } from './pipeline/schedule.js';
+import { PIPELINE_LAG } from './loop/schedule.js';
 import { silentLogger, type Logger } from './log.js';
 import { versions } from './versions.js';
 import { writeReport } from './report/index.js';
 import { TraceRecorder, threadNames, ORCHESTRATOR_TID, stageTid } from './metrics/trace.js';
 import { TraceFile } from './metrics/trace-file.js';
 import type { StageHost } from './pipeline/stage-host.js';
-import { ThreadStageHost } from './pipeline/thread-host.js';
-import { NatsStageHost } from './transport/nats-stage-host.js';
-import type { NatsCredentials } from './transport/nats-connect.js';
-import type { NatsTls } from './transport/nats-connect.js';
+import { ThreadStageHost } from './transport/threads/thread-host.js';
+import { NatsStageHost } from './transport/nats/nats-stage-host.js';
+import type { NatsCredentials } from './transport/nats/nats-connect.js';
+import type { NatsTls } from './transport/nats/nats-connect.js';
 
 /** Stages as processes over NATS. */
 export interface NatsRunOptions {
@@ -528,7 +528,7 @@ class Run {
       resumedFrom: this.resumedFrom,
       testAccuracyReached: Object.fromEntries(ACCURACY_MILESTONES.map((a) => [String(a), this.reached[a] ?? null])),
       perStage: this.perStage(final),
-      ...(this.host instanceof NatsStageHost && {
+      ...(this.host?.describe && {
         transport: { ...this.host.describe(), interruptions: pipeline.interruptions, lostInTransit: pipeline.lostInTransit, resent: pipeline.resent },
       }),
     };

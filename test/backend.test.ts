@@ -48,7 +48,7 @@ test('an explicit backend is taken as asked', async () => {
 
 test('a stage loads tfjs-core and the backends it runs on, not the whole tfjs package (layers, converter, data, webgl)', async () => {
   const { spawnSync } = await import('node:child_process');
-  const serveStage = new URL('../src/pipeline/serve-stage.js', import.meta.url).href;
+  const serveStage = new URL('../src/loop/serve-stage.js', import.meta.url).href;
   const backend = new URL('../src/runtime/backend.js', import.meta.url).href;
   const script = `
     import { createRequire } from 'node:module';

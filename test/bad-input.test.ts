@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { idx, writeMiniMnist } from './helpers/idx-files.js';
 import { snapshot } from './helpers/tree.js';
-import { decodeStageState } from '../src/checkpoint/stage-state.js';
+import { decodeStageState } from '../src/stage/stage-state.js';
 import { cannotMount, remountReadOnly, withTmpfs } from './helpers/mounts.js';
 import { testNeeding } from './helpers/needs.js';
 

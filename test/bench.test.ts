@@ -33,10 +33,10 @@ import {
   type RunRecord,
 } from '../src/bench/index.js';
 import { ConfigError } from '../src/config/errors.js';
-import { Stage } from '../src/pipeline/stage.js';
-import { stageSpecs } from '../src/pipeline/stage-spec.js';
-import type { StageStats } from '../src/pipeline/protocol.js';
-import type { Summary } from '../src/metrics/summary.js';
+import { Stage } from '../src/stage/stage.js';
+import { stageSpecs } from '../src/stage/stage-spec.js';
+import type { StageStats } from '../src/stage/protocol.js';
+import type { Summary } from '../src/run/summary.js';
 import { data, smallConfig } from './helpers/fixtures.js';
 
 test('median: odd and even counts, unsorted input, empty list', () => {

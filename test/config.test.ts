@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { resolveConfig, validateConfig, mergeConfig } from '../src/config/resolve.js';
 import { presets, presetNames } from '../src/config/presets.js';
 import { problems } from './helpers/config-error.js';
-import { stageSpecs } from '../src/pipeline/stage-spec.js';
-import { learningRateAt } from '../src/pipeline/learning-rate.js';
+import { stageSpecs } from '../src/stage/stage-spec.js';
+import { learningRateAt } from '../src/stage/learning-rate.js';
 
 test('every preset is a valid config', () => {
   for (const name of presetNames) {

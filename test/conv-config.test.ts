@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateConfig } from '../src/config/resolve.js';
 import { ConfigError } from '../src/config/errors.js';
-import { stageSpecs } from '../src/pipeline/stage-spec.js';
+import { stageSpecs } from '../src/stage/stage-spec.js';
 import { presets } from '../src/config/presets.js';
 
 const conv = { type: 'conv2d', filters: 8, kernelSize: 5, batchNorm: true, activation: 'relu' };

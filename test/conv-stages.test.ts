@@ -2,12 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { Synthesizer } from '../src/pipeline/synthesizer.js';
+import { Synthesizer } from '../src/stage/synthesizer.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
-import { stageSpecs } from '../src/pipeline/stage-spec.js';
-import { stream } from '../src/pipeline/rng.js';
+import { ThreadStageHost } from '../src/transport/threads/thread-host.js';
+import { stageSpecs } from '../src/stage/stage-spec.js';
+import { stream } from '../src/stage/rng.js';
 import { Conv2D } from '../src/model/index.js';
-import type { StageStats } from '../src/pipeline/protocol.js';
+import type { StageStats } from '../src/stage/protocol.js';
 import { smallCnnConfig, trainingBatches, copyBatch } from './helpers/fixtures.js';
 
 const [B, H, W, C, K] = [20, 6, 6, 3, 10];
@@ -58,7 +59,7 @@ test('a small CNN trains in lockstep with convolutional cDNI synthesizers that l
   const config = smallCnnConfig({ mode: 'cdni', synthesizer: { hiddenLayers: [4], batchNorm: true, kernelSize: 3 }, train: { seed: 11 } });
   const batches = trainingBatches(60, 32);
   const losses: number[] = [];
-  const pipeline = await Pipeline.start(stageSpecs(config, 1), { onStep: (r) => losses.push(r.loss) });
+  const pipeline = await Pipeline.start(stageSpecs(config, 1), { onStep: (r) => losses.push(r.loss) }, new ThreadStageHost());
   const stats: StageStats[][] = [];
   try {
     for (const [step, batch] of batches.entries()) {

@@ -8,7 +8,7 @@ import { resolveConfig } from '../src/config/resolve.js';
 import { configHash } from '../src/checkpoint/manifest.js';
 import type { Config } from '../src/config/schema.js';
 import type { Dataset } from '../src/data/index.js';
-import type { AccuracyReached } from '../src/metrics/summary.js';
+import type { AccuracyReached } from '../src/run/summary.js';
 import { readRun } from '../src/report/index.js';
 import { chartData } from '../src/report/chart-data.js';
 import { ORCHESTRATOR_TID } from '../src/metrics/trace.js';

@@ -2,10 +2,10 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { InputModel } from '../src/pipeline/input-model.js';
-import { keepRunningStatistics } from '../src/pipeline/synthetic-input.js';
+import { InputModel } from '../src/stage/input-model.js';
+import { keepRunningStatistics } from '../src/stage/synthetic-input.js';
 import { Sequential, buildLayer } from '../src/model/index.js';
-import { stream } from '../src/pipeline/rng.js';
+import { stream } from '../src/stage/rng.js';
 
 before(async () => {
   await tf.setBackend('wasm');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LostSteps } from '../src/pipeline/lost-steps.js';
-import { Inbox } from '../src/pipeline/inbox.js';
+import { Inbox } from '../src/loop/inbox.js';
 
 test('LostSteps: a suspect is lost once a later step finished, or once nothing finished for quietMs', () => {
   const lost = new LostSteps(1_000);

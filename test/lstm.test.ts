@@ -6,7 +6,7 @@ import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { Lstm, disposeState, disposeWindowTrace } from '../src/model/lstm.js';
-import { stream } from '../src/pipeline/rng.js';
+import { stream } from '../src/stage/rng.js';
 
 /** Largest |a - e| allowed, relative to max(1, |e|): float32 through 5 steps of sigmoid/tanh. */
 const TOL = 2e-5;

@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AuthorizationError, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import type { DataMessage, ForwardMessage } from '../src/pipeline/protocol.js';
-import { decodeMessage, DecodeError, encodeMessage, ValidationError } from '../src/transport/codec.js';
-import { formatChunkHeader, parseChunkHeader, Reassembler, splitPayload } from '../src/transport/chunking.js';
-import { NatsChannel, subject, CHUNK_HEADER, type NatsChannelOptions, type RejectReason } from '../src/transport/nats-channel.js';
-import { connectNats, credentialsFromEnv, redact, tlsEnv, tlsFromEnv } from '../src/transport/nats-connect.js';
-import { startNatsServer, type NatsServer } from '../src/transport/nats-server.js';
-import { validateDataMessage } from '../src/transport/message-validators.js';
+import type { DataMessage, ForwardMessage } from '../src/stage/protocol.js';
+import { decodeMessage, DecodeError, encodeMessage, ValidationError } from '../src/transport/nats/codec.js';
+import { formatChunkHeader, parseChunkHeader, Reassembler, splitPayload } from '../src/transport/nats/chunking.js';
+import { NatsChannel, subject, CHUNK_HEADER, type NatsChannelOptions, type RejectReason } from '../src/transport/nats/nats-channel.js';
+import { connectNats, credentialsFromEnv, redact, tlsEnv, tlsFromEnv } from '../src/transport/nats/nats-connect.js';
+import { startNatsServer, type NatsServer } from '../src/transport/nats/nats-server.js';
+import { validateDataMessage } from '../src/transport/nats/message-validators.js';
 import { waitFor, withConnections, withNatsServer } from './helpers/nats-server.js';
 
 function forwardMessage(step: number, rows = 128, width = 256): ForwardMessage {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tableMarkdown, type Table } from '../src/paper/table.js';
-import type { Summary } from '../src/metrics/summary.js';
+import type { Summary } from '../src/run/summary.js';
 
 const reproduce = fileURLToPath(new URL('../scripts/reproduce-paper.js', import.meta.url));
 const sweep = fileURLToPath(new URL('../scripts/sweep-update-probability.js', import.meta.url));

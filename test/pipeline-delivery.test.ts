@@ -8,9 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Pipeline } from '../src/pipeline/pipeline.js';
 import type { StageHost, StageHostEvents } from '../src/pipeline/stage-host.js';
-import type { ControlMessage, ForwardMessage } from '../src/pipeline/protocol.js';
-import type { StageSpec } from '../src/pipeline/stage-spec.js';
-import { stageSpecs } from '../src/pipeline/stage-spec.js';
+import type { ControlMessage, ForwardMessage } from '../src/stage/protocol.js';
+import type { StageSpec } from '../src/stage/stage-spec.js';
+import { stageSpecs } from '../src/stage/stage-spec.js';
 import { smallConfig, trainingBatches } from './helpers/fixtures.js';
 
 /** Three stages whose messages go nowhere until the test answers for them. */

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Pipeline } from '../src/pipeline/pipeline.js';
-import { stageSpecs } from '../src/pipeline/stage-spec.js';
+import { ThreadStageHost } from '../src/transport/threads/thread-host.js';
+import { stageSpecs } from '../src/stage/stage-spec.js';
 import { StageError } from '../src/pipeline/stage-error.js';
 import type { Config } from '../src/config/schema.js';
 import { maxDifference } from './helpers/reference.js';
@@ -10,7 +11,7 @@ import { smallConfig, trainingBatches, copyBatch } from './helpers/fixtures.js';
 
 async function trainedWeights(config: Config, steps: number, window: number): Promise<Float32Array[][]> {
   const batches = trainingBatches(steps, 32);
-  const pipeline = await Pipeline.start(stageSpecs(config, window));
+  const pipeline = await Pipeline.start(stageSpecs(config, window), {}, new ThreadStageHost());
   try {
     for (const [step, batch] of batches.entries()) {
       await pipeline.credit(window);
@@ -56,7 +57,7 @@ test('an async DNI run with a window of 4 finishes without deadlock and leaves n
 
 test('an error in a stage worker reaches the orchestrator with its stage and stack', async () => {
   const config = smallConfig({ mode: 'cdni' });
-  const pipeline = await Pipeline.start(stageSpecs(config, 1));
+  const pipeline = await Pipeline.start(stageSpecs(config, 1), {}, new ThreadStageHost());
   try {
     const [batch] = trainingBatches(1, 32);
     // a batch whose rows do not match its activations: stage 0 fails to shape it

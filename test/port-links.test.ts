@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageChannel } from 'node:worker_threads';
-import { PortLinks } from '../src/transport/port-links.js';
-import { Inbox } from '../src/pipeline/inbox.js';
-import type { BackwardMessage, ForwardMessage } from '../src/pipeline/protocol.js';
+import { PortLinks } from '../src/transport/threads/port-links.js';
+import { Inbox } from '../src/loop/inbox.js';
+import type { BackwardMessage, ForwardMessage } from '../src/stage/protocol.js';
 
 const forward = (step: number): ForwardMessage => ({ kind: 'forward', step, rows: 2, activations: new Float32Array([step, step]), labels: new Uint8Array([1, 2]) });
 const backward = (step: number): BackwardMessage => ({ kind: 'backward', step, gradient: new Float32Array([-step]), synthetic: true });

@@ -18,7 +18,7 @@ test('profile-train writes one CPU profile per stage worker', () => {
     const profile = JSON.parse(readFileSync(join(out, 'profiles', files[0]), 'utf8'));
     assert.ok(profile.nodes.length > 10 && profile.samples.length > 0);
     // the stage's own code shows up in its profile
-    assert.ok(profile.nodes.some((n: { callFrame: { url: string } }) => n.callFrame.url.includes('pipeline/stage.js')));
+    assert.ok(profile.nodes.some((n: { callFrame: { url: string } }) => n.callFrame.url.includes('stage/stage.js')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train, resume, RunError } from '../src/train.js';
 import type { Config } from '../src/config/schema.js';
-import { decodeStageState, type StageState } from '../src/checkpoint/stage-state.js';
+import { decodeStageState, type StageState } from '../src/stage/stage-state.js';
 import type { Manifest } from '../src/checkpoint/manifest.js';
 import { data, smallConfig } from './helpers/fixtures.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nextAction, PIPELINE_LAG, type StageView } from '../src/pipeline/schedule.js';
+import { nextAction, PIPELINE_LAG, type StageView } from '../src/loop/schedule.js';
 
 const view = (over: Partial<StageView>): StageView => ({
   mode: 'dni',

@@ -9,7 +9,7 @@ import { CharLmTask } from '../src/sequence/char-lm.js';
 import { indexCorpus } from '../src/sequence/corpus.js';
 import { SequenceTrainer, type SequenceMode, type SequenceTrainerOptions } from '../src/sequence/trainer.js';
 import type { SequenceTask, Window } from '../src/sequence/task.js';
-import { stream } from '../src/pipeline/rng.js';
+import { stream } from '../src/stage/rng.js';
 
 const options = (mode: SequenceMode, window = 3): SequenceTrainerOptions => ({
   mode,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { signalExitCode } from '../src/cli/signal-exit.js';
+import { signalExitCode } from '../src/run/signal-exit.js';
 
 test('a run ended by a signal exits as the shell reports it: 128 + the signal number', () => {
   assert.equal(signalExitCode('SIGINT'), 130);

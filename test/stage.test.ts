@@ -2,11 +2,11 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { Stage } from '../src/pipeline/stage.js';
-import { stageSpecs } from '../src/pipeline/stage-spec.js';
-import type { BackwardMessage, ForwardMessage, ReportMessage } from '../src/pipeline/protocol.js';
-import { Synthesizer } from '../src/pipeline/synthesizer.js';
-import { stream } from '../src/pipeline/rng.js';
+import { Stage } from '../src/stage/stage.js';
+import { stageSpecs } from '../src/stage/stage-spec.js';
+import type { BackwardMessage, ForwardMessage, ReportMessage } from '../src/stage/protocol.js';
+import { Synthesizer } from '../src/stage/synthesizer.js';
+import { stream } from '../src/stage/rng.js';
 import { smallConfig } from './helpers/fixtures.js';
 
 before(async () => {

@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { Pipeline } from '../src/pipeline/pipeline.js';
-import { stageSpecs } from '../src/pipeline/stage-spec.js';
+import { ThreadStageHost } from '../src/transport/threads/thread-host.js';
+import { stageSpecs } from '../src/stage/stage-spec.js';
 import { referenceBackprop, maxDifference } from './helpers/reference.js';
 import { smallConfig, smallCnnConfig, trainingBatches, copyBatch } from './helpers/fixtures.js';
 import type { Config } from '../src/config/schema.js';
@@ -12,7 +13,7 @@ import type { Batch } from '../src/data/index.js';
 
 /** The stages' weights after backprop (update-locked, one batch in flight) on `batches`. */
 async function pipelinedBackprop(config: Config, batches: Batch[]): Promise<Float32Array[][]> {
-  const pipeline = await Pipeline.start(stageSpecs(config, 1));
+  const pipeline = await Pipeline.start(stageSpecs(config, 1), {}, new ThreadStageHost());
   try {
     for (const [step, batch] of batches.entries()) {
       await pipeline.credit(1);

@@ -5,16 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { Stage } from '../src/pipeline/stage.js';
+import { Stage } from '../src/stage/stage.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
-import { stageSpecs, type StageSpec } from '../src/pipeline/stage-spec.js';
-import type { BackwardMessage, ForwardMessage, InputMessage, ReportMessage, StageStats } from '../src/pipeline/protocol.js';
-import { decodeStageState, type StageState } from '../src/checkpoint/stage-state.js';
+import { ThreadStageHost } from '../src/transport/threads/thread-host.js';
+import { stageSpecs, type StageSpec } from '../src/stage/stage-spec.js';
+import type { BackwardMessage, ForwardMessage, InputMessage, ReportMessage, StageStats } from '../src/stage/protocol.js';
+import { decodeStageState, type StageState } from '../src/stage/stage-state.js';
 import { resolveConfig } from '../src/config/resolve.js';
 import { ConfigError } from '../src/config/errors.js';
 import { train } from '../src/train.js';
-import { controlWireValidator } from '../src/transport/nats-protocol.js';
-import { stream } from '../src/pipeline/rng.js';
+import { controlWireValidator } from '../src/transport/nats/nats-protocol.js';
+import { stream } from '../src/stage/rng.js';
 import type { Config } from '../src/config/schema.js';
 import { problems } from './helpers/config-error.js';
 import { data, smallConfig, trainingBatches, copyBatch } from './helpers/fixtures.js';
@@ -87,7 +88,7 @@ interface Result {
 async function run(config: Config, window: number, steps: number, at: number[], dir: string, restore?: string[], from = 0): Promise<Result> {
   const specs: StageSpec[] = stageSpecs(config, window).map((s, i) => ({ ...s, ...(restore && { restore: restore[i] }) }));
   const batches = trainingBatches(from + steps, 32);
-  const pipeline = await Pipeline.start(specs);
+  const pipeline = await Pipeline.start(specs, {}, new ThreadStageHost());
   const result: Result = { states: [], stats: [] };
   try {
     for (let step = from; step < from + steps; step++) {

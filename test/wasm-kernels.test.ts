@@ -14,7 +14,7 @@ function wasm(): BackendOps {
   assert.ok(own, 'kernels.wasm missing: run npm run build');
   return own;
 }
-import { allFinite, finiteData } from '../src/pipeline/non-finite.js';
+import { allFinite, finiteData } from '../src/stage/non-finite.js';
 import { columnSum, transpose2d } from '../src/model/layer.js';
 
 // every combination of a multiple of 4 and a remainder, in rows and columns, and a single row/column

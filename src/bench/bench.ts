@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { PROGRESS_EVERY, train } from '../train.js';
 import { loadDataset, type Mnist } from '../data/index.js';
 import { RunDir } from '../metrics/run-dir.js';
-import type { StageStats } from '../pipeline/protocol.js';
+import type { StageStats } from '../stage/protocol.js';
 import { aggregate, runRecord, speedups, type RunFigures, type RunRecord, type StageFigures, type WarmupMark } from './analysis.js';
 import { benchConfig, scheduleAccepted, type BenchBase } from './configs.js';
 import { startLoadMeter, totalLoad } from './load.js';

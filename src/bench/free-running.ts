@@ -6,7 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import type { BackendName } from '../config/schema.js';
-import type { StageSpec } from '../pipeline/stage-spec.js';
+import type { StageSpec } from '../stage/stage-spec.js';
 import { settledThreadCpu, type ThreadCpu } from '../runtime/thread-cpu.js';
 import { startLoadMeter } from './load.js';
 import { StageDriver } from './stage-driver.js';

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { decodeStageState } from './stage-state.js';
+import { decodeStageState } from '../stage/stage-state.js';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../atomic-write.js';
 import { PathError } from '../path-error.js';
 
 /** The orchestrator's part of a checkpoint: where the run was and its running sums. */

@@ -1,4 +1,4 @@
-import type { Summary } from '../metrics/summary.js';
+import type { Summary } from '../run/summary.js';
 import type { EpochRecord } from '../train.js';
 
 const fixed = (x: number | null, digits: number) => (x === null || Number.isNaN(x) ? '-' : x.toFixed(digits));

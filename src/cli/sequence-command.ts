@@ -3,7 +3,7 @@ import { ConfigError } from '../config/errors.js';
 import { resolveSequenceConfig, sequencePresets } from '../sequence/config.js';
 import { resumeSequence, runSequence, type SequenceSummary } from '../sequence/run.js';
 import { number, positiveInt, seed, wholeNumber } from './flags.js';
-import { signalExitCode } from './signal-exit.js';
+import { signalExitCode } from '../run/signal-exit.js';
 
 interface SequenceFlags {
   preset?: string;

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { createLogger } from '../log.js';
 import { positiveInt, wholeNumber } from './flags.js';
-import { runNatsStage } from '../transport/nats-stage.js';
+import { runNatsStage } from '../transport/nats/nats-stage.js';
 
 interface StageFlags {
   nats: string;

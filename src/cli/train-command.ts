@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { resolveConfig } from '../config/resolve.js';
 import { train, resume, type NatsRunOptions, type TrainOptions } from '../train.js';
 import { placementOf, type Config } from '../config/schema.js';
-import { TransportError } from '../transport/nats-errors.js';
+import { TransportError } from '../transport/nats/nats-errors.js';
 import { ConfigError } from '../config/errors.js';
 import { parseFault } from '../run/fault.js';
 import { createLogger } from '../log.js';
@@ -10,7 +10,7 @@ import { configFlagsGiven, flagsToConfig, positiveInt, type TrainFlags } from '.
 import { addConfigOptions } from './config-options.js';
 import { ProgressBar } from './progress.js';
 import { epochLine, summaryText } from './report.js';
-import { signalExitCode } from './signal-exit.js';
+import { signalExitCode } from '../run/signal-exit.js';
 
 export function trainCommand(): Command {
   return addConfigOptions(new Command('train').description('train a network in stage workers (backprop, DNI or cDNI)'))

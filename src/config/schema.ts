@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { shapeSize } from '../model/layer.js';
 import { checkLayerShapes } from './layer-shapes.js';
+import { backendNames, type BackendName } from '../runtime/backend-names.js';
 
-/** The training modes: where a stage's gradient comes from (see src/pipeline/gradient/). */
+/** The training modes: where a stage's gradient comes from (see src/stage/gradient/). */
 export const modes = ['backprop', 'dni', 'cdni'] as const;
 
 /** A fully connected layer: dense, then optional BatchNorm, then the activation. Needs a flat input. */
@@ -168,7 +169,7 @@ export const configSchema = z
     syntheticInputs: syntheticInputsSchema.optional(),
     optimizer: optimizerSchema,
     train: trainSchema,
-    backend: z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']).default('auto'),
+    backend: z.enum(backendNames).default('auto'),
     /**
      * Where stages run: 'thread' (worker threads, MessagePorts) or 'process' (one child process per
      * stage, over NATS). Unset: thread, except process with backend tensorflow (tfjs-node fails in a
@@ -260,7 +261,7 @@ export type Config = z.output<typeof configSchema>;
 export type LayerConfig = z.output<typeof layerSchema>;
 export type Mode = Config['mode'];
 export type Schedule = Config['train']['schedule'];
-export type BackendName = Config['backend'];
+export type { BackendName };
 export type Placement = NonNullable<Config['placement']>;
 
 /** The placement a config asks for, defaults applied. */

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { writeFileAtomic } from '../checkpoint/atomic.js';
+import { writeFileAtomic } from '../atomic-write.js';
 import type { Mode } from '../config/schema.js';
 import type { BudgetSchedule } from './budget.js';
 import type { CellOutcome } from './cell.js';

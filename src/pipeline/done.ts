@@ -1,4 +1,4 @@
-import type { ReportMessage } from './protocol.js';
+import type { ReportMessage } from '../stage/protocol.js';
 
 type Done = Extract<ReportMessage, { kind: 'done' }>;
 

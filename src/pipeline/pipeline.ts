@@ -1,13 +1,12 @@
 import type { Batch } from '../data/index.js';
 import { performance } from 'node:perf_hooks';
-import type { ControlMessage, EvalTag, ReportMessage, StageStats } from './protocol.js';
-import { doneReportsPerStep, type StageSpec } from './stage-spec.js';
+import type { ControlMessage, EvalTag, ReportMessage, StageStats } from '../stage/protocol.js';
+import { doneReportsPerStep, type StageSpec } from '../stage/stage-spec.js';
 import { doneCredit, doneLoss, doneStages } from './done.js';
 import { StageError } from './stage-error.js';
 import type { TraceEvent } from '../metrics/trace.js';
 import type { AdapterInfo } from '../runtime/webgpu.js';
 import type { StageHost } from './stage-host.js';
-import { ThreadStageHost } from './thread-host.js';
 import { LostSteps } from './lost-steps.js';
 
 export interface TrainStepResult {
@@ -114,7 +113,7 @@ export class Pipeline {
    * Starts every stage (by default one worker thread each) and waits until every stage has its
    * backend and weights.
    */
-  static async start(specs: StageSpec[], events: PipelineEvents = {}, host: StageHost = new ThreadStageHost()): Promise<Pipeline> {
+  static async start(specs: StageSpec[], events: PipelineEvents, host: StageHost): Promise<Pipeline> {
     const pipeline = new Pipeline([...specs], host, events);
     try {
       await host.start(specs, {

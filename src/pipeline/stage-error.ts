@@ -1,4 +1,4 @@
-import { isNonFiniteMessage } from './non-finite.js';
+import { isNonFiniteMessage } from '../stage/non-finite.js';
 
 /** A stage worker failed: carries the stage index and the worker's own stack. */
 export class StageError extends Error {

@@ -1,5 +1,5 @@
-import type { ControlMessage, ForwardMessage, InputMessage, ReportMessage, StageStats } from './protocol.js';
-import type { StageSpec } from './stage-spec.js';
+import type { ControlMessage, ForwardMessage, InputMessage, ReportMessage, StageStats } from '../stage/protocol.js';
+import type { StageSpec } from '../stage/stage-spec.js';
 import type { StageError } from './stage-error.js';
 
 /** What a host tells the pipeline. */
@@ -14,10 +14,23 @@ export interface StageHostEvents {
   interrupted?(why: string): void;
 }
 
+/** A host's part of summary.json's `transport`: stages in other processes, over a server. */
+export interface HostDescription {
+  kind: 'nats';
+  /** 'spawn': local stage processes; 'join': stages started with synthgrad stage. */
+  stages: 'spawn' | 'join';
+  /** The server (without credentials). */
+  server: string;
+  localServer: boolean;
+  runId: string;
+  /** Messages the orchestrator refused on the stages' report subjects, by reason. */
+  rejected: Record<string, number>;
+}
+
 /**
  * Where stages run and how the orchestrator reaches them: the transport-specific part of the
  * pipeline. `ThreadStageHost` runs each stage in a piscina worker wired with MessagePorts;
- * `NatsStageHost` (src/transport/nats-stage-host.ts) talks to stage processes over NATS.
+ * `NatsStageHost` (src/transport/nats/) talks to stage processes over NATS.
  */
 export interface StageHost {
   /**
@@ -45,6 +58,8 @@ export interface StageHost {
    * links are in use (0 when the links do not change).
    */
   replace(spec: StageSpec): number;
+  /** What the host says of itself in the run's summary (absent: stages in this process's threads). */
+  describe?(): HostDescription;
   /** Ends every stage at once and frees the transport; safe to call twice. */
   destroy(): Promise<void>;
 }

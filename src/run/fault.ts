@@ -1,4 +1,4 @@
-import type { Fault } from '../pipeline/stage-spec.js';
+import type { Fault } from '../stage/stage-spec.js';
 import { ConfigError } from '../config/errors.js';
 
 const usage = 'expected stage=N,step=N[,kind=throw|exit|nan], e.g. SYNTHGRAD_FAULT=stage=2,step=150';

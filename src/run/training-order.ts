@@ -1,6 +1,6 @@
 import { epochBatches, type Batch, type Split } from '../data/index.js';
 import type { Config } from '../config/schema.js';
-import { stream } from '../pipeline/rng.js';
+import { stream } from '../stage/rng.js';
 import { ConfigError } from '../config/errors.js';
 
 /**

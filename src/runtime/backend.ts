@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 // the pure-JS backend, the last fallback (tfjs-core alone registers none)
 import '@tensorflow/tfjs-backend-cpu';
-import type { BackendName } from '../config/schema.js';
+import type { BackendName } from './backend-names.js';
 import { describeAdapter, startWebGpu, type AdapterInfo } from './webgpu.js';
 
 export interface BackendChoice {

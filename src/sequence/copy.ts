@@ -1,4 +1,4 @@
-import { restoreStream, stream, type RandomStream, type StreamState } from '../pipeline/rng.js';
+import { restoreStream, stream, type RandomStream, type StreamState } from '../stage/rng.js';
 import { Curriculum, type CurriculumOptions, type CurriculumState } from './curriculum.js';
 import { LN2, type SequenceTask, type Window } from './task.js';
 

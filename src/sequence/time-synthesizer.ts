@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Adam, Sequential } from '../model/index.js';
-import { buildHelperNet, denseHelperLayers, type HelperNetOptions } from '../pipeline/helper-net.js';
+import { buildHelperNet, denseHelperLayers, type HelperNetOptions } from '../stage/helper-net.js';
 
 export interface TimeSynthesizerOptions extends HelperNetOptions {
   /** Units of the state at the boundary: [h, c] of an LSTM, 2·units. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Adam, Dense, Lstm, Sequential, disposeState, disposeWindowTrace, glorotUniform, type LstmState } from '../model/index.js';
-import { stream } from '../pipeline/rng.js';
+import { stream } from '../stage/rng.js';
 import { decodeFloats, encodeFloats } from './codec.js';
 import { windowLoss } from './loss.js';
 import type { SequenceTask, Window } from './task.js';

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { startNatsServer, type NatsServer, type NatsServerOptions } from '../../src/transport/nats-server.js';
-import { connectNats } from '../../src/transport/nats-connect.js';
+import { startNatsServer, type NatsServer, type NatsServerOptions } from '../../src/transport/nats/nats-server.js';
+import { connectNats } from '../../src/transport/nats/nats-connect.js';
 
 /** Runs `body` with a fresh loopback nats-server, always stopped afterwards. */
 export async function withNatsServer<R>(options: NatsServerOptions, body: (server: NatsServer) => Promise<R>): Promise<R> {

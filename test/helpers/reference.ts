@@ -10,8 +10,8 @@ import type { Config, LayerConfig } from '../../src/config/schema.js';
 import type { Batch } from '../../src/data/index.js';
 import { glorotUniform, glorotUniformConv } from '../../src/model/index.js';
 import { layerOutputShapes } from '../../src/config/layer-shapes.js';
-import { stream } from '../../src/pipeline/rng.js';
-import { stageGrouping } from '../../src/pipeline/stage-spec.js';
+import { stream } from '../../src/stage/rng.js';
+import { stageGrouping } from '../../src/stage/stage-spec.js';
 
 interface RefLayer {
   /** conv2d/maxpool/avgpool/flatten (dense: no op). */

@@ -6,7 +6,7 @@ import { gradientSource, type GradientSource, type StageOutput } from './gradien
 import { SyntheticInput, keepRunningStatistics } from './synthetic-input.js';
 import { softmaxCrossEntropy, oneHot } from './loss.js';
 import { stream, restoreStream, type RandomStream } from './rng.js';
-import type { StageState } from '../checkpoint/stage-state.js';
+import type { StageState } from './stage-state.js';
 import type { StageStats } from './protocol.js';
 import { learningRateAt } from './learning-rate.js';
 import { NonFiniteError, allFinite, finiteData, firstNonFinite } from './non-finite.js';

@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { serveStage } from '../pipeline/serve-stage.js';
-import { NonFiniteError } from '../pipeline/stage.js';
-import type { ControlMessage, ReportMessage, StageStats } from '../pipeline/protocol.js';
-import type { Channel } from './channel.js';
+import { serveStage } from '../../loop/serve-stage.js';
+import { NonFiniteError } from '../../stage/stage.js';
+import type { ControlMessage, ReportMessage, StageStats } from '../../stage/protocol.js';
+import type { Channel } from '../../loop/channel.js';
 import { NatsChannel, subject } from './nats-channel.js';
 import { connectNats, credentialsFromEnv, redactUrl, tlsFromEnv, type NatsCredentials } from './nats-connect.js';
 import { NatsLinks } from './nats-links.js';
@@ -18,7 +18,7 @@ import { addCounts, controlWireValidator, ORCHESTRATOR_SENDER, stageSender, type
 import { describeConnectError } from './nats-errors.js';
 import type { NatsTls } from './nats-connect.js';
 import { within } from './within.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../log.js';
 import { watchConnection, type ConnectionWatch } from './nats-status.js';
 
 export interface NatsStageOptions {

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { BackwardMessage, RelayedDone, StageStats } from '../protocol.js';
-import type { StageState } from '../../checkpoint/stage-state.js';
+import type { StageState } from '../stage-state.js';
 
 /** Batch t at the top of a stage, after step 2: its output h[s]_t and the labels c_t. */
 export interface StageOutput {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackwardMessage } from '../protocol.js';
-import type { StageState } from '../../checkpoint/stage-state.js';
+import type { StageState } from '../stage-state.js';
 import type { StageSpec } from '../stage-spec.js';
 import { Synthesizer } from '../synthesizer.js';
 import { oneHot } from '../loss.js';

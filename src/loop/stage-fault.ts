@@ -1,6 +1,6 @@
-import type { StageSpec } from './stage-spec.js';
-import type { Stage } from './stage.js';
-import type { ForwardMessage } from './protocol.js';
+import type { StageSpec } from '../stage/stage-spec.js';
+import type { Stage } from '../stage/stage.js';
+import type { ForwardMessage } from '../stage/protocol.js';
 
 /** SYNTHGRAD_FAULT, a testing aid: a NaN fault is armed in the stage itself. */
 export function armFault(spec: StageSpec, stage: Stage): void {

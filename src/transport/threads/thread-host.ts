@@ -1,13 +1,13 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { PortChannel } from '../transport/port-channel.js';
-import type { ControlMessage, ForwardMessage, InputMessage, ReportMessage, Rewire, StageStats } from './protocol.js';
-import type { StageSpec } from './stage-spec.js';
-import { StageError } from './stage-error.js';
-import type { StageHost, StageHostEvents } from './stage-host.js';
-import type { StagePorts, StageTask } from '../../workers/stage.js';
+import { PortChannel } from './port-channel.js';
+import type { ControlMessage, ForwardMessage, InputMessage, ReportMessage, StageStats } from '../../stage/protocol.js';
+import type { StageSpec } from '../../stage/stage-spec.js';
+import { StageError } from '../../pipeline/stage-error.js';
+import type { StageHost, StageHostEvents } from '../../pipeline/stage-host.js';
+import type { PortEnds, StagePorts, StageTask } from './port-links.js';
 
-const workerFile = new URL('../../workers/stage.js', import.meta.url);
+const workerFile = new URL('./stage-worker.js', import.meta.url);
 
 /**
  * Each stage thread's young generation (V8's nursery), in MB. V8 grows it to 48 MB in a busy
@@ -83,7 +83,7 @@ export class ThreadStageHost implements StageHost {
     let rewires = 0;
     // New links to the replacement; the neighbours acknowledge before any new batch is fed.
     const forwardIn = new MessageChannel();
-    const data: Rewire & { forwardIn: MessagePort } = { forwardIn: forwardIn.port2 };
+    const data: PortEnds & { forwardIn: MessagePort } = { forwardIn: forwardIn.port2 };
     if (s === 0) {
       this.input.close();
       this.input = new PortChannel(forwardIn.port1);
@@ -91,7 +91,7 @@ export class ThreadStageHost implements StageHost {
       const down = new MessageChannel();
       data.backwardOut = down.port1;
       rewires += 1;
-      this.controls[s - 1].send({ kind: 'rewire', ports: { forwardOut: forwardIn.port1, backwardIn: down.port2 } }, [forwardIn.port1, down.port2]);
+      this.controls[s - 1].send({ kind: 'rewire', ends: { forwardOut: forwardIn.port1, backwardIn: down.port2 } }, [forwardIn.port1, down.port2]);
     }
     if (s < last) {
       const up = new MessageChannel();
@@ -99,7 +99,7 @@ export class ThreadStageHost implements StageHost {
       data.forwardOut = up.port1;
       data.backwardIn = back.port2;
       rewires += 1;
-      this.controls[s + 1].send({ kind: 'rewire', ports: { forwardIn: up.port2, backwardOut: back.port1 } }, [up.port2, back.port1]);
+      this.controls[s + 1].send({ kind: 'rewire', ends: { forwardIn: up.port2, backwardOut: back.port1 } }, [up.port2, back.port1]);
     }
     if (spec.syntheticInputs) data.inputIn = this.dataInput(s);
     this.launch(spec, data);
@@ -124,7 +124,7 @@ export class ThreadStageHost implements StageHost {
   }
 
   /** Starts stage `spec.index` in a worker with the given data ports and a new control port. */
-  private launch(spec: StageSpec, data: Rewire & { forwardIn: MessagePort }): void {
+  private launch(spec: StageSpec, data: PortEnds & { forwardIn: MessagePort }): void {
     const s = spec.index;
     const control = new MessageChannel();
     const ports: StagePorts = { ...data, control: control.port2 };

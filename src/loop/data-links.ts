@@ -1,6 +1,6 @@
 import type { Channel } from './channel.js';
-import type { Inbox } from '../pipeline/inbox.js';
-import type { BackwardMessage, ForwardMessage, Rewire } from '../pipeline/protocol.js';
+import type { Inbox } from './inbox.js';
+import type { BackwardMessage, ForwardMessage, LinkEnds } from '../stage/protocol.js';
 
 /** A stage's data links: where it sends activations and targets, and where it hears them from. */
 export interface DataLinks {
@@ -13,7 +13,7 @@ export interface DataLinks {
    * event-loop turn (which costs a stage several times more); returns how many.
    */
   drain?(inbox: Inbox): number;
-  /** New ports after a neighbour restarted (MessagePort links; others may ignore it). */
-  rewire(ports: Rewire): void;
+  /** New link ends after a neighbour restarted (MessagePort links; others may ignore it). */
+  rewire(ends: LinkEnds): void;
   close(): void;
 }

@@ -1,12 +1,12 @@
 import { lowerThreadPriority } from '../runtime/thread-priority.js';
-import { encodeStageState } from '../checkpoint/stage-state.js';
-import { writeFileAtomic } from '../checkpoint/atomic.js';
-import type { Stage } from './stage.js';
+import { encodeStageState } from '../stage/stage-state.js';
+import { writeFileAtomic } from '../atomic-write.js';
+import type { Stage } from '../stage/stage.js';
 import type { Inbox } from './inbox.js';
 import type { ScheduleState } from './schedule.js';
 import type { StageMeters } from './stage-meters.js';
-import type { ControlMessage, ReportMessage, StageStats } from './protocol.js';
-import type { DataLinks } from '../transport/data-links.js';
+import type { ControlMessage, ReportMessage, StageStats } from '../stage/protocol.js';
+import type { DataLinks } from './data-links.js';
 
 /** What answering a control message touches. */
 export interface ControlTarget {
@@ -40,7 +40,7 @@ export function controlHandler(target: ControlTarget): (message: ControlMessage)
         return report({ kind: 'checkpointed', stage: index, step: m.step, file: m.file, bytes: bytes.length });
       }
       case 'rewire':
-        links.rewire(m.ports);
+        links.rewire(m.ends);
         return report({ kind: 'rewired', stage: index });
       case 'abandon': {
         const steps = new Set(m.steps);

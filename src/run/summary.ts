@@ -1,5 +1,6 @@
 import type { StageMemory } from '../runtime/memory.js';
-import type { StageTimes } from '../pipeline/protocol.js';
+import type { StageTimes } from '../stage/protocol.js';
+import type { HostDescription } from '../pipeline/stage-host.js';
 
 /** Per-stage figures of a run. */
 export interface StageSummary extends StageTimes {
@@ -25,16 +26,7 @@ export interface StageSummary extends StageTimes {
 }
 
 /** How the stages were reached, when not by worker threads. */
-export interface TransportSummary {
-  kind: 'nats';
-  /** 'spawn': local stage processes; 'join': stages started with synthgrad stage. */
-  stages: 'spawn' | 'join';
-  /** The server (without credentials). */
-  server: string;
-  localServer: boolean;
-  runId: string;
-  /** Messages the orchestrator refused on the stages' report subjects, by reason. */
-  rejected: Record<string, number>;
+export interface TransportSummary extends HostDescription {
   /** Times the NATS server (or a stage's connection to it) went away and came back. */
   interruptions: number;
   /** Training batches lost in transit then, abandoned at every stage (also counted in lostSteps). */

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { TLS_VARIABLES, tlsEnv, type NatsCredentials, type NatsTls } from './nats-connect.js';
 
-const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+const cli = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 const OUTPUT_TAIL = 4096;
 const CREDENTIAL_VARIABLES = ['SYNTHGRAD_NATS_TOKEN', 'SYNTHGRAD_NATS_USER', 'SYNTHGRAD_NATS_PASS', 'SYNTHGRAD_NATS_CREDENTIALS_FILE', ...Object.values(TLS_VARIABLES)];
 

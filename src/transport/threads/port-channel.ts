@@ -1,5 +1,5 @@
 import { receiveMessageOnPort, type MessagePort, type TransferListItem } from 'node:worker_threads';
-import type { Channel } from './channel.js';
+import type { Channel } from '../../loop/channel.js';
 
 /** A Channel over a worker_threads MessagePort (buffers are transferred). */
 export class PortChannel<T> implements Channel<T> {

@@ -1,4 +1,4 @@
-import type { BackwardMessage, ForwardMessage, InputMessage } from './protocol.js';
+import type { BackwardMessage, ForwardMessage, InputMessage } from '../stage/protocol.js';
 
 const MAX_ABANDONED = 4096;
 

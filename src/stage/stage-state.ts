@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr';
-import type { StreamState } from '../pipeline/rng.js';
+import type { StreamState } from './rng.js';
 
 /** Everything a stage needs to continue where it stopped. Written by the stage's own worker. */
 export interface StageState {

@@ -1,22 +1,14 @@
 /**
  * The stage worker: one long-running piscina task per stage, wired to its neighbours with
- * MessagePorts. The stage's loop itself is in src/pipeline/serve-stage.ts, shared with stage
+ * MessagePorts. The stage's loop itself is in src/loop/serve-stage.ts, shared with stage
  * processes that talk over other transports.
  */
-import { NonFiniteError } from '../src/pipeline/stage.js';
-import type { StageSpec } from '../src/pipeline/stage-spec.js';
-import type { ControlMessage, ReportMessage, StageStats } from '../src/pipeline/protocol.js';
-import { PortChannel } from '../src/transport/port-channel.js';
-import { PortLinks, type StagePorts } from '../src/transport/port-links.js';
-import { serveStage } from '../src/pipeline/serve-stage.js';
-import { withCpuProfile } from '../src/runtime/cpu-profile.js';
-
-export type { StagePorts };
-
-export interface StageTask {
-  spec: StageSpec;
-  ports: StagePorts;
-}
+import { NonFiniteError } from '../../stage/stage.js';
+import type { ControlMessage, ReportMessage, StageStats } from '../../stage/protocol.js';
+import { PortChannel } from './port-channel.js';
+import { PortLinks, type StageTask } from './port-links.js';
+import { serveStage } from '../../loop/serve-stage.js';
+import { withCpuProfile } from '../../runtime/cpu-profile.js';
 
 export default async function runStage({ spec, ports }: StageTask): Promise<StageStats> {
   const control = new PortChannel<ReportMessage | ControlMessage>(ports.control);

@@ -10,17 +10,17 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { selectBackend } from '../runtime/backend.js';
 import { stageMemory } from '../runtime/memory.js';
-import { Stage } from './stage.js';
+import { Stage } from '../stage/stage.js';
 import { Inbox } from './inbox.js';
 import { ScheduleState, type Action } from './schedule.js';
 import { StageMeters } from './stage-meters.js';
 import { controlHandler } from './stage-control.js';
 import { armFault, injectFault } from './stage-fault.js';
-import type { StageSpec } from './stage-spec.js';
-import type { ControlMessage, ReportMessage, StageStats } from './protocol.js';
-import type { Channel } from '../transport/channel.js';
-import type { DataLinks } from '../transport/data-links.js';
-import { decodeStageState } from '../checkpoint/stage-state.js';
+import type { StageSpec } from '../stage/stage-spec.js';
+import type { ControlMessage, ReportMessage, StageStats } from '../stage/protocol.js';
+import type { Channel } from './channel.js';
+import type { DataLinks } from './data-links.js';
+import { decodeStageState } from '../stage/stage-state.js';
 
 /**
  * Where the links can be drained (MessagePorts), the actions a stage takes between two event-loop

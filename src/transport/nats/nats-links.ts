@@ -12,15 +12,15 @@
  * So a stray or malicious message never reaches the stage's tensors and never stops it.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Channel } from './channel.js';
-import type { DataLinks } from './data-links.js';
+import type { Channel } from '../../loop/channel.js';
+import type { DataLinks } from '../../loop/data-links.js';
 import { NatsChannel, subject, type RejectReason } from './nats-channel.js';
 import { dataMessageValidator } from './message-validators.js';
 import { ORCHESTRATOR_SENDER, stageSender, addCounts, type StageLimits } from './nats-protocol.js';
-import type { Inbox } from '../pipeline/inbox.js';
-import type { BackwardMessage, DataMessage, ForwardMessage, Rewire } from '../pipeline/protocol.js';
-import type { StageSpec } from '../pipeline/stage-spec.js';
-import { shapeSize } from '../model/layer.js';
+import type { Inbox } from '../../loop/inbox.js';
+import type { BackwardMessage, DataMessage, ForwardMessage, LinkEnds } from '../../stage/protocol.js';
+import type { StageSpec } from '../../stage/stage-spec.js';
+import { shapeSize } from '../../model/layer.js';
 
 export type LinkRejectReason = RejectReason | 'shape' | 'step';
 
@@ -122,7 +122,7 @@ export class NatsLinks implements DataLinks {
     });
   }
 
-  rewire(_ports: Rewire): void {
+  rewire(_ends: LinkEnds): void {
     // subjects stay the same when a neighbour is replaced
   }
 

@@ -17,7 +17,7 @@
  */
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
-import type { Channel } from './channel.js';
+import type { Channel } from '../../loop/channel.js';
 import { decodeMessage, encodeMessage, ValidationError, type Validator } from './codec.js';
 import { formatChunkHeader, parseChunkHeader, Reassembler, splitPayload } from './chunking.js';
 

@@ -15,12 +15,12 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { ControlMessage, ForwardMessage, ReportMessage, StageStats } from '../pipeline/protocol.js';
-import type { StageSpec } from '../pipeline/stage-spec.js';
-import { StageError } from '../pipeline/stage-error.js';
-import type { StageHost, StageHostEvents } from '../pipeline/stage-host.js';
-import { writeFileAtomic } from '../checkpoint/atomic.js';
-import { silentLogger, type Logger } from '../log.js';
+import type { ControlMessage, ForwardMessage, ReportMessage, StageStats } from '../../stage/protocol.js';
+import type { StageSpec } from '../../stage/stage-spec.js';
+import { StageError } from '../../pipeline/stage-error.js';
+import type { HostDescription, StageHost, StageHostEvents } from '../../pipeline/stage-host.js';
+import { writeFileAtomic } from '../../atomic-write.js';
+import { silentLogger, type Logger } from '../../log.js';
 import { NatsChannel, subject } from './nats-channel.js';
 import { connectNats, credentialsFromEnv, redactUrl, tlsFromEnv, type NatsCredentials } from './nats-connect.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
@@ -149,7 +149,7 @@ export class NatsStageHost implements StageHost {
   }
 
   /** What this host is, for the run's summary. */
-  describe(): { kind: 'nats'; stages: 'spawn' | 'join'; server: string; localServer: boolean; runId: string; rejected: Record<string, number> } {
+  describe(): HostDescription {
     return { kind: 'nats', stages: this.options.stages, server: redactUrl(this.url), localServer: this.server !== null, runId: this.options.runId, rejected: this.rejected() };
   }
 

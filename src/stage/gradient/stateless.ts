@@ -1,4 +1,4 @@
-import type { StageState } from '../../checkpoint/stage-state.js';
+import type { StageState } from '../stage-state.js';
 import type { SourceState, SourceStats } from './source.js';
 
 /** What a source with no model of its own leaves out: no state to keep, learn, save or free. */

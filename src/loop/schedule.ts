@@ -1,6 +1,6 @@
 import type { Mode, Schedule } from '../config/schema.js';
-import type { StageSpec } from './stage-spec.js';
-import type { ForwardMessage } from './protocol.js';
+import type { StageSpec } from '../stage/stage-spec.js';
+import type { ForwardMessage } from '../stage/protocol.js';
 import type { Inbox } from './inbox.js';
 
 /** In `pipelined`, a stage applies the target of batch t after it has sent batch t + PIPELINE_LAG on. */

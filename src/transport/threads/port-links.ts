@@ -1,12 +1,29 @@
 import type { MessagePort } from 'node:worker_threads';
 import { PortChannel } from './port-channel.js';
-import type { DataLinks } from './data-links.js';
-import type { Inbox } from '../pipeline/inbox.js';
-import type { BackwardMessage, ForwardMessage, InputMessage, Rewire } from '../pipeline/protocol.js';
+import type { DataLinks } from '../../loop/data-links.js';
+import type { Inbox } from '../../loop/inbox.js';
+import type { BackwardMessage, ForwardMessage, InputMessage, LinkEnds } from '../../stage/protocol.js';
+import type { StageSpec } from '../../stage/stage-spec.js';
 
-export interface StagePorts extends Rewire {
+/** A stage's link ends between threads; a `rewire` message carries some of them. */
+export interface PortEnds {
+  forwardIn?: MessagePort;
+  forwardOut?: MessagePort;
+  backwardIn?: MessagePort;
+  backwardOut?: MessagePort;
+  /** Complete unlock: x_t from the orchestrator. */
+  inputIn?: MessagePort;
+}
+
+export interface StagePorts extends PortEnds {
   forwardIn: MessagePort;
   control: MessagePort;
+}
+
+/** What the stage worker (stage-worker.ts) is given: its part of the network and its ports. */
+export interface StageTask {
+  spec: StageSpec;
+  ports: StagePorts;
 }
 
 /** The stage's four data links (five with complete unlock: x_t from the orchestrator); replaced when a neighbour is restarted. */
@@ -38,7 +55,8 @@ export class PortLinks implements DataLinks {
     return n;
   }
 
-  rewire(ports: Rewire): void {
+  rewire(ends: LinkEnds): void {
+    const ports = ends as PortEnds;
     if (ports.forwardIn) {
       this.forwardIn.close();
       this.forwardIn = new PortChannel(ports.forwardIn);

@@ -1,4 +1,3 @@
-import type { MessagePort } from 'node:worker_threads';
 import type { TraceEvent } from '../metrics/trace.js';
 import type { StageMemory } from '../runtime/memory.js';
 import type { AdapterInfo } from '../runtime/webgpu.js';
@@ -68,15 +67,11 @@ export interface BackwardMessage {
 
 export type DataMessage = ForwardMessage | BackwardMessage;
 
-/** New ends of a restarted neighbour's links. */
-export interface Rewire {
-  forwardIn?: MessagePort;
-  forwardOut?: MessagePort;
-  backwardIn?: MessagePort;
-  backwardOut?: MessagePort;
-  /** Complete unlock: x_t from the orchestrator. */
-  inputIn?: MessagePort;
-}
+/**
+ * New ends of a restarted neighbour's links, as the transport makes them (MessagePorts between
+ * threads); the stage loop hands them to its links unread.
+ */
+export type LinkEnds = Readonly<Record<string, unknown>>;
 
 /** orchestrator -> stage */
 export type ControlMessage =
@@ -89,8 +84,8 @@ export type ControlMessage =
    * hosts need no shared filesystem).
    */
   | { kind: 'checkpoint'; file: string; step: number; inline?: boolean }
-  /** A neighbour was restarted: use these ports instead. */
-  | { kind: 'rewire'; ports: Rewire }
+  /** A neighbour was restarted: use these link ends instead. */
+  | { kind: 'rewire'; ends: LinkEnds }
   /** These steps were lost with a failed stage. */
   | { kind: 'abandon'; steps: number[] }
   /** Lower the stage thread's scheduling priority to this nice value (see priorities.ts). */
@@ -151,7 +146,7 @@ export type ReportMessage =
   | { kind: 'ready'; stage: number; backend: string; adapter: AdapterInfo | null; skipped: { candidate: string; reason: string }[]; restoredStep: number | null }
   /** `state`: the encoded stage state, when the checkpoint was requested `inline`. */
   | { kind: 'checkpointed'; stage: number; step: number; file: string; bytes: number; state?: Uint8Array }
-  /** The stage now sends and listens on the ports of a `rewire` message. */
+  /** The stage now sends and listens on the link ends of a `rewire` message. */
   | { kind: 'rewired'; stage: number }
   /** A failure that a restart would repeat (a non-finite value): stop the run. */
   | { kind: 'fatal'; stage: number; message: string }

@@ -11,9 +11,9 @@
  * end `stopped` (its final statistics) or `failed`. The orchestrator sends control messages and a
  * `ping` every second; `leave` tells an instance to exit (the run is over, or it was replaced).
  */
-import type { ControlMessage, ReportMessage, StageStats } from '../pipeline/protocol.js';
-import type { StageSpec } from '../pipeline/stage-spec.js';
-import { modes } from '../config/schema.js';
+import type { ControlMessage, ReportMessage, StageStats } from '../../stage/protocol.js';
+import type { StageSpec } from '../../stage/stage-spec.js';
+import { modes } from '../../config/schema.js';
 import { validateRelayedDones } from './message-validators.js';
 import { fail, finite, int, only, record, text } from './field-checks.js';
 

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { threadCpu } from '../runtime/thread-cpu.js';
 import { TraceRecorder, stageTid } from '../metrics/trace.js';
 import { DurationHistogram } from '../metrics/duration-histogram.js';
-import type { StageTimes } from './protocol.js';
+import type { StageTimes } from '../stage/protocol.js';
 
 /** The names the four times have in a checkpoint's counters (they go on across a restore). */
 const saved = { busy: 'busyMs', wait: 'waitMs', send: 'sendMs', receive: 'receiveMs' } as const;

@@ -2,7 +2,7 @@
  * Validators for decoded stage messages (`NatsChannel`'s `validate` option): they check kind,
  * field types and sizes, and throw on anything else, so a stage never sees a malformed message.
  */
-import type { ControlMessage, DataMessage } from '../pipeline/protocol.js';
+import type { ControlMessage, DataMessage } from '../../stage/protocol.js';
 import { fail, finite, int, only, record } from './field-checks.js';
 
 export interface DataMessageLimits {
