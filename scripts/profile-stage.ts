@@ -20,12 +20,12 @@ import { runProgram } from '../src/cli/exit.js';
 import { effectiveWindow } from '../src/train.js';
 import { stageSpecs } from '../src/stage/stage-spec.js';
 import type { Stage } from '../src/stage/stage.js';
-import { StageDriver } from '../src/bench/stage-driver.js';
+import { StageDriver } from '../src/lab/bench/stage-driver.js';
 import { selectBackend } from '../src/runtime/backend.js';
 import { BatchNorm, Dense, type Layer } from '../src/model/index.js';
-import { matMulTimer, ceilingOf, describeCeiling, type MatMulCeiling } from '../src/bench/matmul-ceiling.js';
-import { median } from '../src/bench/stats.js';
-import { stageFlops, phaseFlops, type StageFlops } from '../src/bench/flops.js';
+import { matMulTimer, ceilingOf, describeCeiling, type MatMulCeiling } from '../src/lab/bench/matmul-ceiling.js';
+import { median } from '../src/lab/bench/stats.js';
+import { stageFlops, phaseFlops, type StageFlops } from '../src/lab/bench/flops.js';
 import { synthesizerOf } from '../src/stage/gradient/index.js';
 
 interface Flags {

@@ -10,10 +10,10 @@ import { Command, Option } from 'commander';
 import { runProgram } from '../src/cli/exit.js';
 import { fcnModes, mnistFcnDepths } from '../src/config/mnist-fcn.js';
 import type { Mode, Schedule } from '../src/config/schema.js';
-import { parseBudget, parseLayers, parseModes } from '../src/paper/arguments.js';
+import { parseBudget, parseLayers, parseModes } from '../src/lab/paper/arguments.js';
 import { seed as parseSeed } from '../src/cli/flags.js';
-import { commandLine, executeTable } from '../src/paper/execute.js';
-import { fcnTable } from '../src/paper/fcn-table.js';
+import { commandLine, executeTable } from '../src/lab/paper/execute.js';
+import { fcnTable } from '../src/lab/paper/fcn-table.js';
 
 interface Flags {
   out: string;

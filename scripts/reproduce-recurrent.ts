@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { runProgram } from '../src/cli/exit.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { positiveInt, seed as parseSeed } from '../src/cli/flags.js';
-import { commandLine } from '../src/paper/execute.js';
+import { commandLine } from '../src/lab/paper/execute.js';
 import { writeFileAtomic } from '../src/atomic-write.js';
 import { PathError } from '../src/path-error.js';
 import { resolveSequenceConfig, type SequenceConfig } from '../src/sequence/config.js';

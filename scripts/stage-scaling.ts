@@ -17,10 +17,10 @@ import { effectiveWindow } from '../src/train.js';
 import { stageSpecs } from '../src/stage/stage-spec.js';
 import { selectBackend } from '../src/runtime/backend.js';
 import { positiveInt, wholeNumber } from '../src/cli/flags.js';
-import { runFreeRunning, runOneThread } from '../src/bench/free-running.js';
-import { scalingReport, type ScalingRun } from '../src/bench/scaling-figures.js';
-import { scalingText } from '../src/bench/scaling-text.js';
-import { machineInfo } from '../src/bench/machine.js';
+import { runFreeRunning, runOneThread } from '../src/lab/bench/free-running.js';
+import { scalingReport, type ScalingRun } from '../src/lab/bench/scaling-figures.js';
+import { scalingText } from '../src/lab/bench/scaling-text.js';
+import { machineInfo } from '../src/lab/bench/machine.js';
 
 interface Flags {
   preset: string;

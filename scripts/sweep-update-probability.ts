@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { runProgram } from '../src/cli/exit.js';
 import type { Mode, Schedule } from '../src/config/schema.js';
-import { parseBudget, parseModes, parseProbabilities } from '../src/paper/arguments.js';
+import { parseBudget, parseModes, parseProbabilities } from '../src/lab/paper/arguments.js';
 import { seed as parseSeed } from '../src/cli/flags.js';
-import { commandLine, executeTable } from '../src/paper/execute.js';
-import { sweepTable } from '../src/paper/sweep-table.js';
-import { writeReport } from '../src/report/index.js';
+import { commandLine, executeTable } from '../src/lab/paper/execute.js';
+import { sweepTable } from '../src/lab/paper/sweep-table.js';
+import { writeReport } from '../src/lab/report/index.js';
 
 interface Flags {
   out: string;

@@ -9,9 +9,9 @@ import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { runProgram } from '../src/cli/exit.js';
 import { positiveInt, wholeNumber } from '../src/cli/flags.js';
-import { median } from '../src/bench/stats.js';
-import { runWakeCase, WAKE_CASES, type WakeRun } from '../src/bench/wake-cost.js';
-import { machineInfo } from '../src/bench/machine.js';
+import { median } from '../src/lab/bench/stats.js';
+import { runWakeCase, WAKE_CASES, type WakeRun } from '../src/lab/bench/wake-cost.js';
+import { machineInfo } from '../src/lab/bench/machine.js';
 
 interface Flags {
   rounds: number;

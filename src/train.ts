@@ -20,7 +20,7 @@ import { readRunConfig } from './run/run-config.js';
 import { PIPELINE_LAG } from './loop/schedule.js';
 import { silentLogger, type Logger } from './log.js';
 import { versions } from './versions.js';
-import { writeReport } from './report/index.js';
+import { writeReport } from './lab/report/index.js';
 import { TraceRecorder, threadNames, ORCHESTRATOR_TID, stageTid } from './metrics/trace.js';
 import { TraceFile } from './metrics/trace-file.js';
 import type { StageHost } from './pipeline/stage-host.js';

@@ -31,7 +31,7 @@ import {
   type BenchResult,
   type LoadSample,
   type RunRecord,
-} from '../src/bench/index.js';
+} from '../src/lab/bench/index.js';
 import { ConfigError } from '../src/config/errors.js';
 import { Stage } from '../src/stage/stage.js';
 import { stageSpecs } from '../src/stage/stage-spec.js';

@@ -48,7 +48,7 @@ test('impossible stage counts are refused', () => {
 
 test('measured layer costs: one per layer, no synthesizer after the last layer, a grouping the config accepts', async () => {
   const { smallConfig } = await import('./helpers/fixtures.js');
-  const { measureLayerCosts } = await import('../src/bench/layer-costs.js');
+  const { measureLayerCosts } = await import('../src/lab/bench/layer-costs.js');
   const { validateConfig } = await import('../src/config/resolve.js');
   const config = smallConfig({ mode: 'cdni' });
   const costs = await measureLayerCosts(config, 3, 1);

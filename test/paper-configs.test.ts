@@ -9,8 +9,8 @@ import { stageSpecs } from '../src/stage/stage-spec.js';
 import { Synthesizer } from '../src/stage/synthesizer.js';
 import { stream } from '../src/stage/rng.js';
 import { BatchNorm } from '../src/model/batchnorm.js';
-import { budgetSchedule, withBudget } from '../src/paper/budget.js';
-import { parseBudget, parseLayers, parseModes, parseProbabilities } from '../src/paper/arguments.js';
+import { budgetSchedule, withBudget } from '../src/lab/paper/budget.js';
+import { parseBudget, parseLayers, parseModes, parseProbabilities } from '../src/lab/paper/arguments.js';
 
 const TRAIN = 55_000; // MNIST's training images less the 5,000 validation ones: 429 steps of 128 an epoch
 

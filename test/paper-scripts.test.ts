@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tableMarkdown, type Table } from '../src/paper/table.js';
+import { tableMarkdown, type Table } from '../src/lab/paper/table.js';
 import type { Summary } from '../src/run/summary.js';
 
 const reproduce = fileURLToPath(new URL('../scripts/reproduce-paper.js', import.meta.url));

@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { missingFile, testNeeding } from './helpers/needs.js';
-import { ReportError, readRun, writeReport } from '../src/report/index.js';
-import { errorByUpdateProbability } from '../src/report/update-probability.js';
-import { differingFields, runLabels } from '../src/report/differences.js';
-import { chartData } from '../src/report/chart-data.js';
-import { utilisation } from '../src/report/figures.js';
+import { ReportError, readRun, writeReport } from '../src/lab/report/index.js';
+import { errorByUpdateProbability } from '../src/lab/report/update-probability.js';
+import { differingFields, runLabels } from '../src/lab/report/differences.js';
+import { chartData } from '../src/lab/report/chart-data.js';
+import { utilisation } from '../src/lab/report/figures.js';
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const chromiumPath = '/usr/bin/chromium';

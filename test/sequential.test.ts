@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { effectiveWindow, train } from '../src/train.js';
-import { trainSequential, trainingOrder, SequentialStages } from '../src/bench/sequential.js';
+import { trainSequential, trainingOrder, SequentialStages } from '../src/lab/bench/sequential.js';
 import { stageSpecs } from '../src/stage/stage-spec.js';
 import { decodeStageState, type StageState } from '../src/stage/stage-state.js';
 import type { Manifest } from '../src/checkpoint/manifest.js';

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runFigures, scalingReport, type ScalingRun, type StageScalingReport } from '../src/bench/scaling-figures.js';
+import { runFigures, scalingReport, type ScalingRun, type StageScalingReport } from '../src/lab/bench/scaling-figures.js';
 import { withTempDir } from './helpers/temp-dir.js';
 
 const close = (actual: number, expected: number) => assert.ok(Math.abs(actual - expected) < 1e-9, `${actual} != ${expected}`);

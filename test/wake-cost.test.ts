@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runWakeCase, WAKE_CASES } from '../src/bench/wake-cost.js';
-import { quantile } from '../src/bench/stats.js';
+import { runWakeCase, WAKE_CASES } from '../src/lab/bench/wake-cost.js';
+import { quantile } from '../src/lab/bench/stats.js';
 import { withTempDir } from './helpers/temp-dir.js';
 
 const script = fileURLToPath(new URL('../scripts/wake-cost.js', import.meta.url));

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { presetNames, defaultPreset } from '../config/presets.js';
 import type { ConfigInput } from '../config/schema.js';
-import { runBench, benchTable } from '../bench/index.js';
+import { runBench, benchTable } from '../lab/bench/index.js';
 import { positiveInt, stageGroups, wholeNumber } from './flags.js';
 
 interface BenchFlags {

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { resolveConfig } from '../config/resolve.js';
 import { presetNames } from '../config/presets.js';
-import { measureLayerCosts } from '../bench/layer-costs.js';
+import { measureLayerCosts } from '../lab/bench/layer-costs.js';
 import { proposeGrouping } from '../pipeline/grouping.js';
 import { describeLayer } from '../train.js';
 import { layerOutputShapes } from '../config/layer-shapes.js';

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { writeReport } from '../report/index.js';
+import { writeReport } from '../lab/report/index.js';
 
 export function reportCommand(): Command {
   return new Command('report')

@@ -1,5 +1,5 @@
-import type { ConfigInput } from '../config/schema.js';
-import { stepsPerEpoch } from '../run/training-order.js';
+import type { ConfigInput } from '../../config/schema.js';
+import { stepsPerEpoch } from '../../run/training-order.js';
 
 /** The learning-rate schedule and length of a run of `steps` training steps. */
 export interface BudgetSchedule {

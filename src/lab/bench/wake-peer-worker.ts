@@ -1,10 +1,10 @@
 /**
- * One of the two threads of the wake-cost ping-pong (src/bench/wake-cost.ts): receives a buffer,
+ * One of the two threads of the wake-cost ping-pong (src/lab/bench/wake-cost.ts): receives a buffer,
  * spins `idleMs` (so its peer has been blocked that long), sends a new one and times the send;
  * reports its send times (ms) when its rounds are done.
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { WakePeerTask } from '../src/bench/wake-cost.js';
+import type { WakePeerTask } from './wake-cost.js';
 
 const task = workerData as WakePeerTask & { out: MessagePort; in: MessagePort };
 const times: number[] = [];

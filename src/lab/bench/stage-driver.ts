@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import { Stage, type StageLinks } from '../stage/stage.js';
-import { isLast, type StageSpec } from '../stage/stage-spec.js';
-import type { BackwardMessage, ForwardMessage } from '../stage/protocol.js';
-import { stream } from '../stage/rng.js';
-import { shapeSize } from '../model/index.js';
+import { Stage, type StageLinks } from '../../stage/stage.js';
+import { isLast, type StageSpec } from '../../stage/stage-spec.js';
+import type { BackwardMessage, ForwardMessage } from '../../stage/protocol.js';
+import { stream } from '../../stage/rng.js';
+import { shapeSize } from '../../model/index.js';
 
 /** Milliseconds of one driven step: DNI steps 1-4, then step 5 (or the true gradient) when the stage gets targets. */
 export interface DrivenStep {

@@ -1,5 +1,5 @@
-import type { Summary } from '../run/summary.js';
-import type { StageTimes } from '../stage/protocol.js';
+import type { Summary } from '../../run/summary.js';
+import type { StageTimes } from '../../stage/protocol.js';
 import { parallelismBound, sendShare, utilisation } from './bound.js';
 import type { LoadSample } from './load.js';
 import { median } from './stats.js';

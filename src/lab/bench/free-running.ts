@@ -5,9 +5,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import type { BackendName } from '../config/schema.js';
-import type { StageSpec } from '../stage/stage-spec.js';
-import { settledThreadCpu, type ThreadCpu } from '../runtime/thread-cpu.js';
+import type { BackendName } from '../../config/schema.js';
+import type { StageSpec } from '../../stage/stage-spec.js';
+import { settledThreadCpu, type ThreadCpu } from '../../runtime/thread-cpu.js';
 import { startLoadMeter } from './load.js';
 import { StageDriver } from './stage-driver.js';
 import type { FreeRunningRun, OneThreadRun, StageCpu } from './scaling-figures.js';
@@ -32,7 +32,7 @@ export interface FreeStageTask extends DriveOptions {
 /** From a stage worker: built and warmed up, or done with its timed steps. */
 export type FreeStageMessage = { kind: 'ready' } | { kind: 'done'; cpu: StageCpu; endNs: bigint };
 
-const workerFile = new URL('../../workers/free-stage.js', import.meta.url);
+const workerFile = new URL('./free-stage-worker.js', import.meta.url);
 
 /** This thread's CPU times, up to date (settledThreadCpu: it sleeps 1 ms first); fails off Linux. */
 export function cpuNow(): ThreadCpu {

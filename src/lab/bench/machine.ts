@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { versions } from '../versions.js';
+import { versions } from '../../versions.js';
 
 /** Where a bench ran: enough to compare figures across machines. */
 export interface MachineInfo {

@@ -1,5 +1,5 @@
-import type { Mode } from '../config/schema.js';
-import { fcnModes, mnistFcn } from '../config/mnist-fcn.js';
+import type { Mode } from '../../config/schema.js';
+import { fcnModes, mnistFcn } from '../../config/mnist-fcn.js';
 import { planCell, runsNote, type CellOverrides } from './plan.js';
 import { citableFigures } from './reported.js';
 import type { PlannedTable } from './run-table.js';

@@ -42,7 +42,7 @@ export interface WakeRun {
   p90Us: number;
 }
 
-const peerFile = new URL('../../workers/wake-peer.js', import.meta.url);
+const peerFile = new URL('./wake-peer-worker.js', import.meta.url);
 
 /** Runs one case: `rounds` messages each way, the first `warmup` of each thread's sends left out. */
 export async function runWakeCase(c: WakeCase, options: { rounds: number; warmup: number; floats: number }): Promise<WakeRun> {

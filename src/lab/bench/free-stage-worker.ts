@@ -1,12 +1,12 @@
 /**
- * A free-running stage worker of stage-scaling (src/bench/free-running.ts): builds its stage on its
+ * A free-running stage worker of stage-scaling (src/lab/bench/free-running.ts): builds its stage on its
  * own tfjs backend, warms up, says so, waits for the common start, runs its timed steps with no
  * messages to any other stage, and reports its thread's CPU time and when its last step ended.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { StageDriver } from '../src/bench/stage-driver.js';
-import { cpuBetween, cpuNow, type FreeStageMessage, type FreeStageTask } from '../src/bench/free-running.js';
-import { selectBackend } from '../src/runtime/backend.js';
+import { StageDriver } from './stage-driver.js';
+import { cpuBetween, cpuNow, type FreeStageMessage, type FreeStageTask } from './free-running.js';
+import { selectBackend } from '../../runtime/backend.js';
 
 const task = workerData as FreeStageTask;
 const post = (message: FreeStageMessage) => parentPort!.postMessage(message);

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { PROGRESS_EVERY, train } from '../train.js';
-import { loadDataset, type Mnist } from '../data/index.js';
-import { RunDir } from '../metrics/run-dir.js';
-import type { StageStats } from '../stage/protocol.js';
+import { PROGRESS_EVERY, train } from '../../train.js';
+import { loadDataset, type Mnist } from '../../data/index.js';
+import { RunDir } from '../../metrics/run-dir.js';
+import type { StageStats } from '../../stage/protocol.js';
 import { aggregate, runRecord, speedups, type RunFigures, type RunRecord, type StageFigures, type WarmupMark } from './analysis.js';
 import { benchConfig, scheduleAccepted, type BenchBase } from './configs.js';
 import { startLoadMeter, totalLoad } from './load.js';
@@ -11,8 +11,8 @@ import { machineInfo } from './machine.js';
 import { measureMatMulCeiling, useWasmBackend, type MatMulOptions } from './matmul-ceiling.js';
 import { defaultConfigNames, interleave, parseConfigName, type BenchConfigName, type PlannedRun } from './plan.js';
 import { trainSequential } from './sequential.js';
-import type { Config } from '../config/schema.js';
-import { ConfigError } from '../config/errors.js';
+import type { Config } from '../../config/schema.js';
+import { ConfigError } from '../../config/errors.js';
 import type { BenchResult } from './result.js';
 
 export interface BenchOptions extends BenchBase {

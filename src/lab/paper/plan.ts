@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
-import { mergeConfig, validateConfig } from '../config/resolve.js';
-import type { ConfigInput, Mode, Schedule } from '../config/schema.js';
+import { mergeConfig, validateConfig } from '../../config/resolve.js';
+import type { ConfigInput, Mode, Schedule } from '../../config/schema.js';
 import { budgetSchedule, withBudget } from './budget.js';
 import type { PlannedCell } from './run-table.js';
 

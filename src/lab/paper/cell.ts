@@ -1,11 +1,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
-import type { Config } from '../config/schema.js';
-import { checkpointDir, trainingConfig } from '../checkpoint/manifest.js';
-import type { Summary } from '../run/summary.js';
-import { readRunConfig } from '../run/run-config.js';
-import { resume, RunError, train, type TrainOptions } from '../train.js';
-import { PathError } from '../path-error.js';
+import type { Config } from '../../config/schema.js';
+import { checkpointDir, trainingConfig } from '../../checkpoint/manifest.js';
+import type { Summary } from '../../run/summary.js';
+import { readRunConfig } from '../../run/run-config.js';
+import { resume, RunError, train, type TrainOptions } from '../../train.js';
+import { PathError } from '../../path-error.js';
 
 /**
  * One cell of a table (a row and a mode): a run directory that is either new, already finished

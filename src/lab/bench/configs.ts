@@ -1,6 +1,6 @@
-import { resolveConfig } from '../config/resolve.js';
-import { ConfigError } from '../config/errors.js';
-import type { Config, ConfigInput } from '../config/schema.js';
+import { resolveConfig } from '../../config/resolve.js';
+import { ConfigError } from '../../config/errors.js';
+import type { Config, ConfigInput } from '../../config/schema.js';
 import type { BenchConfigName } from './plan.js';
 
 /** What every benchmarked configuration starts from: a preset, or a config object (tests use a small model). */

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { performance } from 'node:perf_hooks';
-import type { Config } from '../config/schema.js';
-import { stageSpecs } from '../stage/stage-spec.js';
-import type { LayerCosts } from '../pipeline/grouping.js';
-import { oneHot } from '../stage/loss.js';
-import { synthesizerOf } from '../stage/gradient/index.js';
-import { selectBackend } from '../runtime/backend.js';
+import type { Config } from '../../config/schema.js';
+import { stageSpecs } from '../../stage/stage-spec.js';
+import type { LayerCosts } from '../../pipeline/grouping.js';
+import { oneHot } from '../../stage/loss.js';
+import { synthesizerOf } from '../../stage/gradient/index.js';
+import { selectBackend } from '../../runtime/backend.js';
 import { StageDriver } from './stage-driver.js';
 import { median } from './stats.js';
 

@@ -1,9 +1,9 @@
 import { relative } from 'node:path';
-import { ConfigError } from '../config/errors.js';
-import { loadMnist, type Mnist } from '../data/index.js';
+import { ConfigError } from '../../config/errors.js';
+import { loadMnist, type Mnist } from '../../data/index.js';
 import { runTable, TableConflictError, type PlannedTable } from './run-table.js';
 import { scheduleText } from './table.js';
-import { signalExitCode } from '../run/signal-exit.js';
+import { signalExitCode } from '../../run/signal-exit.js';
 
 /** The command line that ran this script, as a user would type it again. */
 export function commandLine(argv: string[] = process.argv): string {

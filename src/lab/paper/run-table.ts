@@ -1,5 +1,5 @@
-import type { Config } from '../config/schema.js';
-import type { Mnist } from '../data/index.js';
+import type { Config } from '../../config/schema.js';
+import type { Mnist } from '../../data/index.js';
 import { CellConflictError, cellAsFound, inspectCell, runCell, type CellState } from './cell.js';
 import { testErrorPercent, writeTable, type Table, type TableCell } from './table.js';
 

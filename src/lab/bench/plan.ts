@@ -1,5 +1,5 @@
-import { ConfigError } from '../config/errors.js';
-import { modes, type Mode } from '../config/schema.js';
+import { ConfigError } from '../../config/errors.js';
+import { modes, type Mode } from '../../config/schema.js';
 
 export type BenchMode = Mode;
 

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import type { Mode } from '../config/schema.js';
+import type { Mode } from '../../config/schema.js';
 
 /** Splits "a,b,c" (spaces allowed) into its items; an empty item is an error naming the flag. */
 function items(value: string, flag: string, expected: string): string[] {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { writeFileAtomic } from '../atomic-write.js';
-import type { Mode } from '../config/schema.js';
+import { writeFileAtomic } from '../../atomic-write.js';
+import type { Mode } from '../../config/schema.js';
 import type { BudgetSchedule } from './budget.js';
 import type { CellOutcome } from './cell.js';
 

@@ -1,5 +1,5 @@
-import { BatchNorm, Dense, type Layer } from '../model/index.js';
-import { synthesizerOf, type GradientSource } from '../stage/gradient/index.js';
+import { BatchNorm, Dense, type Layer } from '../../model/index.js';
+import { synthesizerOf, type GradientSource } from '../../stage/gradient/index.js';
 
 /**
  * Multiply-add FLOPs (2 per multiply-add) of the matMuls of a stage for one batch of B rows.

@@ -1,7 +1,7 @@
 import type { RunData } from './read-run.js';
 import { runUtilisation, type StageUtilisation } from './figures.js';
 import { runLabels } from './differences.js';
-import { learningRateAt } from '../stage/learning-rate.js';
+import { learningRateAt } from '../../stage/learning-rate.js';
 import { errorByUpdateProbability, type ProbabilitySeries } from './update-probability.js';
 
 /** One colour per run (Tableau 10), then evenly spread hues. */

@@ -7,22 +7,22 @@
  * workers already overlaps stage s's update with stage s+1's forward pass.
  */
 import { performance } from 'node:perf_hooks';
-import type { Config } from '../config/schema.js';
-import { ConfigError } from '../config/errors.js';
-import type { Batch, Dataset, Split } from '../data/index.js';
-import { RunDir } from '../metrics/run-dir.js';
-import { Stage } from '../stage/stage.js';
-import { Inbox } from '../loop/inbox.js';
-import { nextAction, type Action } from '../loop/schedule.js';
-import { stageSpecs, type StageSpec } from '../stage/stage-spec.js';
-import type { ReportMessage } from '../stage/protocol.js';
-import { selectBackend } from '../runtime/backend.js';
-import { effectiveWindow, runData } from '../train.js';
-import { epochOrder, trainingSteps } from '../run/training-order.js';
-import type { StageState } from '../stage/stage-state.js';
+import type { Config } from '../../config/schema.js';
+import { ConfigError } from '../../config/errors.js';
+import type { Batch, Dataset, Split } from '../../data/index.js';
+import { RunDir } from '../../metrics/run-dir.js';
+import { Stage } from '../../stage/stage.js';
+import { Inbox } from '../../loop/inbox.js';
+import { nextAction, type Action } from '../../loop/schedule.js';
+import { stageSpecs, type StageSpec } from '../../stage/stage-spec.js';
+import type { ReportMessage } from '../../stage/protocol.js';
+import { selectBackend } from '../../runtime/backend.js';
+import { effectiveWindow, runData } from '../../train.js';
+import { epochOrder, trainingSteps } from '../../run/training-order.js';
+import type { StageState } from '../../stage/stage-state.js';
 import type { RunFigures, StageFigures } from './analysis.js';
 import { SEQUENTIAL } from './plan.js';
-import { doneCredit, doneLoss } from '../pipeline/done.js';
+import { doneCredit, doneLoss } from '../../pipeline/done.js';
 
 /**
  * The training batches `train` feeds for a fresh run of `config`, in its order: epoch e shuffled
