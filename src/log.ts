@@ -14,3 +14,9 @@ export function createLogger(options: { level?: string; pretty?: boolean } = {})
 
 /** A logger that drops everything (the library's default). */
 export const silentLogger: Logger = pino({ level: 'silent' });
+
+/** `x` to `decimals` places, for figures in log lines. */
+export function rounded(x: number, decimals: number): number {
+  const scale = 10 ** decimals;
+  return Math.round(x * scale) / scale;
+}

@@ -18,7 +18,7 @@ import type { AccuracyReached, StageSummary, Summary } from './run/summary.js';
 import { commitCheckpoint, configHash, readCheckpoint, stageFiles, type RunProgress } from './checkpoint/manifest.js';
 import { readRunConfig } from './run/run-config.js';
 import { PIPELINE_LAG } from './loop/schedule.js';
-import { silentLogger, type Logger } from './log.js';
+import { rounded, silentLogger, type Logger } from './log.js';
 import { versions } from './versions.js';
 import { writeReport } from './lab/report/index.js';
 import { TraceRecorder, threadNames, ORCHESTRATOR_TID, stageTid } from './metrics/trace.js';
@@ -409,7 +409,7 @@ class Run {
     this.dir.metric({ type: 'epoch', ...record });
     this.options.onEpoch?.(record);
     this.log.info(
-      { epoch: p.epoch, step: p.step, trainLoss: round(record.trainLoss), valAccuracy: round(val.accuracy), testAccuracy: round(test.accuracy), samplesPerSecond: Math.round(record.samplesPerSecond) },
+      { epoch: p.epoch, step: p.step, trainLoss: rounded(record.trainLoss, 4), valAccuracy: rounded(val.accuracy, 4), testAccuracy: rounded(test.accuracy, 4), samplesPerSecond: Math.round(record.samplesPerSecond) },
       `epoch ${p.epoch}/${this.lastEpoch}`,
     );
   }
@@ -430,7 +430,7 @@ class Run {
     const elapsedSeconds = (t1 - this.started) / 1000;
     recordMilestones(this.reached, test.accuracy, { epoch: p.epoch, step: p.step, elapsedSeconds });
     this.dir.metric({ type: 'eval', epoch: p.epoch, step: p.step, testLoss: test.loss, testAccuracy: test.accuracy, elapsedSeconds });
-    this.log.info({ epoch: p.epoch, step: p.step, testAccuracy: round(test.accuracy) }, `step ${p.step}: test accuracy ${round(test.accuracy)}`);
+    this.log.info({ epoch: p.epoch, step: p.step, testAccuracy: rounded(test.accuracy, 4) }, `step ${p.step}: test accuracy ${rounded(test.accuracy, 4)}`);
   }
 
   /** Drains, has every stage write its file, then commits the manifest. */
@@ -618,6 +618,3 @@ export function describeLayer(config: Config, shapes: number[][], index: number)
   return `${index}: ${layer.type} ${formatShape(shapes[index])}->${formatShape(shapes[index + 1])} ${extras}`.trimEnd();
 }
 
-function round(x: number): number {
-  return Math.round(x * 10000) / 10000;
-}

@@ -83,7 +83,6 @@ export class Pipeline {
   readonly traceDropped: number[] = [];
   private readonly waiters: Waiter[] = [];
   private failure: Error | null = null;
-  private readonly fatal = new Map<number, string>();
   private readonly ready = new Set<number>();
   /** Rewire messages sent to neighbours of a restarted stage and not yet acknowledged. */
   private rewiresPending = 0;
@@ -293,9 +292,8 @@ export class Pipeline {
   private stageFailed(spec: StageSpec, error: StageError): void {
     if (this.destroyed || this.failure) return;
     const s = spec.index;
-    const fatal = this.fatal.get(s);
     const decision: RestartDecision =
-      fatal || !error.retryable || this.stopping || !this.started ? { restart: false } : (this.events.onStageFailure?.(s, error) ?? { restart: false });
+      !error.retryable || this.stopping || !this.started ? { restart: false } : (this.events.onStageFailure?.(s, error) ?? { restart: false });
     if (!decision.restart) return this.fail(error);
     this.restart(spec, decision.restore, error);
   }
@@ -443,9 +441,6 @@ export class Pipeline {
         break;
       case 'rewired':
         this.rewiresPending -= 1;
-        break;
-      case 'fatal':
-        this.fatal.set(message.stage, message.message);
         break;
       case 'log':
         this.events.onLog?.(message);

@@ -1,8 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ops } from '../runtime/ops.js';
 
-const WHAT = 'non-finite value (NaN or Inf)';
-
 /** A NaN or Inf, caught at the stage where it first appeared. A restart would only repeat it. */
 export class NonFiniteError extends Error {
   constructor(
@@ -10,17 +8,9 @@ export class NonFiniteError extends Error {
     readonly step: number,
     readonly what: string,
   ) {
-    super(`${WHAT} in stage ${stage}'s ${what} at step ${step}`);
+    super(`non-finite value (NaN or Inf) in stage ${stage}'s ${what} at step ${step}`);
     this.name = 'NonFiniteError';
   }
-}
-
-/**
- * Whether an error message (as it crossed a thread or process boundary, where only the text
- * survives) comes from a NonFiniteError.
- */
-export function isNonFiniteMessage(message: string): boolean {
-  return message.includes(WHAT);
 }
 
 export { firstNonFinite } from '../runtime/portable-ops.js';

@@ -141,6 +141,17 @@ export interface StageStats extends StageTimes {
   inputModelLoss?: number | null;
 }
 
+/**
+ * A stage's failure as it reaches the orchestrator, the same over every transport (the thread's
+ * task result, the `failed` message over NATS).
+ */
+export interface StageFailure {
+  message: string;
+  stack?: string;
+  /** False when a restart would only repeat it (a NaN or Inf): the run stops. */
+  retryable: boolean;
+}
+
 /** stage -> orchestrator */
 export type ReportMessage =
   | { kind: 'ready'; stage: number; backend: string; adapter: AdapterInfo | null; skipped: { candidate: string; reason: string }[]; restoredStep: number | null }
@@ -148,8 +159,6 @@ export type ReportMessage =
   | { kind: 'checkpointed'; stage: number; step: number; file: string; bytes: number; state?: Uint8Array }
   /** The stage now sends and listens on the link ends of a `rewire` message. */
   | { kind: 'rewired'; stage: number }
-  /** A failure that a restart would repeat (a non-finite value): stop the run. */
-  | { kind: 'fatal'; stage: number; message: string }
   | { kind: 'log'; stage: number; level: 'info' | 'warn' | 'debug'; msg: string; data?: Record<string, unknown> }
   /** The stage has finished all its work for a training step; the last stage adds the batch loss. */
   | {

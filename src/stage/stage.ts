@@ -291,10 +291,11 @@ export class Stage {
     const needInput = this.spec.index > 0;
     const { dx, grads } = tidy(() => this.net.backward(trace, dy, needInput));
     tf.dispose(trace);
-    const gradient = dx ? (dx.dataSync() as Float32Array) : null;
+    // δ[s-1]_t = dL/dh[s-1]_t through f_s: the target of stage s-1
+    const target = dx ? (dx.dataSync() as Float32Array) : null;
     const finite =
       this.finiteOr(allFinite(grads), 'parameter gradients', step) &&
-      (!gradient || this.finiteOr(finiteData(dx!, gradient), 'input gradient', step));
+      (!target || this.finiteOr(finiteData(dx!, target), 'input gradient', step));
     tf.dispose(dx ?? []);
     if (!finite) {
       tf.dispose(grads);
@@ -303,7 +304,7 @@ export class Stage {
       this.drop(step, [], null, targetComing ? 'target-coming' : 'here');
       return false;
     }
-    if (gradient) this.links.backward({ kind: 'backward', step, gradient, synthetic: this.source.synthetic, ...(done && { done: [done] }) });
+    if (target) this.links.backward({ kind: 'backward', step, gradient: target, synthetic: this.source.synthetic, ...(done && { done: [done] }) });
     if (update) this.optimizer.step(grads);
     tf.dispose(grads);
     if (update) this.own.updates += 1;

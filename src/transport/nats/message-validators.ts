@@ -67,10 +67,3 @@ export function dataMessageValidator(limits: DataMessageLimits = {}): (value: un
 
 /** Accepts a well-formed ForwardMessage or BackwardMessage (default limits). */
 export const validateDataMessage: (value: unknown) => asserts value is DataMessage = dataMessageValidator();
-
-/** Accepts `{ kind: 'stats' | 'weights' | 'stop' }` and nothing else. */
-export function validateControlMessage(value: unknown): asserts value is ControlMessage {
-  const m = record(value);
-  if (m.kind !== 'stats' && m.kind !== 'weights' && m.kind !== 'stop') fail(`unknown control message kind ${JSON.stringify(String(m.kind).slice(0, 40))}`);
-  if (Object.keys(m).length !== 1) fail('control messages have only a kind');
-}

@@ -11,7 +11,7 @@
  * end `stopped` (its final statistics) or `failed`. The orchestrator sends control messages and a
  * `ping` every second; `leave` tells an instance to exit (the run is over, or it was replaced).
  */
-import type { ControlMessage, ReportMessage, StageStats } from '../../stage/protocol.js';
+import type { ControlMessage, ReportMessage, StageFailure, StageStats } from '../../stage/protocol.js';
 import type { StageSpec } from '../../stage/stage-spec.js';
 import { modes } from '../../config/schema.js';
 import { validateRelayedDones } from './message-validators.js';
@@ -56,7 +56,7 @@ export type StageWire =
   | { kind: 'reconnected'; stage: number; instance: string; downMs: number }
   | { kind: 'report'; stage: number; instance: string; report: ReportMessage }
   | { kind: 'stopped'; stage: number; instance: string; stats: StageStats }
-  | { kind: 'failed'; stage: number; instance: string; message: string; stack?: string };
+  | ({ kind: 'failed'; stage: number; instance: string } & StageFailure);
 
 
 
@@ -203,10 +203,6 @@ function validateReport(value: unknown, stage: number): void {
       return;
     case 'rewired':
       return stageField(m, stage);
-    case 'fatal':
-      stageField(m, stage);
-      text(m.message, 'message');
-      return;
     case 'log':
       stageField(m, stage);
       if (!['info', 'warn', 'debug'].includes(m.level as string)) fail('level must be info, warn or debug');
@@ -277,9 +273,10 @@ export function stageWireValidator(stage: number): (value: unknown) => asserts v
         only(m, ['kind', 'stage', 'instance', 'stats']);
         return validateStats(m.stats, stage);
       case 'failed':
-        only(m, ['kind', 'stage', 'instance', 'message', 'stack']);
+        only(m, ['kind', 'stage', 'instance', 'message', 'stack', 'retryable']);
         text(m.message, 'message');
         if (m.stack !== undefined) text(m.stack, 'stack');
+        if (typeof m.retryable !== 'boolean') fail('retryable must be a boolean');
         return;
       default:
         fail(`unknown stage message kind ${JSON.stringify(String(m.kind).slice(0, 40))}`);

@@ -15,12 +15,12 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { ControlMessage, ForwardMessage, ReportMessage, StageStats } from '../../stage/protocol.js';
+import type { ControlMessage, ForwardMessage, ReportMessage, StageFailure, StageStats } from '../../stage/protocol.js';
 import type { StageSpec } from '../../stage/stage-spec.js';
 import { StageError } from '../../pipeline/stage-error.js';
 import type { HostDescription, StageHost, StageHostEvents } from '../../pipeline/stage-host.js';
 import { writeFileAtomic } from '../../atomic-write.js';
-import { silentLogger, type Logger } from '../../log.js';
+import { rounded, silentLogger, type Logger } from '../../log.js';
 import { NatsChannel, subject } from './nats-channel.js';
 import { connectNats, credentialsFromEnv, redactUrl, tlsFromEnv, type NatsCredentials } from './nats-connect.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
@@ -229,7 +229,7 @@ export class NatsStageHost implements StageHost {
       disconnected: () =>
         this.log.warn({ server: redactUrl(this.url) }, `lost the NATS server; reconnecting (for up to ${(this.reconnectTimeoutMs / 1000).toFixed(0)} s)`),
       reconnected: (downMs) => {
-        this.log.warn({ server: redactUrl(this.url), downSeconds: round(downMs / 1000) }, 'reconnected to the NATS server; waiting to hear from every stage');
+        this.log.warn({ server: redactUrl(this.url), downSeconds: rounded(downMs / 1000, 3) }, 'reconnected to the NATS server; waiting to hear from every stage');
         const now = performance.now();
         this.recovering = { since: now, downMs };
         // the stages get their full liveness timeout from now
@@ -375,11 +375,8 @@ export class NatsStageHost implements StageHost {
         slot.state = 'stopped';
         slot.result.resolve(m.stats);
         return;
-      case 'failed': {
-        const error = new Error(m.message);
-        if (m.stack) error.stack = m.stack;
-        return this.failed(slot, error);
-      }
+      case 'failed':
+        return this.failed(slot, m);
     }
   }
 
@@ -442,7 +439,7 @@ export class NatsStageHost implements StageHost {
   }
 
   /** The current process of a stage failed: it is ended and the pipeline decides. */
-  private failed(slot: Slot, cause: Error): void {
+  private failed(slot: Slot, cause: Pick<StageFailure, 'message' | 'stack'> & { retryable?: boolean }): void {
     if (this.destroyed || slot.state === 'stopped' || slot.state === 'failed') return;
     slot.state = 'failed';
     if (slot.child?.alive()) slot.child.kill('SIGKILL');
@@ -505,7 +502,7 @@ export class NatsStageHost implements StageHost {
   }
 
   private stageReconnected(slot: Slot, downMs: number): void {
-    this.log.warn({ stage: slot.stage, downSeconds: round(downMs / 1000) }, `stage ${slot.stage} reconnected to the NATS server`);
+    this.log.warn({ stage: slot.stage, downSeconds: rounded(downMs / 1000, 3) }, `stage ${slot.stage} reconnected to the NATS server`);
     // the same outage as one this host saw (or another stage reported) just now: counted once
     if (this.recovering !== null || (this.connection?.downFor() ?? 0) > 0) return;
     if (performance.now() - this.lastInterruption < this.livenessTimeoutMs + downMs) return;
@@ -568,6 +565,3 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-function round(x: number): number {
-  return Math.round(x * 1000) / 1000;
-}

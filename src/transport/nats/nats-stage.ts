@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { serveStage } from '../../loop/serve-stage.js';
-import { NonFiniteError } from '../../stage/stage.js';
+import { failureOf } from '../../loop/stage-failure.js';
 import type { ControlMessage, ReportMessage, StageStats } from '../../stage/protocol.js';
 import type { Channel } from '../../loop/channel.js';
 import { NatsChannel, subject } from './nats-channel.js';
@@ -274,10 +274,9 @@ class StageProcess {
   private failed(error: unknown): void {
     if (this.finished) return;
     const { stage, instance } = this;
-    const err = error as Error;
-    if (err instanceof NonFiniteError) this.report({ kind: 'fatal', stage, message: err.message });
-    this.send({ kind: 'failed', stage, instance, message: `stage ${stage}: ${err?.message ?? String(error)}`, stack: `stage ${stage}: ${err?.stack ?? String(error)}` });
-    this.finish(1, `stage ${stage} failed: ${err?.message ?? String(error)}`);
+    const failure = failureOf(error);
+    this.send({ kind: 'failed', stage, instance, ...failure });
+    this.finish(1, `stage ${stage} failed: ${failure.message}`);
   }
 
   private finish(code: number, reason: string): void {

@@ -6,6 +6,7 @@ import type { StageSpec } from '../../stage/stage-spec.js';
 import { StageError } from '../../pipeline/stage-error.js';
 import type { StageHost, StageHostEvents } from '../../pipeline/stage-host.js';
 import type { PortEnds, StagePorts, StageTask } from './port-links.js';
+import type { StageTaskResult } from './stage-worker.js';
 
 const workerFile = new URL('./stage-worker.js', import.meta.url);
 
@@ -134,10 +135,20 @@ export class ThreadStageHost implements StageHost {
     this.controls[s] = channel;
     const task: StageTask = { spec, ports };
     const transferList = Object.values(ports).filter(Boolean) as MessagePort[];
-    const promise = this.pool!.run(task, { transferList }) as Promise<StageStats>;
+    const result = this.pool!.run(task, { transferList }) as Promise<StageTaskResult>;
+    // a stage that threw says so in its result; a rejection means its thread died (e.g. it exited)
+    const promise = result.then(
+      (r) => {
+        if ('failure' in r) throw new StageError(s, r.failure);
+        return r.stats;
+      },
+      (error: Error) => {
+        throw new StageError(s, error);
+      },
+    );
     this.tasks[s] = promise;
-    promise.catch((error) => {
-      if (this.tasks[s] === promise) this.events.failed(s, new StageError(s, error));
+    promise.catch((error: StageError) => {
+      if (this.tasks[s] === promise) this.events.failed(s, error);
     });
   }
 }
