@@ -37,5 +37,5 @@ test('the published package holds every file its entry points and CLI load at ru
   visit(pkg.main);
   visit(pkg.bin.synthgrad);
   assert.deepEqual(missing, [], 'files loaded at run time but not published');
-  assert.ok(seen.has('dist/workers/stage.js') && seen.has('dist/src/runtime/kernels.wasm'), 'the walk reaches the stage worker and the wasm kernels');
+  assert.ok(seen.has('dist/src/transport/threads/stage-worker.js') && seen.has('dist/src/runtime/kernels.wasm'), 'the walk reaches the stage worker and the wasm kernels');
 });
