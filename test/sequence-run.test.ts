@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { resolveSequenceConfig, type SequenceConfig } from '../src/sequence/config.js';
 import { resumeSequence, runSequence } from '../src/sequence/run.js';
 import { ConfigError } from '../src/config/errors.js';
-import { readRun, ReportError } from '../src/report/read-run.js';
+import { readRun, ReportError } from '../src/lab/report/read-run.js';
 import { withTempDir } from './helpers/temp-dir.js';
 
 /** metrics.jsonl without its wall-clock fields. */
