@@ -1,41 +1,9 @@
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { Pipeline } from '../src/pipeline/pipeline.js';
-import { ThreadStageHost } from '../src/transport/threads/thread-host.js';
-import { stageSpecs } from '../src/stage/stage-spec.js';
-import { referenceBackprop, maxDifference } from './helpers/reference.js';
-import { smallConfig, smallCnnConfig, trainingBatches, copyBatch } from './helpers/fixtures.js';
-import type { Config } from '../src/config/schema.js';
-import type { Batch } from '../src/data/index.js';
-
-/** The stages' weights after backprop (update-locked, one batch in flight) on `batches`. */
-async function pipelinedBackprop(config: Config, batches: Batch[]): Promise<Float32Array[][]> {
-  const pipeline = await Pipeline.start(stageSpecs(config, 1), {}, new ThreadStageHost());
-  try {
-    for (const [step, batch] of batches.entries()) {
-      await pipeline.credit(1);
-      pipeline.feed(copyBatch(batch), step);
-    }
-    await pipeline.drain();
-    return await pipeline.weights();
-  } finally {
-    await pipeline.stop();
-  }
-}
-
-/** Backprop in the stage workers ends with the reference's weights, and training moved them. */
-async function assertTransparent(config: Config, batches: Batch[]): Promise<void> {
-  const expected = referenceBackprop(config, batches);
-  const actual = await pipelinedBackprop(config, batches);
-  assert.equal(actual.length, 3);
-  const diff = maxDifference(actual, expected);
-  assert.ok(diff < 1e-5, `largest weight difference ${diff}`);
-  // the comparison is not between two untouched initialisations
-  assert.ok(maxDifference(actual, referenceBackprop(config, [])) > 1e-3);
-}
+import { assertTransparent } from './helpers/transparency.js';
+import { smallConfig, smallCnnConfig, trainingBatches } from './helpers/fixtures.js';
 
 test('backprop through the stage workers equals single-process tfjs backprop', async () => {
   await tf.setBackend('wasm');
