@@ -76,20 +76,20 @@ async function profile(flags: Flags): Promise<void> {
   const stepMs: number[] = [];
   const ceilingMs: number[] = [];
   let profiling = false;
-  const oneStep = (timed: boolean) => {
-    const { forwardMs, targetMs } = driver.step();
+  const oneStep = async (timed: boolean) => {
+    const { forwardMs, targetMs } = await driver.step();
     if (timed) {
       time.forward += forwardMs;
       time.target += targetMs;
       stepMs.push(forwardMs + targetMs);
-      if (!profiling) ceilingMs.push(timer.once());
+      if (!profiling) ceilingMs.push(await timer.once());
     }
   };
 
   try {
-    for (let i = 0; i < flags.warmup; i++) oneStep(false);
+    for (let i = 0; i < flags.warmup; i++) await oneStep(false);
     const before = { ...stage.counters };
-    for (let i = 0; i < 5; i++) timer.once();
+    for (let i = 0; i < 5; i++) await timer.once();
     let session: Session | null = null;
     profiling = !!flags.cpuprofile;
     if (flags.cpuprofile) {
@@ -99,7 +99,7 @@ async function profile(flags: Flags): Promise<void> {
       await session.post('Profiler.start');
     }
     const start = performance.now();
-    for (let i = 0; i < flags.steps; i++) oneStep(true);
+    for (let i = 0; i < flags.steps; i++) await oneStep(true);
     const wallMs = performance.now() - start - (ceilingMs.length ? ceilingMs.reduce((a, b) => a + b) : 0);
     if (session) {
       const { profile } = await session.post('Profiler.stop');
@@ -115,7 +115,7 @@ async function profile(flags: Flags): Promise<void> {
       { lockedBackprop: spec.mode === 'backprop' && takesTargets, hasSynthesizer: synthesizerOf(stage.source) !== null },
     );
     // under the profiler the ceiling is measured after the steps instead
-    while (ceilingMs.length < 20) ceilingMs.push(timer.once());
+    while (ceilingMs.length < 20) ceilingMs.push(await timer.once());
     const ceiling = await ceilingOf(timer, ceilingMs, 5);
     const medianStepMs = median(stepMs);
     report({ flags, config: { preset: config.preset ?? flags.preset, mode: config.mode }, stage, f, B, backend: backend.name, ceiling, wallMs, medianStepMs, time, flops, updates, synthUpdates, takesTargets, sent });

@@ -40,7 +40,7 @@ async function stageScaling(flags: Flags): Promise<void> {
   const runs: ScalingRun[] = [];
   for (let r = 1; r <= flags.repetitions; r++) {
     process.stderr.write(`stage-scaling: repetition ${r}/${flags.repetitions}: one thread...`);
-    const oneThread = runOneThread(specs, drive);
+    const oneThread = await runOneThread(specs, drive);
     process.stderr.write(' threads...');
     const threads = await runFreeRunning(specs, config.backend, drive);
     process.stderr.write(' done\n');

@@ -537,6 +537,7 @@ class Run {
   /** Each stage's figures: from its final statistics, else from the last ones taken (a failed run). */
   private perStage(final: StageStats[]): StageSummary[] {
     const { config, pipeline } = this;
+    const steps = this.p.step;
     const groups = stageGrouping(config);
     const shapes = [config.model.inputShape, ...layerOutputShapes(config.model.inputShape, config.model.layers)];
     return groups.map((layers, i) => {
@@ -550,6 +551,7 @@ class Run {
         sendSeconds: s?.sendSeconds ?? 0,
         ...(s?.sends !== undefined && { sends: s.sends, sendMedianMs: s.sendMedianMs ?? null }),
         ...(s?.receives !== undefined && { receiveSeconds: s.receiveSeconds ?? 0, receives: s.receives, receiveMedianMs: s.receiveMedianMs ?? null }),
+        ...(s?.readSeconds !== undefined && { readSeconds: s.readSeconds, reads: s.reads ?? 0, readMsPerStep: steps > 0 ? (s.readSeconds * 1000) / steps : null }),
         ...(s?.cpuSeconds !== undefined && { cpuSeconds: s.cpuSeconds, runQueueSeconds: s.runQueueSeconds }),
         updates: s?.updates ?? 0,
         skippedUpdates: s?.skippedUpdates ?? 0,

@@ -60,15 +60,15 @@ describe('Adam (cpu)', () => {
     await tf.setBackend('cpu');
   });
 
-  it('matches tf.train.adam over 5 steps (defaults)', () => {
+  it('matches tf.train.adam over 5 steps (defaults)', async () => {
     compareWithTfAdam('a', { learningRate: 0.01 });
   });
 
-  it('matches tf.train.adam with other betas and a large epsilon', () => {
+  it('matches tf.train.adam with other betas and a large epsilon', async () => {
     compareWithTfAdam('b', { learningRate: 0.1, beta1: 0.8, beta2: 0.99, epsilon: 1e-2 });
   });
 
-  it('getState/setState continue identically; dispose frees the moments', () => {
+  it('getState/setState continue identically; dispose frees the moments', async () => {
     const rng = seedrandom('state');
     const init = SHAPES.map((s) => randArray(s.reduce((a, b) => a * b, 1), rng));
     const grads = [0, 1, 2, 3].map(() => SHAPES.map((s) => tf.tensor(randArray(s.reduce((a, b) => a * b, 1), rng), s)));
@@ -80,7 +80,7 @@ describe('Adam (cpu)', () => {
     const count = tf.memory().numTensors;
     const b = new Adam(pb, { learningRate: 0.05 });
     assert.equal(tf.memory().numTensors, count + 2 * SHAPES.length);
-    b.setState(a.getState());
+    b.setState((await a.getState()));
     assert.equal(b.iterations, 2);
     for (const g of grads.slice(2)) {
       a.step(g);
@@ -94,7 +94,7 @@ describe('Adam (cpu)', () => {
     tf.dispose([...pa, ...pb, ...grads.flat()]);
   });
 
-  it('learningRate can be changed between steps', () => {
+  it('learningRate can be changed between steps', async () => {
     const p = tf.variable(tf.tensor1d([1, 2]));
     const adam = new Adam([p], { learningRate: 0.5 });
     const g = tf.tensor1d([1, -1]);
@@ -156,7 +156,7 @@ describe('Adam (wasm)', () => {
         adam.step(grads);
         tf.dispose(grads);
       }
-      const out = [...params.map((p) => p.dataSync().slice()), ...adam.getState()];
+      const out = [...params.map((p) => p.dataSync().slice()), ...(await adam.getState())];
       adam.dispose();
       tf.dispose(params);
       return out;

@@ -21,7 +21,7 @@ function convSynthesizer(conditioned: boolean): Synthesizer {
 }
 
 /** Final loss of `steps` synthesizer steps on a target that depends only on each example's label. */
-function fit(synth: Synthesizer, steps: number): { first: number; last: number; zeroAtStart: number } {
+async function fit(synth: Synthesizer, steps: number): Promise<{ first: number; last: number; zeroAtStart: number }> {
   const rng = stream('t', 'conv-synth-data');
   const labels = Array.from({ length: B }, (_, i) => i % K);
   const perClass = Array.from({ length: K * C }, () => rng() - 0.5);
@@ -32,7 +32,8 @@ function fit(synth: Synthesizer, steps: number): { first: number; last: number; 
   try {
     const zero = synth.predict(h, oneHot);
     const zeroAtStart = tf.max(tf.abs(zero)).dataSync()[0];
-    const losses = Array.from({ length: steps }, () => synth.train(h, oneHot, target, zero).loss);
+    const losses: number[] = [];
+    for (let i = 0; i < steps; i++) losses.push((await synth.train(h, oneHot, target, zero)).loss);
     zero.dispose();
     return { first: losses[0], last: losses[steps - 1], zeroAtStart };
   } finally {
@@ -47,11 +48,11 @@ test('a convolutional synthesizer starts at zero, predicts h-shaped gradients, a
   const layers = synth.net.layers;
   assert.ok(layers[0] instanceof Conv2D);
   assert.deepEqual([layers[0].inputShape, layers[layers.length - 1].outputShape], [[H, W, C + K], [H, W, C]]);
-  const conditioned = fit(synth, 80);
+  const conditioned = await fit(synth, 80);
   assert.equal(conditioned.zeroAtStart, 0);
   assert.ok(conditioned.last < 0.2 * conditioned.first, `loss went from ${conditioned.first} to ${conditioned.last}`);
   // without the label the target (random h, label-dependent g) cannot be fitted nearly as well
-  const blind = fit(convSynthesizer(false), 80);
+  const blind = await fit(convSynthesizer(false), 80);
   assert.ok(blind.last > 2 * conditioned.last, `unconditioned ${blind.last} vs conditioned ${conditioned.last}`);
 });
 

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+import { weightsNow } from './helpers/weights-now.js';
 import {
   AvgPool2D,
   BatchNorm,
@@ -319,7 +320,7 @@ function buildNet(): Sequential {
   const net = new Sequential(layers);
   // random gamma, beta and biases (the same on every backend)
   const rng = seedrandom('net/params');
-  const w = net.getWeights();
+  const w = weightsNow(net);
   w[1] = randArray(w[1].length, rng, 0.5, 1); // gamma
   w[2] = randArray(w[2].length, rng, 0.5); // beta
   w[4] = randArray(w[4].length, rng, 0.5); // conv 2 bias
@@ -395,7 +396,7 @@ function checkNet(ref: ReturnType<typeof netReference>): void {
   for (let round = 0; round < 2; round++) {
     if (round === 1) {
       // back to the initial running statistics (mean 0, variance 1): the same results again
-      const w = net.getWeights();
+      const w = weightsNow(net);
       w[nParams] = new Float32Array(w[nParams].length);
       w[nParams + 1] = new Float32Array(w[nParams + 1].length).fill(1);
       net.setWeights(w);

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+import { weightsNow } from './helpers/weights-now.js';
 import {
   BatchNorm,
   Dense,
@@ -155,12 +156,12 @@ function checkSequential(rng: () => number): void {
   assert.equal(net.params.length, 5); // W1, gamma, beta, W2, b2
   assert.equal(net.state.length, 2);
   // random gamma, beta, b2 through setWeights
-  const w = net.getWeights();
+  const w = weightsNow(net);
   w[1] = Float32Array.from(randArray(hidden, rng), (v) => 1 + v * 0.5);
   w[2] = randArray(hidden, rng, 0.5);
   w[4] = randArray(outU, rng, 0.5);
   net.setWeights(w);
-  net.getWeights().forEach((v, i) => assert.deepEqual(v, w[i], `setWeights/getWeights roundtrip ${i}`));
+  weightsNow(net).forEach((v, i) => assert.deepEqual(v, w[i], `setWeights/getWeights roundtrip ${i}`));
 
   const x = randMatrix(rows, inU, rng);
   const dy = randMatrix(rows, outU, rng);

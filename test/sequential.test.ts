@@ -96,8 +96,8 @@ test('cDNI with stochastic updates, across an epoch boundary: sequential in one 
   [batches[2], batches[3]] = [batches[3], batches[2]];
   const stages = new SequentialStages(stageSpecs(config, effectiveWindow(config)));
   try {
-    batches.forEach((batch, step) => stages.step(batch, step));
-    assert.notEqual(firstDifference(stages.states(8), lockstep), null);
+    for (const [step, batch] of batches.entries()) await stages.step(batch, step);
+    assert.notEqual(firstDifference(await stages.states(8), lockstep), null);
   } finally {
     stages.dispose();
   }

@@ -25,14 +25,14 @@ function forwardOf(step: number, rows: number, units: number, rng: () => number)
 }
 
 for (const mode of ['dni', 'cdni'] as const) {
-  test(`${mode}: a zero-initialised synthesizer makes the first update of its stage zero`, () => {
+  test(`${mode}: a zero-initialised synthesizer makes the first update of its stage zero`, async () => {
     const spec = stageSpecs(smallConfig({ mode }), 1)[1];
     const { sent, links } = recordingLinks();
     const stage = new Stage(spec, links);
     try {
-      const before = stage.net.getWeights();
-      stage.forward(forwardOf(0, 16, spec.inputUnits, stream('t', 'x')));
-      const after = stage.net.getWeights();
+      const before = (await stage.net.getWeights());
+      await stage.forward(forwardOf(0, 16, spec.inputUnits, stream('t', 'x')));
+      const after = (await stage.net.getWeights());
       // the kernel and BatchNorm scale/shift are untouched; only BatchNorm's running statistics moved
       for (let i = 0; i < stage.net.params.length; i++) assert.deepEqual(after[i], before[i], `parameter ${i} changed`);
       assert.equal(stage.counters.updates, 1);
@@ -46,23 +46,23 @@ for (const mode of ['dni', 'cdni'] as const) {
   });
 }
 
-test('dni: once its synthesizer has learned, the stage updates and the target trains the synthesizer', () => {
+test('dni: once its synthesizer has learned, the stage updates and the target trains the synthesizer', async () => {
   const spec = stageSpecs(smallConfig({ mode: 'cdni' }), 1)[1];
   const { sent, links } = recordingLinks();
   const stage = new Stage(spec, links);
   const rng = stream('t', 'y');
   try {
-    const initial = stage.net.getWeights();
+    const initial = (await stage.net.getWeights());
     for (let step = 0; step < 3; step++) {
-      stage.forward(forwardOf(step, 16, spec.inputUnits, rng));
+      await stage.forward(forwardOf(step, 16, spec.inputUnits, rng));
       const target = new Float32Array(16 * 32).map(() => rng() - 0.5);
-      stage.backward({ kind: 'backward', step, gradient: target, synthetic: true });
+      await stage.backward({ kind: 'backward', step, gradient: target, synthetic: true });
     }
     assert.equal(stage.counters.synthesizerUpdates, 3);
-    const { synthesizerLoss: loss, synthesizerCosine: cosine } = stage.takeSourceStats();
+    const { synthesizerLoss: loss, synthesizerCosine: cosine } = (await stage.takeSourceStats());
     assert.ok(loss !== null && loss > 0);
     assert.ok(cosine !== null && Number.isFinite(cosine));
-    assert.notDeepEqual(stage.net.getWeights()[0], initial[0]);
+    assert.notDeepEqual((await stage.net.getWeights())[0], initial[0]);
     assert.deepEqual(
       sent.reports.filter((r) => r.kind === 'done').map((r) => (r as { step: number }).step),
       [0, 1, 2],
@@ -72,19 +72,19 @@ test('dni: once its synthesizer has learned, the stage updates and the target tr
   }
 });
 
-test('updateProbability: a skipped stage keeps its weights and still sends its true gradient down', () => {
+test('updateProbability: a skipped stage keeps its weights and still sends its true gradient down', async () => {
   const spec = { ...stageSpecs(smallConfig({ mode: 'dni' }), 1)[2], updateProbability: 1e-9 };
   const { sent, links } = recordingLinks();
   const stage = new Stage(spec, links);
   try {
-    const before = stage.net.getWeights();
-    stage.forward(forwardOf(0, 8, spec.inputUnits, stream('t', 'z')));
+    const before = (await stage.net.getWeights());
+    await stage.forward(forwardOf(0, 8, spec.inputUnits, stream('t', 'z')));
     assert.equal(stage.counters.skippedUpdates, 1);
     assert.equal(stage.counters.updates, 0);
     // the stage below trains its synthesizer on it
     assert.ok(sent.backward[0].gradient && sent.backward[0].gradient.some((v) => v !== 0));
     assert.equal(sent.backward[0].synthetic, false);
-    assert.deepEqual(stage.net.getWeights().slice(0, stage.net.params.length), before.slice(0, stage.net.params.length));
+    assert.deepEqual((await stage.net.getWeights()).slice(0, stage.net.params.length), before.slice(0, stage.net.params.length));
     // the last stage still gives the batch's loss: with its done, down with the true gradient
     assert.equal(sent.reports.filter((r) => r.kind === 'done').length, 0);
     assert.deepEqual(sent.backward[0].done?.map((d) => d.stage), [2]);
@@ -94,26 +94,26 @@ test('updateProbability: a skipped stage keeps its weights and still sends its t
   }
 });
 
-test('a stage leaks no tensors over many steps', () => {
+test('a stage leaks no tensors over many steps', async () => {
   const spec = stageSpecs(smallConfig({ mode: 'cdni' }), 1)[1];
   const { links } = recordingLinks();
   const stage = new Stage(spec, links);
   const rng = stream('t', 'leak');
   try {
-    const step = (t: number) => {
-      stage.forward(forwardOf(t, 8, spec.inputUnits, rng));
-      stage.backward({ kind: 'backward', step: t, gradient: new Float32Array(8 * 32).fill(0.01), synthetic: true });
+    const step = async (t: number) => {
+      await stage.forward(forwardOf(t, 8, spec.inputUnits, rng));
+      await stage.backward({ kind: 'backward', step: t, gradient: new Float32Array(8 * 32).fill(0.01), synthetic: true });
     };
-    step(0);
+    await step(0);
     const tensors = tf.memory().numTensors;
-    for (let t = 1; t < 20; t++) step(t);
+    for (let t = 1; t < 20; t++) await step(t);
     assert.equal(tf.memory().numTensors, tensors);
   } finally {
     stage.dispose();
   }
 });
 
-test("a synthesizer's loss falls on a fixed target", () => {
+test("a synthesizer's loss falls on a fixed target", async () => {
   const rng = stream('t', 'synth');
   const synth = new Synthesizer({
     shape: [32], kernelSize: 5, conditioned: true, classes: 10, hiddenLayers: [64], batchNorm: false,
@@ -126,11 +126,12 @@ test("a synthesizer's loss falls on a fixed target", () => {
   try {
     const zero = synth.predict(h, labels);
     assert.equal(tf.max(tf.abs(zero)).dataSync()[0], 0, 'a fresh synthesizer predicts zero');
-    const losses = Array.from({ length: 60 }, () => synth.train(h, labels, target, zero).loss);
+    const losses: number[] = [];
+    for (let i = 0; i < 60; i++) losses.push((await synth.train(h, labels, target, zero)).loss);
     zero.dispose();
     assert.ok(losses[59] < 0.2 * losses[0], `loss went from ${losses[0]} to ${losses[59]}`);
     const used = synth.predict(h, labels);
-    const { cosine } = synth.train(h, labels, target, used);
+    const { cosine } = await synth.train(h, labels, target, used);
     assert.ok(cosine > 0.9, `cosine of a fitted prediction with its target: ${cosine}`);
     used.dispose();
   } finally {
@@ -139,19 +140,19 @@ test("a synthesizer's loss falls on a fixed target", () => {
   }
 });
 
-test('the same seed builds the same stage; another seed another one', () => {
-  const make = (seed: number) => {
+test('the same seed builds the same stage; another seed another one', async () => {
+  const make = async (seed: number) => {
     const spec = stageSpecs(smallConfig({ mode: 'cdni', train: { seed } }), 1)[0];
     const stage = new Stage(spec, recordingLinks().links);
-    const w = stage.net.getWeights()[0];
+    const w = (await stage.net.getWeights())[0];
     stage.dispose();
     return w;
   };
-  assert.deepEqual(make(1), make(1));
-  assert.notDeepEqual(make(1), make(2));
+  assert.deepEqual(await make(1), await make(1));
+  assert.notDeepEqual(await make(1), await make(2));
 });
 
-test('stochastic updates: a stage that skips its update still sends its target down; its synthesizer trains only on its own updates', () => {
+test('stochastic updates: a stage that skips its update still sends its target down; its synthesizer trains only on its own updates', async () => {
   for (const index of [1, 2]) {
     const spec = stageSpecs(smallConfig({ mode: 'cdni', train: { updateProbability: 0.5 } }), 1)[index];
     const { sent, links } = recordingLinks();
@@ -159,11 +160,11 @@ test('stochastic updates: a stage that skips its update still sends its target d
     const rng = stream('t', 'p', index);
     const steps = 24;
     try {
-      const before = stage.net.getWeights();
+      const before = (await stage.net.getWeights());
       for (let step = 0; step < steps; step++) {
-        stage.forward(forwardOf(step, 16, spec.inputUnits, rng));
+        await stage.forward(forwardOf(step, 16, spec.inputUnits, rng));
         const units = spec.outputShape[0];
-        if (index < 2) stage.backward({ kind: 'backward', step, gradient: new Float32Array(16 * units).map(() => rng() - 0.5), synthetic: true });
+        if (index < 2) await stage.backward({ kind: 'backward', step, gradient: new Float32Array(16 * units).map(() => rng() - 0.5), synthetic: true });
       }
       const { updates, skippedUpdates, synthesizerUpdates } = stage.counters;
       assert.equal(updates + skippedUpdates, steps);
@@ -172,14 +173,14 @@ test('stochastic updates: a stage that skips its update still sends its target d
       assert.equal(sent.backward.length, steps);
       assert.ok(sent.backward.every((m) => m.gradient !== null && m.gradient.length === 16 * spec.inputUnits));
       if (index < 2) assert.equal(synthesizerUpdates, updates, 'M[s] trains on the batches its stage updated on');
-      assert.notDeepEqual(stage.net.getWeights(), before);
+      assert.notDeepEqual((await stage.net.getWeights()), before);
     } finally {
       stage.dispose();
     }
   }
 });
 
-test('backprop: a NaN or Inf in the true gradient is caught in the parameter gradients (thrown, or dropped with skipNonFinite)', () => {
+test('backprop: a NaN or Inf in the true gradient is caught in the parameter gradients (thrown, or dropped with skipNonFinite)', async () => {
   for (const bad of [NaN, Infinity]) {
     for (const skipNonFinite of [false, true]) {
       const spec = { ...stageSpecs(smallConfig({ mode: 'backprop' }), 1)[0], skipNonFinite };
@@ -188,16 +189,16 @@ test('backprop: a NaN or Inf in the true gradient is caught in the parameter gra
       try {
         const params = () => stage.net.params.map((p) => p.dataSync().slice());
         const before = params();
-        stage.forward(forwardOf(0, 16, spec.inputUnits, stream('t', 'nan')));
+        await stage.forward(forwardOf(0, 16, spec.inputUnits, stream('t', 'nan')));
         const width = sent.forward[0].activations.length / 16;
         const gradient = new Float32Array(16 * width).fill(0.01);
         gradient[5 * width + 3] = bad;
         const message: BackwardMessage = { kind: 'backward', step: 0, gradient, synthetic: false };
         if (!skipNonFinite) {
-          assert.throws(() => stage.backward(message), /non-finite value \(NaN or Inf\) in stage 0's parameter gradients at step 0/);
+          await assert.rejects(stage.backward(message), /non-finite value \(NaN or Inf\) in stage 0's parameter gradients at step 0/);
           continue;
         }
-        stage.backward(message);
+        await stage.backward(message);
         assert.equal(stage.counters.droppedNonFinite, 1);
         assert.equal(stage.counters.updates, 0);
         assert.deepEqual(params(), before, 'a dropped batch must not update the stage');
@@ -215,25 +216,25 @@ function chainOf(mode: 'backprop' | 'cdni') {
   const recorded = specs.map(() => recordingLinks());
   const stages = specs.map((spec, s) => new Stage(spec, recorded[s].links));
   /** Hands every forward message up and every backward message down until none is left. */
-  const deliver = () => {
+  const deliver = async () => {
     for (let moved = true; moved; ) {
       moved = false;
-      recorded.forEach(({ sent }, s) => {
-        for (let m = sent.forward.shift(); m; m = sent.forward.shift()) if (s + 1 < stages.length) (stages[s + 1].forward(m), (moved = true));
-        for (let m = sent.backward.shift(); m; m = sent.backward.shift()) if (s > 0) (stages[s - 1].backward(m), (moved = true));
-      });
+      for (const [s, { sent }] of recorded.entries()) {
+        for (let m = sent.forward.shift(); m; m = sent.forward.shift()) if (s + 1 < stages.length) (await stages[s + 1].forward(m), (moved = true));
+        for (let m = sent.backward.shift(); m; m = sent.backward.shift()) if (s > 0) (await stages[s - 1].backward(m), (moved = true));
+      }
     }
   };
   return { specs, recorded, stages, deliver };
 }
 
-test("the last stage's done, with the batch loss, goes down with its true gradient and the stage below reports it (backprop and cDNI)", () => {
+test("the last stage's done, with the batch loss, goes down with its true gradient and the stage below reports it (backprop and cDNI)", async () => {
   for (const mode of ['backprop', 'cdni'] as const) {
     const { specs, recorded, stages, deliver } = chainOf(mode);
     try {
       const top = stages.length - 1;
-      stages[0].forward(forwardOf(0, 16, specs[0].inputUnits, stream('t', 'relay')));
-      deliver();
+      await stages[0].forward(forwardOf(0, 16, specs[0].inputUnits, stream('t', 'relay')));
+      await deliver();
       const reports = recorded.flatMap(({ sent }) => sent.reports).filter((r) => r.kind === 'done');
       const relayed = (r: ReportMessage) => (r.kind === 'done' ? (r.relayed ?? []).map((d) => d.stage) : []);
       // one report per stage below the top; the one just below it carries the top's done

@@ -32,7 +32,7 @@ function recordingLinks() {
   return { sent, links: { forward: (m: ForwardMessage) => sent.forward.push(m), backward: (m: BackwardMessage) => sent.backward.push(m), report: (m: ReportMessage) => sent.reports.push(m) } };
 }
 
-test('an unlocked stage trains on I(x_t) at once; the real h[s-1]_t then trains I and goes up', () => {
+test('an unlocked stage trains on I(x_t) at once; the real h[s-1]_t then trains I and goes up', async () => {
   const spec = stageSpecs(unlocked(), 1)[1];
   assert.ok(spec.syntheticInputs && spec.unlocked);
   const { sent, links } = recordingLinks();
@@ -49,27 +49,27 @@ test('an unlocked stage trains on I(x_t) at once; the real h[s-1]_t then trains 
   };
   const losses: (number | null)[] = [];
   try {
-    const runningBefore = stage.net.getWeights().slice(stage.net.params.length);
+    const runningBefore = (await stage.net.getWeights()).slice(stage.net.params.length);
     const first = batch(0);
     assert.equal(stage.ready(first.real), false, 'the real input waits for the stage pass on x_t');
-    stage.input(first.input);
+    await stage.input(first.input);
     assert.equal(stage.ready(first.real), true);
     assert.equal(sent.forward.length, 0, 'nothing goes up from the pass on I(x_t)');
     assert.equal(sent.backward.length, 1, 'its target goes down at once');
     assert.equal(stage.counters.updates, 1);
-    assert.deepEqual(stage.net.getWeights().slice(stage.net.params.length), runningBefore, 'BatchNorm statistics follow the real inputs only');
-    stage.forward(first.real);
+    assert.deepEqual((await stage.net.getWeights()).slice(stage.net.params.length), runningBefore, 'BatchNorm statistics follow the real inputs only');
+    await stage.forward(first.real);
     assert.equal(sent.forward.length, 1, 'the real h[s]_t goes up');
     assert.equal(sent.forward[0].activations.length, 16 * 32);
     assert.deepEqual(sent.reports.map((r) => r.kind), ['done']);
-    assert.notDeepEqual(stage.net.getWeights().slice(stage.net.params.length), runningBefore);
-    losses.push(stage.syntheticInput!.takeLossMean());
+    assert.notDeepEqual((await stage.net.getWeights()).slice(stage.net.params.length), runningBefore);
+    losses.push((await stage.syntheticInput!.takeLossMean()));
     for (let step = 1; step < 150; step++) {
       const b = batch(step);
-      stage.input(b.input);
-      stage.forward(b.real);
-      stage.backward({ kind: 'backward', step: step - 1, gradient: null, synthetic: true });
-      if (step % 50 === 49) losses.push(stage.syntheticInput!.takeLossMean());
+      await stage.input(b.input);
+      await stage.forward(b.real);
+      await stage.backward({ kind: 'backward', step: step - 1, gradient: null, synthetic: true });
+      if (step % 50 === 49) losses.push((await stage.syntheticInput!.takeLossMean()));
     }
     assert.equal(stage.counters.updates, 150, 'θ_s updated once per batch, on the synthetic input');
     const [start, , , end] = losses as number[];
@@ -172,7 +172,7 @@ test('synthetic inputs: bad configs are refused with the field and what to do', 
   );
 });
 
-test('a stage process over NATS refuses a spec with synthetic inputs', () => {
+test('a stage process over NATS refuses a spec with synthetic inputs', async () => {
   const spec = stageSpecs(resolveConfig({ preset: 'mnist-unlocked' }), 1)[1];
   const limits = { maxRows: 128 };
   const assign = (s: StageSpec) => ({ kind: 'assign', instance: 'i1', spec: s, heartbeatMs: 1000, orchestratorTimeoutMs: 5000, reconnectTimeoutMs: 5000, limits });

@@ -90,12 +90,12 @@ describe('wasm kernels (src/runtime/kernels.wat)', () => {
           const ok = tf.tensor1d(values);
           values[at] = bad;
           const broken = tf.tensor1d(values);
-          assert.equal(wasm().allFinite([ok]), true, `n=${n}`);
-          assert.equal(wasm().allFinite([ok, broken]), false, `n=${n}, ${bad} at ${at}`);
+          assert.equal(await wasm().allFinite([ok]), true, `n=${n}`);
+          assert.equal(await wasm().allFinite([ok, broken]), false, `n=${n}, ${bad} at ${at}`);
           await tf.setBackend('cpu');
           const [okCpu, brokenCpu] = [tf.tensor1d(values.map((v, i) => (i === at ? 3.4e38 : v))), tf.tensor1d(values)];
-          assert.equal(allFinite([okCpu]), true);
-          assert.equal(allFinite([okCpu, brokenCpu]), false, `cpu: n=${n}, ${bad} at ${at}`);
+          assert.equal(await allFinite([okCpu]), true);
+          assert.equal(await allFinite([okCpu, brokenCpu]), false, `cpu: n=${n}, ${bad} at ${at}`);
           tf.dispose([okCpu, brokenCpu]);
           await tf.setBackend('wasm');
           tf.dispose([ok, broken]);
@@ -159,13 +159,14 @@ describe('wasm kernels (src/runtime/kernels.wat)', () => {
     await tf.setBackend('wasm');
   });
 
-  it('leave tensors of another dtype to the portable ops', () => {
+  it('leave tensors of another dtype to the portable ops', async () => {
+    const a = tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32');
+    const b = tf.tensor2d([5, 6], [2, 1], 'int32');
     tf.tidy(() => {
-      const a = tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32');
-      const b = tf.tensor2d([5, 6], [2, 1], 'int32');
       assert.deepEqual(Array.from(wasm().concatColumns(a, b).dataSync()), [1, 2, 5, 3, 4, 6]);
       assert.deepEqual(Array.from(wasm().transpose2d(a).dataSync()), [1, 3, 2, 4]);
-      assert.equal(wasm().allFinite([a]), true);
     });
+    assert.equal(await wasm().allFinite([a]), true);
+    tf.dispose([a, b]);
   });
 });

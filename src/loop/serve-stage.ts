@@ -10,11 +10,13 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { selectBackend } from '../runtime/backend.js';
 import { stageMemory } from '../runtime/memory.js';
+import { readClock } from '../runtime/read.js';
 import { Stage } from '../stage/stage.js';
 import { Inbox } from './inbox.js';
 import { ScheduleState, type Action } from './schedule.js';
 import { StageMeters } from './stage-meters.js';
 import { controlHandler } from './stage-control.js';
+import { OneAtATime } from './one-at-a-time.js';
 import { armFault, injectFault } from './stage-fault.js';
 import type { StageSpec } from '../stage/stage-spec.js';
 import type { ControlMessage, ReportMessage, StageStats } from '../stage/protocol.js';
@@ -49,20 +51,24 @@ export async function serveStage(
   links.listen(inbox);
   const keepsBatches = stage.source.expectsMessage && !stage.source.awaited;
   const schedule = new ScheduleState(stage, keepsBatches, stage.syntheticInput !== null);
-  // the channel carries both directions' messages: what comes in is control
-  control.onMessage(controlHandler({ stage, inbox, schedule, meters, links, report, stats }) as (m: ReportMessage | ControlMessage) => void);
+  // the channel carries both directions' messages: what comes in is control, answered between two
+  // actions (a failure is an unhandled rejection: the stage fails, as a throw in the handler did)
+  const turns = new OneAtATime();
+  const answer = controlHandler({ stage, inbox, schedule, meters, links, report, stats });
+  control.onMessage((m) => void turns.run(() => answer(m as ControlMessage)));
+  readClock.observer = (t0, t1) => meters.read(t0, t1);
   meters.ready();
   report({ kind: 'ready', stage: spec.index, backend: backend.name, adapter: backend.adapter, skipped: backend.skipped, restoredStep });
   try {
-    await serve(stage, inbox, schedule, meters, new Receiver(links, inbox));
-    return stats();
+    await serve(stage, inbox, schedule, meters, new Receiver(links, inbox), turns);
+    return await stats();
   } finally {
     stage.dispose();
   }
 }
 
 /** The loop: take what the schedule says, do it, measure it, receive what came meanwhile. */
-async function serve(stage: Stage, inbox: Inbox, schedule: ScheduleState, meters: StageMeters, receiver: Receiver): Promise<void> {
+async function serve(stage: Stage, inbox: Inbox, schedule: ScheduleState, meters: StageMeters, receiver: Receiver, turns: OneAtATime): Promise<void> {
   for (;;) {
     const action = schedule.next(inbox);
     if (action === 'stop') return;
@@ -73,7 +79,7 @@ async function serve(stage: Stage, inbox: Inbox, schedule: ScheduleState, meters
       meters.span('wait', 'wait', t0, performance.now());
       continue;
     }
-    const [name, step] = take(action, stage, inbox, schedule);
+    const [name, step] = await turns.run(() => take(action, stage, inbox, schedule));
     const t1 = performance.now();
     meters.span('busy', name, t0, t1, step);
     if (!receiver.drain()) await receiver.turn();
@@ -86,23 +92,23 @@ async function serve(stage: Stage, inbox: Inbox, schedule: ScheduleState, meters
  * evaluation), a data batch x_t (complete unlock), or the message from above (step 5, or a locked
  * stage's true gradient). Returns the trace span's name and step.
  */
-function take(action: Exclude<Action, 'wait' | 'stop'>, stage: Stage, inbox: Inbox, schedule: ScheduleState): [string, number] {
+async function take(action: Exclude<Action, 'wait' | 'stop'>, stage: Stage, inbox: Inbox, schedule: ScheduleState): Promise<[string, number]> {
   if (action === 'forward') {
     const message = inbox.forward.shift()!;
     injectFault(stage.spec, message);
-    stage.forward(message);
+    await stage.forward(message);
     schedule.forwarded(message);
     return [message.eval ? 'evaluate' : message.marker ? 'flush' : 'forward', message.step];
   }
   if (action === 'input') {
     const message = inbox.input.shift()!;
-    stage.input(message);
+    await stage.input(message);
     schedule.input(message.step);
     return ['input', message.step];
   }
   const message = inbox.backward.shift()!;
   schedule.backward(message.step);
-  stage.backward(message);
+  await stage.backward(message);
   return [stage.source.awaited ? 'backward' : 'target', message.step];
 }
 
@@ -153,13 +159,13 @@ function restore(spec: StageSpec, stage: Stage, meters: StageMeters): number | n
   }
 }
 
-function stageStats(stage: Stage, meters: StageMeters): StageStats {
+async function stageStats(stage: Stage, meters: StageMeters): Promise<StageStats> {
   return {
     stage: stage.spec.index,
     ...meters.times(),
     memory: stageMemory(),
     ...stage.counters,
-    ...stage.takeSourceStats(),
-    ...(stage.syntheticInput && { inputModelLoss: stage.syntheticInput.takeLossMean() }),
+    ...(await stage.takeSourceStats()),
+    ...(stage.syntheticInput && { inputModelLoss: await stage.syntheticInput.takeLossMean() }),
   };
 }

@@ -16,7 +16,7 @@ export interface ControlTarget {
   meters: StageMeters;
   links: DataLinks;
   report(message: ReportMessage): void;
-  stats(): StageStats;
+  stats(): Promise<StageStats>;
 }
 
 /**
@@ -24,17 +24,17 @@ export interface ControlTarget {
  * statistics, weights, a checkpoint, re-wiring after a neighbour restarted, lost steps, the
  * thread's priority, and stop.
  */
-export function controlHandler(target: ControlTarget): (message: ControlMessage) => void {
+export function controlHandler(target: ControlTarget): (message: ControlMessage) => Promise<void> {
   const { stage, inbox, schedule, meters, links, report } = target;
   const index = stage.spec.index;
-  return (m) => {
+  return async (m) => {
     switch (m.kind) {
       case 'stats':
-        return report({ kind: 'stats', stats: target.stats(), trace: meters.trace.take(), traceDropped: meters.trace.dropped });
+        return report({ kind: 'stats', stats: await target.stats(), trace: meters.trace.take(), traceDropped: meters.trace.dropped });
       case 'weights':
-        return report({ kind: 'weights', stage: index, values: stage.net.getWeights() });
+        return report({ kind: 'weights', stage: index, values: await stage.net.getWeights() });
       case 'checkpoint': {
-        const bytes = encodeStageState(stage.exportState(m.step, meters.counters()));
+        const bytes = encodeStageState(await stage.exportState(m.step, meters.counters()));
         if (m.inline) return report({ kind: 'checkpointed', stage: index, step: m.step, file: m.file, bytes: bytes.length, state: bytes });
         writeFileAtomic(m.file, bytes);
         return report({ kind: 'checkpointed', stage: index, step: m.step, file: m.file, bytes: bytes.length });

@@ -5,7 +5,7 @@ import { DurationHistogram } from '../metrics/duration-histogram.js';
 import type { StageTimes } from '../stage/protocol.js';
 
 /** The names the four times have in a checkpoint's counters (they go on across a restore). */
-const saved = { busy: 'busyMs', wait: 'waitMs', send: 'sendMs', receive: 'receiveMs' } as const;
+const saved = { busy: 'busyMs', wait: 'waitMs', send: 'sendMs', receive: 'receiveMs', read: 'readMs' } as const;
 
 /**
  * Where a stage's time goes (in steps, waiting, sending, receiving), a trace of it, and its thread's
@@ -13,7 +13,8 @@ const saved = { busy: 'busyMs', wait: 'waitMs', send: 'sendMs', receive: 'receiv
  */
 export class StageMeters {
   /** Milliseconds. */
-  readonly ms = { busy: 0, wait: 0, send: 0, receive: 0 };
+  readonly ms = { busy: 0, wait: 0, send: 0, receive: 0, read: 0 };
+  private reads = 0;
   readonly trace: TraceRecorder;
   private readonly sends = new DurationHistogram();
   private readonly receives = new DurationHistogram();
@@ -44,6 +45,13 @@ export class StageMeters {
     this.trace.span(name, t0, t1, step !== undefined && step >= 0 ? { step } : undefined);
   }
 
+  /** A wait for tensors read to the CPU, within a busy span (see ReadClock). */
+  read(t0: number, t1: number): void {
+    this.ms.read += t1 - t0;
+    this.reads += 1;
+    this.trace.span('read', t0, t1);
+  }
+
   received(t0: number, t1: number): void {
     this.ms.receive += t1 - t0;
     this.receives.add(t1 - t0);
@@ -54,7 +62,7 @@ export class StageMeters {
     this.atReady = threadCpu();
   }
 
-  /** The times, as a checkpoint keeps them. */
+  /** The times, as a checkpoint keeps them (readMs: absent from checkpoints written before it was kept). */
   counters(): Record<string, number> {
     return Object.fromEntries(Object.entries(saved).map(([k, name]) => [name, this.ms[k as keyof typeof saved]]));
   }
@@ -74,6 +82,8 @@ export class StageMeters {
       receiveSeconds: this.ms.receive / 1000,
       receives: this.receives.count,
       receiveMedianMs: this.receives.median(),
+      readSeconds: this.ms.read / 1000,
+      reads: this.reads,
       ...this.cpuSinceReady(),
     };
   }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ops, type AdamHyper } from '../runtime/ops.js';
+import { readAll } from '../runtime/read.js';
 
 export interface AdamOptions {
   learningRate: number;
@@ -82,12 +83,9 @@ export class Adam {
   }
 
   /** [Float32Array [iterations, beta1^(t+1), beta2^(t+1)], ...m, ...v] (copies). */
-  getState(): Float32Array[] {
-    return [
-      Float32Array.of(this.iterationCount, this.accBeta1, this.accBeta2),
-      ...this.m.map((t) => new Float32Array(t.dataSync())),
-      ...this.v.map((t) => new Float32Array(t.dataSync())),
-    ];
+  async getState(): Promise<Float32Array[]> {
+    const header = Float32Array.of(this.iterationCount, this.accBeta1, this.accBeta2);
+    return [header, ...(await readAll([...this.m, ...this.v]))];
   }
 
   /** Restores a state from getState() of an Adam over parameters of the same shapes. */

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { readAll } from '../runtime/read.js';
 import { alias, checkBatchOf, type Backward, type Layer, type Trace } from './layer.js';
 
 // A type alias (not an interface) so that it is a tf.TensorContainer: tf.tidy(() => net.forward(x, true)) type-checks.
@@ -124,9 +125,9 @@ export class Sequential {
     for (const v of [...this.params, ...this.state]) v.dispose();
   }
 
-  /** Copies of all values: params, then state (synchronous read). */
-  getWeights(): Float32Array[] {
-    return [...this.params, ...this.state].map((v) => new Float32Array(v.dataSync()));
+  /** Copies of all values: params, then state. */
+  getWeights(): Promise<Float32Array[]> {
+    return readAll([...this.params, ...this.state]);
   }
 
   /** Sets params then state from values in the layout of getWeights (values are copied). */

@@ -21,6 +21,8 @@ export interface StageSummary extends StageTimes {
   nice?: number;
   /** Complete unlock, stages above the first: mean loss of the input model I[s] over the last epoch. */
   inputModelLoss?: number | null;
+  /** readSeconds per training step of the run, in milliseconds (evaluation reads included). */
+  readMsPerStep?: number | null;
   /** Stages over NATS: incoming messages the stage refused, by reason (sender, decode, invalid, oversized, shape, step, ...). */
   rejected?: Record<string, number>;
 }

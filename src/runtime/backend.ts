@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // the pure-JS backend, the last fallback (tfjs-core alone registers none)
 import '@tensorflow/tfjs-backend-cpu';
 import type { BackendName } from './backend-names.js';
-import { describeAdapter, startWebGpu, type AdapterInfo } from './webgpu.js';
+import { describeAdapter, gpuDeviceNodes, startWebGpu, type AdapterInfo } from './webgpu.js';
 
 export interface BackendChoice {
   /** The tfjs backend in use: 'tensorflow', 'webgpu', 'wasm' or 'cpu'. */
@@ -42,6 +42,9 @@ async function start(candidate: Candidate, requested: BackendName): Promise<Star
       return { name: await activate('tensorflow'), adapter: null };
     }
     case 'webgpu': {
+      if (requested === 'auto' && gpuDeviceNodes()?.length === 0) {
+        throw new Error('no GPU device on this machine (no /dev/dri/renderD*, /dev/nvidia*): only a software adapter could run, taken only with --backend webgpu');
+      }
       const adapter = await startWebGpu();
       if (adapter.software && requested === 'auto') {
         throw new Error(`only a software adapter, ${describeAdapter(adapter)}: slower than wasm, taken only with --backend webgpu`);

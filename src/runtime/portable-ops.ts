@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { readScalars } from './read.js';
 
 /**
  * The operations model and stage code call where a backend may have a faster way than tfjs's own
@@ -18,8 +19,8 @@ export interface BackendOps {
   regression(y: tf.Tensor, target: tf.Tensor, used: tf.Tensor, k: number, scale: number): { dy: tf.Tensor; stats: tf.Tensor1D };
   /** Adam's element-wise update of the parameter p and its moments m and v with the gradient g. */
   adamUpdate(p: tf.Variable, m: tf.Variable, v: tf.Variable, g: tf.Tensor, h: AdamHyper): void;
-  /** Whether every value of the tensors is finite (no NaN, no ±Inf). */
-  allFinite(tensors: readonly tf.Tensor[]): boolean;
+  /** Whether every value of the tensors is finite (no NaN, no ±Inf); read asynchronously where the backend needs it. */
+  allFinite(tensors: readonly tf.Tensor[]): Promise<boolean>;
   /** Whether every value of `t` is finite, where its data was also read into `values` (to be sent). */
   finiteData(t: tf.Tensor, values: ArrayLike<number>): boolean;
 }
@@ -61,6 +62,13 @@ export const portableOps: BackendOps = {
       p.assign(tf.add(tf.div(tf.mul(m1, h.lr), tf.add(tf.sqrt(v1), h.eps)), p));
     });
   },
-  allFinite: (tensors) => tf.tidy(() => tensors.every((t) => tf.all(tf.isFinite(t)).dataSync()[0] === 1)),
+  async allFinite(tensors) {
+    if (tensors.length === 0) return true;
+    // one flag for all the tensors, one read
+    const flag = tf.tidy(() => tf.all(tf.stack(tensors.map((t) => tf.all(tf.isFinite(t))))));
+    const [all] = await readScalars([flag]);
+    flag.dispose();
+    return all === 1;
+  },
   finiteData: (_t, values) => firstNonFinite(values) < 0,
 };

@@ -165,7 +165,7 @@ function bind(backend: WasmBackendLike, kernels: KernelExports): BackendOps {
       p.assign(next);
       next.dispose();
     },
-    allFinite: (tensors) => (float32(...tensors) ? tensors.every((t) => kernels.all_finite(at(t), t.size) === 1) : portableOps.allFinite(tensors)),
+    allFinite: async (tensors) => (float32(...tensors) ? tensors.every((t) => kernels.all_finite(at(t), t.size) === 1) : portableOps.allFinite(tensors)),
     // the tensor itself, in one SIMD pass, rather than a scan of the copy
     finiteData: (t, values) => (float32(t) ? kernels.all_finite(at(t), t.size) === 1 : portableOps.finiteData(t, values)),
   };

@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+
 /**
  * WebGPU in Node: Dawn's binding (the optional package `webgpu`, a prebuilt dawn.node inside) gives
  * this thread its own GPU device, on which @tensorflow/tfjs-backend-webgpu runs. Each worker thread
@@ -61,6 +63,24 @@ export async function startWebGpu(): Promise<AdapterInfo> {
   const info = adapter.info;
   const fields = { vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? '', description: info.description ?? '' };
   return { ...fields, software: isSoftwareAdapter({ ...fields, isFallbackAdapter: info.isFallbackAdapter ?? adapter.isFallbackAdapter }) };
+}
+
+/**
+ * Linux: whether the machine has a GPU device node at all (a DRM render node, or NVIDIA's device).
+ * Without one, any adapter Dawn finds is a software one, and `auto` need not start Dawn to learn
+ * that (starting it on lavapipe prints Dawn's warnings on stderr, among the JSON log lines).
+ * Elsewhere: null, unknown.
+ */
+export function gpuDeviceNodes(): string[] | null {
+  if (process.platform !== 'linux') return null;
+  const list = (dir: string, pattern: RegExp) => {
+    try {
+      return readdirSync(dir).filter((f) => pattern.test(f)).map((f) => `${dir}/${f}`);
+    } catch {
+      return [];
+    }
+  };
+  return [...list('/dev/dri', /^renderD\d+$/), ...list('/dev', /^nvidia\d+$/)];
 }
 
 /** One line naming an adapter for the log. */

@@ -53,7 +53,8 @@ export type RegressionSums = [squares: number, usedTarget: number, usedSquares: 
  * One Adam step of a helper net on ||net(x) - k·target||² / rows (x from `input`, made inside the
  * step's tidy scope), and the sums it reports; `used` (default: target) is what the cosine is taken
  * against. The gradient 2/rows · (y - k·target) comes from one pass on wasm (src/runtime/kernels.wat)
- * instead of about fifteen tfjs ops; it is the same float32 arithmetic either way.
+ * instead of about fifteen tfjs ops; it is the same float32 arithmetic either way. The step is
+ * taken at once; the sums come when read (on a GPU, once the step's work is done).
  */
 export function regressionStep(
   net: Sequential,
@@ -62,7 +63,7 @@ export function regressionStep(
   target: tf.Tensor,
   k: number,
   used: tf.Tensor = target,
-): RegressionSums {
+): Promise<RegressionSums> {
   const stats = tf.tidy(() => {
     const x = input();
     const { y, trace } = net.forward(x, true);
@@ -71,7 +72,11 @@ export function regressionStep(
     optimizer.step(grads);
     return stats;
   });
-  const sums = Array.from(stats.dataSync()) as RegressionSums;
+  return readSums(stats);
+}
+
+async function readSums(stats: tf.Tensor1D): Promise<RegressionSums> {
+  const sums = Array.from(await stats.data()) as RegressionSums;
   stats.dispose();
   return sums;
 }

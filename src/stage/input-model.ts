@@ -28,10 +28,11 @@ export class InputModel {
     return tf.tidy(() => this.net.forward(x, true).y as tf.Tensor2D);
   }
 
-  /** One step on ||I(x) - h||^2 (mean over rows, summed over features); returns that loss before the step. */
-  train(x: tf.Tensor2D, h: tf.Tensor2D): number {
-    const [squares] = regressionStep(this.net, this.optimizer, () => x, h, 1);
-    return squares / x.shape[0];
+  /** One step on ||I(x) - h||^2 (mean over rows, summed over features), taken at once; the loss before the step comes when read. */
+  async train(x: tf.Tensor2D, h: tf.Tensor2D): Promise<number> {
+    const rows = x.shape[0];
+    const [squares] = await regressionStep(this.net, this.optimizer, () => x, h, 1);
+    return squares / rows;
   }
 
   set learningRate(value: number) {

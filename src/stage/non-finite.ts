@@ -24,6 +24,6 @@ export function finiteData(t: tf.Tensor, values: ArrayLike<number>): boolean {
 }
 
 /** Whether every value of the tensors is finite: on wasm one SIMD pass over each, elsewhere tfjs ops. */
-export function allFinite(tensors: readonly tf.Tensor[]): boolean {
+export function allFinite(tensors: readonly tf.Tensor[]): Promise<boolean> {
   return ops().allFinite(tensors);
 }

@@ -117,6 +117,13 @@ export interface StageTimes {
   receiveSeconds?: number;
   receives?: number;
   receiveMedianMs?: number | null;
+  /**
+   * Within busy: waiting for tensors read to the CPU (activations, gradients, the loss, finiteness
+   * checks; reads made together count once), and how many such waits. On webgpu the price of a
+   * message: the GPU's work finishing and the copy back.
+   */
+  readSeconds?: number;
+  reads?: number;
   /** The stage thread's CPU time, and its time waiting for a core, since the stage was ready to serve (Linux; absent elsewhere). */
   cpuSeconds?: number;
   runQueueSeconds?: number;

@@ -10,23 +10,13 @@ import type { StageState } from './stage-state.js';
 import type { StageStats } from './protocol.js';
 import { learningRateAt } from './learning-rate.js';
 import { NonFiniteError, allFinite, finiteData, firstNonFinite } from './non-finite.js';
+import { ownedValues, readScalars } from '../runtime/read.js';
 
 export { NonFiniteError };
 
 /** tf.tidy for functions returning objects of tensors (they are kept; intermediates are freed). */
 function tidy<T>(fn: () => T): T {
   return tf.tidy(fn as () => tf.TensorContainer) as T;
-}
-
-
-/**
- * The values of `t` in an array of their own, safe to transfer to another thread. The cpu backend's
- * dataSync returns the tensor's own storage, which a transfer would empty under the trace that still
- * holds it (wasm copies out of its memory anyway).
- */
-function ownedValues(t: tf.Tensor): Float32Array {
-  const values = t.dataSync() as Float32Array;
-  return tf.getBackend() === 'cpu' ? values.slice() : values;
 }
 
 /** Where a stage's results go: the stage above, the stage below, the orchestrator. */
@@ -57,7 +47,9 @@ export type StageCounters = Pick<StageStats, 'updates' | 'skippedUpdates' | 'syn
 /**
  * One stage: layers f_s with their optimizer, and the source of its output gradient (the
  * synthesizer M[s] for DNI/cDNI, see ./gradient/). The methods are the steps of docs/dni.md; the stage
- * loop calls them in the order the schedule picks.
+ * loop calls them in the order the schedule picks, one at a time (each awaited). They read tensors
+ * asynchronously (src/runtime/read.ts): only what crosses the stage's boundary (activations up,
+ * gradients down, the last stage's loss) comes to the CPU.
  */
 export class Stage {
   readonly net: Sequential;
@@ -105,11 +97,11 @@ export class Stage {
   }
 
   /** Steps 1-4 for a training batch; forward only for an evaluation batch. */
-  forward(message: ForwardMessage): void {
+  async forward(message: ForwardMessage): Promise<void> {
     if (message.marker) return void (this.last || this.links.forward(message));
     if (message.eval) return this.evaluate(message);
     if (this.syntheticInput) return this.realInput(message);
-    this.train(message, this.inputOf(message), false);
+    return this.train(message, this.inputOf(message), false);
   }
 
   /**
@@ -117,8 +109,8 @@ export class Stage {
    * h[s-1]_t, so the stage need not wait for the stages below. Its h[s]_t stays here: the real one
    * goes up when h[s-1]_t arrives (see realInput). The target δ[s-1]_t = J^T ĝ sent down is taken at ĥ.
    */
-  input(message: InputMessage): void {
-    this.train(message, this.syntheticInput!.predict(message), true);
+  input(message: InputMessage): Promise<void> {
+    return this.train(message, this.syntheticInput!.predict(message), true);
   }
 
   /** Complete unlock: a training batch from below waits until the stage's own pass on its x_t. */
@@ -127,19 +119,19 @@ export class Stage {
   }
 
   /** Steps 1-4 on the stage's input `x` for batch t (disposed here); `synthetic`: x is ĥ = I[s](x_t). */
-  private train(message: TrainingBatch, x: tf.Tensor2D, synthetic: boolean): void {
+  private async train(message: TrainingBatch, x: tf.Tensor2D, synthetic: boolean): Promise<void> {
     const { step } = message;
     this.setLearningRate(step);
     const update = this.drawUpdate();
     // 1. receive h[s-1]_t; 2. h[s]_t = f_s(h[s-1]_t), sent on at once
     const { y: h, trace } = this.pass(x, synthetic);
-    if (!this.last && !synthetic && !this.sendUp(message as ForwardMessage, h, trace)) return;
+    if (!this.last && !synthetic && !(await this.sendUp(message as ForwardMessage, h, trace))) return;
     if (this.source.awaited) return this.lock(step, trace, h);
     // not updating, and no stage below to send a target to: nothing more to do for t
     if (!update && this.spec.index === 0 && !this.last) return this.skip(step, trace, h);
     // 3. ĝ[s]_t = M[s](h[s]_t, c_t), or the last stage's true gradient of the loss
     const output: StageOutput = { step, rows: message.rows, labels: message.labels, h };
-    const { dy, done: figures } = this.source.gradient(output)!;
+    const { dy, done: figures } = (await this.source.gradient(output))!;
     if (figures && !this.checkFinite([figures.loss], 'loss', step)) {
       tf.dispose([h, dy]);
       return this.drop(step, trace, null, 'here');
@@ -148,7 +140,7 @@ export class Stage {
     // 4. one backward pass with it: update θ_s (when drawn), send δ[s-1]_t = J^T ĝ down as the
     // target of stage s-1 (the last stage's true gradient goes down even without an update: the
     // stage below trains its synthesizer on it, and reports this stage's done with its own)
-    const applied = update || this.spec.index > 0 ? this.applyGradient(step, trace, dy, update, done) : (this.skip(step, trace, null), true);
+    const applied = update || this.spec.index > 0 ? await this.applyGradient(step, trace, dy, update, done) : (this.skip(step, trace, null), true);
     // kept for step 5, until the target for t arrives; without an update of θ_s, M[s] does not train on t either
     if (applied && update && this.source.expectsMessage) this.source.keep(output, dy);
     else tf.dispose([h, dy]);
@@ -164,8 +156,8 @@ export class Stage {
   }
 
   /** Sends h[s]_t up. False when it is not finite and the batch was dropped: the stages above never see step t. */
-  private sendUp(message: ForwardMessage, h: tf.Tensor, trace: Trace[]): boolean {
-    const activations = this.activationsToSend(message.step, h);
+  private async sendUp(message: ForwardMessage, h: tf.Tensor, trace: Trace[]): Promise<boolean> {
+    const activations = await this.activationsToSend(message.step, h);
     if (!activations) {
       this.drop(message.step, trace, h, 'above');
       return false;
@@ -185,12 +177,12 @@ export class Stage {
    * (training mode, no update of θ_s) goes up as the real h[s]_t: the input the stage above learns
    * to predict, and the path evaluation takes.
    */
-  private realInput(message: ForwardMessage): void {
+  private async realInput(message: ForwardMessage): Promise<void> {
     const x = this.inputOf(message);
     this.syntheticInput!.learn(message.step, x);
     if (!this.last) {
       const h = tf.tidy(() => this.net.forward(x, true).y);
-      const activations = this.activationsToSend(message.step, h)!; // throws if not finite: skipNonFinite is refused with synthetic inputs
+      const activations = (await this.activationsToSend(message.step, h))!; // throws if not finite: skipNonFinite is refused with synthetic inputs
       this.sendForward(message, activations);
       h.dispose();
     }
@@ -199,21 +191,21 @@ export class Stage {
   }
 
   /** Step 5 (DNI): the target for an earlier batch trains the synthesizer. Backprop: the true gradient. */
-  backward(message: BackwardMessage): void {
+  async backward(message: BackwardMessage): Promise<void> {
     if (message.done?.length) this.relayedDones.set(message.step, message.done); // one backward message per step
     if (this.source.awaited) return this.backwardLocked(message);
     this.source.receive(message, this.spec.outputShape);
     this.reportDone(message.step);
   }
 
-  private backwardLocked(message: BackwardMessage): void {
+  private async backwardLocked(message: BackwardMessage): Promise<void> {
     const locked = this.locked;
     if (!locked || locked.step !== message.step || !message.gradient) {
       throw new Error(`stage ${this.spec.index}: true gradient for step ${message.step} arrived while waiting for ${locked?.step ?? 'none'}`);
     }
     this.locked = null;
     const g = this.source.receive(message, this.spec.outputShape)!;
-    const applied = this.applyGradient(message.step, locked.trace, g);
+    const applied = await this.applyGradient(message.step, locked.trace, g);
     tf.dispose(g);
     if (applied) this.reportDone(message.step);
   }
@@ -230,7 +222,7 @@ export class Stage {
   }
 
   /** The stage's whole state, for a checkpoint taken when no batch is in flight. */
-  exportState(step: number, extra: Record<string, number>): StageState {
+  async exportState(step: number, extra: Record<string, number>): Promise<StageState> {
     if (this.source.holding > 0 || this.locked || (this.syntheticInput?.waiting ?? 0) > 0) throw new Error(`stage ${this.spec.index}: checkpoint requested with batches in flight`);
     const input = this.syntheticInput?.model;
     return {
@@ -238,10 +230,10 @@ export class Stage {
       stage: this.spec.index,
       step,
       layers: this.net.layers.map((l) => l.name),
-      weights: this.net.getWeights(),
-      optimizer: this.optimizer.getState(),
-      ...this.source.exportState(),
-      inputModel: input ? { weights: input.net.getWeights(), optimizer: input.optimizer.getState() } : null,
+      weights: await this.net.getWeights(),
+      optimizer: await this.optimizer.getState(),
+      ...(await this.source.exportState()),
+      inputModel: input ? { weights: await input.net.getWeights(), optimizer: await input.optimizer.getState() } : null,
       updateStream: this.updateDraw.state(),
       counters: { ...this.counters, ...extra },
     };
@@ -268,8 +260,8 @@ export class Stage {
   }
 
   /** The gradient source's statistics since the last call (the synthesizer's mean loss and cosine). */
-  takeSourceStats(): Pick<StageStats, 'synthesizerLoss' | 'synthesizerCosine'> {
-    return { synthesizerLoss: null, synthesizerCosine: null, ...this.source.takeStats() };
+  async takeSourceStats(): Promise<Pick<StageStats, 'synthesizerLoss' | 'synthesizerCosine'>> {
+    return { synthesizerLoss: null, synthesizerCosine: null, ...(await this.source.takeStats()) };
   }
 
   dispose(): void {
@@ -287,14 +279,15 @@ export class Stage {
    * `done` (the last stage's, with the batch loss): goes down with δ for the stage below to report
    * with its own, instead of a report of its own.
    */
-  private applyGradient(step: number, trace: Trace[], dy: tf.Tensor, update = true, done?: RelayedDone): boolean {
+  private async applyGradient(step: number, trace: Trace[], dy: tf.Tensor, update = true, done?: RelayedDone): Promise<boolean> {
     const needInput = this.spec.index > 0;
     const { dx, grads } = tidy(() => this.net.backward(trace, dy, needInput));
     tf.dispose(trace);
-    // δ[s-1]_t = dL/dh[s-1]_t through f_s: the target of stage s-1
-    const target = dx ? (dx.dataSync() as Float32Array) : null;
+    // δ[s-1]_t = dL/dh[s-1]_t through f_s: the target of stage s-1, read to the CPU to be sent down
+    // with whether the parameter gradients are finite
+    const [target, gradsFinite] = await Promise.all([dx ? ownedValues(dx) : null, allFinite(grads)]);
     const finite =
-      this.finiteOr(allFinite(grads), 'parameter gradients', step) &&
+      this.finiteOr(gradsFinite, 'parameter gradients', step) &&
       (!target || this.finiteOr(finiteData(dx!, target), 'input gradient', step));
     tf.dispose(dx ?? []);
     if (!finite) {
@@ -313,8 +306,8 @@ export class Stage {
   }
 
   /** h's values to send up, or null when one is not finite (with --skip-nonfinite; else it throws). */
-  private activationsToSend(step: number, h: tf.Tensor): Float32Array | null {
-    const activations = ownedValues(h);
+  private async activationsToSend(step: number, h: tf.Tensor): Promise<Float32Array | null> {
+    const activations = await ownedValues(h);
     const injected = step === this.injectNaNAt;
     if (injected) activations[0] = NaN;
     return this.finiteOr(!injected && finiteData(h, activations), 'activations', step) ? activations : null;
@@ -372,19 +365,19 @@ export class Stage {
     return tf.tensor2d(message.activations, [message.rows, this.spec.inputUnits]);
   }
 
-  private evaluate(message: ForwardMessage): void {
+  private async evaluate(message: ForwardMessage): Promise<void> {
     const x = this.inputOf(message);
     const y = tf.tidy(() => this.net.forward(x, false).y);
     x.dispose();
     if (!this.last) {
-      this.sendForward(message, y.dataSync() as Float32Array);
+      this.sendForward(message, await ownedValues(y));
       y.dispose();
       return;
     }
     const labels = oneHot(message.labels, this.spec.classes);
     const { loss, gradient, correct } = softmaxCrossEntropy(y as tf.Tensor2D, labels);
-    const lossSum = loss.dataSync()[0] * message.rows;
-    const correctCount = correct.dataSync()[0];
+    const [lossMean, correctCount] = await readScalars([loss, correct]);
+    const lossSum = lossMean * message.rows;
     tf.dispose([y, labels, loss, gradient, correct]);
     this.links.report({ kind: 'eval', stage: this.spec.index, tag: message.eval!, lossSum, correct: correctCount, rows: message.rows });
   }

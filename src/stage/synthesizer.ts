@@ -77,10 +77,14 @@ export class Synthesizer {
     return tf.tidy(() => tf.div(this.net.forward(this.input(h, oneHot), true).y, h.shape[0]));
   }
 
-  /** One step on ||M(h, c) - g·B||^2 (mean over rows); `used` is the ĝ the stage applied for this batch. */
-  train(h: tf.Tensor, oneHot: tf.Tensor2D | null, target: tf.Tensor, used: tf.Tensor): SynthesizerStep {
+  /**
+   * One step on ||M(h, c) - g·B||^2 (mean over rows); `used` is the ĝ the stage applied for this
+   * batch. The step is taken at once (the tensors may be disposed when this returns); its loss
+   * and cosine come when read.
+   */
+  async train(h: tf.Tensor, oneHot: tf.Tensor2D | null, target: tf.Tensor, used: tf.Tensor): Promise<SynthesizerStep> {
     const rows = h.shape[0];
-    const [squares, usedTarget, usedSquares, targetSquares] = regressionStep(this.net, this.optimizer, () => this.input(h, oneHot), target, rows, used);
+    const [squares, usedTarget, usedSquares, targetSquares] = await regressionStep(this.net, this.optimizer, () => this.input(h, oneHot), target, rows, used);
     return { loss: squares / rows, cosine: usedTarget / Math.max(Math.sqrt(usedSquares * targetSquares), 1e-12) };
   }
 

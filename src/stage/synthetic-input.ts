@@ -4,6 +4,7 @@ import type { Sequential } from '../model/index.js';
 import type { ForwardMessage, InputMessage } from './protocol.js';
 import type { StageSpec } from './stage-spec.js';
 import { stream } from './rng.js';
+import { PendingMeans } from './pending-means.js';
 
 /**
  * What an unlocked stage s (complete unlock) keeps beside its layers: I[s], and the data batches x_t
@@ -18,8 +19,8 @@ import { stream } from './rng.js';
 export class SyntheticInput {
   readonly model: InputModel;
   private readonly inputs = new Map<number, tf.Tensor2D>();
-  private lossSum = 0;
-  private lossSteps = 0;
+  /** I[s]'s loss per step, read without waiting. */
+  private readonly losses = new PendingMeans(['loss'] as const);
 
   constructor(private readonly spec: StageSpec) {
     const config = spec.syntheticInputs!;
@@ -57,8 +58,7 @@ export class SyntheticInput {
     const x = this.inputs.get(step);
     if (!x) throw new Error(`stage ${this.spec.index}: the real input of step ${step} arrived before its data batch`);
     this.inputs.delete(step);
-    this.lossSum += this.model.train(x, h);
-    this.lossSteps += 1;
+    this.losses.add(this.model.train(x, h).then((loss) => ({ loss })));
     x.dispose();
   }
 
@@ -75,10 +75,8 @@ export class SyntheticInput {
   }
 
   /** Mean of I[s]'s loss since the last call (null: no step). */
-  takeLossMean(): number | null {
-    const mean = this.lossSteps ? this.lossSum / this.lossSteps : null;
-    this.lossSum = this.lossSteps = 0;
-    return mean;
+  async takeLossMean(): Promise<number | null> {
+    return (await this.losses.take()).loss;
   }
 
   set learningRate(value: number) {

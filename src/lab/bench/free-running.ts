@@ -51,20 +51,20 @@ export function cpuBetween(before: ThreadCpu, after: ThreadCpu): StageCpu {
  * The thread's CPU time over the timed steps is shared out between the stages in proportion to
  * the wall-clock time of their steps (its schedstat cannot be read per step: see cpuNow).
  */
-export function runOneThread(specs: readonly StageSpec[], drive: DriveOptions): OneThreadRun {
+export async function runOneThread(specs: readonly StageSpec[], drive: DriveOptions): Promise<OneThreadRun> {
   const drivers = specs.map((spec) => new StageDriver(spec, drive.batchSize, drive.seed));
   try {
-    for (let i = 0; i < drive.warmup; i++) for (const driver of drivers) driver.step();
+    for (let i = 0; i < drive.warmup; i++) for (const driver of drivers) await driver.step();
     const wall = specs.map(() => 0);
     const before = cpuNow();
     const load = startLoadMeter();
     const t0 = performance.now();
     for (let i = 0; i < drive.steps; i++) {
-      drivers.forEach((driver, s) => {
+      for (const [s, driver] of drivers.entries()) {
         const t = performance.now();
-        driver.step();
+        await driver.step();
         wall[s] += performance.now() - t;
-      });
+      }
     }
     const wallMs = performance.now() - t0;
     const othersLoadCores = load().othersLoadCores;

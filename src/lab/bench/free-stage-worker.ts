@@ -13,11 +13,11 @@ const post = (message: FreeStageMessage) => parentPort!.postMessage(message);
 
 await selectBackend(task.backend);
 const driver = new StageDriver(task.spec, task.batchSize, task.seed);
-for (let i = 0; i < task.warmup; i++) driver.step();
+for (let i = 0; i < task.warmup; i++) await driver.step();
 const before = cpuNow(); // before the release, so its 1 ms nap is no part of the timed steps
 post({ kind: 'ready' });
 Atomics.wait(new Int32Array(task.start), 0, 0);
-for (let i = 0; i < task.steps; i++) driver.step();
+for (let i = 0; i < task.steps; i++) await driver.step();
 const endNs = process.hrtime.bigint();
 post({ kind: 'done', cpu: cpuBetween(before, cpuNow()), endNs });
 driver.dispose();

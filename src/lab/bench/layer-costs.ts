@@ -31,13 +31,13 @@ export async function measureLayerCosts(config: Config, steps = 30, warmup = 5):
   const synthMs: number[][] = specs.map(() => []);
   try {
     for (let i = 0; i < warmup + steps; i++) {
-      drivers.forEach((driver, s) => {
-        const { forwardMs, targetMs } = driver.step();
-        const synth = timeSynthesizer(driver);
-        if (i < warmup) return;
+      for (const [s, driver] of drivers.entries()) {
+        const { forwardMs, targetMs } = await driver.step();
+        const synth = await timeSynthesizer(driver);
+        if (i < warmup) continue;
         stageMs[s].push(forwardMs + targetMs);
         synthMs[s].push(synth);
-      });
+      }
     }
   } finally {
     for (const driver of drivers) driver.dispose();
@@ -54,7 +54,7 @@ export async function measureLayerCosts(config: Config, steps = 30, warmup = 5):
 }
 
 /** Milliseconds of one prediction and one training step of the driven stage's synthesizer (0: none). */
-function timeSynthesizer(driver: StageDriver): number {
+async function timeSynthesizer(driver: StageDriver): Promise<number> {
   const synth = synthesizerOf(driver.stage.source);
   if (!synth) return 0;
   const B = driver.batchSize;
@@ -64,7 +64,7 @@ function timeSynthesizer(driver: StageDriver): number {
   const labels = driver.spec.mode === 'cdni' ? oneHot(new Uint8Array(B), driver.spec.classes) : null;
   const t0 = performance.now();
   const used = synth.predict(h, labels);
-  synth.train(h, labels, target, used);
+  await synth.train(h, labels, target, used);
   const ms = performance.now() - t0;
   tf.dispose([h, target, labels ?? [], used]);
   return ms;

@@ -44,8 +44,8 @@ export interface MatMulTimer {
   n: number;
   /** 2·m·k·n */
   flops: number;
-  /** Milliseconds of one tf.matMul(a, b). */
-  once(): number;
+  /** Milliseconds of one tf.matMul(a, b), its corner read (asynchronously: webgpu has no synchronous read in Node). */
+  once(): Promise<number>;
   dispose(): void;
 }
 
@@ -64,11 +64,11 @@ export async function matMulTimer(options: MatMulOptions = {}): Promise<MatMulTi
   return {
     m, k, n,
     flops: 2 * m * k * n,
-    once() {
+    async once() {
       const t0 = performance.now();
       const c = tf.matMul(a, b);
       const corner = tf.slice(c, [0, 0], [1, 1]);
-      corner.dataSync();
+      await corner.data();
       const ms = performance.now() - t0;
       tf.dispose([c, corner]);
       return ms;
@@ -97,8 +97,9 @@ export async function measureMatMulCeiling(options: MatMulOptions = {}): Promise
   const { warmup = 5, reps = 20 } = options;
   const timer = await matMulTimer(options);
   try {
-    for (let i = 0; i < warmup; i++) timer.once();
-    const times = Array.from({ length: reps }, () => timer.once());
+    for (let i = 0; i < warmup; i++) await timer.once();
+    const times: number[] = [];
+    for (let i = 0; i < reps; i++) times.push(await timer.once());
     return await ceilingOf(timer, times, warmup);
   } finally {
     timer.dispose();

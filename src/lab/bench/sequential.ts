@@ -99,15 +99,15 @@ export class SequentialStages {
    * the schedule (nextAction) says; with one batch in flight a stage's messages come in one fixed
    * order (h[s-1]_t, then the target for t), so which stage runs first cannot change the result.
    */
-  step(batch: Batch, step: number): void {
+  async step(batch: Batch, step: number): Promise<void> {
     this.done.set(step, 0);
     this.inboxes[0].pushForward({ kind: 'forward', step, rows: batch.size, activations: batch.x, labels: batch.labels });
     for (let next = this.pick(); next; next = this.pick()) {
       const [s, action] = next;
       const inbox = this.inboxes[s];
       const t0 = performance.now();
-      if (action === 'forward') this.stages[s].forward(inbox.forward.shift()!);
-      else this.stages[s].backward(inbox.backward.shift()!);
+      if (action === 'forward') await this.stages[s].forward(inbox.forward.shift()!);
+      else await this.stages[s].backward(inbox.backward.shift()!);
       this.busyMs[s] += performance.now() - t0;
     }
     const finished = this.done.get(step)!;
@@ -116,8 +116,8 @@ export class SequentialStages {
   }
 
   /** Each stage's whole state (weights, Adam, synthesizer, update stream, counters), between two steps. */
-  states(step: number): StageState[] {
-    return this.stages.map((stage) => stage.exportState(step, {}));
+  states(step: number): Promise<StageState[]> {
+    return Promise.all(this.stages.map((stage) => stage.exportState(step, {})));
   }
 
   dispose(): void {
@@ -200,7 +200,7 @@ export async function trainSequential(config: Config, options: SequentialOptions
     let samples = 0;
     const t0 = performance.now();
     for (const batch of trainingOrder(data.train, config)) {
-      stages.step(batch, steps++);
+      await stages.step(batch, steps++);
       samples += batch.size;
       options.onStep?.(steps, (performance.now() - t0) / 1000);
     }
@@ -225,7 +225,7 @@ export async function trainSequential(config: Config, options: SequentialOptions
       })),
     };
     dir?.writeJson('sequential.json', { config, ...result });
-    return options.keepStates ? { ...result, states: stages.states(steps) } : result;
+    return options.keepStates ? { ...result, states: await stages.states(steps) } : result;
   } finally {
     stages.dispose();
   }

@@ -44,16 +44,16 @@ export class StageDriver {
   }
 
   /** One step, timed. */
-  step(): DrivenStep {
+  async step(): Promise<DrivenStep> {
     const step = this.steps++;
     const p = this.pool[step % this.pool.length];
     const forward: ForwardMessage = { kind: 'forward', step, rows: this.batchSize, activations: p.activations, labels: p.labels };
     const t0 = performance.now();
-    this.stage.forward(forward);
+    await this.stage.forward(forward);
     const t1 = performance.now();
     if (this.takesTargets) {
       const target: BackwardMessage = { kind: 'backward', step, gradient: p.target, synthetic: this.spec.mode !== 'backprop' };
-      this.stage.backward(target);
+      await this.stage.backward(target);
     }
     return { forwardMs: t1 - t0, targetMs: performance.now() - t1 };
   }

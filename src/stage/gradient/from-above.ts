@@ -13,7 +13,7 @@ export class FromAbove extends StatelessSource implements GradientSource {
   readonly expectsMessage = true;
   readonly synthetic = false;
 
-  gradient(): null {
+  async gradient(): Promise<null> {
     return null;
   }
 

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { softmaxCrossEntropy, oneHot } from '../loss.js';
 import { StatelessSource } from './stateless.js';
+import { readScalars } from '../../runtime/read.js';
 import type { GradientSource, SourceGradient, StageOutput } from './source.js';
 
 /** The last stage: h[S] are the logits, and the gradient is the true one of the loss against the labels. */
@@ -13,12 +14,13 @@ export class FromLoss extends StatelessSource implements GradientSource {
     super();
   }
 
-  gradient(output: StageOutput): SourceGradient {
+  async gradient(output: StageOutput): Promise<SourceGradient> {
     const labels = oneHot(output.labels, this.classes);
     const { loss, gradient, correct } = softmaxCrossEntropy(output.h as tf.Tensor2D, labels);
-    const done = { loss: loss.dataSync()[0], correct: correct.dataSync()[0], rows: output.rows };
-    tf.dispose([labels, loss, correct]);
-    return { dy: gradient, done };
+    labels.dispose();
+    const [lossValue, correctValue] = await readScalars([loss, correct]);
+    tf.dispose([loss, correct]);
+    return { dy: gradient, done: { loss: lossValue, correct: correctValue, rows: output.rows } };
   }
 
   keep(): void {

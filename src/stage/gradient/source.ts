@@ -42,8 +42,8 @@ export interface GradientSource {
   /** Batches the source keeps for a message still to come (a checkpoint is taken with none). */
   readonly holding: number;
   readonly counters: SourceCounters;
-  /** Step 3: the gradient for batch t now; null when it is awaited from above. */
-  gradient(output: StageOutput): SourceGradient | null;
+  /** Step 3: the gradient for batch t now (the last stage reads its loss); null when it is awaited from above. */
+  gradient(output: StageOutput): Promise<SourceGradient | null>;
   /** After step 4 with an update: keep what step 5 needs for t (takes over `output.h` and `used`). */
   keep(output: StageOutput, used: tf.Tensor): void;
   /**
@@ -55,9 +55,9 @@ export interface GradientSource {
   forget(steps: Set<number>): void;
   /** Follows the stage's learning-rate schedule. */
   setLearningRate(step: number): void;
-  /** Means since the last call. */
-  takeStats(): SourceStats;
-  exportState(): SourceState;
+  /** Means since the last call, once the figures of the steps taken are read. */
+  takeStats(): Promise<SourceStats>;
+  exportState(): Promise<SourceState>;
   /** Reads back what exportState wrote; throws with a reason when the state is not for this source. */
   importState(state: StageState): void;
   dispose(): void;

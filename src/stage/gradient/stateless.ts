@@ -10,11 +10,11 @@ export abstract class StatelessSource {
 
   setLearningRate(): void {}
 
-  takeStats(): SourceStats {
+  async takeStats(): Promise<SourceStats> {
     return {};
   }
 
-  exportState(): SourceState {
+  async exportState(): Promise<SourceState> {
     return { synthesizer: null };
   }
 

@@ -6,6 +6,7 @@ import { Synthesizer } from '../synthesizer.js';
 import { oneHot } from '../loss.js';
 import { stream } from '../rng.js';
 import { learningRateAt } from '../learning-rate.js';
+import { PendingMeans } from '../pending-means.js';
 import type { GradientSource, SourceGradient, SourceState, SourceStats, StageOutput } from './source.js';
 
 /** What step 5 needs of batch t: h[s]_t, c_t and the ĝ[s]_t that was applied. */
@@ -27,9 +28,8 @@ export class Synthesized implements GradientSource {
   readonly counters = { synthesizerUpdates: 0, evicted: 0 };
   private readonly pending = new Map<number, Pending>();
   private readonly conditioned: boolean;
-  private lossSum = 0;
-  private cosineSum = 0;
-  private steps = 0;
+  /** M[s]'s loss and cosine per step, read without waiting. */
+  private readonly steps = new PendingMeans(['loss', 'cosine'] as const);
 
   constructor(private readonly spec: StageSpec) {
     this.conditioned = spec.mode === 'cdni';
@@ -53,7 +53,7 @@ export class Synthesized implements GradientSource {
     return this.pending.size;
   }
 
-  gradient(output: StageOutput): SourceGradient {
+  async gradient(output: StageOutput): Promise<SourceGradient> {
     const labels = this.conditioned ? oneHot(output.labels, this.spec.classes) : null;
     const dy = this.synthesizer.predict(output.h, labels);
     labels?.dispose();
@@ -75,11 +75,8 @@ export class Synthesized implements GradientSource {
     const pending = this.pending.get(message.step);
     if (pending && message.gradient) {
       const target = tf.tensor(message.gradient, pending.h.shape);
-      const { loss, cosine } = this.synthesizer.train(pending.h, pending.labels, target, pending.used);
+      this.steps.add(this.synthesizer.train(pending.h, pending.labels, target, pending.used));
       target.dispose();
-      this.lossSum += loss;
-      this.cosineSum += cosine;
-      this.steps += 1;
       this.counters.synthesizerUpdates += 1;
     }
     this.release(message.step);
@@ -95,15 +92,13 @@ export class Synthesized implements GradientSource {
     this.synthesizer.learningRate = learningRateAt(step, this.spec.synthesizer.learningRate ?? learningRate, decaySteps, decayFactor);
   }
 
-  takeStats(): SourceStats {
-    const n = this.steps;
-    const stats = { synthesizerLoss: n ? this.lossSum / n : null, synthesizerCosine: n ? this.cosineSum / n : null };
-    this.lossSum = this.cosineSum = this.steps = 0;
-    return stats;
+  async takeStats(): Promise<SourceStats> {
+    const { loss, cosine } = await this.steps.take();
+    return { synthesizerLoss: loss, synthesizerCosine: cosine };
   }
 
-  exportState(): SourceState {
-    return { synthesizer: { weights: this.synthesizer.net.getWeights(), optimizer: this.synthesizer.optimizer.getState() } };
+  async exportState(): Promise<SourceState> {
+    return { synthesizer: { weights: await this.synthesizer.net.getWeights(), optimizer: await this.synthesizer.optimizer.getState() } };
   }
 
   importState(state: StageState): void {

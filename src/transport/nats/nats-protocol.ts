@@ -164,8 +164,8 @@ function validateStats(value: unknown, stage: number): void {
   nullableNumber(s.synthesizerLoss, 'stats.synthesizerLoss');
   nullableNumber(s.synthesizerCosine, 'stats.synthesizerCosine');
   if (s.rejected !== undefined) for (const [k, v] of Object.entries(record(s.rejected, 'stats.rejected'))) int(v, `stats.rejected.${k.slice(0, 40)}`);
-  for (const key of ['cpuSeconds', 'runQueueSeconds', 'receiveSeconds']) if (s[key] !== undefined) finite(s[key], `stats.${key}`);
-  for (const key of ['sends', 'receives']) if (s[key] !== undefined) int(s[key], `stats.${key}`);
+  for (const key of ['cpuSeconds', 'runQueueSeconds', 'receiveSeconds', 'readSeconds']) if (s[key] !== undefined) finite(s[key], `stats.${key}`);
+  for (const key of ['sends', 'receives', 'reads']) if (s[key] !== undefined) int(s[key], `stats.${key}`);
   for (const key of ['sendMedianMs', 'receiveMedianMs']) if (s[key] !== undefined) nullableNumber(s[key], `stats.${key}`);
   if (s.memory !== undefined) {
     const memory = record(s.memory, 'stats.memory');
