@@ -60,6 +60,27 @@ export async function startWebGpu(): Promise<AdapterInfo> {
         'apt-get install -t bookworm-backports mesa-vulkan-drivers, and set XDG_RUNTIME_DIR)',
     );
   }
+  return adapterInfo(adapter);
+}
+
+/**
+ * Every adapter Dawn offers this thread (the default one, both power preferences and the fallback
+ * adapter, told apart by their description), after startWebGpu; an empty list when none.
+ */
+export async function listAdapters(): Promise<AdapterInfo[]> {
+  const gpu = (globalThis as unknown as { navigator?: { gpu?: ReturnType<DawnModule['create']> } }).navigator?.gpu;
+  if (!gpu) return [];
+  const found = new Map<string, AdapterInfo>();
+  for (const options of [{}, { powerPreference: 'high-performance' }, { powerPreference: 'low-power' }, { forceFallbackAdapter: true }]) {
+    const adapter = await gpu.requestAdapter(options).catch(() => null);
+    if (!adapter) continue;
+    const info = adapterInfo(adapter);
+    found.set(`${info.vendor}|${info.device}|${info.description}`, info);
+  }
+  return [...found.values()];
+}
+
+function adapterInfo(adapter: DawnAdapter): AdapterInfo {
   const info = adapter.info;
   const fields = { vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? '', description: info.description ?? '' };
   return { ...fields, software: isSoftwareAdapter({ ...fields, isFallbackAdapter: info.isFallbackAdapter ?? adapter.isFallbackAdapter }) };
