@@ -10,8 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, Option } from 'commander';
-import { runScript } from '../src/cli/run-script.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { runProgram } from '../src/cli/exit.js';
 import { positiveInt } from '../src/cli/flags.js';
 import { selectBackend } from '../src/runtime/backend.js';
 import { describeAdapter, listAdapters, startWebGpu, type AdapterInfo } from '../src/runtime/webgpu.js';
@@ -146,7 +146,7 @@ async function gpuCheck(flags: Flags): Promise<void> {
 const backendList = (value: string): BackendName[] => {
   const names = value.split(',').map((s) => s.trim());
   const known = ['webgpu', 'wasm', 'tensorflow', 'cpu'];
-  for (const n of names) if (!known.includes(n)) throw new Error(`--backends: unknown backend '${n}' (expected a comma-separated list of ${known.join(', ')})`);
+  for (const n of names) if (!known.includes(n)) throw new InvalidArgumentError(`unknown backend '${n}' (expected a comma-separated list of ${known.join(', ')})`);
   return names as BackendName[];
 };
 
@@ -159,4 +159,4 @@ const program = new Command('gpu-check')
   .option('--json <file>', 'also write the figures as JSON')
   .action(gpuCheck);
 
-runScript(program);
+runProgram(program);

@@ -47,6 +47,13 @@ export const requirements: Requirement[] = [
     apt: { package: 'openssl' },
   },
   {
+    name: 'lavapipe',
+    why: "the webgpu tests, on Mesa's software Vulkan where the machine has no GPU (bookworm's own Mesa 22.3 is too old for Dawn)",
+    // Mesa 24+ names its manifest lvp_icd.json; 22.3's lvp_icd.<arch>.json does not count
+    detect: { files: ['/usr/share/vulkan/icd.d/lvp_icd.json'] },
+    apt: { package: 'mesa-vulkan-drivers', suite: '{codename}-backports', source: 'deb http://deb.debian.org/debian {codename}-backports main' },
+  },
+  {
     name: 'ip',
     why: 'the network namespace test (ip netns)',
     detect: { command: 'ip' },

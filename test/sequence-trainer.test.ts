@@ -70,7 +70,7 @@ describe('truncated BPTT with a synthetic gradient at the window boundary', () =
   after(() => tf.disposeVariables());
 
   for (const mode of ['dni', 'dni+aux'] as const) {
-    it(`a zero-initialised time synthesizer changes nothing at step one (${mode} = bptt)`, () => {
+    it(`a zero-initialised time synthesizer changes nothing at step one (${mode} = bptt)`, async () => {
       const cut = new SequenceTrainer(copyTask(3), 3, options('bptt'));
       const dni = new SequenceTrainer(copyTask(3), 3, options(mode));
       assert.equal(dni.trainWindow().loss, cut.trainWindow().loss);
@@ -84,20 +84,20 @@ describe('truncated BPTT with a synthetic gradient at the window boundary', () =
   }
 
   for (const mode of ['dni', 'dni+aux'] as const) {
-    it(`the bootstrapped target is the true gradient from the next window plus its ĝ pushed back through it (${mode}, two windows by hand)`, () => {
+    it(`the bootstrapped target is the true gradient from the next window plus its ĝ pushed back through it (${mode}, two windows by hand)`, async () => {
       const [batch, T, units] = [2, 2, 6];
       const task = new FixedTask(batch, T, 2);
       const trainer = new SequenceTrainer(task, batch, options(mode, T));
       const m = trainer.synthesizer!;
       // a non-zero M, so that ĝ is not zero
       const rng = stream(12, 'test', 'synthesizer');
-      m.net.setWeights(m.net.getWeights().map((w) => Float32Array.from(w, () => 0.3 * (2 * rng() - 1))));
+      m.net.setWeights((await m.net.getWeights()).map((w) => Float32Array.from(w, () => 0.3 * (2 * rng() - 1))));
       trainer.trainWindow();
       // what window 2 starts from: the weights after step one, the state s_1, M before its next step
       const [wx, wh, b] = trainer.lstm.params.map((p) => tf.clone(p));
       const [wo, bo] = trainer.readout.params.map((p) => tf.clone(p));
       const [mW, mB] = m.net.params.map((p) => tf.clone(p));
-      const saved = trainer.exportState();
+      const saved = await trainer.exportState();
       const s1 = tf.tensor2d(decode(saved.tensors.state[0]), [batch, units]);
       const c1 = tf.tensor2d(decode(saved.tensors.state[1]), [batch, units]);
       const seen: { target: number[]; aux: number[] | null; state: number[] }[] = [];
@@ -147,11 +147,11 @@ describe('truncated BPTT with a synthetic gradient at the window boundary', () =
     ['repeat copy, dni+aux', () => ({ task: copyTask(3) as SequenceTask, mode: 'dni+aux' as const })],
     ['char-lm, dni', () => ({ task: new CharLmTask(indexCorpus({ train: 'the cat sat on the mat. '.repeat(20), valid: 'the cat', test: 'a mat' }, 'test'), 3) as SequenceTask, mode: 'dni' as const })],
   ] as const) {
-    it(`the state carried across windows survives a checkpoint: resumed = uninterrupted, bit for bit (${name})`, () => {
+    it(`the state carried across windows survives a checkpoint: resumed = uninterrupted, bit for bit (${name})`, async () => {
       const { task, mode } = make();
       const straight = new SequenceTrainer(task, 3, options(mode));
       for (let i = 0; i < 4; i++) straight.trainWindow();
-      const saved = JSON.parse(JSON.stringify(straight.exportState()));
+      const saved = JSON.parse(JSON.stringify(await straight.exportState()));
       const resumed = new SequenceTrainer(make().task, 3, options(mode));
       resumed.importState(saved);
       assert.equal(resumed.step, 4);
@@ -168,10 +168,11 @@ describe('truncated BPTT with a synthetic gradient at the window boundary', () =
     });
   }
 
-  it('a checkpoint of another mode is refused with a message naming what is missing', () => {
+  it('a checkpoint of another mode is refused with a message naming what is missing', async () => {
     const cut = new SequenceTrainer(copyTask(2), 2, options('bptt'));
     const dni = new SequenceTrainer(copyTask(2), 2, options('dni'));
-    assert.throws(() => dni.importState(cut.exportState()), /missing synthesizer/);
+    const saved = await cut.exportState();
+    assert.throws(() => dni.importState(saved), /missing synthesizer/);
     cut.dispose();
     dni.dispose();
   });

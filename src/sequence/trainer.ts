@@ -175,19 +175,19 @@ export class SequenceTrainer {
   }
 
   /** Everything that continues training exactly: weights, optimizers, the carried state, M's boundary, the task's streams. */
-  exportState(): Saved {
+  async exportState(): Promise<Saved> {
     const floats = (ts: tf.Tensor[]) => ts.map((t) => encodeFloats(t.dataSync() as Float32Array));
     const arrays = (as: Float32Array[]) => as.map(encodeFloats);
     const tensors: Record<string, string[]> = {
       lstm: floats(this.lstm.params),
-      readout: arrays(this.readout.getWeights()),
-      optimizer: arrays(this.optimizer.getState()),
+      readout: arrays(await this.readout.getWeights()),
+      optimizer: arrays(await this.optimizer.getState()),
       state: floats([this.state.h, this.state.c]),
       boundary: this.boundary ? floats([this.boundary.s, this.boundary.used]) : [],
     };
     if (this.synthesizer) {
-      tensors.synthesizer = arrays(this.synthesizer.net.getWeights());
-      tensors.synthesizerOptimizer = arrays(this.synthesizer.optimizer.getState());
+      tensors.synthesizer = arrays(await this.synthesizer.net.getWeights());
+      tensors.synthesizerOptimizer = arrays(await this.synthesizer.optimizer.getState());
     }
     return { step: this.step, tensors, task: this.task.getState() };
   }

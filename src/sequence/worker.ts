@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     trainer.importState(data.checkpoint.trainer as Parameters<typeof trainer.importState>[0]);
     sums = { ...data.checkpoint.log };
   }
-  const checkpoint = () => post({ type: 'checkpoint', step: trainer.step, checkpoint: { trainer: trainer.exportState(), log: { ...sums } } });
+  const checkpoint = async () => post({ type: 'checkpoint', step: trainer.step, checkpoint: { trainer: await trainer.exportState(), log: { ...sums } } });
   const started = performance.now();
   let stopped = false;
   while (trainer.step < config.maxSteps) {
@@ -47,13 +47,13 @@ async function main(): Promise<void> {
       post({ type: 'record', record });
       sums = { windows: 0, loss: 0, synth: 0, synthLoss: 0, synthCosine: 0, auxLoss: 0 };
     }
-    if (config.checkpointEvery && trainer.step % config.checkpointEvery === 0) checkpoint();
+    if (config.checkpointEvery && trainer.step % config.checkpointEvery === 0) await checkpoint();
     if (Atomics.load(stop, 0) === 1 || trainer.step === data.stopAfter) {
       stopped = trainer.step < config.maxSteps;
       break;
     }
   }
-  checkpoint();
+  await checkpoint();
   const figures = task.figures();
   let bpc = null;
   if (corpus && !stopped) {
