@@ -53,7 +53,7 @@ const program = new Command('sweep-update-probability')
         train: !flags.tableOnly,
         after: (table) => {
           const runs = table.cells.filter((c) => c.outcome?.summary).map((c) => c.dir);
-          if (runs.length) process.stdout.write(`${writeReport(runs, join(table.outDir, 'report.html'))}\n`);
+          if (runs.length) process.stdout.write(`${writeReport(runs, join(table.outDir, 'report.html'), { force: true })}\n`); // the sweep's own report
         },
       },
     );

@@ -17,12 +17,14 @@ import { RunDir, newRunId } from './metrics/run-dir.js';
 import type { AccuracyReached, StageSummary, Summary } from './run/summary.js';
 import { commitCheckpoint, configHash, readCheckpoint, stageFiles, type RunProgress } from './checkpoint/manifest.js';
 import { readRunConfig } from './run/run-config.js';
+import { refuseFinished } from './run/finished.js';
 import { PIPELINE_LAG } from './loop/schedule.js';
 import { rounded, silentLogger, type Logger } from './log.js';
 import { versions } from './versions.js';
 import { writeReport } from './lab/report/index.js';
 import { TraceRecorder, threadNames, ORCHESTRATOR_TID, stageTid } from './metrics/trace.js';
 import { TraceFile } from './metrics/trace-file.js';
+import { WriteError } from './metrics/write-error.js';
 import type { StageHost } from './pipeline/stage-host.js';
 import { ThreadStageHost } from './transport/threads/thread-host.js';
 import { NatsStageHost } from './transport/nats/nats-stage-host.js';
@@ -172,6 +174,7 @@ export async function resume(runDir: string, options: TrainOptions = {}): Promis
   const { config, runId } = readRunConfig(dir.path);
   checkTransport(config, options);
   const checkpoint = readCheckpoint(dir.path, config, stageGrouping(config).length);
+  refuseFinished(dir.path);
   const data = runData(config, options);
   return new Run(config, dir, runId, data, options, checkpoint).execute();
 }
@@ -193,7 +196,7 @@ export function runData(config: Config, options: Pick<TrainOptions, 'data'>): Da
 
 function freshProgress(): RunProgress {
   return {
-    step: 0, epoch: 0, stepInEpoch: 0, samples: 0, trainMs: 0,
+    step: 0, epoch: 0, stepInEpoch: 0, samples: 0, trainMs: 0, wallMs: 0,
     epochLoss: 0, epochCorrect: 0, epochRows: 0,
     recentLoss: 0, recentCorrect: 0, recentRows: 0, recentSteps: 0,
     val: null, test: null, restarts: 0, lostSteps: 0,
@@ -203,6 +206,8 @@ function freshProgress(): RunProgress {
 /** One training run: feeds the pipeline, evaluates, checkpoints, and survives stage failures. */
 class Run {
   private readonly started = performance.now();
+  /** Wall time of the run before this process resumed it (0 for a new run). */
+  private readonly priorWallMs: number;
   private readonly log: Logger;
   private readonly window: number;
   private readonly totalSteps: number;
@@ -245,6 +250,7 @@ class Run {
     this.lastEpoch = Math.ceil(steps.total / steps.perEpoch);
     this.p = checkpoint ? { ...checkpoint.manifest.progress } : freshProgress();
     this.resumedFrom = checkpoint ? this.p.step : null;
+    this.priorWallMs = this.p.wallMs ?? 0;
     const prioritize = prioritizesStages(config);
     this.prioritizeFrom = prioritize ? this.p.step + PRIORITY_WARMUP_STEPS : -1;
     this.prioritizeAt = prioritize ? this.prioritizeFrom + PRIORITY_MEASURE_STEPS : -1;
@@ -262,9 +268,14 @@ class Run {
       dir.metric({ type: 'resume', step: this.resumedFrom });
     }
     log.info({ runId: this.runId, out: dir.path, mode: config.mode, schedule: config.train.schedule, window: this.window, stages: stageGrouping(config), resumedFrom: this.resumedFrom }, 'starting stages');
-    this.host = this.createHost();
-    this.traceFile = new TraceFile(join(dir.path, 'trace.json'));
-    this.pipeline = await Pipeline.start(specs, this.pipelineEvents(), this.host);
+    try {
+      this.host = this.createHost();
+      this.traceFile = new TraceFile(join(dir.path, 'trace.json'));
+      this.pipeline = await Pipeline.start(specs, this.pipelineEvents(), this.host);
+    } catch (error) {
+      if (this.resumedFrom === null) dir.discard(); // a failed start leaves nothing that blocks a retry with the same --out
+      throw error;
+    }
     try {
       const skipped = Object.fromEntries(this.pipeline.skippedBackends[0].map((s) => [s.candidate, s.reason]));
       const adapters = this.pipeline.adapters.map((a, stage) => (a ? `stage ${stage}: ${describeAdapter(a)}` : null)).filter((a) => a !== null);
@@ -345,6 +356,7 @@ class Run {
           break;
         }
         await pipeline.credit(this.window);
+        this.checkWrites();
         pipeline.feed(batch, p.step);
         p.step += 1;
         if (p.step === this.prioritizeFrom) this.statsAtPrioritizeFrom = await pipeline.stats();
@@ -402,7 +414,7 @@ class Run {
       testAccuracy: test.accuracy,
       epochSeconds: stepsInEpoch * config.train.batchSize / (p.samples / (p.trainMs / 1000)),
       samplesPerSecond: (p.samples * 1000) / p.trainMs,
-      elapsedSeconds: (performance.now() - this.started) / 1000,
+      elapsedSeconds: this.wallMs() / 1000,
       stages: this.lastStats,
     };
     recordMilestones(this.reached, test.accuracy, { epoch: p.epoch, step: p.step, elapsedSeconds: record.elapsedSeconds });
@@ -427,7 +439,7 @@ class Run {
     const t1 = performance.now();
     this.pausedMs += t1 - t0;
     this.span('evaluate', t0, t1, { epoch: p.epoch, step: p.step });
-    const elapsedSeconds = (t1 - this.started) / 1000;
+    const elapsedSeconds = this.wallMs(t1) / 1000;
     recordMilestones(this.reached, test.accuracy, { epoch: p.epoch, step: p.step, elapsedSeconds });
     this.dir.metric({ type: 'eval', epoch: p.epoch, step: p.step, testLoss: test.loss, testAccuracy: test.accuracy, elapsedSeconds });
     this.log.info({ epoch: p.epoch, step: p.step, testAccuracy: rounded(test.accuracy, 4) }, `step ${p.step}: test accuracy ${rounded(test.accuracy, 4)}`);
@@ -442,14 +454,26 @@ class Run {
       format: 'synthgrad-checkpoint/1',
       createdAt: new Date().toISOString(),
       configHash: configHash(this.config),
-      progress: { ...this.p, restarts: this.pipeline.restarts, lostSteps: this.pipeline.lostSteps },
+      progress: { ...this.p, wallMs: this.wallMs(), restarts: this.pipeline.restarts, lostSteps: this.pipeline.lostSteps },
       stages: files.map((_, stage) => ({ stage, file: `${folder}/stage-${stage}.msgpack`, step: this.p.step, bytes: bytes[stage] })),
     });
+    this.checkWrites();
     this.checkpointFiles = files;
     this.checkpointStep = this.p.step;
     this.pausedMs += performance.now() - t0;
     this.span('checkpoint', t0, performance.now(), { step: this.p.step });
     this.log.debug({ step: this.p.step, folder }, 'checkpoint written');
+  }
+
+  /** Wall time of the whole run at `now`: this process's part plus that of the processes before a resume. */
+  private wallMs(now = performance.now()): number {
+    return this.priorWallMs + (now - this.started);
+  }
+
+  /** A metrics line or trace span that could not be written stops the run (they are written from callbacks, which cannot throw). */
+  private checkWrites(): void {
+    const failure = this.dir.failure ?? this.traceFile?.failure;
+    if (failure) throw failure;
   }
 
   private onStep(r: TrainStepResult): void {
@@ -513,7 +537,7 @@ class Run {
       epochs: p.epoch,
       steps: p.step,
       batchSize: config.train.batchSize,
-      wallSeconds: (performance.now() - this.started) / 1000,
+      wallSeconds: this.wallMs() / 1000,
       trainSeconds: p.trainMs / 1000,
       trainSamplesPerSecond: p.trainMs > 0 ? (p.samples * 1000) / p.trainMs : 0,
       valAccuracy: p.val?.accuracy ?? null,
@@ -586,7 +610,8 @@ class Run {
     try {
       writeReport([this.dir.path]);
     } catch (error) {
-      this.log.warn({ error: (error as Error).message }, 'could not write report.html');
+      if (error instanceof WriteError) throw error; // the disk failed, like any other write of the run
+      this.log.warn({ error: (error as Error).message }, 'could not draw report.html');
     }
   }
 
@@ -600,16 +625,27 @@ class Run {
         ? 'no checkpoint had been written yet'
         : `the last checkpoint (step ${this.checkpointStep}) is kept: continue with synthgrad train --resume ${this.dir.path}`;
     const message = `${cause.message}${restartNote}; the run stopped, ${resumeNote}`;
+    let summary: Summary;
     try {
-      const summary = this.summary(this.lastStats, true, message);
-      this.dir.writeJson('summary.json', summary);
-      this.dir.metric({ type: 'error', step: this.p.step, error: message });
-      this.writeTrace();
-      this.report();
-      return new RunError(message, summary, { cause });
+      summary = this.summary(this.lastStats, true, message);
     } catch {
       return cause;
     }
+    // each record of the failure is tried on its own: after a write failure, some may fail too
+    const records: [string, () => void][] = [
+      ['summary.json', () => this.dir.writeJson('summary.json', summary)],
+      ['metrics.jsonl', () => this.dir.metric({ type: 'error', step: this.p.step, error: message })],
+      ['trace.json', () => this.writeTrace()],
+      ['report.html', () => this.report()],
+    ];
+    for (const [name, record] of records) {
+      try {
+        record();
+      } catch (failure) {
+        this.log.debug({ error: (failure as Error).message }, `the failed run's ${name} was not written`);
+      }
+    }
+    return new RunError(message, summary, { cause });
   }
 }
 

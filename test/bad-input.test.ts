@@ -183,6 +183,10 @@ test('SIGINT: the run drains, checkpoints, writes a stopped summary, exits 130; 
     assert.equal(finished.steps, 300);
     assert.equal(finished.resumedFrom, summary.steps);
     assert.equal(finished.stopped, false);
+    // times and rates cover both processes: the stopped part and the resumed one
+    assert.ok(finished.wallSeconds > summary.wallSeconds, `wall ${finished.wallSeconds} s after resuming, ${summary.wallSeconds} s before`);
+    assert.ok(finished.trainSeconds > summary.trainSeconds, `training ${finished.trainSeconds} s after resuming, ${summary.trainSeconds} s before`);
+    assert.ok(Math.abs(finished.trainSamplesPerSecond - (300 * 32) / finished.trainSeconds) < 1e-6 * finished.trainSamplesPerSecond, 'samples/s over every step of the run');
     const states = (run: string) => {
       const manifest = JSON.parse(readFileSync(join(run, 'checkpoint', 'manifest.json'), 'utf8'));
       return manifest.stages.map((s: { file: string }) => {

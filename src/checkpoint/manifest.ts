@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { decodeStageState } from '../stage/stage-state.js';
+import { writing } from '../metrics/write-error.js';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { writeFileAtomic } from '../atomic-write.js';
@@ -14,6 +15,8 @@ export interface RunProgress {
   stepInEpoch: number;
   samples: number;
   trainMs: number;
+  /** Wall time of the run up to this checkpoint, over every process that ran it (absent in older checkpoints). */
+  wallMs?: number;
   epochLoss: number;
   epochCorrect: number;
   epochRows: number;
@@ -58,7 +61,10 @@ export function checkpointDir(runDir: string): string {
 export function stageFiles(runDir: string, step: number, stages: number): { folder: string; files: string[] } {
   const folder = `step-${String(step).padStart(8, '0')}`;
   const path = join(checkpointDir(runDir), folder);
-  mkdirSync(path, { recursive: true });
+  writing(path, () => {
+    mkdirSync(checkpointDir(runDir), { recursive: true });
+    if (!existsSync(path)) mkdirSync(path); // not recursive: node reports a read-only file system as ENOENT then
+  });
   return { folder, files: Array.from({ length: stages }, (_, s) => join(path, `stage-${s}.msgpack`)) };
 }
 
@@ -72,7 +78,11 @@ export function commitCheckpoint(runDir: string, folder: string, manifest: Manif
   writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   const keep = new Set([folder, previous && folderOf(previous)]);
   for (const entry of readdirSync(dir)) {
-    if (entry.startsWith('step-') && !keep.has(entry)) rmSync(join(dir, entry), { recursive: true, force: true });
+    try {
+      if (entry.startsWith('step-') && !keep.has(entry)) rmSync(join(dir, entry), { recursive: true, force: true });
+    } catch {
+      // an old folder that cannot be removed (a read-only disk) takes space but no checkpoint
+    }
   }
 }
 

@@ -2,6 +2,7 @@ import { lowerThreadPriority } from '../runtime/thread-priority.js';
 import { encodeStageState } from '../stage/stage-state.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import type { Stage } from '../stage/stage.js';
+import { writeCause } from '../metrics/write-error.js';
 import type { Inbox } from './inbox.js';
 import type { ScheduleState } from './schedule.js';
 import type { StageMeters } from './stage-meters.js';
@@ -36,7 +37,12 @@ export function controlHandler(target: ControlTarget): (message: ControlMessage)
       case 'checkpoint': {
         const bytes = encodeStageState(await stage.exportState(m.step, meters.counters()));
         if (m.inline) return report({ kind: 'checkpointed', stage: index, step: m.step, file: m.file, bytes: bytes.length, state: bytes });
-        writeFileAtomic(m.file, bytes);
+        try {
+          writeFileAtomic(m.file, bytes);
+        } catch (error) {
+          // a full or read-only disk is the run's problem, not this stage's: reported, not thrown
+          return report({ kind: 'checkpointed', stage: index, step: m.step, file: m.file, bytes: bytes.length, error: writeCause(error) });
+        }
         return report({ kind: 'checkpointed', stage: index, step: m.step, file: m.file, bytes: bytes.length });
       }
       case 'rewire':

@@ -1,4 +1,5 @@
-import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { WriteError } from './write-error.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { dirname, join, resolve } from 'node:path';
 import { PathError } from '../path-error.js';
@@ -9,6 +10,10 @@ export class OutputError extends PathError {}
 /** Writes a run's files: config.json, metrics.jsonl (one flushed line per record), summary.json. */
 export class RunDir {
   readonly path: string;
+  /** Whether this process made the folder (else it was there, empty, or it is an earlier run's). */
+  private created = false;
+  /** The first write that failed where throwing would not reach the run (metrics lines from callbacks). */
+  failure: WriteError | null = null;
 
   /** An earlier run's directory, to continue it (--resume). */
   static existing(path: string): RunDir {
@@ -26,6 +31,7 @@ export class RunDir {
         throw new OutputError(this.path, 'is not empty; choose a new --out directory so no earlier run is overwritten');
       }
     }
+    this.created = !existsSync(this.path);
     try {
       makeDirectories(this.path);
       accessSync(this.path, constants.W_OK); // a read-only file system refuses root too
@@ -57,9 +63,28 @@ export class RunDir {
     writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
   }
 
-  /** Appends one JSON line to metrics.jsonl, synchronously, so a crash never leaves half a line. */
+  /**
+   * Appends one JSON line to metrics.jsonl, synchronously, so a crash never leaves half a line. A
+   * failure does not throw (this is called from the pipeline's callbacks): it is kept in `failure`,
+   * which the run checks, and later lines are not tried.
+   */
   metric(record: Record<string, unknown>): void {
-    appendFileSync(join(this.path, 'metrics.jsonl'), JSON.stringify({ time: new Date().toISOString(), ...record }) + '\n');
+    if (this.failure) return;
+    const file = join(this.path, 'metrics.jsonl');
+    try {
+      appendFileSync(file, JSON.stringify({ time: new Date().toISOString(), ...record }) + '\n');
+    } catch (error) {
+      this.failure = new WriteError(file, error);
+    }
+  }
+
+  /**
+   * Removes what a run that failed to start wrote, so the same --out can be used again: the folder
+   * when this process made it, else its contents (it was empty).
+   */
+  discard(): void {
+    if (this.created) rmSync(this.path, { recursive: true, force: true });
+    else for (const entry of readdirSync(this.path)) rmSync(join(this.path, entry), { recursive: true, force: true });
   }
 }
 

@@ -1,5 +1,6 @@
 import { appendFileSync, closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import type { TraceEvent } from './trace.js';
+import { WriteError, writing } from './write-error.js';
 
 /**
  * trace.json, written as the spans arrive: each batch is appended to `trace.json.partial` (one
@@ -9,22 +10,32 @@ import type { TraceEvent } from './trace.js';
 export class TraceFile {
   private readonly partial: string;
   private finished = false;
+  /** The first append that failed (appends come from callbacks, so they do not throw); the run checks it. */
+  failure: WriteError | null = null;
 
   /** `path`: where trace.json goes. A partial file left by an earlier process is started again. */
   constructor(private readonly path: string) {
     this.partial = `${path}.partial`;
-    writeFileSync(this.partial, '');
+    writing(this.partial, () => writeFileSync(this.partial, ''));
   }
 
   append(events: readonly TraceEvent[]): void {
-    if (this.finished || events.length === 0) return;
-    appendFileSync(this.partial, events.map((e) => `,${JSON.stringify(e)}\n`).join(''));
+    if (this.finished || this.failure || events.length === 0) return;
+    try {
+      appendFileSync(this.partial, events.map((e) => `,${JSON.stringify(e)}\n`).join(''));
+    } catch (error) {
+      this.failure = new WriteError(this.partial, error);
+    }
   }
 
   /** Writes trace.json: `head` (thread names), every appended span, then `otherData`. Only once. */
   finish(head: readonly TraceEvent[], otherData: Record<string, unknown>): void {
     if (this.finished) return;
     this.finished = true;
+    writing(this.path, () => this.writeWhole(head, otherData));
+  }
+
+  private writeWhole(head: readonly TraceEvent[], otherData: Record<string, unknown>): void {
     const temporary = `${this.path}.tmp-${process.pid}`;
     const out = openSync(temporary, 'w');
     try {

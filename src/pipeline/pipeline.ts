@@ -8,6 +8,7 @@ import type { TraceEvent } from '../metrics/trace.js';
 import type { AdapterInfo } from '../runtime/webgpu.js';
 import type { StageHost } from './stage-host.js';
 import { LostSteps } from './lost-steps.js';
+import { WriteError } from '../metrics/write-error.js';
 
 export interface TrainStepResult {
   step: number;
@@ -250,6 +251,8 @@ export class Pipeline {
   async checkpoint(files: string[], step: number): Promise<number[]> {
     await this.drain();
     const replies = await this.ask((s) => ({ kind: 'checkpoint', file: files[s], step }), 'checkpointed');
+    const unwritten = replies.find((r) => r.error !== undefined);
+    if (unwritten) throw new WriteError(unwritten.file, new Error(unwritten.error));
     return replies.map((r) => r.bytes);
   }
 

@@ -163,7 +163,7 @@ export interface StageFailure {
 export type ReportMessage =
   | { kind: 'ready'; stage: number; backend: string; adapter: AdapterInfo | null; skipped: { candidate: string; reason: string }[]; restoredStep: number | null }
   /** `state`: the encoded stage state, when the checkpoint was requested `inline`. */
-  | { kind: 'checkpointed'; stage: number; step: number; file: string; bytes: number; state?: Uint8Array }
+  | { kind: 'checkpointed'; stage: number; step: number; file: string; bytes: number; state?: Uint8Array; /** The file could not be written: why (the stage itself is fine). */ error?: string }
   /** The stage now sends and listens on the link ends of a `rewire` message. */
   | { kind: 'rewired'; stage: number }
   | { kind: 'log'; stage: number; level: 'info' | 'warn' | 'debug'; msg: string; data?: Record<string, unknown> }

@@ -1,25 +1,29 @@
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ReportError } from './errors.js';
 import { readRun } from './read-run.js';
 import { reportHtml } from './html.js';
+import { writeFileAtomic } from '../../atomic-write.js';
+
+export interface WriteReportOptions {
+  /** Overwrite an existing `outFile` (its own default path, <first run dir>/report.html, is always rewritten). */
+  force?: boolean;
+}
 
 /**
  * Reads the run directories and writes one self-contained report.html overlaying them (default
  * `<first run dir>/report.html`), atomically: a temporary file, then a rename. Returns its path.
+ * An existing file other than that default is not overwritten unless `force` (it may be a run's
+ * summary.json, or another report); a failed write is a WriteError naming the file.
  */
-export function writeReport(runDirs: string[], outFile?: string): string {
+export function writeReport(runDirs: string[], outFile?: string, options: WriteReportOptions = {}): string {
   if (runDirs.length === 0) throw new ReportError(outFile ?? '.', 'no run directory given; expected at least one');
   const runs = runDirs.map((dir) => readRun(dir));
-  const target = resolve(outFile ?? join(runs[0].dir, 'report.html'));
-  const html = reportHtml(runs);
-  const temporary = `${target}.tmp-${process.pid}`;
-  try {
-    writeFileSync(temporary, html);
-    renameSync(temporary, target);
-  } catch (error) {
-    rmSync(temporary, { force: true });
-    throw new ReportError(target, `cannot write the report (${(error as Error).message}); expected a writable file path in an existing directory`);
+  const own = resolve(join(runs[0].dir, 'report.html'));
+  const target = resolve(outFile ?? own);
+  if (target !== own && existsSync(target) && !options.force) {
+    throw new ReportError(target, 'exists and is not the report of the first run (its report.html); choose another --out, or add --force to overwrite it');
   }
+  writeFileAtomic(target, reportHtml(runs));
   return target;
 }

@@ -21,6 +21,7 @@ import { StageError } from '../../pipeline/stage-error.js';
 import type { HostDescription, StageHost, StageHostEvents } from '../../pipeline/stage-host.js';
 import { writeFileAtomic } from '../../atomic-write.js';
 import { rounded, silentLogger, type Logger } from '../../log.js';
+import { writeCause } from '../../metrics/write-error.js';
 import { NatsChannel, subject } from './nats-channel.js';
 import { connectNats, credentialsFromEnv, redactUrl, tlsFromEnv, type NatsCredentials } from './nats-connect.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
@@ -431,7 +432,7 @@ export class NatsStageHost implements StageHost {
       try {
         writeFileAtomic(report.file, state);
       } catch (error) {
-        return this.events.fail(new Error(`cannot write stage ${slot.stage}'s checkpoint ${report.file}: ${(error as Error).message}`));
+        return this.events.report({ ...rest, error: writeCause(error) }); // the run's disk, not the stage, failed
       }
       return this.events.report(rest);
     }
