@@ -38,3 +38,14 @@ test('the pages are found, and name paths (the check above is not empty)', () =>
   assert.ok(pages.includes('docs/dni.md') && pages.includes('docs/performance.md'), pages.join(', '));
   assert.ok(namedPaths('docs/dni.md').length > 3);
 });
+
+test('every docs/ page the code cites exists', () => {
+  const sources = (dir: string): string[] =>
+    readdirSync(join(root, dir), { withFileTypes: true, recursive: true })
+      .filter((e) => e.isFile() && e.name.endsWith('.ts'))
+      .map((e) => relative(root, join(e.parentPath, e.name)));
+  const missing = ['src', 'scripts', 'test'].flatMap(sources).flatMap((file) =>
+    [...readFileSync(join(root, file), 'utf8').matchAll(/docs\/[\w-]+\.md/g)].map((m) => m[0]).filter((p) => !exists(p)).map((p) => `${file}: ${p}`),
+  );
+  assert.deepEqual([...new Set(missing)], []);
+});
