@@ -16,7 +16,7 @@
  * For example, Mesa's lavapipe Vulkan driver from backports:
  *   { name: 'lavapipe', why: '...', detect: { files: ['/usr/share/vulkan/icd.d/lvp_icd.x86_64.json'] },
  *     apt: { package: 'mesa-vulkan-drivers', suite: '{codename}-backports',
- *            source: 'deb http://deb.debian.org/debian {codename}-backports main' } }
+ *            source: 'deb {mirror} {codename}-backports main' } }
  */
 export interface Requirement {
   /** What the tests call it (shown in messages). */
@@ -51,7 +51,7 @@ export const requirements: Requirement[] = [
     why: "the webgpu tests, on Mesa's software Vulkan where the machine has no GPU (bookworm's own Mesa 22.3 is too old for Dawn)",
     // Mesa 24+ names its manifest lvp_icd.json; 22.3's lvp_icd.<arch>.json does not count
     detect: { files: ['/usr/share/vulkan/icd.d/lvp_icd.json'] },
-    apt: { package: 'mesa-vulkan-drivers', suite: '{codename}-backports', source: 'deb http://deb.debian.org/debian {codename}-backports main' },
+    apt: { package: 'mesa-vulkan-drivers', suite: '{codename}-backports', source: 'deb {mirror} {codename}-backports main' },
   },
   {
     name: 'ip',

@@ -67,8 +67,27 @@ export function suiteConfigured(suite: string, system: System): boolean {
   return oneLine.test(text) || deb822.test(text);
 }
 
+/**
+ * The URI of the apt source that serves the system's own suite (its codename), one-line or deb822:
+ * a suite added beside it (backports) comes from the same mirror, so no host is written here.
+ */
+export function systemMirror(system: System): string | null {
+  if (system.codename === null) return null;
+  const text = system.aptSources();
+  for (const line of text.split('\n')) {
+    const m = /^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/.exec(line);
+    if (m && m[2] === system.codename) return m[1];
+  }
+  for (const block of text.split(/\n\s*\n/)) {
+    const uris = /^\s*URIs:\s*(\S+)/m.exec(block);
+    const suites = /^\s*Suites:(.*)$/m.exec(block);
+    if (uris && suites && suites[1].trim().split(/\s+/).includes(system.codename)) return uris[1];
+  }
+  return null;
+}
+
 function withCodename(text: string, system: System): string {
-  return text.replaceAll('{codename}', system.codename ?? 'CODENAME');
+  return text.replaceAll('{codename}', system.codename ?? 'CODENAME').replaceAll('{mirror}', systemMirror(system) ?? 'MIRROR');
 }
 
 /** The steps that install `missing`: apt sources for suites not yet configured, apt-get update, then one install per suite. */

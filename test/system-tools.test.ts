@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Requirement } from '../scripts/system-requirements.js';
 import { requirements } from '../scripts/system-requirements.js';
-import { SetupError, ensureTools, installSteps, missingTools, type System } from '../scripts/system-tools.js';
+import { SetupError, ensureTools, installSteps, missingTools, systemMirror, type System } from '../scripts/system-tools.js';
 
 const natsServer: Requirement = { name: 'nats-server', why: 'NATS tests', detect: { command: 'nats-server' }, apt: { package: 'nats-server' } };
 const chromium: Requirement = { name: 'chromium', why: 'report tests', detect: { files: ['/usr/bin/chromium'] }, apt: { package: 'chromium' } };
@@ -14,7 +14,7 @@ const lavapipe: Requirement = {
   name: 'lavapipe',
   why: 'WebGPU tests',
   detect: { files: ['/usr/share/vulkan/icd.d/lvp_icd.x86_64.json'] },
-  apt: { package: 'mesa-vulkan-drivers', suite: '{codename}-backports', source: 'deb http://deb.debian.org/debian {codename}-backports main' },
+  apt: { package: 'mesa-vulkan-drivers', suite: '{codename}-backports', source: 'deb {mirror} {codename}-backports main' },
 };
 
 /** A machine with `files` (executables are the ones listed in `executables`); apt-get "installs" what `provides` says. */
@@ -29,7 +29,7 @@ function fakeSystem(options: { files: string[]; executables?: string[]; path?: s
     isDebian: options.isDebian ?? true,
     codename: 'bookworm',
     exists: (path, executable = false) => (executable ? executables.has(path) : files.has(path) || executables.has(path)),
-    aptSources: () => [options.sources ?? '', ...Object.values(written)].join('\n'),
+    aptSources: () => [options.sources ?? 'deb http://apt.example/debian bookworm main\n', ...Object.values(written)].join('\n'),
     writeFile: (path, text) => {
       written[path] = text;
       files.add(path);
@@ -72,14 +72,14 @@ test('a package from backports: its apt source is added once, and it installs fr
     provides: { 'nats-server': ['/usr/sbin/nats-server'], 'mesa-vulkan-drivers': ['/usr/share/vulkan/icd.d/lvp_icd.x86_64.json'] },
   });
   assert.deepEqual(ensureTools([natsServer, lavapipe], system, () => undefined), ['nats-server', 'lavapipe']);
-  assert.deepEqual(written, { '/etc/apt/sources.list.d/bookworm-backports.list': 'deb http://deb.debian.org/debian bookworm-backports main\n' });
+  assert.deepEqual(written, { '/etc/apt/sources.list.d/bookworm-backports.list': 'deb http://apt.example/debian bookworm-backports main\n' });
   assert.deepEqual(ran, ['apt-get update -qq', 'apt-get install -y -qq nats-server', 'apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers']);
   assert.equal(installSteps([lavapipe], system).filter((s) => 'write' in s).length, 0, 'written once, then configured');
-  const debian = 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n';
+  const debian = 'Types: deb\nURIs: http://apt.example/debian\nSuites: bookworm bookworm-updates\nComponents: main\n';
   assert.equal(installSteps([lavapipe], fakeSystem({ files: [], sources: debian }).system).filter((s) => 'write' in s).length, 1);
   for (const sources of [
-    'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\n', // deb822, any file name
-    'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main\n',
+    'Types: deb\nURIs: http://apt.example/debian\nSuites: bookworm-backports\nComponents: main\n', // deb822, any file name
+    'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://apt.example/debian bookworm-backports main\n',
   ]) {
     const steps = installSteps([lavapipe], fakeSystem({ files: [], sources }).system);
     assert.ok(steps.every((s) => !('write' in s)), `a suite already configured is not added again: ${sources}`);
@@ -106,7 +106,7 @@ test('not root: nothing runs, and one message names each missing tool, its packa
       '  - chromium (/usr/bin/chromium), for report tests: Debian package chromium',
       '  - lavapipe (/usr/share/vulkan/icd.d/lvp_icd.x86_64.json), for WebGPU tests: Debian package mesa-vulkan-drivers',
       'They were not installed automatically: npm test is not running as root. Install them as root with:',
-      "  echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/bookworm-backports.list",
+      "  echo 'deb http://apt.example/debian bookworm-backports main' > /etc/apt/sources.list.d/bookworm-backports.list",
       '  apt-get update',
       '  apt-get install -y nats-server chromium',
       '  apt-get install -y -t bookworm-backports mesa-vulkan-drivers',
@@ -135,4 +135,13 @@ test('every requirement names a Debian package, and none is listed twice', () =>
   assert.ok(requirements.length > 0);
   for (const r of requirements) assert.match(r.apt.package, /^[a-z0-9][a-z0-9.+-]+$/, r.name);
   assert.equal(new Set(requirements.map((r) => r.name)).size, requirements.length);
+});
+
+test('a backports source is written for the mirror that serves the system\'s own suite, named by no host in the code', () => {
+  const mirror = (sources: string) => systemMirror(fakeSystem({ files: [], sources }).system);
+  assert.equal(mirror('deb [arch=amd64] http://one.example/debian bookworm main\n'), 'http://one.example/debian');
+  assert.equal(mirror('Types: deb\nURIs: http://security.example/debian-security\nSuites: bookworm-security\n\nTypes: deb\nURIs: http://two.example/debian\nSuites: bookworm bookworm-updates\n'), 'http://two.example/debian');
+  assert.equal(mirror('deb http://three.example/debian trixie main\n'), null);
+  const steps = installSteps([lavapipe], fakeSystem({ files: [], sources: 'deb http://one.example/debian bookworm main\n' }).system);
+  assert.deepEqual(steps[0], { write: '/etc/apt/sources.list.d/bookworm-backports.list', text: 'deb http://one.example/debian bookworm-backports main\n' });
 });
