@@ -1,5 +1,5 @@
 import { renameSync, writeFileSync, openSync, fsyncSync, closeSync, rmSync } from 'node:fs';
-import { writing } from './metrics/write-error.js';
+import { writing } from './write-error.js';
 
 /**
  * Writes a file so that a reader sees either the old content or the whole new one. A failure (a

@@ -24,7 +24,7 @@ import { versions } from './versions.js';
 import { writeReport } from './lab/report/index.js';
 import { TraceRecorder, threadNames, ORCHESTRATOR_TID, stageTid } from './metrics/trace.js';
 import { TraceFile } from './metrics/trace-file.js';
-import { WriteError } from './metrics/write-error.js';
+import { WriteError } from './write-error.js';
 import type { StageHost } from './pipeline/stage-host.js';
 import { ThreadStageHost } from './transport/threads/thread-host.js';
 import { NatsStageHost } from './transport/nats/nats-stage-host.js';

@@ -14,7 +14,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The layers, lowest first: docs/architecture.md draws the same. */
 const layers: readonly (readonly string[])[] = [
-  ['log.ts', 'path-error.ts', 'versions.ts', 'atomic-write.ts', 'runtime'],
+  ['log.ts', 'path-error.ts', 'write-error.ts', 'versions.ts', 'atomic-write.ts', 'runtime'],
   ['model'],
   ['config', 'data', 'metrics'],
   ['stage'],

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { decodeStageState } from '../stage/stage-state.js';
-import { writing } from '../metrics/write-error.js';
+import { writing } from '../write-error.js';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { writeFileAtomic } from '../atomic-write.js';

@@ -160,12 +160,15 @@ function restore(spec: StageSpec, stage: Stage, meters: StageMeters): number | n
 }
 
 async function stageStats(stage: Stage, meters: StageMeters): Promise<StageStats> {
+  // the statistics' own reads first: the tensors they wait for are gone when memory is counted
+  const sourceStats = await stage.takeSourceStats();
+  const inputModelLoss = stage.syntheticInput ? await stage.syntheticInput.takeLossMean() : undefined;
   return {
     stage: stage.spec.index,
     ...meters.times(),
     memory: stageMemory(),
     ...stage.counters,
-    ...(await stage.takeSourceStats()),
-    ...(stage.syntheticInput && { inputModelLoss: await stage.syntheticInput.takeLossMean() }),
+    ...sourceStats,
+    ...(inputModelLoss !== undefined && { inputModelLoss }),
   };
 }

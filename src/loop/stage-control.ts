@@ -2,7 +2,7 @@ import { lowerThreadPriority } from '../runtime/thread-priority.js';
 import { encodeStageState } from '../stage/stage-state.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import type { Stage } from '../stage/stage.js';
-import { writeCause } from '../metrics/write-error.js';
+import { writeCause } from '../write-error.js';
 import type { Inbox } from './inbox.js';
 import type { ScheduleState } from './schedule.js';
 import type { StageMeters } from './stage-meters.js';

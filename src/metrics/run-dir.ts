@@ -1,5 +1,5 @@
 import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { WriteError } from './write-error.js';
+import { WriteError } from '../write-error.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { dirname, join, resolve } from 'node:path';
 import { PathError } from '../path-error.js';

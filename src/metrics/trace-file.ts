@@ -1,6 +1,6 @@
 import { appendFileSync, closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import type { TraceEvent } from './trace.js';
-import { WriteError, writing } from './write-error.js';
+import { WriteError, writing } from '../write-error.js';
 
 /**
  * trace.json, written as the spans arrive: each batch is appended to `trace.json.partial` (one

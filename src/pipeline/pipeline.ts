@@ -8,7 +8,7 @@ import type { TraceEvent } from '../metrics/trace.js';
 import type { AdapterInfo } from '../runtime/webgpu.js';
 import type { StageHost } from './stage-host.js';
 import { LostSteps } from './lost-steps.js';
-import { WriteError } from '../metrics/write-error.js';
+import { WriteError } from '../write-error.js';
 
 export interface TrainStepResult {
   step: number;

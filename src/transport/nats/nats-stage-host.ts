@@ -21,7 +21,7 @@ import { StageError } from '../../pipeline/stage-error.js';
 import type { HostDescription, StageHost, StageHostEvents } from '../../pipeline/stage-host.js';
 import { writeFileAtomic } from '../../atomic-write.js';
 import { rounded, silentLogger, type Logger } from '../../log.js';
-import { writeCause } from '../../metrics/write-error.js';
+import { writeCause } from '../../write-error.js';
 import { NatsChannel, subject } from './nats-channel.js';
 import { connectNats, credentialsFromEnv, redactUrl, tlsFromEnv, type NatsCredentials } from './nats-connect.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';

@@ -1,4 +1,4 @@
-import { PathError } from '../path-error.js';
+import { PathError } from './path-error.js';
 
 /**
  * A file of a run could not be written (no space left, no permission, a read-only file system, a
