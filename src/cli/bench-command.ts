@@ -13,6 +13,8 @@ interface BenchFlags {
   out?: string;
   configs?: string[];
   stages?: unknown;
+  reference?: boolean;
+  python?: string;
 }
 
 function list(value: string): string[] {
@@ -34,6 +36,8 @@ export function benchCommand(): Command {
       'mode/schedule,... (default backprop/lockstep,cdni/sequential,cdni/lockstep,cdni/async[,cdni/pipelined]); sequential: every stage in this thread, one after another',
       list,
     )
+    .option('--reference', "also run the PyTorch reference (scripts/torch-reference.py: same model, batch and optimizer, on as many threads as cores) of each mode, interleaved, and print every configuration's ratio to it, paired per repetition")
+    .option('--python <path>', 'with --reference: a python that has torch (default: /usr/bin/python3, then python3 on the PATH)')
     .action(async (flags: BenchFlags) => {
       const result = await runBench({
         preset: flags.preset,
@@ -44,6 +48,7 @@ export function benchCommand(): Command {
         batchSize: flags.batchSize,
         out: flags.out,
         configs: flags.configs,
+        ...((flags.reference || flags.python) && { reference: { python: flags.python } }),
         onRunStart: (run, total) => process.stderr.write(`[${run.index + 1}/${total}] ${run.config.name} repetition ${run.repetition} ...`),
         onRunEnd: (r) =>
           process.stderr.write(
@@ -51,6 +56,7 @@ export function benchCommand(): Command {
               (r.load.othersLoadCores === null ? '' : `, others' load ${Math.max(0, r.load.othersLoadCores).toFixed(2)} cores`) +
               '\n',
           ),
+        onReferenceEnd: (r) => process.stderr.write(` ${r.samplesPerSecond.toFixed(0)} samples/s (PyTorch ${r.torch}, ${r.threads} threads)\n`),
       });
       process.stdout.write(benchTable(result) + '\n');
     });

@@ -14,6 +14,8 @@ import { trainSequential } from './sequential.js';
 import type { Config } from '../../config/schema.js';
 import { ConfigError } from '../../config/errors.js';
 import type { BenchResult } from './result.js';
+import { findTorchPython, referenceRequest, runReference, type ReferenceRequest } from './reference.js';
+import { referenceName, referenceRatios, type ReferenceRun } from './reference-pairs.js';
 
 export interface BenchOptions extends BenchBase {
   /** Training steps of every run (default 300). */
@@ -40,10 +42,24 @@ export interface BenchOptions extends BenchBase {
   /** Cores of the parallelism bound (default os.availableParallelism()). */
   cores?: number;
   matMul?: MatMulOptions;
+  /**
+   * Also run the PyTorch reference (scripts/torch-reference.py) of every mode benchmarked, as one
+   * more configuration in the interleaved order, and pair every configuration with it.
+   */
+  reference?: {
+    /** A python with torch (default: the first of DEFAULT_PYTHONS that has it). */
+    python?: string;
+    /** Threads of the reference (default: `cores`). */
+    threads?: number;
+  };
   /** Called before each run starts and after it ends. */
-  onRunStart?(run: PlannedRun<BenchConfigName>, total: number): void;
+  onRunStart?(run: PlannedRun<BenchPlanItem>, total: number): void;
   onRunEnd?(record: RunRecord, total: number): void;
+  onReferenceEnd?(run: ReferenceRun, total: number): void;
 }
+
+/** A run of the bench's plan: a synthgrad configuration, or the PyTorch reference of a mode. */
+export type BenchPlanItem = BenchConfigName | { name: string; reference: ReferenceRequest['mode'] };
 
 /**
  * The warm-up steps of a bench of `steps` steps: `requested` rounded up to a multiple of 10, or by
@@ -116,10 +132,13 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   const configFor = (name: BenchConfigName, out: string) => benchConfig(base, name, { steps, batchSize: options.batchSize, out });
   // every config is checked before anything runs or is written
   const probe = names.map((name) => configFor(name, 'unused'))[0];
+  const torch = options.reference ? findTorchPython(options.reference.python) : null;
   const dir = new RunDir(options.out ?? defaultBenchDir());
   const data = options.data ?? loadDataset(probe.data, { validationSize: probe.train.validationSize });
   const cores = options.cores ?? availableParallelism();
-  const plan = interleave(names, repetitions);
+  const referenceModes = torch ? [...new Set(names.map((n) => n.mode))] : [];
+  const references: BenchPlanItem[] = referenceModes.map((mode) => ({ name: referenceName(mode), reference: mode }));
+  const plan = interleave<BenchPlanItem>([...references, ...names], repetitions);
 
   await useWasmBackend();
   const ceilingLoad = startLoadMeter();
@@ -146,8 +165,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     configs: [],
     speedups: [],
     load: totalLoad([]),
+    ...(torch && { reference: { python: torch.python, runs: [], ratios: [] } }),
   };
   const update = () => {
+    if (result.reference) result.reference.ratios = referenceRatios(result.runs, result.reference.runs);
     result.configs = aggregate(result.runs);
     result.speedups = speedups(result.configs);
     result.load = totalLoad(result.runs.map((r) => r.load));
@@ -159,6 +180,30 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   for (const planned of plan) {
     const { config: name, repetition, index } = planned;
     options.onRunStart?.(planned, plan.length);
+    if ('reference' in name) {
+      const request = referenceRequest(probe, name.reference, { steps, warmup, threads: options.reference?.threads ?? cores });
+      const stop = startLoadMeter();
+      const out = await runReference(torch!.python, request);
+      const load = stop();
+      const others = load.othersCpuSeconds === null ? null : load.othersCpuSeconds - out.cpuSeconds;
+      const run: ReferenceRun = {
+        config: name.name,
+        mode: name.reference,
+        repetition,
+        index,
+        samplesPerSecond: out.samplesPerSecond,
+        wallSeconds: out.wallSeconds,
+        torch: out.torch,
+        threads: out.threads,
+        blas: out.blas,
+        environment: out.environment,
+        load: { ...load, othersCpuSeconds: others, othersLoadCores: others === null || load.wallSeconds <= 0 ? null : others / load.wallSeconds },
+      };
+      result.reference!.runs.push(run);
+      update();
+      options.onReferenceEnd?.(run, plan.length);
+      continue;
+    }
     const config = configFor(name, join(dir.path, 'runs', `${name.mode}-${name.schedule}-r${repetition}`));
     const stop = startLoadMeter();
     const run = await runOne(name, config, data, warmup);

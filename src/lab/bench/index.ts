@@ -1,7 +1,7 @@
 /** synthgrad bench: throughput of schedules, the parallelism they could reach, and the load others put on the machine. */
-export { runBench, benchConfigNames, defaultBenchDir, warmupSteps, type BenchOptions } from './bench.js';
+export { runBench, benchConfigNames, defaultBenchDir, warmupSteps, type BenchOptions, type BenchPlanItem } from './bench.js';
 export type { BenchResult } from './result.js';
-export { benchTable, speedupLine } from './table.js';
+export { benchTable, speedupLine, referenceLines } from './table.js';
 export { aggregate, pairedRatio, runRecord, samplesPerSecondAfter, speedups, type WarmupMark, type ConfigAggregate, type RunFigures, type RunRecord, type Speedup, type StageFigures, type StageShares } from './analysis.js';
 export { parallelismBound, utilisation, sendShare } from './bound.js';
 export { median } from './stats.js';
@@ -13,3 +13,5 @@ export { measureMatMulCeiling, useWasmBackend, describeCeiling, type MatMulCeili
 export { stageFlops, denseFlops, phaseFlops, type StageFlops } from './flops.js';
 export { machineInfo, type MachineInfo } from './machine.js';
 export { benchConfig, scheduleAccepted, type BenchBase } from './configs.js';
+export { findTorchPython, probeTorch, parseReferenceOutput, referenceRequest, runReference, HOW_TO_GET_TORCH, DEFAULT_PYTHONS, REFERENCE_SCRIPT, type ReferenceRequest, type ReferenceOutput, type TorchProbe } from './reference.js';
+export { referenceRatios, referenceName, referenceBlas, type ReferenceRun, type ReferenceRatio } from './reference-pairs.js';

@@ -2,6 +2,7 @@ import type { ConfigAggregate, RunRecord, Speedup } from './analysis.js';
 import type { LoadSample } from './load.js';
 import type { MachineInfo } from './machine.js';
 import type { MatMulCeiling } from './matmul-ceiling.js';
+import type { ReferenceRatio, ReferenceRun } from './reference-pairs.js';
 
 /** bench.json */
 export interface BenchResult {
@@ -27,6 +28,8 @@ export interface BenchResult {
   runs: RunRecord[];
   configs: ConfigAggregate[];
   speedups: Speedup[];
+  /** `--reference`: the PyTorch runs, interleaved with the others, and each configuration's ratio to them. */
+  reference?: { python: string; runs: ReferenceRun[]; ratios: ReferenceRatio[] };
   /** Others' CPU over all runs together (per run: runs[i].load). */
   load: LoadSample;
 }

@@ -1,8 +1,10 @@
+import { basename } from 'node:path';
 import type { BenchResult } from './result.js';
 import type { LoadSample } from './load.js';
 import type { Speedup } from './analysis.js';
 import { SEQUENTIAL } from './plan.js';
 import { describeCeiling } from './matmul-ceiling.js';
+import { referenceBlas, type ReferenceRatio, type ReferenceRun } from './reference-pairs.js';
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : '-');
 /** Fixed digits; a value that rounds to zero prints as 0, never -0. */
@@ -116,6 +118,27 @@ export function benchTable(r: BenchResult): string {
       [true, false, true, true, true, true, true, true],
     ),
   );
+  lines.push(...referenceLines(r.reference?.runs ?? [], r.reference?.ratios ?? []));
   lines.push('', `  others' load over all runs: ${loadText(r.load)} over ${r.load.wallSeconds.toFixed(1)} s`, `  written: ${r.outDir}/bench.json`);
   return lines.join('\n');
+}
+
+/** The table's lines for the reference: its runs' figures and the paired ratios. */
+export function referenceLines(references: readonly ReferenceRun[], ratios: readonly ReferenceRatio[]): string[] {
+  if (!references.length) return [];
+  const first = references[0];
+  const lines = [
+    '',
+    `  against PyTorch ${first.torch} (${first.threads} threads, same model, batch and optimizer; scripts/torch-reference.py; ${Object.entries(first.environment).map(([k, v]) => `${k}=${v}`).join(' ')}; BLAS: ${first.blas.map((b) => basename(b)).join(', ') || 'unknown'})`,
+    '  (ratio: synthgrad samples/s over the reference of its mode in the same repetition; paired: the median of those ratios)',
+  ];
+  if (referenceBlas(first.blas)) {
+    lines.push('  WARNING: PyTorch ran on the reference BLAS (Debian libblas3), many times slower than OpenBLAS: `apt-get install libopenblas0-pthread`');
+  }
+  for (const r of ratios) {
+    lines.push(
+      `    ${r.config} over ${r.reference}: paired ${times(r.paired)} (per repetition ${r.ratios.map((x) => num(x, 2)).join(' ')}); ${r.reference} median ${r.referenceMedianSamplesPerSecond.toFixed(0)} samples/s`,
+    );
+  }
+  return lines;
 }
