@@ -179,8 +179,12 @@ export async function resume(runDir: string, options: TrainOptions = {}): Promis
   return new Run(config, dir, runId, data, options, checkpoint).execute();
 }
 
-/** Synthetic inputs need the orchestrator's data links into every stage, which only worker threads have yet. */
+/** Synthetic inputs need the orchestrator's data links into every stage, which only worker threads have yet; LSTM layers need windows of text. */
 function checkTransport(config: Config, options: TrainOptions): void {
+  const lstm = config.model.layers.findIndex((l) => l.type === 'lstm');
+  if (lstm >= 0) {
+    throw new ConfigError('config', [`model.layers.${lstm}: lstm layers train on windows of character streams: use synthgrad sequence --layers (docs/recurrent.md)`]);
+  }
   if (config.syntheticInputs && options.nats) {
     throw new ConfigError('--transport nats', ['syntheticInputs: synthetic inputs run in worker threads only for now: drop --transport nats (or syntheticInputs)']);
   }

@@ -10,6 +10,7 @@ import { snapshot } from './helpers/tree.js';
 import { decodeStageState } from '../src/stage/stage-state.js';
 import { cannotMount, remountReadOnly, withTmpfs } from './helpers/mounts.js';
 import { testNeeding } from './helpers/needs.js';
+import { waitForText } from './helpers/run-files.js';
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
@@ -160,16 +161,7 @@ test('SIGINT: the run drains, checkpoints, writes a stopped summary, exits 130; 
       stderr += chunk;
     });
     // interrupt once the first training-loss line is in metrics.jsonl
-    const started = Date.now();
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 100));
-      let lines = '';
-      try {
-        lines = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8');
-      } catch {}
-      if (lines.includes('"type":"train"')) break;
-      assert.ok(Date.now() - started < 120_000, `no training progress: ${stderr}`);
-    }
+    await waitForText(join(runDir, 'metrics.jsonl'), '"type":"train"', () => stderr);
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     assert.equal(code, 130, stderr);

@@ -7,19 +7,9 @@ import { resumeSequence, runSequence } from '../src/sequence/run.js';
 import { ConfigError } from '../src/config/errors.js';
 import { readRun, ReportError } from '../src/lab/report/read-run.js';
 import { withTempDir } from './helpers/temp-dir.js';
+import { metricsWithoutTimes } from './helpers/run-files.js';
 
-/** metrics.jsonl without its wall-clock fields. */
-function metrics(dir: string): Record<string, unknown>[] {
-  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => {
-      const { time, seconds, ...rest } = JSON.parse(line) as Record<string, unknown>;
-      void time;
-      void seconds;
-      return rest;
-    });
-}
+const metrics = metricsWithoutTimes;
 
 const small = (over: Record<string, unknown>): SequenceConfig =>
   resolveSequenceConfig(undefined, { units: 8, batch: 4, maxSteps: 12, logEvery: 3, synthesizer: { hiddenLayers: [8] }, ...over });

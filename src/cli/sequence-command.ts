@@ -7,6 +7,11 @@ import { signalExitCode } from '../run/signal-exit.js';
 
 interface SequenceFlags {
   preset?: string;
+  layers?: number;
+  depth?: string;
+  schedule?: string;
+  inFlight?: number;
+  transport?: string;
   task?: string;
   mode?: string;
   window?: number;
@@ -40,6 +45,11 @@ function widths(value: string): number[] {
 function overrides(f: SequenceFlags): Record<string, unknown> {
   const some = (o: Record<string, unknown>) => (Object.values(o).some((v) => v !== undefined) ? Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) : undefined);
   return {
+    layers: f.layers,
+    depth: f.depth,
+    schedule: f.schedule,
+    inFlight: f.inFlight,
+    transport: f.transport,
     task: f.task,
     mode: f.mode,
     window: f.window,
@@ -65,7 +75,8 @@ export function sequenceSummaryText(s: SequenceSummary): string {
       : s.solved !== null
         ? `largest length solved ${s.solved} (now at ${s.figures.length})`
         : `train ${s.figures.trainBpc?.toFixed(3)} bpc`;
-  return `${s.task} ${s.mode} T=${s.window}: ${s.steps} windows (${s.timeSteps} steps a stream), ${figure}; ${s.wallSeconds.toFixed(1)} s on ${s.backend}\n  run: ${s.outDir}`;
+  const deep = s.deep ? ` ${s.layers} layers (depth ${s.deep.depth}, ${s.deep.schedule}, ${s.deep.transport})` : '';
+  return `${s.task} ${s.mode}${deep} T=${s.window}: ${s.steps} windows (${s.timeSteps} steps a stream), ${figure}; ${s.wallSeconds.toFixed(1)} s on ${s.backend}\n  run: ${s.outDir}`;
 }
 
 export function sequenceCommand(): Command {
@@ -74,6 +85,11 @@ export function sequenceCommand(): Command {
     .addOption(new Option('--preset <name>', 'task and mode').choices(Object.keys(sequencePresets)))
     .addOption(new Option('--task <name>', 'Copy, Repeat Copy or character language model').choices(['copy', 'repeat-copy', 'char-lm']))
     .addOption(new Option('--mode <mode>', 'bptt (cut at the window end), dni, dni+aux').choices(['bptt', 'dni', 'dni+aux']))
+    .option('--layers <n>', 'LSTM layers; more than one (char-lm): one stage per layer, each in its own worker or process', positiveInt)
+    .addOption(new Option('--depth <gradient>', 'several layers: the gradient between stages').choices(['backprop', 'dni']))
+    .addOption(new Option('--schedule <name>', 'several layers: one window at a time (deterministic) or several in flight').choices(['lockstep', 'async']))
+    .option('--in-flight <n>', 'several layers, async: windows in flight at once', positiveInt)
+    .addOption(new Option('--transport <name>', 'several layers: worker threads, or one process per stage over NATS (a local nats-server)').choices(['threads', 'nats']))
     .option('--window <T>', 'time steps per window of truncated BPTT', positiveInt)
     .option('--units <n>', 'LSTM units', positiveInt)
     .option('--batch-size <n>', 'streams side by side', positiveInt)

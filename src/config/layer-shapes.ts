@@ -20,8 +20,8 @@ export function checkLayerShapes(inputShape: readonly number[], layers: readonly
   let shape = [...inputShape];
   for (const [index, layer] of layers.entries()) {
     const from = index === 0 ? `model.inputShape ${describe(shape)}` : `layer ${index - 1}'s output ${describe(shape)}`;
-    if (layer.type === 'dense' && shape.length !== 1) {
-      return [{ index, message: `a dense layer needs a flat input but gets ${from}: put { "type": "flatten" } before it` }];
+    if ((layer.type === 'dense' || layer.type === 'lstm') && shape.length !== 1) {
+      return [{ index, message: `a ${layer.type} layer needs a flat input but gets ${from}: put { "type": "flatten" } before it` }];
     }
     if ((layer.type === 'conv2d' || layer.type === 'maxpool' || layer.type === 'avgpool') && shape.length !== 3) {
       const hint = index === 0 ? ' (set model.inputShape, e.g. [28, 28, 1])' : '';

@@ -44,9 +44,26 @@ export const poolLayerSchema = z
 /** [height, width, channels] -> [height * width * channels]: needed before a dense layer that follows a spatial one. */
 export const flattenLayerSchema = z.object({ type: z.literal('flatten') }).strict();
 
-export const layerSchema = z.discriminatedUnion('type', [denseLayerSchema, conv2dLayerSchema, poolLayerSchema, flattenLayerSchema], {
+/**
+ * An LSTM over windows of `streams` character streams (rows time-major, docs/recurrent.md), its state
+ * carried across windows; timeSynthesizer: DNI in time at each window's end (null: cut, BPTT).
+ * Trained by `synthgrad sequence --layers`, which writes these layers.
+ */
+export const lstmLayerSchema = z
+  .object({
+    type: z.literal('lstm'),
+    units: z.number().int().positive(),
+    streams: z.number().int().positive(),
+    timeSynthesizer: z
+      .object({ hiddenLayers: z.array(z.number().int().positive()), discount: z.number().gt(0).max(1) })
+      .strict()
+      .nullable(),
+  })
+  .strict();
+
+export const layerSchema = z.discriminatedUnion('type', [denseLayerSchema, conv2dLayerSchema, poolLayerSchema, flattenLayerSchema, lstmLayerSchema], {
   error: (issue) =>
-    issue.code === 'invalid_union' ? "expected a layer with type 'dense', 'conv2d', 'maxpool', 'avgpool' or 'flatten'" : undefined,
+    issue.code === 'invalid_union' ? "expected a layer with type 'dense', 'conv2d', 'maxpool', 'avgpool', 'flatten' or 'lstm'" : undefined,
 });
 
 /** Per-example input shape: [units] for an MLP, [height, width, channels] for images. */

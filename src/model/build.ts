@@ -5,6 +5,7 @@ import { glorotUniform, glorotUniformConv } from './init.js';
 import { shapeSize, type Layer } from './layer.js';
 import { AvgPool2D, MaxPool2D } from './pool.js';
 import { Flatten } from './reshape.js';
+import { LstmLayer, type TimeSynthesizerSpec } from './lstm-layer.js';
 import { conv2dOutputShape, pool2dOutputShape, type Padding } from './spatial.js';
 
 /** A fully connected layer; batchNorm default false, activation default 'relu'. Needs a flat input. */
@@ -42,7 +43,18 @@ export interface FlattenSpec {
   type: 'flatten';
 }
 
-export type LayerSpec = DenseSpec | Conv2DSpec | PoolSpec | FlattenSpec;
+/**
+ * An LSTM over windows of `streams` streams side by side (rows time-major), its state carried from
+ * one window to the next; timeSynthesizer null: the gradient is cut at each window's end.
+ */
+export interface LstmSpec {
+  type: 'lstm';
+  units: number;
+  streams: number;
+  timeSynthesizer: TimeSynthesizerSpec | null;
+}
+
+export type LayerSpec = DenseSpec | Conv2DSpec | PoolSpec | FlattenSpec | LstmSpec;
 
 export interface BuildOptions {
   /** Kernels start at zero instead of glorotUniform (rng is then not used). */
@@ -135,6 +147,11 @@ export function buildLayer(
     }
     case 'flatten':
       return [new Flatten({ inputShape: toShape(input), name: opts?.name })];
+    case 'lstm': {
+      const shape = toShape(input);
+      if (shape.length !== 1) throw new Error(`buildLayer: an lstm layer needs a flat input, got [${shape.join(', ')}]`);
+      return [new LstmLayer({ inputUnits: shape[0], units: spec.units, streams: spec.streams, timeSynthesizer: spec.timeSynthesizer, rng, name: opts?.name })];
+    }
     default:
       return unknownType(spec, 'buildLayer');
   }
@@ -168,8 +185,9 @@ export function buildLayers(
 export function outputShape(spec: LayerSpec, input?: number | readonly number[]): number[] {
   switch (spec.type) {
     case 'dense':
+    case 'lstm':
       if (input !== undefined && toShape(input).length !== 1) {
-        throw new Error(`outputShape: a dense layer needs a flat input, got [${toShape(input).join(', ')}]`);
+        throw new Error(`outputShape: a ${spec.type} layer needs a flat input, got [${toShape(input).join(', ')}]`);
       }
       return [spec.units];
     case 'conv2d':

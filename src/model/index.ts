@@ -10,3 +10,4 @@ export * from './init.js';
 export * from './build.js';
 export * from './adam.js';
 export * from './lstm.js';
+export * from './lstm-layer.js';

@@ -53,6 +53,10 @@ export interface Layer {
   forward(x: tf.Tensor, training: boolean): Forward;
   /** Does not dispose `trace` nor `dy`: the caller owns them. */
   backward(trace: Trace, dy: tf.Tensor, needInputGrad: boolean): Backward;
+  /** A layer that carries state across batches (an LSTM): an evaluation pass starts here. */
+  startEvaluation?(): void;
+  /** Frees what the layer holds besides its variables (Sequential.dispose calls it). */
+  dispose?(): void;
 }
 
 /**

@@ -118,10 +118,16 @@ export class Sequential {
     return { dx: needInputGrad ? g : null, grads: perLayer.flat() };
   }
 
+  /** An evaluation pass starts: layers that carry state across batches start theirs from zero. */
+  startEvaluation(): void {
+    for (const layer of this.layers) layer.startEvaluation?.();
+  }
+
   /** Disposes all variables (params and state). */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    for (const layer of this.layers) layer.dispose?.();
     for (const v of [...this.params, ...this.state]) v.dispose();
   }
 

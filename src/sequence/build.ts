@@ -32,7 +32,7 @@ export function buildSequenceRun(config: SequenceConfig): { task: SequenceTask; 
 }
 
 /** Steps per evaluation window (forward only, so its length does not change the result). */
-const EVAL_STEPS = 64;
+export const EVAL_STEPS = 64;
 
 /**
  * Bits per character on a split: `batch` contiguous streams from a zero state, the first `chars`

@@ -45,6 +45,11 @@ export class TextStreams {
     return { steps, batch, x, y, mask, carry: null };
   }
 
+  /** Moves every stream on by `steps` characters, as `steps` steps of next() would. */
+  advance(steps: number): void {
+    this.positions.forEach((p, b) => (this.positions[b] = (p + steps) % this.segment));
+  }
+
   getState(): number[] {
     return [...this.positions];
   }

@@ -1,9 +1,22 @@
 import { z } from 'zod';
 import { ConfigError, describeIssues } from '../config/errors.js';
 
-/** A sequence run: one LSTM layer trained by truncated BPTT on a sequence task, in its own worker. */
+/**
+ * A sequence run: an LSTM trained by truncated BPTT on a sequence task. One layer: in its own
+ * worker (src/sequence/worker.ts). Several (char-lm): one stage per layer, each in its own worker
+ * or process, through the feed-forward pipeline (src/sequence/deep-run.ts).
+ */
 export const sequenceConfigSchema = z
   .object({
+    /** LSTM layers stacked; more than one runs one stage per layer. */
+    layers: z.number().int().min(1).max(16).default(1),
+    /** Several layers: the gradient between stages, true ('backprop') or synthetic ('dni'). */
+    depth: z.enum(['backprop', 'dni']).default('dni'),
+    /** Several layers: stages one window at a time ('lockstep', deterministic) or `inFlight` windows at once ('async'). */
+    schedule: z.enum(['lockstep', 'async']).default('lockstep'),
+    inFlight: z.number().int().min(1).max(64).default(4),
+    /** Several layers: worker threads, or one process per stage over NATS (a local nats-server). */
+    transport: z.enum(['threads', 'nats']).default('threads'),
     task: z.enum(['copy', 'repeat-copy', 'char-lm']),
     mode: z.enum(['bptt', 'dni', 'dni+aux']),
     /** T: time steps per window. */
@@ -51,11 +64,22 @@ export const sequenceConfigSchema = z
   .refine((c) => c.mode !== 'dni+aux' || c.synthesizer.hiddenLayers.length > 0, {
     message: 'dni+aux needs a hidden layer in the time synthesizer (synthesizer.hiddenLayers): with a linear M the auxiliary head shares nothing with the synthetic gradient',
     path: ['synthesizer', 'hiddenLayers'],
+  })
+  .refine((c) => c.layers === 1 || c.task === 'char-lm', { message: 'several layers train the char-lm task only (the copy tasks run with one layer)', path: ['layers'] })
+  .refine((c) => c.layers === 1 || c.mode !== 'dni+aux', { message: 'several layers take mode bptt or dni (dni+aux runs with one layer)', path: ['mode'] })
+  .refine((c) => c.layers > 1 || (c.schedule === 'lockstep' && c.transport === 'threads'), {
+    message: 'one layer runs in one worker: schedule async and transport nats need layers of 2 or more',
+    path: ['layers'],
   });
 
 export type SequenceConfig = z.infer<typeof sequenceConfigSchema>;
 
 export const sequenceDefaults: SequenceConfig = {
+  layers: 1,
+  depth: 'dni',
+  schedule: 'lockstep',
+  inFlight: 4,
+  transport: 'threads',
   task: 'copy',
   mode: 'dni',
   window: 3,
@@ -84,10 +108,19 @@ const tasks: Record<string, Record<string, unknown>> = {
 };
 const modes = { bptt: 'bptt', dni: 'dni', 'dni-aux': 'dni+aux' } as const;
 
-/** copy-bptt, copy-dni, copy-dni-aux, repeat-copy-*, charlm-*: a task and a mode over the defaults. */
-export const sequencePresets: Record<string, Record<string, unknown>> = Object.fromEntries(
-  Object.entries(tasks).flatMap(([t, task]) => Object.entries(modes).map(([m, mode]) => [`${t}-${m}`, { ...task, mode }])),
-);
+/**
+ * The deep character model (docs/recurrent.md): 3 LSTM layers, one stage each, DNI in depth
+ * (between stages) and in time (at each window's end); -bptt: true gradients in depth, cut in time.
+ */
+const deep = { ...tasks.charlm, layers: 3, units: 64, window: 5 };
+
+/** copy-bptt, copy-dni, copy-dni-aux, repeat-copy-*, charlm-*: a task and a mode over the defaults; charlm3-*: the deep model. */
+export const sequencePresets: Record<string, Record<string, unknown>> = {
+  ...Object.fromEntries(Object.entries(tasks).flatMap(([t, task]) => Object.entries(modes).map(([m, mode]) => [`${t}-${m}`, { ...task, mode }]))),
+  'charlm3-dni': { ...deep, mode: 'dni', depth: 'dni' },
+  'charlm3-dni-async': { ...deep, mode: 'dni', depth: 'dni', schedule: 'async' },
+  'charlm3-bptt': { ...deep, mode: 'bptt', depth: 'backprop' },
+};
 
 /** `over` on `base`, nested objects merged field by field; undefined fields of `over` are skipped. */
 function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {

@@ -5,6 +5,7 @@ import { RunDir, newRunId } from '../metrics/run-dir.js';
 import { PathError } from '../path-error.js';
 import { parseSequenceConfig, type SequenceConfig } from './config.js';
 import type { SequenceCheckpoint, SequenceRecord, SequenceResult, SequenceWorkerData, SequenceWorkerMessage } from './protocol.js';
+import { driveDeep } from './deep-run.js';
 
 /** summary.json of a sequence run. */
 export interface SequenceSummary extends SequenceResult {
@@ -15,6 +16,9 @@ export interface SequenceSummary extends SequenceResult {
   task: SequenceConfig['task'];
   mode: SequenceConfig['mode'];
   window: number;
+  /** LSTM layers (more than one: one stage each, with how they ran). */
+  layers: number;
+  deep: Pick<SequenceConfig, 'depth' | 'schedule' | 'transport'> | null;
   timeSteps: number;
   /** Copy tasks: the largest length solved (the curriculum's figure of merit). */
   solved: number | null;
@@ -38,6 +42,7 @@ export function runSequence(config: SequenceConfig, preset: string | null, out: 
   const runId = newRunId(preset ?? `${config.task}-${config.mode.replace('+', '-')}`);
   const dir = new RunDir(out ?? join('runs', runId));
   dir.writeJson('config.json', { kind: 'sequence', preset, runId, config });
+  if (config.layers > 1) return deep(dir, runId, config, preset, false, options);
   return drive(dir, runId, config, preset, null, options);
 }
 
@@ -47,11 +52,40 @@ export function resumeSequence(path: string, options: SequenceRunOptions = {}): 
   const saved = JSON.parse(readFileSync(join(dir.path, 'config.json'), 'utf8')) as { kind?: string; preset: string | null; runId: string; config: unknown };
   if (saved.kind !== 'sequence') throw new PathError(dir.path, 'is not a sequence run (use synthgrad train --resume)');
   const config = parseSequenceConfig(saved.config, join(dir.path, 'config.json'));
+  if (config.layers > 1) return deep(dir, saved.runId, config, saved.preset, true, options);
   const file = join(dir.path, CHECKPOINT);
   if (!existsSync(file)) throw new PathError(file, 'does not exist: the run stopped before its first checkpoint; start it again');
   const checkpoint = JSON.parse(readFileSync(file, 'utf8')) as { step: number; checkpoint: SequenceCheckpoint };
   dir.truncateMetrics(checkpoint.step);
   return drive(dir, saved.runId, config, saved.preset, checkpoint.checkpoint, options);
+}
+
+/** The summary of a finished or stopped run. */
+function summarize(dir: RunDir, runId: string, config: SequenceConfig, preset: string | null, result: SequenceResult, last: SequenceRecord | null, wallSeconds: number): SequenceSummary {
+  const summary: SequenceSummary = {
+    runId,
+    outDir: dir.path,
+    kind: 'sequence',
+    preset,
+    task: config.task,
+    mode: config.mode,
+    window: config.window,
+    layers: config.layers,
+    deep: config.layers > 1 ? { depth: config.depth, schedule: config.schedule, transport: config.transport } : null,
+    timeSteps: result.steps * config.window,
+    solved: config.task === 'char-lm' ? null : (result.figures.solved ?? 0),
+    ...result,
+    last,
+    wallSeconds,
+  };
+  dir.writeJson('summary.json', summary);
+  return summary;
+}
+
+/** Several layers: one stage each, through the pipeline (deep-run.ts). */
+async function deep(dir: RunDir, runId: string, config: SequenceConfig, preset: string | null, resume: boolean, options: SequenceRunOptions): Promise<SequenceSummary> {
+  const { last, wallSeconds, ...result } = await driveDeep(dir, runId, config, resume, options);
+  return summarize(dir, runId, config, preset, result, last, wallSeconds);
 }
 
 function drive(dir: RunDir, runId: string, config: SequenceConfig, preset: string | null, checkpoint: SequenceCheckpoint | null, options: SequenceRunOptions): Promise<SequenceSummary> {
@@ -80,22 +114,7 @@ function drive(dir: RunDir, runId: string, config: SequenceConfig, preset: strin
     worker.on('exit', (code) => {
       options.signal?.removeEventListener('abort', onAbort);
       if (!result) return reject(new Error(`the sequence worker exited (code ${code}) before it finished`));
-      const summary: SequenceSummary = {
-        runId,
-        outDir: dir.path,
-        kind: 'sequence',
-        preset,
-        task: config.task,
-        mode: config.mode,
-        window: config.window,
-        timeSteps: result.steps * config.window,
-        solved: config.task === 'char-lm' ? null : (result.figures.solved ?? 0),
-        ...result,
-        last,
-        wallSeconds: (performance.now() - started) / 1000,
-      };
-      dir.writeJson('summary.json', summary);
-      resolve(summary);
+      resolve(summarize(dir, runId, config, preset, result, last, (performance.now() - started) / 1000));
     });
   });
 }

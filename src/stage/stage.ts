@@ -366,6 +366,7 @@ export class Stage {
   }
 
   private async evaluate(message: ForwardMessage): Promise<void> {
+    if (message.eval!.index === 0) this.net.startEvaluation(); // layers that carry state start a pass from zero
     const x = this.inputOf(message);
     const y = tf.tidy(() => this.net.forward(x, false).y);
     x.dispose();

@@ -56,6 +56,8 @@ function refLayer(spec: LayerConfig, shape: number[], rng: () => number): RefLay
         relu,
       };
     }
+    case 'lstm':
+      throw new Error('the autodiff reference is for feed-forward layers (the LSTM has its own, test/lstm.test.ts)');
   }
 }
 
