@@ -5,7 +5,7 @@ import { validateConfig } from './config/resolve.js';
 import { ConfigError } from './config/errors.js';
 import { layerOutputShapes } from './config/layer-shapes.js';
 import { formatShape } from './model/layer.js';
-import { placementOf, type Config, type ConfigInput } from './config/schema.js';
+import { isLockedMode, placementOf, type Config, type ConfigInput } from './config/schema.js';
 import { loadDataset, checkInputShape, sequentialBatches, type Dataset } from './data/index.js';
 import { epochOrder, trainingSteps } from './run/training-order.js';
 import { Pipeline, type PipelineEvents, type TrainStepResult } from './pipeline/pipeline.js';
@@ -139,7 +139,7 @@ export class RunError extends Error {
 
 /** Batches in flight: one for backprop and lockstep, `train.window` for async, at least 4 for pipelined. */
 export function effectiveWindow(config: Config): number {
-  if (config.mode === 'backprop' || config.train.schedule === 'lockstep') return 1;
+  if (isLockedMode(config.mode) || config.train.schedule === 'lockstep') return 1;
   return config.train.schedule === 'pipelined' ? Math.max(config.train.window, PIPELINE_LAG + 2) : config.train.window;
 }
 
@@ -153,7 +153,7 @@ export const PRIORITY_MEASURE_STEPS = 50;
  * and more stages than this machine has cores (with enough, nobody waits for a core).
  */
 export function prioritizesStages(config: Config): boolean {
-  const concurrent = config.mode !== 'backprop' && config.train.schedule !== 'lockstep';
+  const concurrent = !isLockedMode(config.mode) && config.train.schedule !== 'lockstep';
   return config.train.priorities === 'auto' && concurrent && stageGrouping(config).length > availableParallelism();
 }
 

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { presetNames, defaultPreset } from '../config/presets.js';
 import { modes } from '../config/schema.js';
-import { number, positiveInt, seed, stageGroups, wholeNumber } from './flags.js';
+import { lambdaSchedule, number, positiveInt, seed, stageGroups, wholeNumber } from './flags.js';
 
 /**
  * The flags that make a run's config (preset, config file and each field a flag can set), shared by
@@ -11,7 +11,8 @@ export function addConfigOptions(command: Command): Command {
   return command
     .addOption(new Option('--preset <name>', `start from a preset (default ${defaultPreset})`).choices(presetNames))
     .option('--config <file>', 'JSON config (a "preset" field in it starts from that preset)')
-    .addOption(new Option('--mode <mode>', 'training mode').choices(modes))
+    .addOption(new Option('--mode <mode>', 'training mode: where each stage gets its gradient (docs/gradient-sources.md)').choices(modes))
+    .option('--lambda <schedule>', 'bp-lambda: λ constant (0.5) or start:end:steps (1:0:2000, linear)', lambdaSchedule)
     .option('--epochs <n>', 'epochs', positiveInt)
     .option('--batch-size <n>', 'examples per batch', positiveInt)
     .option('--lr <rate>', 'Adam learning rate', number)

@@ -27,6 +27,16 @@ export function stageGroups(value: string): unknown {
   }
 }
 
+/** --lambda 0.5 (a constant λ) or 1:0:2000 (from 1 to 0 over 2000 steps): bp-lambda's schedule, checked with the config. */
+export function lambdaSchedule(value: string): { start: number; end: number; steps: number } {
+  const parts = value.split(':');
+  const numbers = parts.map((p) => (p.trim() === '' ? NaN : Number(p)));
+  if ((parts.length !== 1 && parts.length !== 3) || numbers.some((n) => !Number.isFinite(n))) {
+    throw new InvalidArgumentError(`expected a constant λ (e.g. 0.5) or start:end:steps (e.g. 1:0:2000), got "${value}"`);
+  }
+  return parts.length === 1 ? { start: numbers[0], end: numbers[0], steps: 0 } : { start: numbers[0], end: numbers[1], steps: numbers[2] };
+}
+
 /** Seeds may be numbers or words. */
 export function seed(value: string): number | string {
   return /^-?\d+$/.test(value) ? Number(value) : value;
@@ -37,6 +47,7 @@ export interface TrainFlags {
   preset?: string;
   config?: string;
   mode?: string;
+  lambda?: { start: number; end: number; steps: number };
   epochs?: number;
   batchSize?: number;
   lr?: number;
@@ -67,6 +78,7 @@ export interface TrainFlags {
 export function flagsToConfig(flags: TrainFlags): Record<string, unknown> {
   return {
     mode: flags.mode,
+    lambda: flags.lambda,
     backend: flags.backend,
     placement: flags.placement,
     data: flags.data,
@@ -92,7 +104,7 @@ export function flagsToConfig(flags: TrainFlags): Record<string, unknown> {
 /** Flags that change the config, by name, when given (a resumed run keeps its own config). */
 export function configFlagsGiven(flags: TrainFlags): string[] {
   const names: [keyof TrainFlags, string][] = [
-    ['preset', '--preset'], ['config', '--config'], ['mode', '--mode'], ['epochs', '--epochs'], ['batchSize', '--batch-size'],
+    ['preset', '--preset'], ['config', '--config'], ['mode', '--mode'], ['lambda', '--lambda'], ['epochs', '--epochs'], ['batchSize', '--batch-size'],
     ['lr', '--lr'], ['seed', '--seed'], ['backend', '--backend'], ['schedule', '--schedule'], ['window', '--window'],
     ['updateProbability', '--update-probability'], ['stages', '--stages'], ['maxSteps', '--max-steps'], ['data', '--data'], ['out', '--out'],
     ['checkpointEvery', '--checkpoint-every'], ['evalEvery', '--eval-every'], ['maxRestarts', '--max-restarts'], ['skipNonfinite', '--skip-nonfinite'],

@@ -1,12 +1,24 @@
 import { presets } from './presets.js';
-import { modes, type ConfigInput, type Mode } from './schema.js';
+import type { ConfigInput, Mode } from './schema.js';
 
 /** The depths of the DNI paper's MNIST FCN rows ("N layers" counts the output layer). */
 export const mnistFcnDepths = [3, 4, 5, 6] as const;
-export const fcnModes: readonly Mode[] = modes;
+/** The DNI paper's columns. */
+export const fcnModes = ['backprop', 'dni', 'cdni'] as const satisfies readonly Mode[];
 
-/** The 4-layer presets every row is built from: same layers, synthesizers and schedule. */
-const fourLayer = { backprop: presets['mnist-backprop'], dni: presets['mnist-dni'], cdni: presets['mnist-cdni'] } as const;
+/**
+ * The 4-layer presets every row is built from: same layers, synthesizers and schedule. The other
+ * gradient sources (docs/gradient-sources.md) start from backprop's (fa, dfa) or DNI's (bp-lambda:
+ * its synthesizers, λ from 1 to 0 over the first half of the steps).
+ */
+const fourLayer: Record<Mode, ConfigInput> = {
+  backprop: presets['mnist-backprop'],
+  dni: presets['mnist-dni'],
+  cdni: presets['mnist-cdni'],
+  fa: { ...presets['mnist-backprop'], mode: 'fa' },
+  dfa: { ...presets['mnist-backprop'], mode: 'dfa' },
+  'bp-lambda': { ...presets['mnist-dni'], mode: 'bp-lambda', lambda: { start: 1, end: 0, steps: 4290 } },
+};
 
 /** Preset-style name of a row and mode, e.g. `mnist-fcn5-cdni`. */
 export function mnistFcnName(layers: number, mode: Mode): string {

@@ -3,8 +3,32 @@ import { shapeSize } from '../model/layer.js';
 import { checkLayerShapes } from './layer-shapes.js';
 import { backendNames, type BackendName } from '../runtime/backend-names.js';
 
-/** The training modes: where a stage's gradient comes from (see src/stage/gradient/). */
-export const modes = ['backprop', 'dni', 'cdni'] as const;
+/**
+ * The training modes: where a stage's gradient comes from (see src/stage/gradient/ and
+ * docs/gradient-sources.md): backprop, synthetic gradients (dni, cdni), feedback alignment (fa),
+ * direct feedback alignment (dfa), and the mix of true and synthetic gradients (bp-lambda).
+ */
+export const modes = ['backprop', 'dni', 'cdni', 'fa', 'dfa', 'bp-lambda'] as const;
+
+/** Modes whose stages wait for the gradient of the batch they sent on before updating (update-locked). */
+export const lockedModes = ['backprop', 'fa', 'dfa', 'bp-lambda'] as const;
+
+/** A stage of this mode waits for the gradient of the batch it sent on (one batch in flight). */
+export function isLockedMode(mode: string): boolean {
+  return (lockedModes as readonly string[]).includes(mode);
+}
+
+/**
+ * bp-lambda: the gradient a stage uses is λ·true + (1-λ)·synthetic, λ going linearly from `start`
+ * at step 0 to `end` at step `steps`, then staying at `end` (steps 0, or start = end: a constant λ).
+ */
+export const lambdaSchema = z
+  .object({
+    start: z.number().min(0).max(1).default(1),
+    end: z.number().min(0).max(1).default(0),
+    steps: z.number().int().min(0).default(0),
+  })
+  .strict();
 
 /** A fully connected layer: dense, then optional BatchNorm, then the activation. Needs a flat input. */
 export const denseLayerSchema = z
@@ -184,6 +208,8 @@ export const configSchema = z
     synthesizer: synthesizerSchema.default({ hiddenLayers: [], batchNorm: false, kernelSize: 5 }),
     /** Set: complete unlock, every stage above the first predicts its input from x (see syntheticInputsSchema). */
     syntheticInputs: syntheticInputsSchema.optional(),
+    /** bp-lambda's λ schedule (see lambdaSchema); unused by the other modes. */
+    lambda: lambdaSchema.optional(),
     optimizer: optimizerSchema,
     train: trainSchema,
     backend: z.enum(backendNames).default('auto'),
@@ -228,12 +254,24 @@ export const configSchema = z
     for (const problem of checkLayerShapes(config.model.inputShape, layers)) {
       ctx.addIssue({ code: 'custom', path: ['model', 'layers', problem.index], message: problem.message });
     }
-    if (config.mode === 'backprop' && config.train.updateProbability !== 1) {
+    if (isLockedMode(config.mode) && config.train.updateProbability !== 1) {
       ctx.addIssue({
         code: 'custom',
         path: ['train', 'updateProbability'],
-        message: 'backprop updates every batch (updateProbability 1); use mode dni or cdni for stochastic updates',
+        message: `${config.mode} updates every batch (updateProbability 1); use mode dni or cdni for stochastic updates`,
       });
+    }
+    if (config.lambda && config.mode !== 'bp-lambda') {
+      ctx.addIssue({ code: 'custom', path: ['lambda'], message: `lambda is the schedule of mode bp-lambda; remove it or use mode bp-lambda (mode is ${config.mode})` });
+    }
+    if (config.mode === 'bp-lambda' && !config.lambda) {
+      ctx.addIssue({ code: 'custom', path: ['lambda'], message: 'mode bp-lambda needs its λ schedule: lambda {start, end, steps} in the config, or --lambda 1:0:2000 (start:end:steps) or --lambda 0.5 (constant)' });
+    }
+    if (config.mode === 'bp-lambda' && config.lambda && config.lambda.steps === 0 && config.lambda.start !== config.lambda.end) {
+      ctx.addIssue({ code: 'custom', path: ['lambda', 'steps'], message: `lambda goes from ${config.lambda.start} to ${config.lambda.end}: give the steps it takes (a positive whole number), or start = end for a constant λ` });
+    }
+    if (config.mode === 'dfa' && config.train.skipNonFinite) {
+      ctx.addIssue({ code: 'custom', path: ['train', 'skipNonFinite'], message: 'mode dfa does not support train.skipNonFinite (every stage waits for the error of each batch)' });
     }
     if (config.syntheticInputs) unlockIssues(config).forEach((message) => ctx.addIssue({ code: 'custom', path: ['syntheticInputs'], message }));
     if (config.stages) {
@@ -259,8 +297,8 @@ function unlockIssues(config: {
   placement?: string;
 }): string[] {
   const issues: string[] = [];
-  if (config.mode === 'backprop') {
-    issues.push('synthetic inputs need synthetic gradients (a stage that waits for its true gradient is not unlocked): use mode dni or cdni, or remove syntheticInputs');
+  if (config.mode !== 'dni' && config.mode !== 'cdni') {
+    issues.push(`synthetic inputs need synthetic gradients (a stage that waits for its gradient, as in ${config.mode}, is not unlocked): use mode dni or cdni, or remove syntheticInputs`);
   }
   if ((config.stages?.length ?? config.model.layers.length) < 2) issues.push('synthetic inputs need at least 2 stages (stage 0 reads the data itself)');
   if (config.train.schedule === 'pipelined') issues.push('synthetic inputs run with schedule lockstep or async, not pipelined');

@@ -6,6 +6,8 @@ import type { BackwardMessage, ForwardMessage, LinkEnds } from '../stage/protoco
 export interface DataLinks {
   forwardOut?: Channel<ForwardMessage>;
   backwardOut?: Channel<BackwardMessage>;
+  /** DFA's last stage: its output error, to every stage below (each gets its own copy). */
+  errorOut?: Channel<BackwardMessage>;
   /** Delivers incoming batches and targets into the stage's inbox. */
   listen(inbox: Inbox): void;
   /**

@@ -1,4 +1,4 @@
-import type { Mode, Schedule } from '../config/schema.js';
+import { isLockedMode, type Mode, type Schedule } from '../config/schema.js';
 import type { StageSpec } from '../stage/stage-spec.js';
 import type { ForwardMessage } from '../stage/protocol.js';
 import type { Inbox } from './inbox.js';
@@ -41,7 +41,7 @@ function pipelined(view: StageView): Action {
 
 /**
  * The schedule of one stage, as a pure function.
- * - backprop (update-locked): after a forward pass, only the gradient for that batch may come next.
+ * - backprop, fa, dfa, bp-lambda (update-locked): after a forward pass, only the gradient for that batch may come next.
  * - dni / cdni (update-unlocked): targets first (they free the cache and improve the synthesizer),
  *   then the next batch; never waits on the stage above.
  * - complete unlock: as dni / cdni, the real inputs from below next (they finish steps the stages
@@ -51,9 +51,9 @@ function pipelined(view: StageView): Action {
  * sees its messages in one fixed order.
  */
 export function nextAction(view: StageView): Action {
-  if (view.schedule === 'pipelined' && view.mode !== 'backprop') return pipelined(view);
+  if (view.schedule === 'pipelined' && !isLockedMode(view.mode)) return pipelined(view);
   if (view.backwardQueued > 0) return 'backward';
-  if (view.mode === 'backprop' && view.awaitingGradient) return 'wait';
+  if (isLockedMode(view.mode) && view.awaitingGradient) return 'wait';
   if (view.forwardQueued > 0) return 'forward';
   if (view.inputQueued > 0) return 'input';
   return view.stopRequested ? 'stop' : 'wait';

@@ -43,6 +43,7 @@ export async function serveStage(
     forward: meters.timed((m) => links.forwardOut!.send(m, [m.activations.buffer as ArrayBuffer])),
     backward: meters.timed((m) => links.backwardOut!.send(m, m.gradient ? [m.gradient.buffer as ArrayBuffer] : [])),
     report: meters.timed(report),
+    error: meters.timed((m) => links.errorOut!.send(m)),
   });
   const restoredStep = restore(spec, stage, meters);
   armFault(spec, stage);

@@ -69,7 +69,8 @@ export class Dense implements Layer {
     return { y: out[0], trace: out.slice(1) };
   }
 
-  backward(trace: Trace, dy: tf.Tensor, needInputGrad: boolean): Backward {
+  /** `feedback` [in, out] (feedback alignment): dx = dz Bᵀ instead of dz Wᵀ. */
+  backward(trace: Trace, dy: tf.Tensor, needInputGrad: boolean, feedback?: tf.Tensor): Backward {
     const relu = this.activation === 'relu';
     if (trace.length !== (relu ? 3 : 2)) {
       throw new Error(`${this.name}: backward needs the trace of a training-mode forward (got ${trace.length} tensors)`);
@@ -82,7 +83,7 @@ export class Dense implements Layer {
       // no transpose flags: they are ~15x slower on wasm than an explicit transpose
       const res: tf.Tensor[] = [tf.matMul(transpose2d(x), dz)];
       if (this.useBias) res.push(tf.reshape(columnSum(dz), [this.outputUnits]));
-      if (needInputGrad) res.push(tf.matMul(dz, transpose2d(w)));
+      if (needInputGrad) res.push(tf.matMul(dz, transpose2d((feedback as tf.Tensor2D | undefined) ?? w)));
       return res;
     });
     return needInputGrad ? { dx: out.pop()!, grads: out } : { dx: null, grads: out };

@@ -51,8 +51,12 @@ export interface Layer {
   readonly state: tf.Variable[];
   /** training=false: no trace (empty array), batch norm uses running statistics. */
   forward(x: tf.Tensor, training: boolean): Forward;
-  /** Does not dispose `trace` nor `dy`: the caller owns them. */
-  backward(trace: Trace, dy: tf.Tensor, needInputGrad: boolean): Backward;
+  /**
+   * Does not dispose `trace` nor `dy`: the caller owns them. `feedback` (feedback alignment, dense
+   * layers): a fixed matrix of the kernel's shape that carries the input gradient instead of the
+   * kernel, dx = dz Bᵀ; layers without a kernel of that kind ignore it.
+   */
+  backward(trace: Trace, dy: tf.Tensor, needInputGrad: boolean, feedback?: tf.Tensor): Backward;
   /** A layer that carries state across batches (an LSTM): an evaluation pass starts here. */
   startEvaluation?(): void;
   /** Frees what the layer holds besides its variables (Sequential.dispose calls it). */

@@ -88,8 +88,9 @@ export class Sequential {
    * Backward through all layers, last to first. Does not dispose `traces` nor `dy`.
    * dy: [batch, ...outputShape] or flat [batch, outputUnits].
    * grads: one per param, in `params` order; dx ([batch, ...inputShape]) only when needInputGrad.
+   * `feedback[i]` (feedback alignment): the fixed matrix layer i carries its input gradient with.
    */
-  backward(traces: Trace[], dy: tf.Tensor, needInputGrad: boolean): Backward {
+  backward(traces: Trace[], dy: tf.Tensor, needInputGrad: boolean, feedback?: readonly (tf.Tensor | null)[]): Backward {
     const n = this.layers.length;
     if (traces.length !== n) throw new Error(`Sequential: got ${traces.length} traces for ${n} layers`);
     if (n === 0) return { dx: needInputGrad ? alias(dy) : null, grads: [] };
@@ -99,7 +100,7 @@ export class Sequential {
     try {
       for (let i = n - 1; i >= 0; i--) {
         const need = i > 0 || needInputGrad;
-        const out = this.layers[i].backward(traces[i], g!, need);
+        const out = this.layers[i].backward(traces[i], g!, need, feedback?.[i] ?? undefined);
         if (g !== dy) g!.dispose();
         g = null;
         perLayer[i] = out.grads;

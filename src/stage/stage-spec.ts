@@ -19,6 +19,8 @@ export interface StageSpec {
   outputShape: number[];
   classes: number;
   synthesizer: Config['synthesizer'];
+  /** bp-lambda: λ's schedule (absent in other modes). */
+  lambda?: NonNullable<Config['lambda']>;
   /** Complete unlock: this stage's input model I[s] (null for stage 0 and without syntheticInputs). */
   syntheticInputs: NonNullable<Config['syntheticInputs']> | null;
   /** The run is completely unlocked (config.syntheticInputs): targets may come before the batch they are for. */
@@ -77,6 +79,7 @@ export function stageSpecs(config: Config, window: number): StageSpec[] {
     outputShape: shapes[layerIndices[layerIndices.length - 1] + 1],
     classes: config.model.classes,
     synthesizer: config.synthesizer,
+    ...(config.lambda && { lambda: config.lambda }),
     syntheticInputs: index > 0 ? (config.syntheticInputs ?? null) : null,
     unlocked: config.syntheticInputs !== undefined,
     dataUnits: config.model.inputUnits,

@@ -12,6 +12,8 @@ export interface StageState {
   weights: Float32Array[];
   optimizer: Float32Array[];
   synthesizer: { weights: Float32Array[]; optimizer: Float32Array[] } | null;
+  /** Feedback alignment (fa, dfa): the stage's fixed random feedback matrices (absent in other modes). */
+  feedback?: Float32Array[] | null;
   /** Complete unlock: the input model I[s] and its Adam (absent in files written before it existed). */
   inputModel?: { weights: Float32Array[]; optimizer: Float32Array[] } | null;
   updateStream: StreamState;

@@ -24,16 +24,12 @@ export interface StageLinks {
   forward(message: ForwardMessage): void;
   backward(message: BackwardMessage): void;
   report(message: ReportMessage): void;
+  /** DFA's last stage: the output error e of a batch, to every stage below. */
+  error?(message: BackwardMessage): void;
 }
 
 /** A training batch: h[s-1]_t from below, or (complete unlock) x_t from the orchestrator. */
 type TrainingBatch = ForwardMessage | InputMessage;
-
-/** A backprop stage's batch waiting for its true gradient. */
-interface Locked {
-  step: number;
-  trace: Trace[];
-}
 
 /** A backprop stage's batch waiting for its true gradient. */
 interface Locked {
@@ -81,7 +77,7 @@ export class Stage {
     this.net = new Sequential(layers);
     const { learningRate, beta1, beta2, epsilon } = spec.optimizer;
     this.optimizer = new Adam(this.net.params, { learningRate, beta1, beta2, epsilon });
-    this.source = gradientSource(spec);
+    this.source = gradientSource(spec, this.net);
     this.syntheticInput = spec.syntheticInputs ? new SyntheticInput(spec) : null;
     this.updateDraw = stream(spec.seed, 'update', 'stage', spec.index);
   }
@@ -126,7 +122,7 @@ export class Stage {
     // 1. receive h[s-1]_t; 2. h[s]_t = f_s(h[s-1]_t), sent on at once
     const { y: h, trace } = this.pass(x, synthetic);
     if (!this.last && !synthetic && !(await this.sendUp(message as ForwardMessage, h, trace))) return;
-    if (this.source.awaited) return this.lock(step, trace, h);
+    if (this.source.awaited) return this.lock(step, trace, { step, rows: message.rows, labels: message.labels, h });
     // not updating, and no stage below to send a target to: nothing more to do for t
     if (!update && this.spec.index === 0 && !this.last) return this.skip(step, trace, h);
     // 3. ĝ[s]_t = M[s](h[s]_t, c_t), or the last stage's true gradient of the loss
@@ -137,6 +133,8 @@ export class Stage {
       return this.drop(step, trace, null, 'here');
     }
     const done = figures && { stage: this.spec.index, ...figures };
+    // DFA: the error goes to every stage below before this stage's own update
+    if (this.source.broadcastsError) this.links.error!({ kind: 'backward', step, gradient: await ownedValues(dy), synthetic: false });
     // 4. one backward pass with it: update θ_s (when drawn), send δ[s-1]_t = J^T ĝ down as the
     // target of stage s-1 (the last stage's true gradient goes down even without an update: the
     // stage below trains its synthesizer on it, and reports this stage's done with its own)
@@ -144,7 +142,7 @@ export class Stage {
     // kept for step 5, until the target for t arrives; without an update of θ_s, M[s] does not train on t either
     if (applied && update && this.source.expectsMessage) this.source.keep(output, dy);
     else tf.dispose([h, dy]);
-    if (applied && done && this.spec.index === 0) this.reportDone(step, done);
+    if (applied && done && (this.spec.index === 0 || !this.source.targetBelow)) this.reportDone(step, done);
   }
 
   /** Step 2 on `x` (disposed): BatchNorm's running statistics follow the real inputs only, which evaluation sees. */
@@ -166,10 +164,10 @@ export class Stage {
     return true;
   }
 
-  /** An update-locked stage waits for the true gradient of step t, keeping the trace of its pass. */
-  private lock(step: number, trace: Trace[], h: tf.Tensor): void {
+  /** An update-locked stage waits for the gradient of step t, keeping the trace of its pass (and h, if its source wants it). */
+  private lock(step: number, trace: Trace[], output: StageOutput): void {
     this.locked = { step, trace };
-    h.dispose();
+    this.source.wait(output);
   }
 
   /**
@@ -280,8 +278,8 @@ export class Stage {
    * with its own, instead of a report of its own.
    */
   private async applyGradient(step: number, trace: Trace[], dy: tf.Tensor, update = true, done?: RelayedDone): Promise<boolean> {
-    const needInput = this.spec.index > 0;
-    const { dx, grads } = tidy(() => this.net.backward(trace, dy, needInput));
+    const needInput = this.spec.index > 0 && this.source.targetBelow;
+    const { dx, grads } = tidy(() => this.net.backward(trace, dy, needInput, this.source.feedback));
     tf.dispose(trace);
     // δ[s-1]_t = dL/dh[s-1]_t through f_s: the target of stage s-1, read to the CPU to be sent down
     // with whether the parameter gradients are finite
@@ -354,7 +352,7 @@ export class Stage {
 
   /** Stage s-1 still waits for a target for this step: tell it there is none. */
   private sendNoTarget(step: number): void {
-    if (this.spec.index > 0) this.links.backward({ kind: 'backward', step, gradient: null, synthetic: !this.last });
+    if (this.spec.index > 0 && this.source.targetBelow) this.links.backward({ kind: 'backward', step, gradient: null, synthetic: !this.last });
   }
 
   private sendForward(message: ForwardMessage, activations: Float32Array): void {

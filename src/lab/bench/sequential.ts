@@ -79,6 +79,8 @@ export class SequentialStages {
             forward: timed(s, (m) => this.inboxes[s + 1].pushForward(m)),
             backward: timed(s, (m) => this.inboxes[s - 1].pushBackward(m)),
             report: (m) => this.report(m),
+            // DFA: the last stage's error to every stage below, a copy each
+            error: timed(s, (m) => this.inboxes.slice(0, s).forEach((inbox) => inbox.pushBackward({ ...m, gradient: m.gradient && m.gradient.slice() }))),
           }),
         );
       }

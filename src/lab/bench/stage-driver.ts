@@ -52,7 +52,7 @@ export class StageDriver {
     await this.stage.forward(forward);
     const t1 = performance.now();
     if (this.takesTargets) {
-      const target: BackwardMessage = { kind: 'backward', step, gradient: p.target, synthetic: this.spec.mode !== 'backprop' };
+      const target: BackwardMessage = { kind: 'backward', step, gradient: p.target, synthetic: this.stage.source.synthetic };
       await this.stage.backward(target);
     }
     return { forwardMs: t1 - t0, targetMs: performance.now() - t1 };

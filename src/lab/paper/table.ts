@@ -31,7 +31,7 @@ export interface Table {
   notes: string[];
 }
 
-const modeNames: Record<Mode, string> = { backprop: 'backprop', dni: 'DNI', cdni: 'cDNI' };
+const modeNames: Record<Mode, string> = { backprop: 'backprop', dni: 'DNI', cdni: 'cDNI', fa: 'FA', dfa: 'DFA', 'bp-lambda': 'BP(λ)' };
 
 /** Test error in percent, from a summary's test accuracy (null when there is none). */
 export function testErrorPercent(outcome: CellOutcome | null): number | null {

@@ -25,7 +25,7 @@ export type SourceCounters = Partial<Pick<StageStats, 'synthesizerUpdates' | 'ev
 export type SourceStats = Partial<Pick<StageStats, 'synthesizerLoss' | 'synthesizerCosine'>>;
 
 /** The part of a stage checkpoint a source writes and reads back. */
-export type SourceState = Pick<StageState, 'synthesizer'>;
+export type SourceState = Pick<StageState, 'synthesizer'> & Partial<Pick<StageState, 'feedback'>>;
 
 /**
  * Where a stage's output gradient dL/dh[s] comes from: step 3 of docs/dni.md and what step 5 does with
@@ -39,6 +39,15 @@ export interface GradientSource {
   readonly expectsMessage: boolean;
   /** The input gradient the stage sends down is built on a prediction (J^T ĝ), not on the true gradient. */
   readonly synthetic: boolean;
+  /** The stage sends δ[s-1] down to the stage below, which waits for it (DFA: no, each stage gets the error itself). */
+  readonly targetBelow: boolean;
+  /** DFA's last stage: its output error e goes to every stage below (StageLinks.error). */
+  readonly broadcastsError: boolean;
+  /**
+   * Feedback alignment: per layer of the stage's net, the fixed matrix that carries the input
+   * gradient instead of the transposed kernel (null: the layer's own backward pass).
+   */
+  readonly feedback?: readonly (tf.Tensor | null)[];
   /** Batches the source keeps for a message still to come (a checkpoint is taken with none). */
   readonly holding: number;
   readonly counters: SourceCounters;
@@ -46,6 +55,8 @@ export interface GradientSource {
   gradient(output: StageOutput): Promise<SourceGradient | null>;
   /** After step 4 with an update: keep what step 5 needs for t (takes over `output.h` and `used`). */
   keep(output: StageOutput, used: tf.Tensor): void;
+  /** An awaited source, after step 2: takes over `output.h` while the stage waits (BP(λ) predicts from it); others dispose it. */
+  wait(output: StageOutput): void;
   /**
    * The message from above for step t: an awaited source returns the gradient to apply (of h's
    * `shape`); otherwise step 5: the target trains the source, and null is returned.

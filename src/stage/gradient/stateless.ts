@@ -1,10 +1,16 @@
 import type { StageState } from '../stage-state.js';
-import type { SourceState, SourceStats } from './source.js';
+import type { SourceState, SourceStats, StageOutput } from './source.js';
 
 /** What a source with no model of its own leaves out: no state to keep, learn, save or free. */
 export abstract class StatelessSource {
   readonly holding = 0;
   readonly counters = {};
+  readonly targetBelow: boolean = true;
+  readonly broadcastsError: boolean = false;
+
+  wait(output: StageOutput): void {
+    output.h.dispose();
+  }
 
   forget(): void {}
 
@@ -20,6 +26,7 @@ export abstract class StatelessSource {
 
   importState(state: StageState): void {
     if (state.synthesizer) throw new Error('it was written for another mode (synthesizer present/absent)');
+    if (state.feedback?.length) throw new Error('it was written for another mode (feedback matrices present/absent)');
   }
 
   dispose(): void {}

@@ -20,33 +20,51 @@ interface Pending {
  * DNI / cDNI: ĝ[s]_t = M[s](h[s]_t, c_t) now (step 3); the target that comes from above later
  * trains M[s] (step 5). Batches wait for their targets in a bounded cache: the oldest is evicted.
  */
-export class Synthesized implements GradientSource {
+/** What DNI and BP(λ) share: M[s], its learning rate, its per-step loss and cosine, its checkpoint. */
+export abstract class SynthesizerSource {
+  readonly synthesizer: Synthesizer;
+  /** M[s]'s loss and cosine per step, read without waiting. */
+  protected readonly steps = new PendingMeans(['loss', 'cosine'] as const);
+
+  constructor(
+    protected readonly spec: StageSpec,
+    conditioned: boolean,
+  ) {
+    this.synthesizer = stageSynthesizer(spec, conditioned);
+  }
+
+  setLearningRate(step: number): void {
+    const { learningRate, decaySteps, decayFactor } = this.spec.optimizer;
+    this.synthesizer.learningRate = learningRateAt(step, this.spec.synthesizer.learningRate ?? learningRate, decaySteps, decayFactor);
+  }
+
+  async takeStats(): Promise<SourceStats> {
+    const { loss, cosine } = await this.steps.take();
+    return { synthesizerLoss: loss, synthesizerCosine: cosine };
+  }
+
+  async exportState(): Promise<SourceState> {
+    return { synthesizer: await exportSynthesizer(this.synthesizer) };
+  }
+}
+
+export class Synthesized extends SynthesizerSource implements GradientSource {
   readonly awaited = false;
   readonly expectsMessage = true;
   readonly synthetic = true;
-  readonly synthesizer: Synthesizer;
+  readonly targetBelow = true;
+  readonly broadcastsError = false;
   readonly counters = { synthesizerUpdates: 0, evicted: 0 };
   private readonly pending = new Map<number, Pending>();
   private readonly conditioned: boolean;
-  /** M[s]'s loss and cosine per step, read without waiting. */
-  private readonly steps = new PendingMeans(['loss', 'cosine'] as const);
 
-  constructor(private readonly spec: StageSpec) {
+  constructor(spec: StageSpec) {
+    super(spec, spec.mode === 'cdni');
     this.conditioned = spec.mode === 'cdni';
-    const { learningRate, beta1, beta2, epsilon } = spec.optimizer;
-    this.synthesizer = new Synthesizer({
-      shape: spec.outputShape,
-      conditioned: this.conditioned,
-      classes: spec.classes,
-      hiddenLayers: spec.synthesizer.hiddenLayers,
-      batchNorm: spec.synthesizer.batchNorm,
-      kernelSize: spec.synthesizer.kernelSize,
-      learningRate: spec.synthesizer.learningRate ?? learningRate,
-      beta1,
-      beta2,
-      epsilon,
-      rng: stream(spec.seed, 'init', 'synthesizer', spec.index),
-    });
+  }
+
+  wait(): void {
+    throw new Error('a stage with a synthesizer does not wait for its gradient');
   }
 
   get holding(): number {
@@ -87,24 +105,8 @@ export class Synthesized implements GradientSource {
     for (const step of steps) this.release(step);
   }
 
-  setLearningRate(step: number): void {
-    const { learningRate, decaySteps, decayFactor } = this.spec.optimizer;
-    this.synthesizer.learningRate = learningRateAt(step, this.spec.synthesizer.learningRate ?? learningRate, decaySteps, decayFactor);
-  }
-
-  async takeStats(): Promise<SourceStats> {
-    const { loss, cosine } = await this.steps.take();
-    return { synthesizerLoss: loss, synthesizerCosine: cosine };
-  }
-
-  async exportState(): Promise<SourceState> {
-    return { synthesizer: { weights: await this.synthesizer.net.getWeights(), optimizer: await this.synthesizer.optimizer.getState() } };
-  }
-
   importState(state: StageState): void {
-    if (!state.synthesizer) throw new Error('it was written for another mode (synthesizer present/absent)');
-    this.synthesizer.net.setWeights(state.synthesizer.weights);
-    this.synthesizer.optimizer.setState(state.synthesizer.optimizer);
+    importSynthesizer(this.synthesizer, state);
     this.counters.synthesizerUpdates = state.counters.synthesizerUpdates ?? 0;
     this.counters.evicted = state.counters.evicted ?? 0;
   }
@@ -119,4 +121,33 @@ export class Synthesized implements GradientSource {
     if (p) tf.dispose([p.h, p.labels ?? [], p.used]);
     this.pending.delete(step);
   }
+}
+
+/** M[s] of a stage, as its spec describes it (seeded per stage: the same M[s] in dni and bp-lambda). */
+export function stageSynthesizer(spec: StageSpec, conditioned: boolean): Synthesizer {
+  const { learningRate, beta1, beta2, epsilon } = spec.optimizer;
+  return new Synthesizer({
+    shape: spec.outputShape,
+    conditioned,
+    classes: spec.classes,
+    hiddenLayers: spec.synthesizer.hiddenLayers,
+    batchNorm: spec.synthesizer.batchNorm,
+    kernelSize: spec.synthesizer.kernelSize,
+    learningRate: spec.synthesizer.learningRate ?? learningRate,
+    beta1,
+    beta2,
+    epsilon,
+    rng: stream(spec.seed, 'init', 'synthesizer', spec.index),
+  });
+}
+
+export async function exportSynthesizer(synthesizer: Synthesizer): Promise<NonNullable<StageState['synthesizer']>> {
+  return { weights: await synthesizer.net.getWeights(), optimizer: await synthesizer.optimizer.getState() };
+}
+
+/** Reads M[s] back from a checkpoint; throws when the state has none, or feedback matrices instead. */
+export function importSynthesizer(synthesizer: Synthesizer, state: StageState): void {
+  if (!state.synthesizer || state.feedback?.length) throw new Error('it was written for another mode (synthesizer present/absent)');
+  synthesizer.net.setWeights(state.synthesizer.weights);
+  synthesizer.optimizer.setState(state.synthesizer.optimizer);
 }

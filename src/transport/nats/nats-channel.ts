@@ -21,8 +21,8 @@ import type { Channel } from '../../loop/channel.js';
 import { decodeMessage, encodeMessage, ValidationError, type Validator } from './codec.js';
 import { formatChunkHeader, parseChunkHeader, Reassembler, splitPayload } from './chunking.js';
 
-export type SubjectKind = 'forward' | 'backward' | 'control' | 'stats';
-const SUBJECT_KINDS: readonly SubjectKind[] = ['forward', 'backward', 'control', 'stats'];
+export type SubjectKind = 'forward' | 'backward' | 'error' | 'control' | 'stats';
+const SUBJECT_KINDS: readonly SubjectKind[] = ['forward', 'backward', 'error', 'control', 'stats'];
 
 /** Run ids and sender identities: letters, digits, `-` and `_` (sender ids may also use `.`). */
 const RUN_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;

@@ -1,14 +1,16 @@
 /**
  * A stage's data links over NATS: it listens on its own `forward` (and `backward`) subjects and
- * publishes on its neighbours'. Subjects do not change when a neighbour is replaced, so `rewire`
+ * publishes on its neighbours'; with DFA, stages below the last also listen on their `error`
+ * subject, where only the last stage publishes. Subjects do not change when a neighbour is replaced, so `rewire`
  * does nothing.
  *
  * Nothing that arrives is trusted. Besides what NatsChannel refuses (unknown sender, oversized,
  * not MessagePack, malformed), the links refuse, and count:
  * - `shape`: activations that are not rows x the stage's input width, labels out of range, a
- *   target that is not rows x the stage's output width for the batch it answers;
- * - `step`: a training batch whose step was seen already (a replay), a target for a batch this
- *   stage did not send up or already got a target for.
+ *   target that is not rows x the stage's output width for the batch it answers, an error (DFA)
+ *   that is not rows x classes;
+ * - `step`: a training batch whose step was seen already (a replay), a target or error for a batch
+ *   this stage did not send up or already got one for.
  * So a stray or malicious message never reaches the stage's tensors and never stops it.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -39,10 +41,14 @@ const MAX_AWAITED = 4096;
 export class NatsLinks implements DataLinks {
   forwardOut?: Channel<ForwardMessage>;
   backwardOut?: Channel<BackwardMessage>;
+  /** DFA's last stage: the output error, published to each stage below on its `error` subject. */
+  errorOut?: Channel<BackwardMessage>;
   /** Messages refused by the links themselves (NatsChannel counts the rest). */
   readonly refused = { shape: 0, step: 0 };
   private readonly forwardIn: NatsChannel<DataMessage>;
   private readonly backwardIn?: NatsChannel<DataMessage>;
+  /** DFA, a stage below the last: the last stage's output error for the batches this stage sent up. */
+  private readonly errorIn?: NatsChannel<DataMessage>;
   private readonly outputs: NatsChannel<DataMessage>[] = [];
   /** Training steps sent up whose target has not come yet, with their rows. */
   private readonly awaited = new Map<number, number>();
@@ -91,6 +97,22 @@ export class NatsLinks implements DataLinks {
       this.outputs.push(down);
       this.backwardOut = down as Channel<BackwardMessage>;
     }
+    if (spec.mode === 'dfa' && !last) {
+      const errorWidth = spec.classes;
+      this.errorIn = new NatsChannel<DataMessage>({
+        connection,
+        subject: subject(run, s, 'error'),
+        allowedSenders: [stageSender(spec.count - 1)],
+        validate: dataMessageValidator({ maxRows: limits.maxRows, maxValues: limits.maxRows * errorWidth }),
+        maxMessageBytes: limits.maxRows * errorWidth * 4 + 4096,
+        onReject,
+      });
+    }
+    if (spec.mode === 'dfa' && last && s > 0) {
+      const below = Array.from({ length: s }, (_, t) => new NatsChannel<DataMessage>({ connection, subject: subject(run, t, 'error'), sender: stageSender(s) }));
+      this.outputs.push(...below);
+      this.errorOut = { send: (m) => below.forEach((c) => c.send(m)), onMessage: () => undefined, close: () => below.forEach((c) => c.close()) };
+    }
   }
 
   listen(inbox: Inbox): void {
@@ -120,6 +142,17 @@ export class NatsLinks implements DataLinks {
       this.awaited.delete(m.step);
       inbox.pushBackward(m);
     });
+    this.errorIn?.onMessage((m) => {
+      if (m.kind !== 'backward') return this.refuse('shape', 'a batch on the error subject');
+      const rows = this.awaited.get(m.step);
+      if (rows === undefined) return this.refuse('step', `error for step ${m.step}, which was not sent up or already has its error`);
+      const classes = this.options.spec.classes;
+      if (m.gradient === null || m.gradient.length !== rows * classes) {
+        return this.refuse('shape', `error for step ${m.step}: ${m.gradient?.length ?? 'no'} values for ${rows} rows of ${classes} classes`);
+      }
+      this.awaited.delete(m.step);
+      inbox.pushBackward(m);
+    });
   }
 
   rewire(_ends: LinkEnds): void {
@@ -129,7 +162,7 @@ export class NatsLinks implements DataLinks {
   /** Every refused message so far, by reason (nonzero only). */
   rejected(): Record<string, number> {
     const counts: Record<string, number> = {};
-    for (const c of [this.forwardIn, this.backwardIn]) if (c) addCounts(counts, c.rejected);
+    for (const c of [this.forwardIn, this.backwardIn, this.errorIn]) if (c) addCounts(counts, c.rejected);
     return addCounts(counts, this.refused);
   }
 
@@ -139,7 +172,7 @@ export class NatsLinks implements DataLinks {
   }
 
   close(): void {
-    for (const c of [this.forwardIn, this.backwardIn, ...this.outputs]) c?.close();
+    for (const c of [this.forwardIn, this.backwardIn, this.errorIn, ...this.outputs]) c?.close();
   }
 
   private expectTarget(step: number, rows: number): void {

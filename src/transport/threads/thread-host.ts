@@ -1,11 +1,11 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { PortChannel } from './port-channel.js';
-import type { ControlMessage, ForwardMessage, InputMessage, ReportMessage, StageStats } from '../../stage/protocol.js';
+import type { ControlMessage, ForwardMessage, InputMessage, LinkEnds, ReportMessage, StageStats } from '../../stage/protocol.js';
 import type { StageSpec } from '../../stage/stage-spec.js';
 import { StageError } from '../../pipeline/stage-error.js';
 import type { StageHost, StageHostEvents } from '../../pipeline/stage-host.js';
-import type { PortEnds, StagePorts, StageTask } from './port-links.js';
+import { portsOf, type PortEnds, type StagePorts, type StageTask } from './port-links.js';
 import type { StageTaskResult } from './stage-worker.js';
 
 const workerFile = new URL('./stage-worker.js', import.meta.url);
@@ -51,6 +51,8 @@ export class ThreadStageHost implements StageHost {
     const count = specs.length;
     const forward = specs.map(() => new MessageChannel()); // forward[s]: into stage s
     const backward = specs.slice(1).map(() => new MessageChannel()); // backward[s]: into stage s, from s+1
+    // DFA: error[s], from the last stage into stage s
+    const error = specs[0].mode === 'dfa' ? specs.slice(1).map(() => new MessageChannel()) : [];
     this.input = new PortChannel(forward[0].port1);
     specs.forEach((spec, s) => {
       this.launch(spec, {
@@ -58,6 +60,8 @@ export class ThreadStageHost implements StageHost {
         ...(s < count - 1 && { forwardOut: forward[s + 1].port1, backwardIn: backward[s].port2 }),
         ...(s > 0 && { backwardOut: backward[s - 1].port1 }),
         ...(spec.syntheticInputs && { inputIn: this.dataInput(s) }),
+        ...(error[s] && { errorIn: error[s].port2 }),
+        ...(s === count - 1 && error.length > 0 && { errorOut: error.map((c) => c.port1) }),
       });
     });
   }
@@ -85,6 +89,18 @@ export class ThreadStageHost implements StageHost {
     // New links to the replacement; the neighbours acknowledge before any new batch is fed.
     const forwardIn = new MessageChannel();
     const data: PortEnds & { forwardIn: MessagePort } = { forwardIn: forwardIn.port2 };
+    const dfa = spec.mode === 'dfa' && last > 0;
+    // DFA: the error links of the replacement (into it from the last stage, or out of it to every stage below)
+    const errors = dfa && s === last ? Array.from({ length: last }, () => new MessageChannel()) : [];
+    const errorIn = dfa && s < last ? new MessageChannel() : null;
+    if (errorIn) {
+      data.errorIn = errorIn.port2;
+      const errorOut: (MessagePort | undefined)[] = [];
+      errorOut[s] = errorIn.port1;
+      rewires += 1;
+      this.controls[last].send({ kind: 'rewire', ends: { errorOut } }, [errorIn.port1]);
+    }
+    if (errors.length > 0) data.errorOut = errors.map((c) => c.port1);
     if (s === 0) {
       this.input.close();
       this.input = new PortChannel(forwardIn.port1);
@@ -92,7 +108,12 @@ export class ThreadStageHost implements StageHost {
       const down = new MessageChannel();
       data.backwardOut = down.port1;
       rewires += 1;
-      this.controls[s - 1].send({ kind: 'rewire', ends: { forwardOut: forwardIn.port1, backwardIn: down.port2 } }, [forwardIn.port1, down.port2]);
+      const ends: PortEnds = { forwardOut: forwardIn.port1, backwardIn: down.port2, ...(errors[s - 1] && { errorIn: errors[s - 1].port2 }) };
+      this.controls[s - 1].send({ kind: 'rewire', ends: ends as LinkEnds }, portsOf(ends));
+    }
+    for (let below = 0; below < s - 1 && errors.length > 0; below++) {
+      rewires += 1;
+      this.controls[below].send({ kind: 'rewire', ends: { errorIn: errors[below].port2 } }, [errors[below].port2]);
     }
     if (s < last) {
       const up = new MessageChannel();
@@ -134,7 +155,7 @@ export class ThreadStageHost implements StageHost {
     this.controls[s]?.close();
     this.controls[s] = channel;
     const task: StageTask = { spec, ports };
-    const transferList = Object.values(ports).filter(Boolean) as MessagePort[];
+    const transferList = portsOf(ports);
     const result = this.pool!.run(task, { transferList }) as Promise<StageTaskResult>;
     // a stage that threw says so in its result; a rejection means its thread died (e.g. it exited)
     const promise = result.then(

@@ -1,0 +1,105 @@
+/**
+ * Runs with the gradient sources beside synthetic gradients (fa, dfa, bp-lambda) through the stage
+ * workers: lockstep repeats bit for bit, a run stopped and resumed from its checkpoint ends where
+ * an uninterrupted one does (feedback matrices and synthesizers included), DFA's error link works
+ * over NATS as over threads, and bad settings are refused with the field named.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { train, resume } from '../src/train.js';
+import type { Config } from '../src/config/schema.js';
+import { resolveConfig } from '../src/config/resolve.js';
+import { ConfigError } from '../src/config/errors.js';
+import { decodeStageState, type StageState } from '../src/stage/stage-state.js';
+import type { Manifest } from '../src/checkpoint/manifest.js';
+import { withNatsServer } from './helpers/nats-server.js';
+import { runId } from './helpers/stage-processes.js';
+import { data, smallConfig } from './helpers/fixtures.js';
+
+function checkpointStates(run: string): StageState[] {
+  const m = JSON.parse(readFileSync(join(run, 'checkpoint', 'manifest.json'), 'utf8')) as Manifest;
+  return m.stages.map((s) => decodeStageState(readFileSync(join(run, 'checkpoint', s.file)), s.file));
+}
+
+function assertSameStates(a: StageState[], b: StageState[]): void {
+  assert.equal(a.length, b.length);
+  for (let s = 0; s < a.length; s++) {
+    assert.deepEqual(b[s].weights, a[s].weights, `stage ${s} weights`);
+    assert.deepEqual(b[s].optimizer, a[s].optimizer, `stage ${s} optimizer`);
+    assert.deepEqual(b[s].synthesizer, a[s].synthesizer, `stage ${s} synthesizer`);
+    assert.deepEqual(b[s].feedback, a[s].feedback, `stage ${s} feedback matrices`);
+  }
+}
+
+const configs: Record<string, Config> = {
+  fa: smallConfig({ mode: 'fa', train: { schedule: 'lockstep', maxSteps: 30 } }),
+  dfa: smallConfig({ mode: 'dfa', train: { schedule: 'lockstep', maxSteps: 30 } }),
+  'bp-lambda': smallConfig({ mode: 'bp-lambda', lambda: { start: 1, end: 0, steps: 20 }, train: { schedule: 'lockstep', maxSteps: 30 } }),
+};
+
+for (const [mode, config] of Object.entries(configs)) {
+  test(`${mode}: lockstep runs are bit-identical, and one stopped and resumed ends as an uninterrupted one`, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'synthgrad-grad-'));
+    try {
+      const whole = await train({ ...config, out: join(root, 'whole') }, { data: data() });
+      const again = await train({ ...config, out: join(root, 'again') }, { data: data() });
+      assert.equal(whole.steps, 30);
+      assertSameStates(checkpointStates(join(root, 'whole')), checkpointStates(join(root, 'again')));
+      assert.equal(again.testAccuracy, whole.testAccuracy);
+      const stop = new AbortController();
+      const first = await train({ ...config, out: join(root, 'split') }, { data: data(), signal: stop.signal, onProgress: (p) => p.step >= 15 && stop.abort() });
+      assert.ok(first.stopped && first.steps < 30, `stopped at step ${first.steps}`);
+      const second = await resume(join(root, 'split'), { data: data() });
+      assert.equal(second.resumedFrom, first.steps);
+      assert.equal(second.steps, 30);
+      assertSameStates(checkpointStates(join(root, 'whole')), checkpointStates(join(root, 'split')));
+      assert.equal(second.testAccuracy, whole.testAccuracy);
+      // the sources' own state is in the checkpoint: feedback matrices (fa, dfa) or the synthesizer (bp-lambda)
+      const states = checkpointStates(join(root, 'whole'));
+      if (mode === 'bp-lambda') assert.ok(states.slice(0, -1).every((s) => s.synthesizer !== null));
+      else assert.ok(states.slice(0, mode === 'dfa' ? -1 : undefined).every((s) => (s.feedback?.length ?? 0) > 0));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+}
+
+test('dfa over NATS (a process per stage, the error on each stage\'s error subject) gives bit-identical weights to dfa over threads', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'synthgrad-grad-'));
+  const run = runId('dfa-same');
+  try {
+    await withNatsServer({}, async (server) => {
+      const config = { ...configs.dfa, train: { ...configs.dfa.train, maxSteps: 12 } };
+      const threads = await train({ ...config, out: join(root, 'threads') }, { data: data() });
+      const processes = await train({ ...config, out: join(root, 'processes') }, { data: data(), nats: { stages: 'spawn', url: server.url, runId: run, credentials: {} } });
+      assert.equal(processes.transport?.stages, 'spawn');
+      assertSameStates(checkpointStates(join(root, 'threads')), checkpointStates(join(root, 'processes')));
+      assert.equal(processes.testAccuracy, threads.testAccuracy);
+    });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('the new modes refuse what they cannot do, naming the field', () => {
+  const problems = (overrides: Record<string, unknown>) => {
+    try {
+      resolveConfig({ preset: 'mnist-backprop', overrides });
+      return '';
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      return error.message;
+    }
+  };
+  assert.match(problems({ mode: 'bp-lambda' }), /lambda: mode bp-lambda needs its λ schedule/);
+  assert.match(problems({ mode: 'bp-lambda', lambda: { start: 1, end: 0 } }), /lambda\.steps: lambda goes from 1 to 0: give the steps/);
+  assert.match(problems({ mode: 'fa', lambda: { start: 1 } }), /lambda: lambda is the schedule of mode bp-lambda/);
+  assert.match(problems({ mode: 'bp-lambda', lambda: { start: 2, end: 0, steps: 5 } }), /lambda\.start/);
+  assert.match(problems({ mode: 'dfa', train: { skipNonFinite: true } }), /train\.skipNonFinite: mode dfa does not support/);
+  assert.match(problems({ mode: 'fa', train: { updateProbability: 0.5 } }), /train\.updateProbability: fa updates every batch/);
+  assert.match(problems({ mode: 'kickback' }), /mode/);
+  assert.equal(problems({ mode: 'bp-lambda', lambda: { start: 0.5, end: 0.5 } }), '');
+});
