@@ -136,7 +136,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   const dir = new RunDir(options.out ?? defaultBenchDir());
   const data = options.data ?? loadDataset(probe.data, { validationSize: probe.train.validationSize });
   const cores = options.cores ?? availableParallelism();
-  const referenceModes = torch ? [...new Set(names.map((n) => n.mode))] : [];
+  // the PyTorch reference trains backprop, dni and cdni; the other gradient sources have none
+  const referenceModes = torch ? [...new Set(names.map((n) => n.mode))].filter((m): m is ReferenceRequest['mode'] => m === 'backprop' || m === 'dni' || m === 'cdni') : [];
   const references: BenchPlanItem[] = referenceModes.map((mode) => ({ name: referenceName(mode), reference: mode }));
   const plan = interleave<BenchPlanItem>([...references, ...names], repetitions);
 
