@@ -169,4 +169,44 @@ describe('wasm kernels (src/runtime/kernels.wat)', () => {
     assert.equal(await wasm().allFinite([a]), true);
     tf.dispose([a, b]);
   });
+
+  it("BatchNorm's forward and backward match the portable ops (tfjs ops on the same backend), any shape, relu or not", () => {
+    const rng = seedrandom('batchnorm');
+    for (const [rows, n] of SHAPES) {
+      for (const relu of [true, false]) {
+        tf.tidy(() => {
+          const x = tf.tensor2d(matrix(rows, n, rng).map((v) => 3 * v + 1), [rows, n]);
+          const gamma = tf.tensor1d(matrix(1, n, rng).map((v) => v + 1.5));
+          const beta = tf.tensor1d(matrix(1, n, rng));
+          const dy = tf.tensor2d(matrix(rows, n, rng), [rows, n]);
+          const own = wasm().batchNormForward(x, gamma, beta, 1e-3, relu);
+          const ref = portableOps.batchNormForward(x, gamma, beta, 1e-3, relu);
+          const where = `[${rows}, ${n}] relu ${relu}`;
+          for (const k of ['y', 'xhat', 'mean', 'variance', 'scale'] as const) {
+            assert.deepEqual(own[k].shape, ref[k].shape, `${where} ${k} shape`);
+            closeTo(own[k].dataSync(), ref[k].dataSync(), 1e-5, `${where} forward ${k}`);
+          }
+          for (const needDx of [true, false]) {
+            const a = wasm().batchNormBackward(dy, own.xhat, relu ? own.y : null, own.scale, needDx);
+            const b = portableOps.batchNormBackward(dy, ref.xhat, relu ? ref.y : null, ref.scale, needDx);
+            closeTo(a.dgamma.dataSync(), b.dgamma.dataSync(), 1e-5 * rows, `${where} dgamma`);
+            closeTo(a.dbeta.dataSync(), b.dbeta.dataSync(), 1e-5 * rows, `${where} dbeta`);
+            assert.equal(a.dx === null, !needDx);
+            if (a.dx && b.dx) {
+              assert.deepEqual(a.dx.shape, [rows, n]);
+              closeTo(a.dx.dataSync(), b.dx.dataSync(), 1e-5, `${where} dx`);
+            }
+          }
+        });
+      }
+    }
+  });
 });
+
+/** Element by element within `tol` (absolute, plus relative to the magnitude). */
+function closeTo(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
+  assert.equal(a.length, b.length, `${what}: length`);
+  for (let i = 0; i < a.length; i++) {
+    assert.ok(Math.abs(a[i] - b[i]) <= tol * (1 + Math.abs(b[i])), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
+  }
+}

@@ -3,7 +3,6 @@ import {
   checkBatchOf,
   checkShape,
   checkUnits,
-  columnSum,
   formatShape,
   shapeSize,
   type Backward,
@@ -11,6 +10,7 @@ import {
   type Layer,
   type Trace,
 } from './layer.js';
+import { ops } from '../runtime/ops.js';
 
 export interface BatchNormOptions {
   /** Number of features (channels): the last dimension of inputShape. */
@@ -115,15 +115,7 @@ export class BatchNorm implements Layer {
     const out = tf.tidy(() => {
       const n = this.units;
       const m = this.matrix(x, 'forward x');
-      const rows = m.shape[0];
-      const mean = columnSum(m, 1 / rows); // [1, n]
-      const centered = tf.sub(m, mean);
-      const variance = columnSum(tf.square(centered) as tf.Tensor2D, 1 / rows); // biased, [1, n]
-      const invStd = tf.rsqrt(tf.add(variance, this.epsilon));
-      const xhat = tf.mul(centered, invStd);
-      const z = tf.add(tf.mul(xhat, this.gamma), this.beta);
-      const y = relu ? tf.relu(z) : z;
-      const scale = tf.mul(invStd, this.gamma); // [1, n]
+      const { y, xhat, mean, variance, scale } = ops().batchNormForward(m, this.gamma, this.beta, this.epsilon, relu);
       const mom = this.momentum;
       this.movingMean.assign(tf.add(tf.mul(this.movingMean, mom), tf.mul(tf.reshape(mean, [n]), 1 - mom)));
       this.movingVariance.assign(tf.add(tf.mul(this.movingVariance, mom), tf.mul(tf.reshape(variance, [n]), 1 - mom)));
@@ -145,19 +137,10 @@ export class BatchNorm implements Layer {
     const batch = rows / (this.inputUnits / this.units);
     checkBatchOf(dy, this.outputShape, `${this.name} backward dy`, batch);
     const out = tf.tidy(() => {
-      const n = this.units;
       const dym = this.matrix(dy, 'backward dy', batch);
-      const dz = relu ? (tf.mul(dym, tf.step(trace[2])) as tf.Tensor2D) : dym;
-      const dbeta = columnSum(dz); // [1, n]
-      const dgamma = columnSum(tf.mul(dz, xhat) as tf.Tensor2D); // [1, n]
-      const res: tf.Tensor[] = [tf.reshape(dgamma, [n]), tf.reshape(dbeta, [n])];
-      if (needInputGrad) {
-        // dx = (gamma * invStd / N) * (N * dz - sum(dz) - xhat * sum(dz * xhat))
-        const meanTerm = tf.mul(scale, tf.mul(dbeta, 1 / rows));
-        const xhatTerm = tf.mul(scale, tf.mul(dgamma, 1 / rows));
-        const dx = tf.sub(tf.sub(tf.mul(dz, scale), meanTerm), tf.mul(xhat, xhatTerm));
-        res.push(tf.reshape(dx, [batch, ...this.inputShape]));
-      }
+      const { dgamma, dbeta, dx } = ops().batchNormBackward(dym, xhat, relu ? (trace[2] as tf.Tensor2D) : null, scale, needInputGrad);
+      const res: tf.Tensor[] = [dgamma, dbeta];
+      if (dx) res.push(tf.reshape(dx, [batch, ...this.inputShape]));
       return res;
     });
     return needInputGrad ? { dx: out.pop()!, grads: out } : { dx: null, grads: out };

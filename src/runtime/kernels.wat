@@ -73,7 +73,7 @@
 
   ;; column_sum: out[c] = scale · Σ_r m[r, c] for a row-major [rows, cols] matrix m, summed row by
   ;; row from r = 0 (what a bias or BatchNorm gradient needs, without a matMul by a ones vector).
-  (func (export "column_sum") (param $m i32) (param $rows i32) (param $cols i32) (param $scale f32) (param $out i32)
+  (func $column_sum_scaled (export "column_sum") (param $m i32) (param $rows i32) (param $cols i32) (param $scale f32) (param $out i32)
     (local $r i32) (local $c i32) (local $end4 i32) (local $row i32) (local $o i32) (local $S v128)
     (local.set $end4 (i32.and (local.get $cols) (i32.const -4)))
     (memory.fill (local.get $out) (i32.const 0) (i32.shl (local.get $cols) (i32.const 2)))
@@ -266,4 +266,215 @@
         (memory.copy (i32.add (local.get $dst) (local.get $aBytes)) (i32.add (local.get $b) (i32.mul (local.get $r) (local.get $bBytes))) (local.get $bBytes))
         (local.set $dst (i32.add (local.get $dst) (i32.add (local.get $aBytes) (local.get $bBytes))))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $row)))))
+        (br $row))))
+
+  ;; batchnorm_forward: BatchNorm in training mode on a row-major [rows, n] matrix x (every row one
+  ;; example or position, every column one unit or channel), op by op as the tfjs ops it replaces:
+  ;;   mean = Σ_r x / rows;  var = Σ_r (x - mean)² / rows;  invStd = 1 / √(var + eps);
+  ;;   xhat = (x - mean)·invStd;  y = xhat·gamma + beta (then max(y, 0) when relu);  scale = invStd·gamma
+  ;; Column sums run row by row from r = 0 into mean and var. Outputs: y, xhat [rows, n];
+  ;; mean, var, invStd, scale [n]. gamma and beta: [n].
+  (func (export "batchnorm_forward")
+    (param $x i32) (param $rows i32) (param $n i32) (param $gamma i32) (param $beta i32) (param $eps f32) (param $relu i32)
+    (param $y i32) (param $xhat i32) (param $mean i32) (param $var i32) (param $inv i32) (param $scale i32)
+    (local $r i32) (local $c i32) (local $end4 i32) (local $o i32) (local $row i32) (local $rowBytes i32)
+    (local $d v128) (local $z v128) (local $ds f32) (local $zs f32) (local $inR f32) (local $IN v128) (local $EPS v128)
+    (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
+    (local.set $rowBytes (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $inR (f32.div (f32.const 1) (f32.convert_i32_u (local.get $rows))))
+    (local.set $IN (f32x4.splat (local.get $inR)))
+    (local.set $EPS (f32x4.splat (local.get $eps)))
+    ;; mean
+    (call $column_sum_into (local.get $x) (local.get $rows) (local.get $n) (local.get $mean))
+    (call $scale_in_place (local.get $mean) (local.get $n) (local.get $inR))
+    ;; var: Σ (x - mean)²
+    (memory.fill (local.get $var) (i32.const 0) (local.get $rowBytes))
+    (local.set $r (i32.const 0))
+    (block $vdone
+      (loop $vrows
+        (br_if $vdone (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $row (i32.add (local.get $x) (i32.mul (local.get $r) (local.get $rowBytes))))
+        (local.set $c (i32.const 0))
+        (block $l4
+          (loop $lanes
+            (br_if $l4 (i32.ge_u (local.get $c) (local.get $end4)))
+            (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+            (local.set $d (f32x4.sub (v128.load (i32.add (local.get $row) (local.get $o))) (v128.load (i32.add (local.get $mean) (local.get $o)))))
+            (v128.store (i32.add (local.get $var) (local.get $o))
+              (f32x4.add (v128.load (i32.add (local.get $var) (local.get $o))) (f32x4.mul (local.get $d) (local.get $d))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $lanes)))
+        (block $l1
+          (loop $tail
+            (br_if $l1 (i32.ge_u (local.get $c) (local.get $n)))
+            (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+            (local.set $ds (f32.sub (f32.load (i32.add (local.get $row) (local.get $o))) (f32.load (i32.add (local.get $mean) (local.get $o)))))
+            (f32.store (i32.add (local.get $var) (local.get $o))
+              (f32.add (f32.load (i32.add (local.get $var) (local.get $o))) (f32.mul (local.get $ds) (local.get $ds))))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $tail)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $vrows)))
+    (call $scale_in_place (local.get $var) (local.get $n) (local.get $inR))
+    ;; invStd, scale (per column)
+    (local.set $c (i32.const 0))
+    (block $sdone
+      (loop $cols
+        (br_if $sdone (i32.ge_u (local.get $c) (local.get $n)))
+        (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+        (local.set $zs (f32.div (f32.const 1) (f32.sqrt (f32.add (f32.load (i32.add (local.get $var) (local.get $o))) (local.get $eps)))))
+        (f32.store (i32.add (local.get $inv) (local.get $o)) (local.get $zs))
+        (f32.store (i32.add (local.get $scale) (local.get $o)) (f32.mul (local.get $zs) (f32.load (i32.add (local.get $gamma) (local.get $o)))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $cols)))
+    ;; xhat and y
+    (local.set $r (i32.const 0))
+    (block $ydone
+      (loop $yrows
+        (br_if $ydone (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $row (i32.mul (local.get $r) (local.get $rowBytes)))
+        (local.set $c (i32.const 0))
+        (block $y4
+          (loop $ylanes
+            (br_if $y4 (i32.ge_u (local.get $c) (local.get $end4)))
+            (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+            (local.set $d
+              (f32x4.mul
+                (f32x4.sub (v128.load (i32.add (local.get $x) (i32.add (local.get $row) (local.get $o)))) (v128.load (i32.add (local.get $mean) (local.get $o))))
+                (v128.load (i32.add (local.get $inv) (local.get $o)))))
+            (v128.store (i32.add (local.get $xhat) (i32.add (local.get $row) (local.get $o))) (local.get $d))
+            (local.set $z
+              (f32x4.add (f32x4.mul (local.get $d) (v128.load (i32.add (local.get $gamma) (local.get $o)))) (v128.load (i32.add (local.get $beta) (local.get $o)))))
+            (if (local.get $relu) (then (local.set $z (f32x4.max (local.get $z) (f32x4.splat (f32.const 0))))))
+            (v128.store (i32.add (local.get $y) (i32.add (local.get $row) (local.get $o))) (local.get $z))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $ylanes)))
+        (block $y1
+          (loop $ytail
+            (br_if $y1 (i32.ge_u (local.get $c) (local.get $n)))
+            (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+            (local.set $ds
+              (f32.mul
+                (f32.sub (f32.load (i32.add (local.get $x) (i32.add (local.get $row) (local.get $o)))) (f32.load (i32.add (local.get $mean) (local.get $o))))
+                (f32.load (i32.add (local.get $inv) (local.get $o)))))
+            (f32.store (i32.add (local.get $xhat) (i32.add (local.get $row) (local.get $o))) (local.get $ds))
+            (local.set $zs
+              (f32.add (f32.mul (local.get $ds) (f32.load (i32.add (local.get $gamma) (local.get $o)))) (f32.load (i32.add (local.get $beta) (local.get $o)))))
+            (if (local.get $relu) (then (local.set $zs (f32.max (local.get $zs) (f32.const 0)))))
+            (f32.store (i32.add (local.get $y) (i32.add (local.get $row) (local.get $o))) (local.get $zs))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $ytail)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $yrows))))
+
+  ;; batchnorm_backward: BatchNorm's backward pass on [rows, n] matrices, op by op as the tfjs ops
+  ;; it replaces: dz = dy where y > 0 (relu: y the forward's output; else y = 0 and dz = dy), 0 elsewhere;
+  ;;   dbeta = Σ_r dz;  dgamma = Σ_r dz·xhat;  (needDx)  dx = dz·scale - scale·(dbeta/rows) - xhat·(scale·(dgamma/rows))
+  ;; scale = gamma·invStd [n]. Outputs dgamma, dbeta [n] and (needDx) dx [rows, n].
+  (func (export "batchnorm_backward")
+    (param $dy i32) (param $xhat i32) (param $y i32) (param $scale i32) (param $rows i32) (param $n i32)
+    (param $dgamma i32) (param $dbeta i32) (param $dx i32) (param $mterm i32) (param $xterm i32)
+    (local $r i32) (local $c i32) (local $end4 i32) (local $o i32) (local $at i32) (local $rowBytes i32)
+    (local $dz v128) (local $dzs f32) (local $inR f32)
+    (local.set $end4 (i32.and (local.get $n) (i32.const -4)))
+    (local.set $rowBytes (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $inR (f32.div (f32.const 1) (f32.convert_i32_u (local.get $rows))))
+    (memory.fill (local.get $dgamma) (i32.const 0) (local.get $rowBytes))
+    (memory.fill (local.get $dbeta) (i32.const 0) (local.get $rowBytes))
+    (block $sdone
+      (loop $srows
+        (br_if $sdone (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $c (i32.const 0))
+        (block $s4
+          (loop $slanes
+            (br_if $s4 (i32.ge_u (local.get $c) (local.get $end4)))
+            (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+            (local.set $at (i32.add (i32.mul (local.get $r) (local.get $rowBytes)) (local.get $o)))
+            (local.set $dz (call $masked4 (local.get $dy) (local.get $y) (local.get $at)))
+            (v128.store (i32.add (local.get $dbeta) (local.get $o)) (f32x4.add (v128.load (i32.add (local.get $dbeta) (local.get $o))) (local.get $dz)))
+            (v128.store (i32.add (local.get $dgamma) (local.get $o))
+              (f32x4.add (v128.load (i32.add (local.get $dgamma) (local.get $o))) (f32x4.mul (local.get $dz) (v128.load (i32.add (local.get $xhat) (local.get $at))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $slanes)))
+        (block $s1
+          (loop $stail
+            (br_if $s1 (i32.ge_u (local.get $c) (local.get $n)))
+            (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+            (local.set $at (i32.add (i32.mul (local.get $r) (local.get $rowBytes)) (local.get $o)))
+            (local.set $dzs (call $masked1 (local.get $dy) (local.get $y) (local.get $at)))
+            (f32.store (i32.add (local.get $dbeta) (local.get $o)) (f32.add (f32.load (i32.add (local.get $dbeta) (local.get $o))) (local.get $dzs)))
+            (f32.store (i32.add (local.get $dgamma) (local.get $o))
+              (f32.add (f32.load (i32.add (local.get $dgamma) (local.get $o))) (f32.mul (local.get $dzs) (f32.load (i32.add (local.get $xhat) (local.get $at))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $stail)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $srows)))
+    (if (i32.eqz (local.get $dx)) (then (return)))
+    ;; the per-column terms: mterm = scale·(dbeta/rows), xterm = scale·(dgamma/rows)
+    (local.set $c (i32.const 0))
+    (block $tdone
+      (loop $terms
+        (br_if $tdone (i32.ge_u (local.get $c) (local.get $n)))
+        (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+        (f32.store (i32.add (local.get $mterm) (local.get $o))
+          (f32.mul (f32.load (i32.add (local.get $scale) (local.get $o))) (f32.mul (f32.load (i32.add (local.get $dbeta) (local.get $o))) (local.get $inR))))
+        (f32.store (i32.add (local.get $xterm) (local.get $o))
+          (f32.mul (f32.load (i32.add (local.get $scale) (local.get $o))) (f32.mul (f32.load (i32.add (local.get $dgamma) (local.get $o))) (local.get $inR))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $terms)))
+    (local.set $r (i32.const 0))
+    (block $ddone
+      (loop $drows
+        (br_if $ddone (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $c (i32.const 0))
+        (block $d4
+          (loop $dlanes
+            (br_if $d4 (i32.ge_u (local.get $c) (local.get $end4)))
+            (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+            (local.set $at (i32.add (i32.mul (local.get $r) (local.get $rowBytes)) (local.get $o)))
+            (v128.store (i32.add (local.get $dx) (local.get $at))
+              (f32x4.sub
+                (f32x4.sub
+                  (f32x4.mul (call $masked4 (local.get $dy) (local.get $y) (local.get $at)) (v128.load (i32.add (local.get $scale) (local.get $o))))
+                  (v128.load (i32.add (local.get $mterm) (local.get $o))))
+                (f32x4.mul (v128.load (i32.add (local.get $xhat) (local.get $at))) (v128.load (i32.add (local.get $xterm) (local.get $o))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $dlanes)))
+        (block $d1
+          (loop $dtail
+            (br_if $d1 (i32.ge_u (local.get $c) (local.get $n)))
+            (local.set $o (i32.shl (local.get $c) (i32.const 2)))
+            (local.set $at (i32.add (i32.mul (local.get $r) (local.get $rowBytes)) (local.get $o)))
+            (f32.store (i32.add (local.get $dx) (local.get $at))
+              (f32.sub
+                (f32.sub
+                  (f32.mul (call $masked1 (local.get $dy) (local.get $y) (local.get $at)) (f32.load (i32.add (local.get $scale) (local.get $o))))
+                  (f32.load (i32.add (local.get $mterm) (local.get $o))))
+                (f32.mul (f32.load (i32.add (local.get $xhat) (local.get $at))) (f32.load (i32.add (local.get $xterm) (local.get $o))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $dtail)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $drows))))
+
+  ;; dy at byte offset `at`, four lanes, where y > 0 (0 elsewhere); all of dy when y is 0 (no relu)
+  (func $masked4 (param $dy i32) (param $y i32) (param $at i32) (result v128)
+    (if (result v128) (local.get $y)
+      (then (v128.and (v128.load (i32.add (local.get $dy) (local.get $at))) (f32x4.gt (v128.load (i32.add (local.get $y) (local.get $at))) (f32x4.splat (f32.const 0)))))
+      (else (v128.load (i32.add (local.get $dy) (local.get $at))))))
+  (func $masked1 (param $dy i32) (param $y i32) (param $at i32) (result f32)
+    (if (result f32) (local.get $y)
+      (then (select (f32.load (i32.add (local.get $dy) (local.get $at))) (f32.const 0) (f32.gt (f32.load (i32.add (local.get $y) (local.get $at))) (f32.const 0))))
+      (else (f32.load (i32.add (local.get $dy) (local.get $at))))))
+
+  ;; out[c] = Σ_r m[r, c], row by row from r = 0
+  (func $column_sum_into (param $m i32) (param $rows i32) (param $cols i32) (param $out i32)
+    (call $column_sum_scaled (local.get $m) (local.get $rows) (local.get $cols) (f32.const 1) (local.get $out)))
+  (func $scale_in_place (param $p i32) (param $n i32) (param $s f32)
+    (local $i i32)
+    (block $done
+      (loop $each
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (f32.store (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))
+          (f32.mul (f32.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))) (local.get $s)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $each)))))

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { portableOps, type BackendOps } from './portable-ops.js';
 import { wasmOps } from './wasm-kernels.js';
 
-export type { AdamHyper, BackendOps } from './portable-ops.js';
+export type { AdamHyper, BackendOps, BatchNormForward, BatchNormBackward } from './portable-ops.js';
 
 /**
  * Backends with operations of their own (see BackendOps): a function that returns them, or null

@@ -17,12 +17,37 @@ export interface BackendOps {
    * [Σ (y - k·target)², Σ used·target, Σ used², Σ target²]; the three inputs have one shape.
    */
   regression(y: tf.Tensor, target: tf.Tensor, used: tf.Tensor, k: number, scale: number): { dy: tf.Tensor; stats: tf.Tensor1D };
+  /**
+   * BatchNorm in training mode on a [rows, n] matrix (rows: examples or positions; n: units or
+   * channels): mean and biased variance per column, xhat = (x - mean)/√(var + eps),
+   * y = xhat·gamma + beta (ReLU'd when `relu`), and scale = gamma/√(var + eps), all [1, n] but y, xhat.
+   */
+  batchNormForward(m: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number, relu: boolean): BatchNormForward;
+  /**
+   * BatchNorm's backward pass from the forward's xhat, scale and (relu) output y: dbeta = Σ dz,
+   * dgamma = Σ dz·xhat ([n]) with dz = dy where y > 0 (all of dy without relu), and (needDx) dx.
+   */
+  batchNormBackward(dy: tf.Tensor2D, xhat: tf.Tensor2D, y: tf.Tensor2D | null, scale: tf.Tensor2D, needDx: boolean): BatchNormBackward;
   /** Adam's element-wise update of the parameter p and its moments m and v with the gradient g. */
   adamUpdate(p: tf.Variable, m: tf.Variable, v: tf.Variable, g: tf.Tensor, h: AdamHyper): void;
   /** Whether every value of the tensors is finite (no NaN, no ±Inf); read asynchronously where the backend needs it. */
   allFinite(tensors: readonly tf.Tensor[]): Promise<boolean>;
   /** Whether every value of `t` is finite, where its data was also read into `values` (to be sent). */
   finiteData(t: tf.Tensor, values: ArrayLike<number>): boolean;
+}
+
+export interface BatchNormForward {
+  y: tf.Tensor2D;
+  xhat: tf.Tensor2D;
+  mean: tf.Tensor2D;
+  variance: tf.Tensor2D;
+  scale: tf.Tensor2D;
+}
+
+export interface BatchNormBackward {
+  dgamma: tf.Tensor1D;
+  dbeta: tf.Tensor1D;
+  dx: tf.Tensor2D | null;
 }
 
 /** b1, b2; c1 = 1 - b1, c2 = 1 - b2; lr the signed, bias-corrected step; eps the bias-corrected epsilon. */
@@ -51,6 +76,32 @@ export const portableOps: BackendOps = {
     const diff = tf.sub(y, tf.mul(target, k));
     const dot = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(a, b));
     return { dy: tf.mul(diff, scale), stats: tf.stack([dot(diff, diff), dot(used, target), dot(used, used), dot(target, target)]) as tf.Tensor1D };
+  },
+  batchNormForward(m, gamma, beta, eps, relu) {
+    const rows = m.shape[0];
+    // column sums as a matMul (./layer.ts columnSum would come back here through ops())
+    const mean = portableOps.columnSum(m, 1 / rows);
+    const centered = tf.sub(m, mean);
+    const variance = portableOps.columnSum(tf.square(centered) as tf.Tensor2D, 1 / rows);
+    const invStd = tf.rsqrt(tf.add(variance, eps));
+    const xhat = tf.mul(centered, invStd) as tf.Tensor2D;
+    const z = tf.add(tf.mul(xhat, gamma), beta) as tf.Tensor2D;
+    return { y: relu ? tf.relu(z) : z, xhat, mean, variance, scale: tf.mul(invStd, gamma) as tf.Tensor2D };
+  },
+  batchNormBackward(dy, xhat, y, scale, needDx) {
+    const rows = dy.shape[0];
+    const n = dy.shape[1];
+    const dz = y ? (tf.mul(dy, tf.step(y)) as tf.Tensor2D) : dy;
+    const dbeta = portableOps.columnSum(dz, 1);
+    const dgamma = portableOps.columnSum(tf.mul(dz, xhat) as tf.Tensor2D, 1);
+    let dx: tf.Tensor2D | null = null;
+    if (needDx) {
+      // dx = (gamma * invStd / N) * (N * dz - sum(dz) - xhat * sum(dz * xhat))
+      const meanTerm = tf.mul(scale, tf.mul(dbeta, 1 / rows));
+      const xhatTerm = tf.mul(scale, tf.mul(dgamma, 1 / rows));
+      dx = tf.sub(tf.sub(tf.mul(dz, scale), meanTerm), tf.mul(xhat, xhatTerm)) as tf.Tensor2D;
+    }
+    return { dgamma: tf.reshape(dgamma, [n]) as tf.Tensor1D, dbeta: tf.reshape(dbeta, [n]) as tf.Tensor1D, dx };
   },
   adamUpdate(p, m, v, g, h) {
     tf.tidy(() => {

@@ -24,12 +24,16 @@ interface KernelExports {
   all_finite(x: number, n: number): number;
   regression(y: number, t: number, u: number, n: number, k: number, scale: number, dy: number, stats: number): void;
   concat_columns(a: number, b: number, rows: number, ca: number, cb: number, out: number): void;
+  batchnorm_forward(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, relu: number, y: number, xhat: number, mean: number, variance: number, inv: number, scale: number): void;
+  batchnorm_backward(dy: number, xhat: number, y: number, scale: number, rows: number, n: number, dgamma: number, dbeta: number, dx: number, mterm: number, xterm: number): void;
 }
 
 const COLUMN_SUM = 'SynthgradColumnSum';
 const TRANSPOSE = 'SynthgradTranspose2D';
 const REGRESSION = 'SynthgradRegression';
 const CONCAT_COLUMNS = 'SynthgradConcatColumns';
+const BATCHNORM_FORWARD = 'SynthgradBatchNormForward';
+const BATCHNORM_BACKWARD = 'SynthgradBatchNormBackward';
 
 let compiled: WebAssembly.Module | null | undefined;
 const instances = new WeakMap<WebAssembly.Memory, KernelExports>();
@@ -119,6 +123,36 @@ function registered(): boolean {
       return out;
     },
   });
+  tf.registerKernel({
+    kernelName: BATCHNORM_FORWARD,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }: KernelArgs) => {
+      const wasm = backend as WasmBackendLike;
+      const [x, gamma, beta] = [inputs.x, inputs.gamma, inputs.beta] as tf.TensorInfo[];
+      const [rows, n] = x.shape;
+      const [y, xhat] = [wasm.makeOutput([rows, n], 'float32'), wasm.makeOutput([rows, n], 'float32')];
+      const [mean, variance, inv, scale] = [0, 1, 2, 3].map(() => wasm.makeOutput([1, n], 'float32'));
+      const { eps, relu } = attrs as { eps: number; relu: boolean };
+      const at = (t: tf.TensorInfo) => offset(wasm, t);
+      kernelsOf(wasm)!.batchnorm_forward(at(x), rows, n, at(gamma), at(beta), eps, relu ? 1 : 0, at(y), at(xhat), at(mean), at(variance), at(inv), at(scale));
+      return [y, xhat, mean, variance, inv, scale];
+    },
+  });
+  tf.registerKernel({
+    kernelName: BATCHNORM_BACKWARD,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }: KernelArgs) => {
+      const wasm = backend as WasmBackendLike;
+      const [dy, xhat, scale] = [inputs.dy, inputs.xhat, inputs.scale] as tf.TensorInfo[];
+      const y = (inputs.y as tf.TensorInfo | undefined) ?? null;
+      const [rows, n] = dy.shape;
+      const [dgamma, dbeta, mterm, xterm] = [0, 1, 2, 3].map(() => wasm.makeOutput([n], 'float32'));
+      const dx = (attrs as { needDx: boolean }).needDx ? wasm.makeOutput([rows, n], 'float32') : null;
+      const at = (t: tf.TensorInfo) => offset(wasm, t);
+      kernelsOf(wasm)!.batchnorm_backward(at(dy), at(xhat), y ? at(y) : 0, at(scale), rows, n, at(dgamma), at(dbeta), dx ? at(dx) : 0, at(mterm), at(xterm));
+      return dx ? [dgamma, dbeta, mterm, xterm, dx] : [dgamma, dbeta, mterm, xterm];
+    },
+  });
   return true;
 }
 
@@ -152,6 +186,20 @@ function bind(backend: WasmBackendLike, kernels: KernelExports): BackendOps {
       if (!float32(y, target, used)) return portableOps.regression(y, target, used, k, scale);
       const [dy, stats] = tf.engine().runKernel(REGRESSION, { y, target, used }, { k, scale }) as tf.Tensor[];
       return { dy, stats: stats as tf.Tensor1D };
+    },
+    batchNormForward(m, gamma, beta, eps, relu) {
+      if (!float32(m, gamma, beta)) return portableOps.batchNormForward(m, gamma, beta, eps, relu);
+      const [y, xhat, mean, variance, inv, scale] = tf.engine().runKernel(BATCHNORM_FORWARD, { x: m, gamma, beta }, { eps, relu }) as tf.Tensor2D[];
+      inv.dispose();
+      return { y, xhat, mean, variance, scale };
+    },
+    batchNormBackward(dy, xhat, y, scale, needDx) {
+      if (!float32(dy, xhat, scale, ...(y ? [y] : []))) return portableOps.batchNormBackward(dy, xhat, y, scale, needDx);
+      const inputs: tf.NamedTensorMap = y ? { dy, xhat, y, scale } : { dy, xhat, scale };
+      const [dgamma, dbeta, mterm, xterm, dx] = tf.engine().runKernel(BATCHNORM_BACKWARD, inputs, { needDx }) as tf.Tensor[];
+      mterm.dispose();
+      xterm.dispose();
+      return { dgamma: dgamma as tf.Tensor1D, dbeta: dbeta as tf.Tensor1D, dx: (dx as tf.Tensor2D | undefined) ?? null };
     },
     /**
      * One SIMD loop over the data. The moments are updated in place. The parameter is not: the
