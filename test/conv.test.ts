@@ -271,6 +271,8 @@ const CASES: LayerCase[] = [
   bnCase('NHWC relu', [5, 4, 3], 'relu'),
   bnCase('NHWC linear', [3, 6, 4], 'linear'),
   bnCase('1-D relu', [6], 'relu', 10),
+  // channels in fours and a remainder: the wasm kernels' SIMD lanes and their scalar tail
+  bnCase('NHWC relu, 9 channels', [3, 4, 9], 'relu'),
   maxPoolCase('2x2 valid', [6, 8, 3], 2, 2, 'valid', 'normal'),
   maxPoolCase('2x2 valid ties', [6, 8, 3], 2, 2, 'valid', 'ties'),
   maxPoolCase('2x2 same odd size ties', [7, 5, 2], 2, 2, 'same', 'ties'),
@@ -279,6 +281,8 @@ const CASES: LayerCase[] = [
   maxPoolCase('3x3 stride 1 same ties', [5, 6, 2], 3, 1, 'same', 'ties'),
   maxPoolCase('2x2 stride 3 valid (gaps)', [8, 7, 2], 2, 3, 'valid', 'ties'),
   maxPoolCase('3x3 stride 3 valid (unused rows) ties', [8, 7, 2], 3, 3, 'valid', 'ties'),
+  maxPoolCase('2x2 valid ties, 5 channels', [6, 8, 5], 2, 2, 'valid', 'ties'),
+  maxPoolCase('3x3 stride 2 same ties, 9 channels', [7, 8, 9], 3, 2, 'same', 'ties'),
   avgPoolCase('2x2 valid', [6, 8, 3], 2, 2, 'valid'),
   avgPoolCase('3x3 stride 2 valid (unused rows)', [8, 7, 2], 3, 2, 'valid'),
   avgPoolCase('2x2 same odd size', [7, 5, 2], 2, 2, 'same'),

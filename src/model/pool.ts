@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ops } from '../runtime/ops.js';
 import { alias, asBatchOf, checkBatchOf, formatShape, shapeSize, type Backward, type Forward, type Layer, type Trace } from './layer.js';
 import {
   LOWEST_FLOAT32,
@@ -81,7 +82,8 @@ abstract class Pool2D implements Layer {
  *  - Otherwise (overlapping windows, gaps, leftover rows): for each window offset (i, j) in
  *    row-major order, the input under it (a depthwise conv with a one-hot kernel), the maxima no
  *    earlier offset took, times dy, placed back with scatterWindows.
- * 'same' padding pads with the lowest float32, never a maximum.
+ * 'same' padding pads with the lowest float32, never a maximum. A backend with a kernel of its own
+ * for this gradient (ops().maxPoolBackward: wasm) runs that instead.
  * Trace (training): [x, y] as zero-copy aliases.
  */
 export class MaxPool2D extends Pool2D {
@@ -106,6 +108,8 @@ export class MaxPool2D extends Pool2D {
     if (!needInputGrad) return { dx: null, grads: [] };
     const dx = tf.tidy(() => {
       const dy4 = asBatchOf(dy, this.outputShape, `${this.name} backward dy`);
+      const own = ops().maxPoolBackward?.(x, y, dy4 as tf.Tensor4D, this.poolSize, this.stride, this.padH.before, this.padW.before);
+      if (own) return own;
       const p = this.poolSize;
       const s = this.stride;
       const [ho, wo, c] = this.outputShape;

@@ -477,4 +477,91 @@
         (f32.store (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))
           (f32.mul (f32.load (i32.add (local.get $p) (i32.shl (local.get $i) (i32.const 2)))) (local.get $s)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $each)))))
+        (br $each))))
+
+  ;; maxpool_backward: max pooling's input gradient on NHWC x [b, h, w, c] with its forward output y
+  ;; [b, ho, wo, c] and dy of y's shape: every window's dy goes to the first position (row-major
+  ;; order, positions inside x only: padding is never a maximum) whose x equals the window's y, as
+  ;; TensorFlow does; dx [b, h, w, c] (overlapping windows add up). Four channels at a time, a lane
+  ;; taking its window's gradient once.
+  (func (export "maxpool_backward")
+    (param $x i32) (param $y i32) (param $dy i32) (param $b i32) (param $h i32) (param $w i32) (param $c i32)
+    (param $ho i32) (param $wo i32) (param $p i32) (param $s i32) (param $top i32) (param $left i32) (param $dx i32)
+    (local $n i32) (local $oh i32) (local $ow i32) (local $i i32) (local $j i32) (local $r i32) (local $q i32)
+    (local $ch i32) (local $end4 i32) (local $out i32) (local $in i32) (local $o i32)
+    (local $yv v128) (local $gv v128) (local $free v128) (local $eq v128) (local $ys f32) (local $gs f32) (local $taken i32)
+    (local.set $end4 (i32.and (local.get $c) (i32.const -4)))
+    (memory.fill (local.get $dx) (i32.const 0) (i32.shl (i32.mul (i32.mul (local.get $b) (local.get $h)) (i32.mul (local.get $w) (local.get $c))) (i32.const 2)))
+    (block $bdone (loop $batch
+      (br_if $bdone (i32.ge_u (local.get $n) (local.get $b)))
+      (local.set $oh (i32.const 0))
+      (block $ohdone (loop $orow
+        (br_if $ohdone (i32.ge_u (local.get $oh) (local.get $ho)))
+        (local.set $ow (i32.const 0))
+        (block $owdone (loop $ocol
+          (br_if $owdone (i32.ge_u (local.get $ow) (local.get $wo)))
+          ;; byte offset of (n, oh, ow, 0) in y and dy
+          (local.set $out (i32.shl (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $n) (local.get $ho)) (local.get $oh)) (local.get $wo)) (local.get $ow)) (local.get $c)) (i32.const 2)))
+          ;; four channels at a time
+          (local.set $ch (i32.const 0))
+          (block $c4done (loop $c4
+            (br_if $c4done (i32.ge_u (local.get $ch) (local.get $end4)))
+            (local.set $o (i32.add (local.get $out) (i32.shl (local.get $ch) (i32.const 2))))
+            (local.set $yv (v128.load (i32.add (local.get $y) (local.get $o))))
+            (local.set $gv (v128.load (i32.add (local.get $dy) (local.get $o))))
+            (local.set $free (v128.const i32x4 -1 -1 -1 -1))
+            (local.set $i (i32.const 0))
+            (block $idone (loop $wi
+              (br_if $idone (i32.ge_u (local.get $i) (local.get $p)))
+              (local.set $r (i32.sub (i32.add (i32.mul (local.get $oh) (local.get $s)) (local.get $i)) (local.get $top)))
+              (if (i32.and (i32.ge_s (local.get $r) (i32.const 0)) (i32.lt_s (local.get $r) (local.get $h))) (then
+                (local.set $j (i32.const 0))
+                (block $jdone (loop $wj
+                  (br_if $jdone (i32.ge_u (local.get $j) (local.get $p)))
+                  (local.set $q (i32.sub (i32.add (i32.mul (local.get $ow) (local.get $s)) (local.get $j)) (local.get $left)))
+                  (if (i32.and (i32.ge_s (local.get $q) (i32.const 0)) (i32.lt_s (local.get $q) (local.get $w))) (then
+                    (local.set $in (i32.shl (i32.add (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $n) (local.get $h)) (local.get $r)) (local.get $w)) (local.get $q)) (local.get $c)) (local.get $ch)) (i32.const 2)))
+                    (local.set $eq (v128.and (local.get $free) (f32x4.eq (v128.load (i32.add (local.get $x) (local.get $in))) (local.get $yv))))
+                    (v128.store (i32.add (local.get $dx) (local.get $in))
+                      (f32x4.add (v128.load (i32.add (local.get $dx) (local.get $in))) (v128.and (local.get $gv) (local.get $eq))))
+                    (local.set $free (v128.andnot (local.get $free) (local.get $eq)))))
+                  (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                  (br $wj)))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $wi)))
+            (local.set $ch (i32.add (local.get $ch) (i32.const 4)))
+            (br $c4)))
+          ;; the last c mod 4 channels one at a time
+          (block $c1done (loop $c1
+            (br_if $c1done (i32.ge_u (local.get $ch) (local.get $c)))
+            (local.set $o (i32.add (local.get $out) (i32.shl (local.get $ch) (i32.const 2))))
+            (local.set $ys (f32.load (i32.add (local.get $y) (local.get $o))))
+            (local.set $gs (f32.load (i32.add (local.get $dy) (local.get $o))))
+            (local.set $taken (i32.const 0))
+            (local.set $i (i32.const 0))
+            (block $idone1 (loop $wi1
+              (br_if $idone1 (i32.or (local.get $taken) (i32.ge_u (local.get $i) (local.get $p))))
+              (local.set $r (i32.sub (i32.add (i32.mul (local.get $oh) (local.get $s)) (local.get $i)) (local.get $top)))
+              (if (i32.and (i32.ge_s (local.get $r) (i32.const 0)) (i32.lt_s (local.get $r) (local.get $h))) (then
+                (local.set $j (i32.const 0))
+                (block $jdone1 (loop $wj1
+                  (br_if $jdone1 (i32.or (local.get $taken) (i32.ge_u (local.get $j) (local.get $p))))
+                  (local.set $q (i32.sub (i32.add (i32.mul (local.get $ow) (local.get $s)) (local.get $j)) (local.get $left)))
+                  (if (i32.and (i32.ge_s (local.get $q) (i32.const 0)) (i32.lt_s (local.get $q) (local.get $w))) (then
+                    (local.set $in (i32.shl (i32.add (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $n) (local.get $h)) (local.get $r)) (local.get $w)) (local.get $q)) (local.get $c)) (local.get $ch)) (i32.const 2)))
+                    (if (f32.eq (f32.load (i32.add (local.get $x) (local.get $in))) (local.get $ys)) (then
+                      (f32.store (i32.add (local.get $dx) (local.get $in)) (f32.add (f32.load (i32.add (local.get $dx) (local.get $in))) (local.get $gs)))
+                      (local.set $taken (i32.const 1))))))
+                  (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                  (br $wj1)))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $wi1)))
+            (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
+            (br $c1)))
+          (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
+          (br $ocol)))
+        (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+        (br $orow)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $batch))))
+)

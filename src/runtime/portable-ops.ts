@@ -28,6 +28,13 @@ export interface BackendOps {
    * dgamma = Σ dz·xhat ([n]) with dz = dy where y > 0 (all of dy without relu), and (needDx) dx.
    */
   batchNormBackward(dy: tf.Tensor2D, xhat: tf.Tensor2D, y: tf.Tensor2D | null, scale: tf.Tensor2D, needDx: boolean): BatchNormBackward;
+  /**
+   * Max pooling's input gradient, where the backend has a kernel for it (absent, or null for
+   * tensors it does not take: the layer builds it from tfjs ops): each window's dy to its first
+   * maximum in row-major order. x: the input [b, h, w, c]; y, dy: [b, ho, wo, c]; windows p x p,
+   * stride s, the padding before.
+   */
+  maxPoolBackward?(x: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Tensor4D, p: number, s: number, top: number, left: number): tf.Tensor4D | null;
   /** Adam's element-wise update of the parameter p and its moments m and v with the gradient g. */
   adamUpdate(p: tf.Variable, m: tf.Variable, v: tf.Variable, g: tf.Tensor, h: AdamHyper): void;
   /** Whether every value of the tensors is finite (no NaN, no ±Inf); read asynchronously where the backend needs it. */

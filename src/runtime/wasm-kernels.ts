@@ -25,6 +25,7 @@ interface KernelExports {
   regression(y: number, t: number, u: number, n: number, k: number, scale: number, dy: number, stats: number): void;
   concat_columns(a: number, b: number, rows: number, ca: number, cb: number, out: number): void;
   batchnorm_forward(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, relu: number, y: number, xhat: number, mean: number, variance: number, inv: number, scale: number): void;
+  maxpool_backward(x: number, y: number, dy: number, b: number, h: number, w: number, c: number, ho: number, wo: number, p: number, s: number, top: number, left: number, dx: number): void;
   batchnorm_backward(dy: number, xhat: number, y: number, scale: number, rows: number, n: number, dgamma: number, dbeta: number, dx: number, mterm: number, xterm: number): void;
 }
 
@@ -34,6 +35,7 @@ const REGRESSION = 'SynthgradRegression';
 const CONCAT_COLUMNS = 'SynthgradConcatColumns';
 const BATCHNORM_FORWARD = 'SynthgradBatchNormForward';
 const BATCHNORM_BACKWARD = 'SynthgradBatchNormBackward';
+const MAXPOOL_BACKWARD = 'SynthgradMaxPoolBackward';
 
 let compiled: WebAssembly.Module | null | undefined;
 const instances = new WeakMap<WebAssembly.Memory, KernelExports>();
@@ -153,6 +155,20 @@ function registered(): boolean {
       return dx ? [dgamma, dbeta, mterm, xterm, dx] : [dgamma, dbeta, mterm, xterm];
     },
   });
+  tf.registerKernel({
+    kernelName: MAXPOOL_BACKWARD,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }: KernelArgs) => {
+      const wasm = backend as WasmBackendLike;
+      const [x, y, dy] = [inputs.x, inputs.y, inputs.dy] as tf.TensorInfo[];
+      const [b, h, w, c] = x.shape;
+      const [, ho, wo] = y.shape;
+      const { p, s, top, left } = attrs as { p: number; s: number; top: number; left: number };
+      const dx = wasm.makeOutput(x.shape, 'float32');
+      kernelsOf(wasm)!.maxpool_backward(offset(wasm, x), offset(wasm, y), offset(wasm, dy), b, h, w, c, ho, wo, p, s, top, left, offset(wasm, dx));
+      return dx;
+    },
+  });
   return true;
 }
 
@@ -187,6 +203,8 @@ function bind(backend: WasmBackendLike, kernels: KernelExports): BackendOps {
       const [dy, stats] = tf.engine().runKernel(REGRESSION, { y, target, used }, { k, scale }) as tf.Tensor[];
       return { dy, stats: stats as tf.Tensor1D };
     },
+    maxPoolBackward: (x, y, dy, p, s, top, left) =>
+      float32(x, y, dy) ? (tf.engine().runKernel(MAXPOOL_BACKWARD, { x, y, dy }, { p, s, top, left }) as tf.Tensor4D) : null,
     batchNormForward(m, gamma, beta, eps, relu) {
       if (!float32(m, gamma, beta)) return portableOps.batchNormForward(m, gamma, beta, eps, relu);
       const [y, xhat, mean, variance, inv, scale] = tf.engine().runKernel(BATCHNORM_FORWARD, { x: m, gamma, beta }, { eps, relu }) as tf.Tensor2D[];
