@@ -6,7 +6,7 @@ import { ConfigError } from './config/errors.js';
 import { layerOutputShapes } from './config/layer-shapes.js';
 import { formatShape } from './model/layer.js';
 import { isLockedMode, placementOf, type Config, type ConfigInput } from './config/schema.js';
-import { loadDataset, checkInputShape, sequentialBatches, type Dataset } from './data/index.js';
+import { loadDataset, checkInputShape, makeBatch, sequentialBatches, type Dataset } from './data/index.js';
 import { epochOrder, trainingSteps } from './run/training-order.js';
 import { Pipeline, type PipelineEvents, type TrainStepResult } from './pipeline/pipeline.js';
 import { describeAdapter } from './runtime/webgpu.js';
@@ -221,6 +221,8 @@ class Run {
   private readonly resumedFrom: number | null;
   private checkpointFiles: string[] | null = null;
   private checkpointStep: number | null = null;
+  /** train.probeEvery: per stage, the sum and count of this process's probe cosines. */
+  private readonly probes: { sum: number; count: number }[] = [];
   /** Time spent in checkpoints and mid-epoch evaluations (train.evalEvery): not training time. */
   private pausedMs = 0;
   private lastStats: StageStats[] = [];
@@ -338,7 +340,7 @@ class Run {
   /** Returns true when stopped early by the signal. */
   private async trainEpochs(): Promise<boolean> {
     const { config, p, pipeline } = this;
-    const { epochs, checkpointEvery, evalEvery } = config.train;
+    const { epochs, checkpointEvery, evalEvery, probeEvery } = config.train;
     const stepsPerEpoch = trainingSteps(this.data.train.count, config.train).perEpoch;
     while (p.step < this.totalSteps) {
       if (p.stepInEpoch === 0) {
@@ -368,6 +370,7 @@ class Run {
         p.stepInEpoch += 1;
         p.samples += batch.size;
         if (this.options.onProgress && p.step % PROGRESS_EVERY === 0) this.progress('train', p.trainMs + segmentMs());
+        if (probeEvery && p.step % probeEvery === 0) await this.probeGradients();
         // before a checkpoint at the same step: a resume from it does not evaluate that step again
         if (evalEvery && p.step % evalEvery === 0 && p.stepInEpoch < stepsPerEpoch && p.step < this.totalSteps) {
           await this.evaluateTest(p.trainMs + segmentMs());
@@ -447,6 +450,28 @@ class Run {
     recordMilestones(this.reached, test.accuracy, { epoch: p.epoch, step: p.step, elapsedSeconds });
     this.dir.metric({ type: 'eval', epoch: p.epoch, step: p.step, testLoss: test.loss, testAccuracy: test.accuracy, elapsedSeconds });
     this.log.info({ epoch: p.epoch, step: p.step, testAccuracy: rounded(test.accuracy, 4) }, `step ${p.step}: test accuracy ${rounded(test.accuracy, 4)}`);
+  }
+
+  /**
+   * train.probeEvery: the gradient probe on the first batch of the validation split, once the
+   * batches in flight are finished (training work); the probe itself is not training time.
+   */
+  private async probeGradients(): Promise<void> {
+    const { p, pipeline, config } = this;
+    await pipeline.drain();
+    const t0 = performance.now();
+    const split = this.data.validation;
+    const rows = Math.min(config.train.batchSize, split.count);
+    const cosines = await pipeline.probe(makeBatch(split, Array.from({ length: rows }, (_, i) => i), 0, rows));
+    const t1 = performance.now();
+    this.pausedMs += t1 - t0;
+    this.span('probe', t0, t1, { step: p.step });
+    this.dir.metric({ type: 'probe', step: p.step, cosine: cosines });
+    cosines.forEach((cosine, s) => {
+      const sum = (this.probes[s] ??= { sum: 0, count: 0 });
+      if (cosine !== null) sum.sum += cosine;
+      sum.count += 1;
+    });
   }
 
   /** Drains, has every stage write its file, then commits the manifest. */
@@ -586,6 +611,7 @@ class Run {
         droppedNonFinite: s?.droppedNonFinite ?? 0,
         synthesizerLoss: this.lastStats[i]?.synthesizerLoss ?? null,
         synthesizerCosine: this.lastStats[i]?.synthesizerCosine ?? null,
+        ...(this.probes[i] && { gradientCosine: i === groups.length - 1 ? null : this.probes[i].sum / this.probes[i].count, gradientProbes: this.probes[i].count }),
         ...(this.niceness && { nice: this.niceness[i] }),
         ...(this.firstEpochStats && { memory: { firstEpoch: this.firstEpochStats[i]?.memory ?? null, end: s?.memory ?? null } }),
         ...(this.lastStats[i]?.inputModelLoss !== undefined && { inputModelLoss: this.lastStats[i].inputModelLoss }),

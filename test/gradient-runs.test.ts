@@ -103,3 +103,43 @@ test('the new modes refuse what they cannot do, naming the field', () => {
   assert.match(problems({ mode: 'kickback' }), /mode/);
   assert.equal(problems({ mode: 'bp-lambda', lambda: { start: 0.5, end: 0.5 } }), '');
 });
+
+test('the gradient probe: backprop sees cosine 1, fa, dfa, dni and bp-lambda less; probes change nothing in training; over NATS as over threads', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'synthgrad-grad-'));
+  const run = runId('probe-same');
+  const probeLines = (dir: string) =>
+    readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'probe') as { step: number; cosine: (number | null)[] }[];
+  try {
+    const base = smallConfig({ mode: 'backprop', train: { schedule: 'lockstep', maxSteps: 12 } });
+    const probed = { ...base, train: { ...base.train, probeEvery: 4 } };
+    const plain = await train({ ...base, out: join(root, 'plain') }, { data: data() });
+    const withProbes = await train({ ...probed, out: join(root, 'probed') }, { data: data() });
+    assertSameStates(checkpointStates(join(root, 'plain')), checkpointStates(join(root, 'probed')));
+    assert.equal(withProbes.testAccuracy, plain.testAccuracy);
+    const lines = probeLines(join(root, 'probed'));
+    assert.deepEqual(lines.map((l) => l.step), [4, 8, 12]);
+    for (const l of lines) {
+      assert.equal(l.cosine[2], null);
+      for (const c of l.cosine.slice(0, 2)) assert.ok(Math.abs(c! - 1) < 1e-5, `backprop's cosine ${c}`);
+    }
+    assert.deepEqual(withProbes.perStage.map((s) => s.gradientProbes), [3, 3, 3]);
+    for (const mode of ['fa', 'dfa', 'dni', 'bp-lambda'] as const) {
+      const config = smallConfig({ mode, ...(mode === 'bp-lambda' && { lambda: { start: 0.5, end: 0.5, steps: 0 } }), train: { schedule: 'lockstep', maxSteps: 8, probeEvery: 4 } });
+      const summary = await train({ ...config, out: join(root, mode) }, { data: data() });
+      const cosines = probeLines(join(root, mode)).flatMap((l) => l.cosine.slice(0, 2)) as number[];
+      assert.equal(cosines.length, 4);
+      // a gradient that is not the true one: the cosine is below 1 (and a cosine)
+      assert.ok(cosines.every((c) => Number.isFinite(c) && c < 0.9999 && c >= -1), `${mode}: ${cosines}`);
+      assert.ok(summary.perStage[0].gradientCosine !== null && summary.perStage[0].gradientCosine !== undefined);
+    }
+    await withNatsServer({}, async (server) => {
+      const config = { ...configs.fa, train: { ...configs.fa.train, maxSteps: 8, probeEvery: 4 } };
+      await train({ ...config, out: join(root, 'fa-threads') }, { data: data() });
+      await train({ ...config, out: join(root, 'fa-processes') }, { data: data(), nats: { stages: 'spawn', url: server.url, runId: run, credentials: {} } });
+      assertSameStates(checkpointStates(join(root, 'fa-threads')), checkpointStates(join(root, 'fa-processes')));
+      assert.deepEqual(probeLines(join(root, 'fa-processes')).map((l) => l.cosine), probeLines(join(root, 'fa-threads')).map((l) => l.cosine));
+    });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

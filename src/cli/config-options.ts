@@ -27,6 +27,7 @@ export function addConfigOptions(command: Command): Command {
     .option('--out <dir>', 'run directory (default runs/<run id>); must be new or empty')
     .option('--checkpoint-every <n>', 'also checkpoint every n steps (always at the end of each epoch)', positiveInt)
     .option('--eval-every <n>', 'also evaluate the test set every n steps (metrics.jsonl eval lines; time to accuracy between epoch ends)', positiveInt)
+    .option('--probe-every <n>', 'every n steps, compare the gradient each stage uses with the true one on a probe batch (metrics.jsonl probe lines)', positiveInt)
     .option('--max-restarts <n>', 'stage failures to survive by restarting the stage (default 3)', wholeNumber)
     .option('--skip-nonfinite', 'drop a batch with a NaN/Inf loss, activation or gradient instead of stopping')
     .addOption(new Option('--placement <where>', 'stages in worker threads, or one child process each over NATS (default thread; process with --backend tensorflow)').choices(['thread', 'process']));

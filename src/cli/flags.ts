@@ -63,6 +63,7 @@ export interface TrainFlags {
   resume?: string;
   checkpointEvery?: number;
   evalEvery?: number;
+  probeEvery?: number;
   maxRestarts?: number;
   skipNonfinite?: boolean;
   placement?: 'thread' | 'process';
@@ -95,6 +96,7 @@ export function flagsToConfig(flags: TrainFlags): Record<string, unknown> {
       maxSteps: flags.maxSteps,
       checkpointEvery: flags.checkpointEvery,
       evalEvery: flags.evalEvery,
+      probeEvery: flags.probeEvery,
       maxRestarts: flags.maxRestarts,
       skipNonFinite: flags.skipNonfinite,
     },
@@ -107,7 +109,7 @@ export function configFlagsGiven(flags: TrainFlags): string[] {
     ['preset', '--preset'], ['config', '--config'], ['mode', '--mode'], ['lambda', '--lambda'], ['epochs', '--epochs'], ['batchSize', '--batch-size'],
     ['lr', '--lr'], ['seed', '--seed'], ['backend', '--backend'], ['schedule', '--schedule'], ['window', '--window'],
     ['updateProbability', '--update-probability'], ['stages', '--stages'], ['maxSteps', '--max-steps'], ['data', '--data'], ['out', '--out'],
-    ['checkpointEvery', '--checkpoint-every'], ['evalEvery', '--eval-every'], ['maxRestarts', '--max-restarts'], ['skipNonfinite', '--skip-nonfinite'],
+    ['checkpointEvery', '--checkpoint-every'], ['evalEvery', '--eval-every'], ['probeEvery', '--probe-every'], ['maxRestarts', '--max-restarts'], ['skipNonfinite', '--skip-nonfinite'],
   ];
   return names.filter(([key]) => flags[key] !== undefined).map(([, flag]) => flag);
 }

@@ -195,6 +195,13 @@ export const trainSchema = z
      * step rather than epoch resolution. No default: absent, the config and its hash stay as before.
      */
     evalEvery: z.number().int().positive().optional(),
+    /**
+     * Every this many steps, the gradient probe (docs/gradient-sources.md): with no batch in flight,
+     * a fixed batch (the first of the validation split) goes up and its true gradient comes down;
+     * each stage compares the gradient its source would use with the true one (metrics.jsonl
+     * 'probe' lines; summary perStage gradientCosine). Not training time. Absent: no probes.
+     */
+    probeEvery: z.number().int().positive().optional(),
   })
   .strict();
 

@@ -22,6 +22,8 @@ export interface StageView {
   /** Complete unlock: data batches x_t queued. */
   inputQueued: number;
   stopRequested: boolean;
+  /** The gradient probe's true gradient is first in the backward queue (taken before anything else). */
+  probeDue?: boolean;
 }
 
 export type Action = 'forward' | 'backward' | 'input' | 'wait' | 'stop';
@@ -51,6 +53,7 @@ function pipelined(view: StageView): Action {
  * sees its messages in one fixed order.
  */
 export function nextAction(view: StageView): Action {
+  if (view.probeDue) return 'backward';
   if (view.schedule === 'pipelined' && !isLockedMode(view.mode)) return pipelined(view);
   if (view.backwardQueued > 0) return 'backward';
   if (isLockedMode(view.mode) && view.awaitingGradient) return 'wait';
@@ -104,6 +107,7 @@ export class ScheduleState {
       backwardQueued: ready(inbox.backward, (m) => !this.holdTargets || awaiting.includes(m.step)),
       inputQueued: inbox.input.length,
       stopRequested: inbox.stopRequested,
+      probeDue: inbox.backward[0]?.probe === true,
     });
   }
 
@@ -111,7 +115,7 @@ export class ScheduleState {
   forwarded(message: ForwardMessage): void {
     if (message.marker) this.flushedBefore = (this.awaiting[this.awaiting.length - 1] ?? -1) + 1;
     // a batch dropped here before going up gets no target; with synthetic inputs, the target is for the input pass
-    else if (this.hasTargets && !message.eval && !this.realInputs && this.stage.lastDroppedBeforeSending !== message.step) this.awaiting.push(message.step);
+    else if (this.hasTargets && !message.eval && !message.probe && !this.realInputs && this.stage.lastDroppedBeforeSending !== message.step) this.awaiting.push(message.step);
   }
 
   /** Complete unlock: the stage took a data batch x_t. */

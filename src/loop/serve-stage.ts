@@ -99,7 +99,7 @@ async function take(action: Exclude<Action, 'wait' | 'stop'>, stage: Stage, inbo
     injectFault(stage.spec, message);
     await stage.forward(message);
     schedule.forwarded(message);
-    return [message.eval ? 'evaluate' : message.marker ? 'flush' : 'forward', message.step];
+    return [message.eval ? 'evaluate' : message.marker ? 'flush' : message.probe ? 'probe' : 'forward', message.step];
   }
   if (action === 'input') {
     const message = inbox.input.shift()!;
@@ -108,9 +108,9 @@ async function take(action: Exclude<Action, 'wait' | 'stop'>, stage: Stage, inbo
     return ['input', message.step];
   }
   const message = inbox.backward.shift()!;
-  schedule.backward(message.step);
+  if (!message.probe) schedule.backward(message.step);
   await stage.backward(message);
-  return [stage.source.awaited ? 'backward' : 'target', message.step];
+  return [message.probe ? 'probe' : stage.source.awaited ? 'backward' : 'target', message.step];
 }
 
 /**

@@ -73,6 +73,8 @@ export class Pipeline {
   private readonly abandoned = new Set<number>();
   /** Results of the evaluation pass under way, by batch index, and its batches (to send again). */
   private evalResults = new Map<number, Report<'eval'>>();
+  /** The gradient probe under way: each stage's cosine as it reports. */
+  private probeReplies: Map<number, number | null> | null = null;
   private evalSplit: EvalTag['split'] | null = null;
   /** Evaluation batches sent, by index; an answered one is let go (null). */
   private evalBatches: (Batch | null)[] = [];
@@ -230,6 +232,21 @@ export class Pipeline {
     this.host.send({ kind: 'forward', step: -1, rows: batch.size, activations: batch.x, labels: batch.labels, eval: tag }, [
       batch.x.buffer as ArrayBuffer,
     ]);
+  }
+
+  /**
+   * The gradient probe (train.probeEvery) on `batch`, with no training batch in flight: up in
+   * training mode, the true gradient down; each stage's cosine of its source's gradient with the
+   * true one (null for the last stage).
+   */
+  async probe(batch: Batch): Promise<(number | null)[]> {
+    await this.drain();
+    this.probeReplies = new Map();
+    this.host.send({ kind: 'forward', step: -1, rows: batch.size, activations: batch.x, labels: batch.labels, probe: true }, [batch.x.buffer as ArrayBuffer]);
+    await this.waitUntil(() => this.probeReplies!.size === this.stages);
+    const cosines = this.specs.map((_, s) => this.probeReplies!.get(s)!);
+    this.probeReplies = null;
+    return cosines;
   }
 
   /** Each stage's counters; synthesizer means are since the previous call. */
@@ -423,6 +440,9 @@ export class Pipeline {
         break;
       case 'done':
         this.done(message);
+        break;
+      case 'probe':
+        this.probeReplies?.set(message.stage, message.cosine);
         break;
       case 'eval':
         // a batch sent again after an interruption may be answered twice: the first answer counts

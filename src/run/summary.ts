@@ -15,6 +15,10 @@ export interface StageSummary extends StageTimes {
   synthesizerLoss: number | null;
   /** Mean cosine similarity of ĝ with the target that later arrived, over the last epoch. */
   synthesizerCosine: number | null;
+  /** train.probeEvery: mean cosine of the gradient the stage's source would use with the true one, over this process's probes (null: the last stage). */
+  gradientCosine?: number | null;
+  /** train.probeEvery: probes taken by this process. */
+  gradientProbes?: number;
   /** Memory after the first epoch and at the end (a leak shows as growth between them). */
   memory?: { firstEpoch: StageMemory | null; end: StageMemory | null };
   /** The nice value the stage's thread was given (train.priorities 'auto'); absent when left alone. */

@@ -28,6 +28,12 @@ export interface ForwardMessage {
    * may then apply every target still due, so the pipeline can drain.
    */
   marker?: true;
+  /**
+   * The gradient probe (train.probeEvery): a fixed batch that goes up in training mode without an
+   * update; its true gradient comes back down (a BackwardMessage with `probe`) so that every stage
+   * can compare the gradient its source would use with the true one. Step -1, like evaluation.
+   */
+  probe?: true;
 }
 
 /**
@@ -63,6 +69,14 @@ export interface BackwardMessage {
   synthetic: boolean;
   /** The last stage's done for this step, for the receiver to report with its own. */
   done?: RelayedDone[];
+  /**
+   * The gradient probe coming down (step -1): `gradient` is the true dL/dh[s] of the probe batch,
+   * `used` what the stage above sends down in training (feedback alignment: carried with its B),
+   * `error` the last stage's output error e (what DFA projects).
+   */
+  probe?: true;
+  used?: Float32Array | null;
+  error?: Float32Array | null;
 }
 
 export type DataMessage = ForwardMessage | BackwardMessage;
@@ -181,6 +195,8 @@ export type ReportMessage =
       relayed?: RelayedDone[];
     }
   | { kind: 'eval'; stage: number; tag: EvalTag; lossSum: number; correct: number; rows: number }
+  /** The gradient probe passed this stage: the cosine of its source's gradient with the true one (null: the last stage, whose gradient is the loss's). */
+  | { kind: 'probe'; stage: number; cosine: number | null }
   /** Counters, and the trace spans recorded since the last request. */
   | { kind: 'stats'; stats: StageStats; trace: TraceEvent[]; traceDropped: number }
   /** The stage's parameters then its non-trainable state (BatchNorm running statistics), layer by layer. */

@@ -57,6 +57,8 @@ export class Stage {
   /** Dones of stages above that came down with a step's backward message, until this stage reports its own. */
   private readonly relayedDones = new Map<number, RelayedDone[]>();
   private locked: Locked | null = null;
+  /** The gradient probe's pass here, until its true gradient comes down. */
+  private probing: { h: tf.Tensor; trace: Trace[]; labels: Uint8Array } | null = null;
   private updateDraw: RandomStream;
   private readonly last: boolean;
   private readonly own = { updates: 0, skippedUpdates: 0, droppedNonFinite: 0 };
@@ -96,6 +98,7 @@ export class Stage {
   async forward(message: ForwardMessage): Promise<void> {
     if (message.marker) return void (this.last || this.links.forward(message));
     if (message.eval) return this.evaluate(message);
+    if (message.probe) return this.probeForward(message);
     if (this.syntheticInput) return this.realInput(message);
     return this.train(message, this.inputOf(message), false);
   }
@@ -190,6 +193,7 @@ export class Stage {
 
   /** Step 5 (DNI): the target for an earlier batch trains the synthesizer. Backprop: the true gradient. */
   async backward(message: BackwardMessage): Promise<void> {
+    if (message.probe) return this.probeBackward(message);
     if (message.done?.length) this.relayedDones.set(message.step, message.done); // one backward message per step
     if (this.source.awaited) return this.backwardLocked(message);
     this.source.receive(message, this.spec.outputShape);
@@ -265,6 +269,7 @@ export class Stage {
   dispose(): void {
     this.source.dispose();
     if (this.locked) tf.dispose(this.locked.trace);
+    if (this.probing) tf.dispose([this.probing.h, ...this.probing.trace.flat()]);
     this.syntheticInput?.dispose();
     this.optimizer.dispose();
     this.net.dispose();
@@ -379,6 +384,65 @@ export class Stage {
     const lossSum = lossMean * message.rows;
     tf.dispose([y, labels, loss, gradient, correct]);
     this.links.report({ kind: 'eval', stage: this.spec.index, tag: message.eval!, lossSum, correct: correctCount, rows: message.rows });
+  }
+
+  /**
+   * The gradient probe going up: a training-mode pass (BatchNorm on the batch's statistics, its
+   * running statistics left as they were) whose trace waits for the true gradient. The last stage
+   * turns the loss's gradient e into the first true gradient down, and reports no cosine of its own.
+   */
+  private async probeForward(message: ForwardMessage): Promise<void> {
+    const x = this.inputOf(message);
+    const { y: h, trace } = keepRunningStatistics(this.net, () => tidy(() => this.net.forward(x, true)));
+    x.dispose();
+    if (!this.last) {
+      this.probing?.h.dispose();
+      if (this.probing) tf.dispose(this.probing.trace);
+      this.probing = { h, trace, labels: message.labels };
+      this.links.forward({ kind: 'forward', step: -1, rows: message.rows, activations: await ownedValues(h), labels: message.labels, probe: true });
+      return;
+    }
+    const labels = oneHot(message.labels, this.spec.classes);
+    const { loss, gradient: e, correct } = softmaxCrossEntropy(h as tf.Tensor2D, labels);
+    tf.dispose([loss, correct, labels, h]);
+    await this.sendProbeDown(trace, e, e, await ownedValues(e));
+    e.dispose();
+    this.links.report({ kind: 'probe', stage: this.spec.index, cosine: null });
+  }
+
+  /**
+   * The gradient probe coming down: the cosine of what this stage's source would use with the true
+   * gradient, reported; then the true gradient on down through the stage's layers, and beside it
+   * what the stage sends down in training (feedback alignment carries it with B).
+   */
+  private async probeBackward(message: BackwardMessage): Promise<void> {
+    const probing = this.probing;
+    if (!probing || !message.gradient || !message.used || !message.error) throw new Error(`stage ${this.spec.index}: a gradient probe came down that it did not send up, or without its gradients`);
+    this.probing = null;
+    const rows = probing.labels.length;
+    const shape = [rows, ...this.spec.outputShape];
+    const trueGradient = tf.tensor(message.gradient, shape);
+    const fromAbove = tf.tensor(message.used, shape);
+    const error = tf.tensor2d(message.error, [rows, this.spec.classes]);
+    const used = this.source.probe({ h: probing.h, labels: probing.labels, fromAbove, error });
+    const [dot, norms] = await readScalars(tf.tidy(() => [tf.sum(tf.mul(used, trueGradient)), tf.sqrt(tf.mul(tf.sum(tf.square(used)), tf.sum(tf.square(trueGradient))))]));
+    await this.sendProbeDown(probing.trace, trueGradient, used, message.error);
+    tf.dispose([probing.h, trueGradient, fromAbove, error, used]);
+    this.links.report({ kind: 'probe', stage: this.spec.index, cosine: dot / Math.max(norms, 1e-30) });
+  }
+
+  /** The probe's true gradient down through the stage's layers (their own backward pass), and what the stage sends down in training from `used`. */
+  private async sendProbeDown(trace: Trace[], trueGradient: tf.Tensor, used: tf.Tensor, error: Float32Array): Promise<void> {
+    if (this.spec.index === 0) return void tf.dispose(trace);
+    const down = tidy(() => {
+      const exact = this.net.backward(trace, trueGradient, true);
+      const sent = this.net.backward(trace, used, true, this.source.feedback);
+      return { exact: exact.dx!, sent: sent.dx! };
+    });
+    tf.dispose(trace);
+    const [gradient, sent] = await Promise.all([ownedValues(down.exact), ownedValues(down.sent)]);
+    tf.dispose([down.exact, down.sent]);
+    this.links.backward({ kind: 'backward', step: -1, gradient, synthetic: false, probe: true, used: sent, error });
   }
 
   private drawUpdate(): boolean {

@@ -50,7 +50,7 @@ export class SyntheticInput {
 
   /** A training batch from below waits until the stage's own pass on its x_t. */
   ready(message: ForwardMessage): boolean {
-    return message.eval !== undefined || message.marker === true || this.inputs.has(message.step);
+    return message.eval !== undefined || message.marker === true || message.probe === true || this.inputs.has(message.step);
   }
 
   /** I[s] takes one step on ||I(x_t) - h[s-1]_t||^2 with the real input; x_t is forgotten. */

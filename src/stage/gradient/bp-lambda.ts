@@ -3,7 +3,7 @@ import type { BackwardMessage } from '../protocol.js';
 import type { StageState } from '../stage-state.js';
 import type { StageSpec } from '../stage-spec.js';
 import { importSynthesizer, SynthesizerSource } from './synthesized.js';
-import type { GradientSource, StageOutput } from './source.js';
+import type { GradientSource, ProbeInput, StageOutput } from './source.js';
 
 /** bp-lambda's λ schedule: linear from `start` at step 0 to `end` at step `steps`, then `end`. */
 export interface LambdaSchedule {
@@ -35,6 +35,8 @@ export class BpLambda extends SynthesizerSource implements GradientSource {
   readonly counters = { synthesizerUpdates: 0 };
   /** The batch the stage waits for: its h[s]. */
   private waiting: StageOutput | null = null;
+  /** The step last trained (λ of the gradient probe). */
+  private step = 0;
 
   constructor(
     spec: StageSpec,
@@ -58,6 +60,20 @@ export class BpLambda extends SynthesizerSource implements GradientSource {
   wait(output: StageOutput): void {
     this.release();
     this.waiting = output;
+  }
+
+  /** λ·g + (1-λ)·ĝ for the probe batch, at λ of the step last trained. */
+  probe(input: ProbeInput): tf.Tensor {
+    const lambda = lambdaAt(this.schedule, this.step);
+    const predicted = this.predictOnly(input.h, input.labels, false);
+    const used = tf.tidy(() => tf.add(tf.mul(input.fromAbove, lambda), tf.mul(predicted, 1 - lambda)));
+    predicted.dispose();
+    return used;
+  }
+
+  override setLearningRate(step: number): void {
+    super.setLearningRate(step);
+    this.step = step;
   }
 
   /** λ·g + (1-λ)·ĝ for the batch waited for; g trains M[s]. */

@@ -4,7 +4,7 @@ import type { BackwardMessage } from '../protocol.js';
 import type { StageSpec } from '../stage-spec.js';
 import { FeedbackMatrices, FixedFeedbackSource, randomMatrix } from './feedback-matrices.js';
 import { FromLoss } from './from-loss.js';
-import type { GradientSource, StageOutput } from './source.js';
+import type { GradientSource, ProbeInput, StageOutput } from './source.js';
 
 /**
  * Direct feedback alignment (Nøkland 2016, "Direct Feedback Alignment Provides Learning in Deep
@@ -44,6 +44,10 @@ export class DirectFeedback extends FixedFeedbackSource implements GradientSourc
 
   wait(output: StageOutput): void {
     output.h.dispose();
+  }
+
+  probe(input: ProbeInput): tf.Tensor {
+    return tf.tidy(() => tf.reshape(tf.matMul(input.error, this.projection), input.h.shape));
   }
 
   /** e B[s] for the error e of the batch, in h[s]'s shape. */

@@ -3,7 +3,7 @@ import { Dense, type Sequential } from '../../model/index.js';
 import type { BackwardMessage } from '../protocol.js';
 import type { StageSpec } from '../stage-spec.js';
 import { FeedbackMatrices, FixedFeedbackSource, randomMatrix } from './feedback-matrices.js';
-import type { GradientSource, SourceGradient, StageOutput } from './source.js';
+import type { GradientSource, ProbeInput, SourceGradient, StageOutput } from './source.js';
 
 /**
  * Feedback alignment (Lillicrap et al. 2016, "Random synaptic feedback weights support error
@@ -61,6 +61,10 @@ export class FeedbackAlignment extends FixedFeedbackSource implements GradientSo
 
   wait(output: StageOutput): void {
     this.inner.wait(output);
+  }
+
+  probe(input: ProbeInput): tf.Tensor {
+    return this.inner.probe(input);
   }
 
   receive(message: BackwardMessage, shape: number[]): tf.Tensor | null {

@@ -10,6 +10,16 @@ export interface StageOutput {
   h: tf.Tensor;
 }
 
+/** The gradient probe at a stage below the last: its output on the probe batch and what came from above. */
+export interface ProbeInput {
+  h: tf.Tensor;
+  labels: Uint8Array;
+  /** What the stage above sends down in training, for the probe batch (of h's shape). */
+  fromAbove: tf.Tensor;
+  /** The last stage's output error e, [rows, classes]. */
+  error: tf.Tensor2D;
+}
+
 /** A gradient for h[s]_t that the stage can apply now (step 4). */
 export interface SourceGradient {
   /** dL/dh[s]_t, or its estimate; the stage disposes it. */
@@ -62,6 +72,11 @@ export interface GradientSource {
    * `shape`); otherwise step 5: the target trains the source, and null is returned.
    */
   receive(message: BackwardMessage, shape: number[]): tf.Tensor | null;
+  /**
+   * The gradient probe: the dL/dh[s] this source would use for the probe batch now (a new tensor,
+   * of h's shape), computed without training anything or moving BatchNorm's running statistics.
+   */
+  probe(input: ProbeInput): tf.Tensor;
   /** Forgets batches lost with a failed stage: their messages will never come. */
   forget(steps: Set<number>): void;
   /** Follows the stage's learning-rate schedule. */

@@ -1,5 +1,6 @@
 import type { StageState } from '../stage-state.js';
-import type { SourceState, SourceStats, StageOutput } from './source.js';
+import type * as tf from '@tensorflow/tfjs-core';
+import type { ProbeInput, SourceState, SourceStats, StageOutput } from './source.js';
 
 /** What a source with no model of its own leaves out: no state to keep, learn, save or free. */
 export abstract class StatelessSource {
@@ -7,6 +8,11 @@ export abstract class StatelessSource {
   readonly counters = {};
   readonly targetBelow: boolean = true;
   readonly broadcastsError: boolean = false;
+
+  /** The gradient from above, as it comes (backprop; feedback alignment, where it was carried with B). */
+  probe(input: ProbeInput): tf.Tensor {
+    return input.fromAbove.clone();
+  }
 
   wait(output: StageOutput): void {
     output.h.dispose();

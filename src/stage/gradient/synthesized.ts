@@ -7,7 +7,8 @@ import { oneHot } from '../loss.js';
 import { stream } from '../rng.js';
 import { learningRateAt } from '../learning-rate.js';
 import { PendingMeans } from '../pending-means.js';
-import type { GradientSource, SourceGradient, SourceState, SourceStats, StageOutput } from './source.js';
+import type { GradientSource, ProbeInput, SourceGradient, SourceState, SourceStats, StageOutput } from './source.js';
+import { keepRunningStatistics } from '../synthetic-input.js';
 
 /** What step 5 needs of batch t: h[s]_t, c_t and the ĝ[s]_t that was applied. */
 interface Pending {
@@ -31,6 +32,14 @@ export abstract class SynthesizerSource {
     conditioned: boolean,
   ) {
     this.synthesizer = stageSynthesizer(spec, conditioned);
+  }
+
+  /** M[s]'s prediction for the probe batch, BatchNorm's running statistics kept as they were. */
+  protected predictOnly(h: tf.Tensor, labels: Uint8Array, conditioned: boolean): tf.Tensor {
+    const oneHotLabels = conditioned ? oneHot(labels, this.spec.classes) : null;
+    const predicted = keepRunningStatistics(this.synthesizer.net, () => this.synthesizer.predict(h, oneHotLabels));
+    oneHotLabels?.dispose();
+    return predicted;
   }
 
   setLearningRate(step: number): void {
@@ -65,6 +74,10 @@ export class Synthesized extends SynthesizerSource implements GradientSource {
 
   wait(): void {
     throw new Error('a stage with a synthesizer does not wait for its gradient');
+  }
+
+  probe(input: ProbeInput): tf.Tensor {
+    return this.predictOnly(input.h, input.labels, this.conditioned);
   }
 
   get holding(): number {

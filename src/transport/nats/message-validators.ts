@@ -34,10 +34,11 @@ export function dataMessageValidator(limits: DataMessageLimits = {}): (value: un
   return (value: unknown): asserts value is DataMessage => {
     const m = record(value);
     if (m.kind === 'forward') {
-      const forwardOnly = (m.eval !== undefined && m.eval !== null) || m.marker !== undefined;
+      const forwardOnly = (m.eval !== undefined && m.eval !== null) || m.marker !== undefined || m.probe !== undefined;
       // evaluation batches and flush markers carry step -1
       if (!(forwardOnly && m.step === -1)) int(m.step, 'step');
       if (m.marker !== undefined && m.marker !== true) fail('marker must be true when present');
+      if (m.probe !== undefined && m.probe !== true) fail('probe must be true when present');
       const rows = int(m.rows, 'rows', 0, maxRows);
       if (!(m.activations instanceof Float32Array)) fail('activations must be a Float32Array');
       if (m.activations.length > maxValues) fail(`activations longer than ${maxValues}`);
@@ -48,17 +49,23 @@ export function dataMessageValidator(limits: DataMessageLimits = {}): (value: un
         if (tag.split !== 'validation' && tag.split !== 'test') fail('eval.split must be validation or test');
         int(tag.index, 'eval.index');
       }
-      only(m, ['kind', 'step', 'rows', 'activations', 'labels', 'eval', 'marker']);
+      only(m, ['kind', 'step', 'rows', 'activations', 'labels', 'eval', 'marker', 'probe']);
       return;
     }
     if (m.kind === 'backward') {
-      int(m.step, 'step');
+      if (m.probe !== undefined) {
+        // the gradient probe: step -1, the true gradient, what the sender sends in training, the error
+        if (m.probe !== true || m.step !== -1) fail('probe must be true, with step -1');
+        for (const key of ['gradient', 'used', 'error'] as const) {
+          if (!(m[key] instanceof Float32Array) || m[key].length > maxValues) fail(`${key} of a gradient probe must be a Float32Array of at most ${maxValues} values`);
+        }
+      } else int(m.step, 'step');
       if (m.gradient !== null && !(m.gradient instanceof Float32Array)) fail('gradient must be a Float32Array or null');
       if (m.gradient !== null && m.gradient.length > maxValues) fail(`gradient longer than ${maxValues}`);
       if (typeof m.synthetic !== 'boolean') fail('synthetic must be a boolean');
       // the sender (a stage above the receiver, whose index this validator does not know) and stages above it
       if (m.done !== undefined) validateRelayedDones(m.done, 'done', 0);
-      only(m, ['kind', 'step', 'gradient', 'synthetic', 'done']);
+      only(m, ['kind', 'step', 'gradient', 'synthetic', 'done', 'probe', 'used', 'error']);
       return;
     }
     fail(`unknown data message kind ${JSON.stringify(String(m.kind).slice(0, 40))}`);

@@ -52,6 +52,8 @@ export class NatsLinks implements DataLinks {
   private readonly outputs: NatsChannel<DataMessage>[] = [];
   /** Training steps sent up whose target has not come yet, with their rows. */
   private readonly awaited = new Map<number, number>();
+  /** Rows of the gradient probe sent up, until its true gradient comes down. */
+  private probeRows: number | null = null;
   /** Training steps received lately (to refuse replays), oldest first. */
   private readonly seenSteps = new Set<number>();
   private readonly inputWidth: number;
@@ -85,7 +87,8 @@ export class NatsLinks implements DataLinks {
       this.outputs.push(up);
       this.forwardOut = {
         send: (m) => {
-          if (!m.eval && !m.marker) this.expectTarget(m.step, m.rows);
+          if (m.probe) this.probeRows = m.rows;
+          else if (!m.eval && !m.marker) this.expectTarget(m.step, m.rows);
           up.send(m);
         },
         onMessage: () => undefined,
@@ -125,7 +128,7 @@ export class NatsLinks implements DataLinks {
       for (let i = 0; i < m.labels.length; i++) {
         if (m.labels[i] >= classes) return this.refuse('shape', `step ${m.step}: label ${m.labels[i]} >= ${classes} classes`);
       }
-      if (!m.eval && !m.marker) {
+      if (!m.eval && !m.marker && !m.probe) {
         if (this.seenSteps.has(m.step)) return this.refuse('step', `training step ${m.step} again`);
         this.seenSteps.add(m.step);
         if (this.seenSteps.size > MAX_AWAITED) this.seenSteps.delete(this.seenSteps.values().next().value as number);
@@ -134,6 +137,7 @@ export class NatsLinks implements DataLinks {
     });
     this.backwardIn?.onMessage((m) => {
       if (m.kind !== 'backward') return this.refuse('shape', 'a batch on the backward subject');
+      if (m.probe) return this.probeDown(m, inbox);
       const rows = this.awaited.get(m.step);
       if (rows === undefined) return this.refuse('step', `target for step ${m.step}, which was not sent up or already has its target`);
       if (m.gradient !== null && m.gradient.length !== rows * this.outputWidth) {
@@ -153,6 +157,18 @@ export class NatsLinks implements DataLinks {
       this.awaited.delete(m.step);
       inbox.pushBackward(m);
     });
+  }
+
+  /** The gradient probe's true gradient, for the probe this stage sent up: rows x the output width (and rows x classes for the error). */
+  private probeDown(m: BackwardMessage, inbox: Inbox): void {
+    const rows = this.probeRows;
+    if (rows === null) return this.refuse('step', 'a gradient probe that was not sent up');
+    const classes = this.options.spec.classes;
+    if (m.gradient!.length !== rows * this.outputWidth || m.used!.length !== rows * this.outputWidth || m.error!.length !== rows * classes) {
+      return this.refuse('shape', `gradient probe: ${m.gradient!.length}, ${m.used!.length} and ${m.error!.length} values for ${rows} rows of ${this.outputWidth} (and of ${classes} classes)`);
+    }
+    this.probeRows = null;
+    inbox.pushBackward(m);
   }
 
   rewire(_ends: LinkEnds): void {

@@ -219,6 +219,10 @@ function validateReport(value: unknown, stage: number): void {
       // a stage reports the dones of stages above it only
       if (m.relayed !== undefined) validateRelayedDones(m.relayed, 'relayed', stage);
       return;
+    case 'probe':
+      stageField(m, stage);
+      if (m.cosine !== null) finite(m.cosine, 'cosine');
+      return;
     case 'eval': {
       stageField(m, stage);
       const tag = record(m.tag, 'tag');
