@@ -1,6 +1,6 @@
 /**
  * Profiles ONE stage alone, in this thread, on synthetic inputs of the right shape: how fast its
- * DNI steps run, how many FLOPs they do, and how that compares with the backend's matMul ceiling.
+ * DNI steps run, how many FLOPs they do, and how that compares with the backend's ceiling beside it (its own conv2d of the stage's largest conv layer, or a matMul).
  *
  *   node dist/scripts/profile-stage.js --stage 0 --preset mnist-cdni --steps 200 [--backend wasm]
  *        [--batch-size 128] [--cpuprofile stage0.cpuprofile]
@@ -23,7 +23,7 @@ import type { Stage } from '../src/stage/stage.js';
 import { StageDriver } from '../src/lab/bench/stage-driver.js';
 import { selectBackend } from '../src/runtime/backend.js';
 import { BatchNorm, Dense, type Layer } from '../src/model/index.js';
-import { matMulTimer, ceilingOf, describeCeiling, type MatMulCeiling } from '../src/lab/bench/matmul-ceiling.js';
+import { convTimer, matMulTimer, ceilingOf, describeCeiling, type MatMulCeiling } from '../src/lab/bench/matmul-ceiling.js';
 import { median } from '../src/lab/bench/stats.js';
 import { stageFlops, phaseFlops, type StageFlops } from '../src/lab/bench/flops.js';
 import { synthesizerOf } from '../src/stage/gradient/index.js';
@@ -64,11 +64,13 @@ async function profile(flags: Flags): Promise<void> {
   }
   const spec = specs[flags.stage];
   const backend = await selectBackend(config.backend);
-  const timer = await matMulTimer();
-
   const driver = new StageDriver(spec, config.train.batchSize, config.train.seed);
   const { stage, sent, takesTargets } = driver;
   const B = config.train.batchSize;
+  // the ceiling beside the stage: the backend's own conv2d of its largest conv layer (its own or
+  // its synthesizer's) when it has one, else a plain matMul
+  const conv = stageFlops(stage, B).largestConv;
+  const timer = conv ? await convTimer(conv, B) : await matMulTimer();
 
   const time = { forward: 0, target: 0 };
   // per step: its time, and the time of one ceiling matMul right after it (interleaved, so both
@@ -162,17 +164,17 @@ function report(r: {
       (r.takesTargets ? `   ${targetLabel}: ${(time.target / steps).toFixed(3)} ms per step` : '   (last stage: no targets)'),
     `  updates ${r.updates}, synthesizer updates ${r.synthUpdates}; sent ${r.sent.forward} forward, ${r.sent.backward} backward`,
     '',
-    `  FLOPs per step (2·B·n·m per matMul of a dense n->m layer, B = ${B}): forward x·W ${mega(f.forward)} + dW = xᵀ·dy ${mega(f.weightGradient)} + dx = dy·Wᵀ ${mega(f.inputGradient)}` +
+    `  FLOPs per step (2·B·n·m per matMul of a dense n->m layer, n·m = Ho·Wo·F·k²·C for a conv layer, B = ${B}): forward x·W ${mega(f.forward)} + dW = xᵀ·dy ${mega(f.weightGradient)} + dx = dy·Wᵀ ${mega(f.inputGradient)}` +
       (hasSynth ? ` + synthesizer predict ${mega(f.synthesizerPredict)} + train (forward + dW${f.synthesizerTrain > 2 * f.synthesizerPredict ? ' + dx' : ''}) ${mega(f.synthesizerTrain)}` : '') +
       ` = ${mega(perStep)} FLOP`,
     `    (total = steps·(x·W) + updates·(dW + dx${hasSynth ? ' + predict' : ''})${hasSynth ? ' + synthesizer updates·train' : ''}, from the stage's counters; elementwise work not counted)`,
-    ...(f.uncounted.length ? [`    not counted (no dense matMul formula): ${f.uncounted.join(', ')}`] : []),
+    ...(f.uncounted.length ? [`    not counted (neither dense nor conv): ${f.uncounted.join(', ')}`] : []),
     `  achieved: ${gflops.toFixed(2)} GFLOP/s` +
       ` (forward ${gf(r.flops.forward, time.forward)}` +
       (r.takesTargets && r.flops.target > 0 ? `, target ${gf(r.flops.target, time.target)}` : '') +
       ')',
     `  median step ${r.medianStepMs.toFixed(3)} ms: ${medianGflops.toFixed(2)} GFLOP/s`,
-    `  matMul ceiling, this thread${flags.cpuprofile ? ' (measured after the steps)' : ', one matMul after each step'}: ${describeCeiling(r.ceiling)}`,
+    `  ${f.largestConv ? 'conv' : 'matMul'} ceiling, this thread${flags.cpuprofile ? ' (measured after the steps)' : `, one ${f.largestConv ? 'conv2d' : 'matMul'} after each step`}: ${describeCeiling(r.ceiling, f.largestConv ? { shape: f.largestConv, batch: B } : undefined)}`,
     `  achieved / ceiling (medians): ${((medianGflops / r.ceiling.gflops) * 100).toFixed(0)}%`,
   ];
   if (flags.cpuprofile) lines.push(`  CPU profile: ${flags.cpuprofile} (open in Chrome DevTools > Performance, or speedscope)`);
@@ -180,7 +182,7 @@ function report(r: {
 }
 
 const program = new Command('profile-stage')
-  .description('run one stage alone in this thread on synthetic inputs: steps/s, time per DNI step, FLOPs, GFLOP/s against the matMul ceiling')
+  .description('run one stage alone in this thread on synthetic inputs: steps/s, time per DNI step, FLOPs, GFLOP/s against the ceiling beside it (conv2d of its largest conv layer, or a matMul)')
   .requiredOption('--stage <index>', 'stage index (0 = the input stage)', int(0))
   .addOption(new Option('--preset <name>', 'preset').choices(presetNames).default(defaultPreset))
   .option('--steps <n>', 'timed steps', int(1), 200)

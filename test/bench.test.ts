@@ -33,6 +33,9 @@ import {
   type RunRecord,
 } from '../src/lab/bench/index.js';
 import { ConfigError } from '../src/config/errors.js';
+import { convTimer } from '../src/lab/bench/matmul-ceiling.js';
+import { largestConvOf, stageWork } from '../src/lab/bench/stage-work.js';
+import { resolveConfig } from '../src/config/resolve.js';
 import { Stage } from '../src/stage/stage.js';
 import { stageSpecs } from '../src/stage/stage-spec.js';
 import type { StageStats } from '../src/stage/protocol.js';
@@ -157,6 +160,9 @@ function fakeResult(runs: RunRecord[]): BenchResult {
     settings: { preset: 'mnist-cdni', steps: 100, warmup: 0, repetitions: 3, batchSize: 128, configs: [...new Set(runs.map((r) => r.config))], order: [], cores: 2 },
     machine: { cpus: 2, availableParallelism: 2, model: 'Test CPU', platform: 'linux', arch: 'x64', totalMemoryGiB: 4, loadAverage: [0, 0, 0], node: '20', tfjs: '4.22.0', tfjsBackendWasm: '4.22.0', synthgrad: '0.1.0', backend: 'wasm' },
     matMulCeiling: { backend: 'wasm', m: 256, k: 784, n: 256, flops: 2 * 256 * 784 * 256, warmup: 5, reps: 20, medianMs: 4, minMs: 3.9, gflops: 25.7, wasmThreads: 1, wasmSimd: true, load: quiet },
+    convCeiling: null,
+    // 1 GFLOP per step on every stage of cdni/async (lockstep: none known)
+    stageWork: { 'cdni/async': [0, 1, 2, 3].map(() => ({ flopsPerStep: 1e9, largestConv: null })) },
     runs, configs: [], speedups: [], load: totalLoad(runs.map((r) => r.load)),
   };
 }
@@ -228,6 +234,11 @@ test('speedup table from fake summaries: medians, async over lockstep of the bou
   assert.match(table, /cdni\/async\s+1500\s+1500 1650 1400\s+1500\s+0\.05 cores/);
   assert.match(table, /samples\/s: over all 100 steps of each run/);
   assert.match(table, /25\.7 GFLOP\/s/);
+  // cdni/async stage 0: 100 steps of 1 GFLOP in 4 busy seconds = 25.0 GFLOP/s, 97% of the 25.7 matMul ceiling
+  const stage0 = table.split('\n').find((l) => /^\s+cdni\/async\s+0\s/.test(l));
+  assert.match(stage0 ?? '', /25\.0\s+97%$/);
+  const lockstep0 = table.split('\n').find((l) => /^\s+cdni\/lockstep\s+0\s/.test(l));
+  assert.match(lockstep0 ?? '', /-\s+-$/, 'no work known: no figure');
   assert.match(table, /others' load over all runs: 3\.0 CPU s, 0\.05 cores over 60\.0 s/);
   assert.match(table, /stage times: training only/);
   assert.equal(table.split('\n').filter((l) => /^\s+\d+\s+cdni\//.test(l)).length, 6, 'one line per run');
@@ -332,6 +343,56 @@ test('stage FLOPs: x·W, xᵀ·dy, dy·Wᵀ per dense layer, the synthesizer pre
   }
 });
 
+test('stage FLOPs of conv layers: Ho·Wo·F·k²·C per example for each pass; the largest conv (stage or synthesizer) for the conv ceiling', async () => {
+  await tf.setBackend('wasm');
+  const config = resolveConfig({ preset: 'mnist-cnn-cdni', overrides: { out: 'unused' } });
+  const specs = stageSpecs(config, 1);
+  const stages = [0, 1].map((i) => new Stage(specs[i], { forward() {}, backward() {}, report() {} }));
+  try {
+    const B = 2;
+    const [f0, f1] = stages.map((s) => stageFlops(s, B));
+    const conv = (h: number, c: number, f: number) => 2 * B * h * h * f * 25 * c; // 5x5 'same'
+    assert.equal(f0.forward, conv(28, 1, 16));
+    assert.equal(f0.weightGradient, conv(28, 1, 16));
+    assert.equal(f0.inputGradient, 0);
+    // the conv synthesizer at h[0]: 14x14x(16 + 10 label channels) -> 16
+    assert.equal(f0.synthesizerPredict, conv(14, 26, 16));
+    assert.equal(f0.synthesizerTrain, 2 * conv(14, 26, 16));
+    assert.deepEqual(f0.uncounted, []);
+    assert.deepEqual(f0.largestConv, { inputShape: [14, 14, 26], kernelSize: 5, filters: 16, stride: 1, padding: 'same', flops: conv(14, 26, 16) / B });
+    assert.equal(f1.forward, conv(14, 16, 32));
+    assert.equal(f1.inputGradient, conv(14, 16, 32));
+    // stage 1's synthesizer is dense (h[1] is flat): the largest conv is the stage's own
+    assert.equal(f1.synthesizerPredict, 2 * B * 1578 * 1568);
+    assert.deepEqual(f1.largestConv?.inputShape, [14, 14, 16]);
+  } finally {
+    for (const s of stages) s.dispose();
+  }
+});
+
+test("the conv ceiling: the backend's conv2d of the stages' largest conv layer, as the matMul it amounts to", async () => {
+  await tf.setBackend('wasm');
+  const config = resolveConfig({ preset: 'mnist-cnn-cdni', overrides: { out: 'unused', train: { batchSize: 4 } } });
+  const work = stageWork(config);
+  assert.equal(work.length, 3);
+  assert.equal(work[2].largestConv, null, 'the dense stage is measured against the matMul ceiling');
+  const conv = largestConvOf([work])!;
+  assert.deepEqual([conv.inputShape, conv.filters], [[14, 14, 16], 32], 'conv 5x5x32 on 14x14x16 (stage 1) is the largest');
+  // stage 0: its own largest conv is the synthesizer's at h[0], 14x14x(16 + 10 label channels) -> 16
+  const synth = work[0].largestConv!;
+  assert.deepEqual(synth.inputShape, [14, 14, 26]);
+  assert.equal(work[0].flopsPerStep, 4 * (2 * (2 * 28 * 28 * 16 * 25) + 3 * synth.flops), 'conv1 forward + dW, synthesizer predict + train (forward + dW)');
+  const timer = await convTimer(conv, 4);
+  try {
+    assert.deepEqual([timer.m, timer.k, timer.n, timer.flops], [4 * 14 * 14, 25 * 16, 32, 4 * conv.flops]);
+    assert.ok((await timer.once()) > 0);
+  } finally {
+    timer.dispose();
+  }
+  const stochastic = resolveConfig({ preset: 'mnist-cdni-stochastic', overrides: { out: 'unused' } });
+  assert.ok(stageWork(stochastic).every((w) => w.flopsPerStep === null), 'steps that may not update: no per-step count');
+});
+
 test('bench end to end: 3 configurations (one in this thread), 5 steps, 1 repetition; bench.json has every figure', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'synthgrad-bench-'));
   try {
@@ -357,6 +418,9 @@ test('bench end to end: 3 configurations (one in this thread), 5 steps, 1 repeti
     assert.ok(json.machine.cpus >= 1 && json.machine.model && json.machine.node && json.machine.tfjs);
     assert.equal(json.machine.backend, 'wasm');
     assert.ok(json.matMulCeiling.gflops > 0 && json.matMulCeiling.backend === 'wasm');
+    assert.equal(json.convCeiling, null, 'no conv layer, no conv ceiling');
+    assert.deepEqual(Object.keys(json.stageWork), ['cdni/sequential', 'cdni/lockstep', 'cdni/async']);
+    assert.ok(json.stageWork['cdni/async'].every((w) => w.flopsPerStep! > 0 && w.largestConv === null));
     assert.equal(json.runs.length, 3);
     for (const run of json.runs) {
       assert.equal(run.steps, 20);

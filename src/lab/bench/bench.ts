@@ -8,7 +8,8 @@ import { aggregate, runRecord, speedups, type RunFigures, type RunRecord, type S
 import { benchConfig, scheduleAccepted, type BenchBase } from './configs.js';
 import { startLoadMeter, totalLoad } from './load.js';
 import { machineInfo } from './machine.js';
-import { measureMatMulCeiling, useWasmBackend, type MatMulOptions } from './matmul-ceiling.js';
+import { convTimer, measureCeiling, measureMatMulCeiling, useWasmBackend, type MatMulOptions } from './matmul-ceiling.js';
+import { largestConvOf, stageWork } from './stage-work.js';
 import { defaultConfigNames, interleave, parseConfigName, type BenchConfigName, type PlannedRun } from './plan.js';
 import { trainSequential } from './sequential.js';
 import type { Config } from '../../config/schema.js';
@@ -145,6 +146,15 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   const ceilingLoad = startLoadMeter();
   const ceiling = await measureMatMulCeiling(options.matMul);
   const matMulCeiling = { ...ceiling, load: ceilingLoad() };
+  // what every stage computes per step, and the conv ceiling beside the stages with conv layers
+  const work = Object.fromEntries(names.map((name) => [name.name, stageWork(configFor(name, 'unused'))]));
+  const conv = largestConvOf(Object.values(work));
+  let convCeiling: BenchResult['convCeiling'] = null;
+  if (conv) {
+    const convLoad = startLoadMeter();
+    const measured = await measureCeiling(await convTimer(conv, probe.train.batchSize), options.matMul);
+    convCeiling = { ...measured, shape: conv, load: convLoad() };
+  }
 
   const result: BenchResult = {
     format: 'synthgrad-bench/1',
@@ -162,6 +172,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     },
     machine: { ...machineInfo(), backend: 'unknown' },
     matMulCeiling,
+    convCeiling,
+    stageWork: work,
     runs: [],
     configs: [],
     speedups: [],

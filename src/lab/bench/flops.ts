@@ -1,9 +1,10 @@
-import { BatchNorm, Dense, type Layer } from '../../model/index.js';
+import { BatchNorm, Conv2D, Dense, type Layer } from '../../model/index.js';
 import { synthesizerOf, type GradientSource } from '../../stage/gradient/index.js';
 
 /**
- * Multiply-add FLOPs (2 per multiply-add) of the matMuls of a stage for one batch of B rows.
- * For every dense layer n -> m:
+ * Multiply-add FLOPs (2 per multiply-add) of the matMuls and convolutions of a stage for one batch
+ * of B rows. For every dense layer n -> m (for a conv layer, n·m is Ho·Wo·F·k²·C: its output
+ * positions times a k x k x C window times F filters, the same for each of the three):
  *   forward            y = x·W            2·B·n·m
  *   weight gradient    dW = xᵀ·dy         2·B·n·m
  *   input gradient     dx = dy·Wᵀ         2·B·n·m   (not for the network's first layer: stage 0 sends no δ down)
@@ -19,8 +20,10 @@ export interface StageFlops {
   inputGradient: number;
   synthesizerPredict: number;
   synthesizerTrain: number;
-  /** Layers that are not dense (conv, pool, ...) and so are not counted. */
+  /** Layers with parameters that are neither dense nor conv (so not counted). */
   uncounted: string[];
+  /** The conv layer of the stage or its synthesizer with the most forward FLOPs (for a conv ceiling), or null. */
+  largestConv: ConvShape | null;
 }
 
 export interface DenseCounts {
@@ -28,18 +31,45 @@ export interface DenseCounts {
   weightGradient: number;
   inputGradient: number;
   uncounted: string[];
+  largestConv: ConvShape | null;
 }
 
-/** The matMul FLOPs of a stack of layers; `needInputGrad` for the first layer (later ones always). */
+/** A conv layer's shapes: per-example input [h, w, c], k x k kernels, filters, stride, padding. */
+export interface ConvShape {
+  inputShape: number[];
+  kernelSize: number;
+  filters: number;
+  stride: number;
+  padding: 'same' | 'valid';
+  /** Forward FLOPs per example. */
+  flops: number;
+}
+
+/** 2·(multiply-adds) of one example through a dense or conv layer, or null for another kind. */
+function layerMatMulFlops(layer: Layer): number | null {
+  if (layer instanceof Dense) return 2 * layer.inputUnits * layer.outputUnits;
+  if (layer instanceof Conv2D) {
+    const [ho, wo, f] = layer.outputShape;
+    return 2 * ho * wo * f * layer.kernelSize * layer.kernelSize * layer.inputShape[2];
+  }
+  return null;
+}
+
+/** The matMul and conv FLOPs of a stack of layers; `needInputGrad` for the first layer (later ones always). */
 export function denseFlops(layers: readonly Layer[], batch: number, needInputGrad: boolean): DenseCounts {
-  const out: DenseCounts = { forward: 0, weightGradient: 0, inputGradient: 0, uncounted: [] };
+  const out: DenseCounts = { forward: 0, weightGradient: 0, inputGradient: 0, uncounted: [], largestConv: null };
   layers.forEach((layer, i) => {
-    if (!(layer instanceof Dense)) {
-      // BatchNorm is elementwise; a conv layer has matMul-like work this count does not cover
+    const perExample = layerMatMulFlops(layer);
+    if (perExample === null) {
+      // BatchNorm is elementwise, pooling and reshapes have no parameters
       if (!(layer instanceof BatchNorm) && layer.params.length > 0) out.uncounted.push(layer.name);
       return;
     }
-    const mm = 2 * batch * layer.inputUnits * layer.outputUnits;
+    if (layer instanceof Conv2D && perExample > (out.largestConv?.flops ?? 0)) {
+      const { kernelSize, filters, stride, padding } = layer;
+      out.largestConv = { inputShape: [...layer.inputShape], kernelSize, filters, stride, padding, flops: perExample };
+    }
+    const mm = batch * perExample;
     out.forward += mm;
     out.weightGradient += mm;
     if (i > 0 || needInputGrad) out.inputGradient += mm;
@@ -56,6 +86,7 @@ export function stageFlops(
   const synthesizer = synthesizerOf(stage.source);
   const synth = synthesizer ? denseFlops(synthesizer.net.layers, batch, false) : null;
   const uncounted = [...net.uncounted, ...(synth?.uncounted ?? [])];
+  const convs = [net.largestConv, synth?.largestConv ?? null].filter((c): c is ConvShape => c !== null);
   return {
     batch,
     forward: net.forward,
@@ -64,6 +95,7 @@ export function stageFlops(
     synthesizerPredict: synth?.forward ?? 0,
     synthesizerTrain: synth ? synth.forward + synth.weightGradient + synth.inputGradient : 0,
     uncounted,
+    largestConv: convs.reduce<ConvShape | null>((a, c) => (a && a.flops >= c.flops ? a : c), null),
   };
 }
 

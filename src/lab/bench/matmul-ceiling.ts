@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { median } from './stats.js';
+import type { ConvShape } from './flops.js';
 
 /** What one thread of a tfjs backend reaches on a plain matMul: the ceiling a stage could reach. */
 export interface MatMulCeiling {
@@ -77,6 +78,37 @@ export async function matMulTimer(options: MatMulOptions = {}): Promise<MatMulTi
   };
 }
 
+/**
+ * A timer of the backend's own conv2d forward on `shape` (a batch of `batch` examples): the conv
+ * ceiling beside a stage with conv layers. m, k, n describe it as the matMul it amounts to
+ * (im2col): [batch·Ho·Wo, k²·C] @ [k²·C, F].
+ */
+export async function convTimer(shape: ConvShape, batch: number): Promise<MatMulTimer> {
+  const tf = await import('@tensorflow/tfjs-core');
+  await tf.ready();
+  const [h, w, c] = shape.inputShape;
+  const { kernelSize: k, filters: f, stride, padding } = shape;
+  const x = tf.randomUniform([batch, h, w, c], -1, 1, 'float32', 1) as import('@tensorflow/tfjs-core').Tensor4D;
+  const filter = tf.randomUniform([k, k, c, f], -1, 1, 'float32', 2) as import('@tensorflow/tfjs-core').Tensor4D;
+  const flops = batch * shape.flops;
+  return {
+    m: flops / (2 * k * k * c * f),
+    k: k * k * c,
+    n: f,
+    flops,
+    async once() {
+      const t0 = performance.now();
+      const y = tf.conv2d(x, filter, stride, padding);
+      const corner = tf.slice(y, [0, 0, 0, 0], [1, 1, 1, 1]);
+      await corner.data();
+      const ms = performance.now() - t0;
+      tf.dispose([y, corner]);
+      return ms;
+    },
+    dispose: () => tf.dispose([x, filter]),
+  };
+}
+
 /** The matMul ceiling from the median of `times` (milliseconds of one timer.once() each). */
 export async function ceilingOf(timer: MatMulTimer, times: number[], warmup: number): Promise<MatMulCeiling> {
   const tf = await import('@tensorflow/tfjs-core');
@@ -94,8 +126,12 @@ export async function ceilingOf(timer: MatMulTimer, times: number[], warmup: num
 
 /** `warmup` untimed matMuls, then the median of `reps` timed ones: the single-thread ceiling. */
 export async function measureMatMulCeiling(options: MatMulOptions = {}): Promise<MatMulCeiling> {
+  return measureCeiling(await matMulTimer(options), options);
+}
+
+/** `warmup` untimed runs of the timer's work, then the median of `reps` timed ones; disposes the timer. */
+export async function measureCeiling(timer: MatMulTimer, options: { warmup?: number; reps?: number } = {}): Promise<MatMulCeiling> {
   const { warmup = 5, reps = 20 } = options;
-  const timer = await matMulTimer(options);
   try {
     for (let i = 0; i < warmup; i++) await timer.once();
     const times: number[] = [];
@@ -118,7 +154,11 @@ async function wasmInfo(): Promise<{ threads: number | null; simd: boolean | nul
   return { threads: wasm.getThreadsCount(), simd };
 }
 
-export function describeCeiling(c: MatMulCeiling): string {
+/** The ceiling in words; `conv`: it was a convTimer's, of that layer and batch. */
+export function describeCeiling(c: MatMulCeiling, conv?: { shape: ConvShape; batch: number }): string {
   const wasm = c.wasmThreads === null ? '' : `, ${c.wasmThreads} thread${c.wasmThreads === 1 ? '' : 's'}${c.wasmSimd ? ', simd' : ''}`;
-  return `${c.gflops.toFixed(1)} GFLOP/s (${c.m}x${c.k} @ ${c.k}x${c.n} matMul on ${c.backend}${wasm}, median of ${c.reps}: ${c.medianMs.toFixed(2)} ms)`;
+  const what = conv
+    ? `conv2d ${conv.shape.kernelSize}x${conv.shape.kernelSize}${conv.shape.stride > 1 ? `/${conv.shape.stride}` : ''} ${conv.shape.padding} of [${conv.batch}, ${conv.shape.inputShape.join(', ')}] to ${conv.shape.filters} filters`
+    : `${c.m}x${c.k} @ ${c.k}x${c.n} matMul`;
+  return `${c.gflops.toFixed(1)} GFLOP/s (${what} on ${c.backend}${wasm}, median of ${c.reps}: ${c.medianMs.toFixed(2)} ms)`;
 }

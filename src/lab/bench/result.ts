@@ -3,6 +3,8 @@ import type { LoadSample } from './load.js';
 import type { MachineInfo } from './machine.js';
 import type { MatMulCeiling } from './matmul-ceiling.js';
 import type { ReferenceRatio, ReferenceRun } from './reference-pairs.js';
+import type { ConvShape } from './flops.js';
+import type { StageWork } from './stage-work.js';
 
 /** bench.json */
 export interface BenchResult {
@@ -25,6 +27,13 @@ export interface BenchResult {
   machine: MachineInfo & { backend: string };
   /** Single-thread matMul of the bench process, measured before the runs, with the load meanwhile. */
   matMulCeiling: MatMulCeiling & { load: LoadSample };
+  /**
+   * The backend's own conv2d of the largest conv layer of any stage (or synthesizer), measured like
+   * the matMul ceiling: the ceiling of the stages with conv layers. null: no conv layer.
+   */
+  convCeiling: (MatMulCeiling & { shape: ConvShape; load: LoadSample }) | null;
+  /** Per configuration, what each stage computes per step (its GFLOP/s = steps · FLOPs / busy seconds). */
+  stageWork: Record<string, StageWork[]>;
   runs: RunRecord[];
   configs: ConfigAggregate[];
   speedups: Speedup[];

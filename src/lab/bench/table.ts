@@ -39,6 +39,9 @@ export function benchTable(r: BenchResult): string {
     `synthgrad bench: ${s.preset ?? 'custom config'}, ${s.steps} steps of ${s.batchSize}, ${s.repetitions} repetition${s.repetitions === 1 ? '' : 's'} interleaved (${r.runs.length} runs)`,
     `  machine: ${m.cpus} x ${m.model}, node ${m.node}, tfjs ${m.tfjs ?? '?'}, stages on ${m.backend}; bound uses ${s.cores} cores`,
     `  matMul ceiling, one thread: ${describeCeiling(r.matMulCeiling)}; others' load meanwhile ${cores(r.matMulCeiling.load.othersLoadCores)}`,
+    ...(r.convCeiling
+      ? [`  conv ceiling, one thread: ${describeCeiling(r.convCeiling, { shape: r.convCeiling.shape, batch: s.batchSize })}; others' load meanwhile ${cores(r.convCeiling.load.othersLoadCores)}`]
+      : []),
     '',
   ];
   lines.push(
@@ -67,8 +70,16 @@ export function benchTable(r: BenchResult): string {
   }
   lines.push('');
   const stageRows: string[][] = [
-    ['per stage (medians)', 'stage', 'busy s', 'cpu s', 'wait s', 'busy/(busy+wait)', 'send/busy', 'recv/busy', 'send p50 ms', 'recv p50 ms', 'moving/busy'],
+    ['per stage (medians)', 'stage', 'busy s', 'cpu s', 'wait s', 'busy/(busy+wait)', 'send/busy', 'recv/busy', 'send p50 ms', 'recv p50 ms', 'moving/busy', 'GFLOP/s', 'of ceiling'],
   ];
+  // a stage's GFLOP/s over its busy time, against the ceiling beside it (conv2d for a stage with conv layers)
+  const gflops = (config: string, i: number, busySeconds: number) => {
+    const w = r.stageWork?.[config]?.[i];
+    if (!w || w.flopsPerStep === null || !(busySeconds > 0)) return null;
+    const achieved = (w.flopsPerStep * s.steps) / busySeconds / 1e9;
+    const ceiling = w.largestConv && r.convCeiling ? r.convCeiling.gflops : r.matMulCeiling.gflops;
+    return { achieved, ofCeiling: achieved / ceiling };
+  };
   const share = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '-');
   for (const c of r.configs) {
     c.stages.forEach((st, i) =>
@@ -84,15 +95,18 @@ export function benchTable(r: BenchResult): string {
         num(st.sendMedianMs ?? null, 3),
         num(st.receiveMedianMs ?? null, 3),
         share(st.typicalMessageShare),
+        num(gflops(c.config, i, st.busySeconds)?.achieved ?? null, 1),
+        pct(gflops(c.config, i, st.busySeconds)?.ofCeiling ?? NaN),
       ]),
     );
   }
-  lines.push(...grid(stageRows, [false, true, true, true, true, true, true, true, true, true, true]));
+  lines.push(...grid(stageRows, [false, true, true, true, true, true, true, true, true, true, true, true, true]));
   lines.push(
     '  (cpu s: the stage thread\'s CPU time, without the time it waited for a core. send/busy and recv/busy are wall clock:',
     '   every send, and the receiving after every action (taking the messages that arrived meanwhile), including moments',
     '   the thread lost its core to another; moving/busy = (sends × send p50 + receives × recv p50) / busy is what moving',
-    '   the messages took)',
+    '   the messages took; GFLOP/s: the stage\'s matMul and conv FLOPs of all its steps over its busy time, of the',
+    '   one-thread ceiling above: conv for a stage with conv layers (its own or its synthesizer\'s), else matMul)',
   );
   const source = r.runs.every((x) => x.stageSource === 'training') ? 'training only (before the final evaluation)' : 'include evaluation passes for some runs';
   lines.push(`  (stage times: ${source})`);
