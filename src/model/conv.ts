@@ -11,7 +11,11 @@ import {
   type Layer,
   type Trace,
 } from './layer.js';
+import { ops } from '../runtime/ops.js';
 import { axisPadding, checkPositiveInt, conv2dOutputShape, frame, type AxisPadding, type Padding } from './spatial.js';
+
+/** Input channels up to which the filter gradient is one matMul of the windows (where the backend can make them). */
+const IM2COL_MAX_CHANNELS = 4;
 
 export interface Conv2DOptions {
   /** Per-example input shape [height, width, channels] (NHWC). */
@@ -45,7 +49,8 @@ export interface Conv2DOptions {
  *    with explicit padding (k - 1 - padTop before).
  *  - db: column sums as a matMul.
  * dW and dx are XNNPACK convolutions on wasm; slices, gathers and concats (JavaScript there) are
- * avoided on full-size tensors.
+ * avoided on full-size tensors. With few input channels (up to IM2COL_MAX_CHANNELS) and a backend
+ * kernel for the window matrix (ops().im2colT: wasm), dW is one matMul of it with dz instead.
  * Trace (training): [x, W, y (relu only)] as zero-copy aliases; W is the kernel at forward time.
  */
 export class Conv2D implements Layer {
@@ -146,8 +151,15 @@ export class Conv2D implements Layer {
   private filterGradient(x: tf.Tensor4D, dz: tf.Tensor4D): tf.Tensor4D {
     const k = this.kernelSize;
     const s = this.stride;
-    const [h, w] = this.inputShape;
+    const [h, w, c] = this.inputShape;
     const [ho, wo] = this.outputShape;
+    // few input channels (an image's first layer): the windows as columns (a backend kernel) times
+    // dz as one matMul, [k·k·c, b·ho·wo] @ [b·ho·wo, filters]; the conv2d below is several times
+    // slower there, while with many channels the window matrix costs more than it saves
+    if (c <= IM2COL_MAX_CHANNELS) {
+      const cols = ops().im2colT?.(x, k, s, this.padH.before, this.padW.before, ho, wo);
+      if (cols) return tf.reshape(tf.matMul(cols, tf.reshape(dz, [cols.shape[1], this.filters])), [k, k, c, this.filters]);
+    }
     // the rows and columns the windows read, (out - 1) * s + k from -padBefore; only padded here (a
     // crop would be a slow slice on wasm): extra rows or columns give extra outputs, cut below
     const rows = Math.max((ho - 1) * s + k, h + this.padH.before);

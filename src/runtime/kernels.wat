@@ -564,4 +564,58 @@
         (br $orow)))
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
       (br $batch))))
+
+  ;; im2col_t: the windows of a convolution as the columns of a matrix, for its filter gradient as
+  ;; one matMul: out[(i·k + j)·c + ch, (n·ho + oh)·wo + ow] = x[n, oh·s + i - top, ow·s + j - left, ch]
+  ;; (0 outside x) for NHWC x [b, h, w, c] and k x k windows of stride s; out is [k·k·c, b·ho·wo].
+  (func (export "im2col_t")
+    (param $x i32) (param $b i32) (param $h i32) (param $w i32) (param $c i32) (param $k i32) (param $s i32)
+    (param $top i32) (param $left i32) (param $ho i32) (param $wo i32) (param $out i32)
+    (local $i i32) (local $j i32) (local $ch i32) (local $n i32) (local $oh i32) (local $ow i32)
+    (local $r i32) (local $q i32) (local $dst i32) (local $rowBase i32)
+    (local.set $dst (local.get $out))
+    (block $idone (loop $li
+      (br_if $idone (i32.ge_u (local.get $i) (local.get $k)))
+      (local.set $j (i32.const 0))
+      (block $jdone (loop $lj
+        (br_if $jdone (i32.ge_u (local.get $j) (local.get $k)))
+        (local.set $ch (i32.const 0))
+        (block $cdone (loop $lc
+          (br_if $cdone (i32.ge_u (local.get $ch) (local.get $c)))
+          (local.set $n (i32.const 0))
+          (block $ndone (loop $ln
+            (br_if $ndone (i32.ge_u (local.get $n) (local.get $b)))
+            (local.set $oh (i32.const 0))
+            (block $ohdone (loop $loh
+              (br_if $ohdone (i32.ge_u (local.get $oh) (local.get $ho)))
+              (local.set $r (i32.sub (i32.add (i32.mul (local.get $oh) (local.get $s)) (local.get $i)) (local.get $top)))
+              (if (i32.or (i32.lt_s (local.get $r) (i32.const 0)) (i32.ge_s (local.get $r) (local.get $h)))
+                (then
+                  (memory.fill (local.get $dst) (i32.const 0) (i32.shl (local.get $wo) (i32.const 2)))
+                  (local.set $dst (i32.add (local.get $dst) (i32.shl (local.get $wo) (i32.const 2)))))
+                (else
+                  ;; byte offset of x[n, r, 0, ch]
+                  (local.set $rowBase (i32.add (local.get $x)
+                    (i32.shl (i32.add (i32.mul (i32.mul (i32.add (i32.mul (local.get $n) (local.get $h)) (local.get $r)) (local.get $w)) (local.get $c)) (local.get $ch)) (i32.const 2))))
+                  (local.set $ow (i32.const 0))
+                  (block $owdone (loop $low
+                    (br_if $owdone (i32.ge_u (local.get $ow) (local.get $wo)))
+                    (local.set $q (i32.sub (i32.add (i32.mul (local.get $ow) (local.get $s)) (local.get $j)) (local.get $left)))
+                    (f32.store (local.get $dst)
+                      (if (result f32) (i32.and (i32.ge_s (local.get $q) (i32.const 0)) (i32.lt_s (local.get $q) (local.get $w)))
+                        (then (f32.load (i32.add (local.get $rowBase) (i32.shl (i32.mul (local.get $q) (local.get $c)) (i32.const 2)))))
+                        (else (f32.const 0))))
+                    (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+                    (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
+                    (br $low)))))
+              (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+              (br $loh)))
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))
+            (br $ln)))
+          (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
+          (br $lc)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $lj)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $li))))
 )

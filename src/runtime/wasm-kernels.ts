@@ -26,6 +26,7 @@ interface KernelExports {
   concat_columns(a: number, b: number, rows: number, ca: number, cb: number, out: number): void;
   batchnorm_forward(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, relu: number, y: number, xhat: number, mean: number, variance: number, inv: number, scale: number): void;
   maxpool_backward(x: number, y: number, dy: number, b: number, h: number, w: number, c: number, ho: number, wo: number, p: number, s: number, top: number, left: number, dx: number): void;
+  im2col_t(x: number, b: number, h: number, w: number, c: number, k: number, s: number, top: number, left: number, ho: number, wo: number, out: number): void;
   batchnorm_backward(dy: number, xhat: number, y: number, scale: number, rows: number, n: number, dgamma: number, dbeta: number, dx: number, mterm: number, xterm: number): void;
 }
 
@@ -36,6 +37,7 @@ const CONCAT_COLUMNS = 'SynthgradConcatColumns';
 const BATCHNORM_FORWARD = 'SynthgradBatchNormForward';
 const BATCHNORM_BACKWARD = 'SynthgradBatchNormBackward';
 const MAXPOOL_BACKWARD = 'SynthgradMaxPoolBackward';
+const IM2COL_T = 'SynthgradIm2ColT';
 
 let compiled: WebAssembly.Module | null | undefined;
 const instances = new WeakMap<WebAssembly.Memory, KernelExports>();
@@ -169,6 +171,19 @@ function registered(): boolean {
       return dx;
     },
   });
+  tf.registerKernel({
+    kernelName: IM2COL_T,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend, attrs }: KernelArgs) => {
+      const wasm = backend as WasmBackendLike;
+      const x = inputs.x as tf.TensorInfo;
+      const [b, h, w, c] = x.shape;
+      const { k, s, top, left, ho, wo } = attrs as { k: number; s: number; top: number; left: number; ho: number; wo: number };
+      const out = wasm.makeOutput([k * k * c, b * ho * wo], 'float32');
+      kernelsOf(wasm)!.im2col_t(offset(wasm, x), b, h, w, c, k, s, top, left, ho, wo, offset(wasm, out));
+      return out;
+    },
+  });
   return true;
 }
 
@@ -205,6 +220,7 @@ function bind(backend: WasmBackendLike, kernels: KernelExports): BackendOps {
     },
     maxPoolBackward: (x, y, dy, p, s, top, left) =>
       float32(x, y, dy) ? (tf.engine().runKernel(MAXPOOL_BACKWARD, { x, y, dy }, { p, s, top, left }) as tf.Tensor4D) : null,
+    im2colT: (x, k, s, top, left, ho, wo) => (float32(x) ? (tf.engine().runKernel(IM2COL_T, { x }, { k, s, top, left, ho, wo }) as tf.Tensor2D) : null),
     batchNormForward(m, gamma, beta, eps, relu) {
       if (!float32(m, gamma, beta)) return portableOps.batchNormForward(m, gamma, beta, eps, relu);
       const [y, xhat, mean, variance, inv, scale] = tf.engine().runKernel(BATCHNORM_FORWARD, { x: m, gamma, beta }, { eps, relu }) as tf.Tensor2D[];
