@@ -133,3 +133,21 @@ test('reproduce-paper stopped by SIGTERM: the running cell checkpoints, the tabl
   assert.match(stdout, /SIGTERM: stopping the running cell/);
   assert.deepEqual(readTable(out).cells.map((c) => c.status), ['stopped']);
 });
+
+test('compare-gradients: one run per gradient source, with the steps to 97% and each stage\'s mean cosine with the true gradient', () => {
+  const compare = fileURLToPath(new URL('../scripts/compare-gradients.js', import.meta.url));
+  const out = join(root, 'sources');
+  const r = run(compare, ['--out', out, '--modes', 'dfa,backprop,fa', '--budget', '8', '--probe-every', '4', '--eval-every', '4']);
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  const table = JSON.parse(readFileSync(join(out, 'table.json'), 'utf8')) as { cells: CellJson[]; details: { mode: string; steps: number; stepsTo97: number | null; cosine: (number | null)[] }[] };
+  assert.deepEqual(table.cells.map((c) => [c.mode, c.status, c.dir]), [['backprop', 'trained', 'fcn4-backprop'], ['fa', 'trained', 'fcn4-fa'], ['dfa', 'trained', 'fcn4-dfa']]);
+  assert.deepEqual(table.details.map((d) => [d.mode, d.steps, d.stepsTo97, d.cosine.length, d.cosine[3]]), [['backprop', 8, null, 4, null], ['fa', 8, null, 4, null], ['dfa', 8, null, 4, null]]);
+  const [backprop, fa] = table.details;
+  assert.ok(backprop.cosine.slice(0, 3).every((c) => Math.abs(c! - 1) < 1e-5), `backprop: ${backprop.cosine}`);
+  assert.ok(fa.cosine.slice(0, 3).every((c) => c! < 0.9999), `fa: ${fa.cosine}`);
+  const markdown = readFileSync(join(out, 'table.md'), 'utf8');
+  assert.match(markdown, /\| mode \| test error \(%\) \| steps to 97% \| s to 97% \(shared machine\) \| cos, stage 0 \| cos, stage 1 \| cos, stage 2 \|/);
+  assert.match(markdown, /\| backprop \| [\d.]+ \| not in 8 \| - \| 1\.000 \| 1\.000 \| 1\.000 \|/);
+  assert.match(markdown, /--modes dfa,backprop,fa --budget 8/, 'the command that built it');
+  assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /Cosine with the true gradient per stage/);
+});

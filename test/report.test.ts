@@ -10,11 +10,11 @@ import { ReportError, readRun, writeReport } from '../src/lab/report/index.js';
 import { errorByUpdateProbability } from '../src/lab/report/update-probability.js';
 import { differingFields, runLabels } from '../src/lab/report/differences.js';
 import { chartData } from '../src/lab/report/chart-data.js';
-import { utilisation } from '../src/lab/report/figures.js';
+import { meanProbeCosines, utilisation } from '../src/lab/report/figures.js';
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const chromiumPath = '/usr/bin/chromium';
-const chartIds = ['loss', 'eval-loss', 'train-accuracy', 'accuracy-step', 'accuracy-time', 'learning-rate', 'synth-loss', 'synth-cosine', 'utilisation'];
+const chartIds = ['loss', 'eval-loss', 'train-accuracy', 'accuracy-step', 'accuracy-time', 'learning-rate', 'synth-loss', 'synth-cosine', 'true-cosine', 'utilisation'];
 
 let root: string;
 let runA: string; // cdni, 3 stages (synthesizers at stages 0 and 1), finished: summary.json
@@ -36,6 +36,8 @@ interface FakeRun {
   testAccuracy?: number;
   /** config.json's optimizer.learningRate (default 1e-3). */
   learningRate?: number;
+  /** Gradient probe lines (train.probeEvery), one per epoch. */
+  probes?: boolean;
 }
 
 function stageStats(run: FakeRun, epoch: number) {
@@ -91,6 +93,10 @@ function writeRun(dir: string, run: FakeRun): string {
         stages: stageStats(run, epoch),
       }),
     );
+    if (run.probes) {
+      const cosine = Array.from({ length: run.stages }, (_, s) => (s === run.stages - 1 ? null : 0.5 + 0.1 * s + 0.01 * epoch));
+      lines.push(JSON.stringify({ time: new Date(start + t * 1000).toISOString(), type: 'probe', step: epoch * 100, cosine }));
+    }
   }
   let text = lines.join('\n') + '\n';
   if (run.torn) text += '{"time":"2026-01-01T00:01:00.000Z","type":"train","epoch":3,"st';
@@ -111,7 +117,7 @@ function writeRun(dir: string, run: FakeRun): string {
 
 before(() => {
   root = mkdtempSync(join(tmpdir(), 'synthgrad-report-'));
-  runA = writeRun(join(root, 'run-a'), { id: 'run-a-cdni-1234', preset: 'mnist-cdni', mode: 'cdni', stages: 3, epochs: 3, summary: true });
+  runA = writeRun(join(root, 'run-a'), { id: 'run-a-cdni-1234', preset: 'mnist-cdni', mode: 'cdni', stages: 3, epochs: 3, summary: true, probes: true });
   runB = writeRun(join(root, 'run-b'), { id: 'run-b-backprop-5678', preset: 'mnist-backprop', mode: 'backprop', stages: 2, epochs: 2, summary: false, torn: true });
   runC = join(root, 'run-c');
   mkdirSync(runC);
@@ -207,6 +213,12 @@ test('chart data: validation and test loss, training accuracy, the learning rate
   assert.ok(Math.abs(run.utilisation[0].utilisation! - (9 - 0.75) / (9 + 1.5)) < 1e-12, String(run.utilisation[0].utilisation));
   assert.equal(run.utilisation[0].runQueueSeconds, 0.75);
   assert.equal(utilisation(2, 2, null), 0.5, 'no run-queue figure (not Linux): busy counts as work');
+  // gradient probes: stages 0 and 1 against step (the last stage has none), and their means
+  assert.deepEqual(run.probes.map((s) => [s.stage, s.cosine.map((p) => p.x)]), [[0, [100, 200, 300]], [1, [100, 200, 300]]]);
+  assert.deepEqual(run.probes[1].cosine.map((p) => p.y), [0.61, 0.62, 0.63]);
+  const means = meanProbeCosines(readRun(runA));
+  assert.ok(Math.abs(means[0]! - 0.52) < 1e-12 && Math.abs(means[1]! - 0.62) < 1e-12 && means[2] === null, String(means));
+  assert.deepEqual(meanProbeCosines(readRun(runB)), []);
 });
 
 test('ReportError names the path: missing directory, no metrics.jsonl, a broken line, no run', () => {
@@ -233,9 +245,9 @@ testNeeding(missingFile(chromiumPath, 'chromium'), 'the page renders every chart
   });
   try {
     for (const [file, datasets] of [
-      [full, { loss: 2, 'eval-loss': 4, 'train-accuracy': 2, 'accuracy-step': 4, 'accuracy-time': 4, 'learning-rate': 2, 'synth-loss': 2, 'synth-cosine': 2, utilisation: 2 }],
-      [minimal, { loss: 1, 'eval-loss': 2, 'train-accuracy': 1, 'accuracy-step': 2, 'accuracy-time': 2, 'learning-rate': 1, 'synth-loss': 0, 'synth-cosine': 0, utilisation: 1 }],
-      [sweepPage, { 'error-vs-p': 2, loss: 4, 'eval-loss': 8, 'train-accuracy': 4, 'accuracy-step': 8, 'accuracy-time': 8, 'learning-rate': 4, 'synth-loss': 12, 'synth-cosine': 12, utilisation: 4 }],
+      [full, { loss: 2, 'eval-loss': 4, 'train-accuracy': 2, 'accuracy-step': 4, 'accuracy-time': 4, 'learning-rate': 2, 'synth-loss': 2, 'synth-cosine': 2, 'true-cosine': 2, utilisation: 2 }],
+      [minimal, { loss: 1, 'eval-loss': 2, 'train-accuracy': 1, 'accuracy-step': 2, 'accuracy-time': 2, 'learning-rate': 1, 'synth-loss': 0, 'synth-cosine': 0, 'true-cosine': 0, utilisation: 1 }],
+      [sweepPage, { 'error-vs-p': 2, loss: 4, 'eval-loss': 8, 'train-accuracy': 4, 'accuracy-step': 8, 'accuracy-time': 8, 'learning-rate': 4, 'synth-loss': 12, 'synth-cosine': 12, 'true-cosine': 0, utilisation: 4 }],
     ] as const) {
       const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
       const errors: string[] = [];

@@ -29,6 +29,8 @@ export interface Table {
   extra?: { head: string; cell(row: number): string };
   /** Paragraphs under the table. */
   notes: string[];
+  /** More figures per cell, drawn from the runs when the table is written: markdown lines after the table, and their data for table.json. */
+  details?(): { markdown: string[]; json: unknown };
 }
 
 const modeNames: Record<Mode, string> = { backprop: 'backprop', dni: 'DNI', cdni: 'cDNI', fa: 'FA', dfa: 'DFA', 'bp-lambda': 'BP(λ)' };
@@ -80,6 +82,7 @@ export function tableMarkdown(table: Table, generated: Date = new Date()): strin
   if (special.length) {
     lines.push('', ...special.map((c) => `- ${table.rowHead} ${c.row}, ${modeNames[c.mode]}: ${c.outcome!.status}${c.outcome!.error ? `: ${c.outcome!.error}` : ''}`));
   }
+  if (table.details) lines.push('', ...table.details().markdown);
   for (const note of table.notes) lines.push('', note);
   return lines.join('\n') + '\n';
 }
@@ -115,6 +118,7 @@ export function tableJson(table: Table, generated: Date = new Date()): unknown {
       };
     }),
     notes: table.notes,
+    ...(table.details && { details: table.details().json }),
   };
 }
 

@@ -37,6 +37,8 @@ export interface ChartRun {
   testByTime: XY[];
   /** Stages with a synthesizer: its loss and cosine against epoch. */
   synthesizers: { stage: number; loss: XY[]; cosine: XY[] }[];
+  /** Gradient probes (train.probeEvery): per stage below the last, the cosine with the true gradient against step. */
+  probes: { stage: number; cosine: XY[] }[];
   utilisation: StageUtilisation[];
 }
 
@@ -50,7 +52,7 @@ export interface ChartData {
   errorVsP: ProbabilitySeries[] | null;
 }
 
-export const chartIds = ['loss', 'eval-loss', 'train-accuracy', 'accuracy-step', 'accuracy-time', 'learning-rate', 'synth-loss', 'synth-cosine', 'utilisation'] as const;
+export const chartIds = ['loss', 'eval-loss', 'train-accuracy', 'accuracy-step', 'accuracy-time', 'learning-rate', 'synth-loss', 'synth-cosine', 'true-cosine', 'utilisation'] as const;
 export type ChartId = (typeof chartIds)[number];
 
 export function chartData(runs: RunData[]): ChartData {
@@ -74,6 +76,7 @@ export function chartData(runs: RunData[]): ChartData {
       'accuracy-time': note('No epoch line yet', lacking(hasEpochs)),
       'synth-loss': note('No synthesizer figures (backprop, or no epoch line yet)', lacking((r) => r.synthesizers.length > 0)),
       'synth-cosine': note('No synthesizer figures (backprop, or no epoch line yet)', lacking((r) => r.synthesizers.length > 0)),
+      'true-cosine': note('No gradient probe (train.probeEvery unset, or none yet)', lacking((r) => r.probes.length > 0)),
       utilisation: [
         note('No stage figures yet', chartRuns.filter((_, i) => utilisationSources[i] === null).map((r) => r.label)),
         note('From the last epoch line (no summary.json)', chartRuns.filter((_, i) => utilisationSources[i] === 'last epoch line').map((r) => r.label)),
@@ -117,6 +120,15 @@ function chartRun(run: RunData, index: number, label: string): ChartRun {
     valByTime: timed.map((e) => ({ x: e.wallSeconds!, y: e.valAccuracy })),
     testByTime: timedTests.map((e) => ({ x: e.wallSeconds!, y: e.testAccuracy })),
     synthesizers: [...stages.values()].sort((a, b) => a.stage - b.stage),
+    probes: probeSeries(run),
     utilisation: runUtilisation(run).stages,
   };
+}
+
+/** Per stage with a cosine (not the last), its probe cosines against step. */
+function probeSeries(run: RunData): { stage: number; cosine: XY[] }[] {
+  const stages = Math.max(0, ...run.probes.map((p) => p.cosine.length));
+  return Array.from({ length: stages }, (_, stage) => ({ stage, cosine: run.probes.map((p) => ({ x: p.step, y: p.cosine[stage] ?? null })) })).filter((s) =>
+    s.cosine.some((p) => p.y !== null),
+  );
 }

@@ -6,6 +6,10 @@ export type RunFigures = Pick<
   'preset' | 'mode' | 'schedule' | 'window' | 'backend' | 'stages' | 'epochs' | 'steps' | 'wallSeconds' | 'valAccuracy' | 'testAccuracy' | 'testLoss'
 > & {
   samplesPerSecond: number | null;
+  /** The first evaluation at 97% test accuracy (summary.json's testAccuracyReached; null: not reached, or unknown). */
+  reached97: { step: number; elapsedSeconds: number } | null;
+  /** Per stage, the mean cosine with the true gradient over the run's gradient probes. */
+  probeCosines: (number | null)[];
   /** false: no summary.json, the figures are estimated from metrics.jsonl (the run is unfinished). */
   fromSummary: boolean;
 };
@@ -44,6 +48,8 @@ export function runFigures(run: RunData): RunFigures {
       valAccuracy: s.valAccuracy,
       testAccuracy: s.testAccuracy,
       testLoss: s.testLoss,
+      reached97: s.reached97,
+      probeCosines: meanProbeCosines(run),
       fromSummary: true,
     };
   }
@@ -70,6 +76,8 @@ export function runFigures(run: RunData): RunFigures {
     valAccuracy: last?.valAccuracy ?? null,
     testAccuracy: last?.testAccuracy ?? null,
     testLoss: last?.testLoss ?? null,
+    reached97: null,
+    probeCosines: meanProbeCosines(run),
     fromSummary: false,
   };
 }
@@ -99,4 +107,13 @@ export function utilisation(busy: number | null, wait: number | null, runQueue: 
 function uniqueBackends(run: RunData): string | null {
   const unique = [...new Set(run.config.backends)];
   return unique.length ? unique.join(', ') : null;
+}
+
+/** Per stage, the mean over a run's gradient probes of the cosine with the true gradient (null: no probe, or the last stage). */
+export function meanProbeCosines(run: RunData): (number | null)[] {
+  const stages = Math.max(0, ...run.probes.map((p) => p.cosine.length));
+  return Array.from({ length: stages }, (_, s) => {
+    const values = run.probes.map((p) => p.cosine[s]).filter((c): c is number => c !== null && c !== undefined);
+    return values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
+  });
 }

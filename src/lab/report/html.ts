@@ -14,6 +14,7 @@ const charts: { id: ChartId; title: string; about: string }[] = [
   { id: 'learning-rate', title: 'Learning rate', about: "The stages' Adam learning rate (optimizer.learningRate times decayFactor at each of optimizer.decaySteps); the decay steps are marked." },
   { id: 'synth-loss', title: 'Synthesizer loss per stage', about: 'Mean over each epoch, one line per stage with a synthesizer (colour = run, line and point style = stage).' },
   { id: 'synth-cosine', title: 'Synthesizer cosine similarity per stage', about: 'Cosine between the applied synthetic gradient and the target that later arrived; epoch means.' },
+  { id: 'true-cosine', title: 'Cosine with the true gradient per stage', about: 'The gradient probes (train.probeEvery): the cosine of the gradient each stage would use (its source: backprop, synthesizer, FA, DFA, BP(λ)) with the true gradient, on a validation batch, against step (docs/gradient-sources.md).' },
   { id: 'utilisation', title: 'Stage utilisation', about: 'Work / (busy + wait) per stage over the whole run, work being busy time less the time the stage was ready but waited for a core (runQueueSeconds, where measured); from summary.json, else the last epoch line.' },
 ];
 
@@ -88,6 +89,9 @@ const columns: { head: string; cell: (f: RunFigures) => string; numeric?: boolea
   { head: 'val acc', cell: (f) => fixed(f.valAccuracy, 4), numeric: true },
   { head: 'test acc', cell: (f) => fixed(f.testAccuracy, 4), numeric: true },
   { head: 'test loss', cell: (f) => fixed(f.testLoss, 4), numeric: true },
+  { head: 'steps to 97%', cell: (f) => (f.reached97 ? int(f.reached97.step) : '-'), numeric: true },
+  { head: 's to 97%', cell: (f) => (f.reached97 ? fixed(f.reached97.elapsedSeconds, 0) : '-'), numeric: true },
+  { head: 'cos with true gradient', cell: (f) => (f.probeCosines.some((c) => c !== null) ? f.probeCosines.filter((c) => c !== null).map((c) => fixed(c, 3)).join(' / ') : '-') },
 ];
 
 function summaryTable(runs: RunData[], colors: string[]): string {

@@ -93,7 +93,7 @@ export const pageScript = String.raw`
     });
   }
 
-  var lossSets = [], evalLossSets = [], trainAccSets = [], rateSets = [], stepSets = [], timeSets = [], synthLossSets = [], synthCosSets = [], utilSets = [], synthStages = {};
+  var lossSets = [], evalLossSets = [], trainAccSets = [], rateSets = [], stepSets = [], timeSets = [], synthLossSets = [], synthCosSets = [], trueCosSets = [], utilSets = [], synthStages = {};
   data.runs.forEach(function (run, i) {
     lossSets.push(line(run.label, run.loss, i, 0, { radius: 0, width: 1.5 }));
     evalLossSets.push(line(run.label + ' \u00b7 validation', run.valLossByStep, i, 0));
@@ -109,6 +109,10 @@ export const pageScript = String.raw`
       synthStages[s.stage] = true;
       synthLossSets.push(line(run.label + ' \u00b7 stage ' + s.stage, s.loss, i, s.stage));
       synthCosSets.push(line(run.label + ' \u00b7 stage ' + s.stage, s.cosine, i, s.stage));
+    });
+    run.probes.forEach(function (s) {
+      synthStages[s.stage] = true;
+      trueCosSets.push(line(run.label + ' \u00b7 stage ' + s.stage, s.cosine, i, s.stage));
     });
     var util = data.stageLabels.map(function () { return null; });
     var detail = data.stageLabels.map(function () { return null; });
@@ -130,6 +134,7 @@ export const pageScript = String.raw`
   lineChart('accuracy-time', timeSets, 'wall time since the first metrics line (s)', 'accuracy', {}, 4, accuracyStyles);
   lineChart('synth-loss', synthLossSets, 'epoch', 'synthesizer loss', {}, 4, stageStyles);
   lineChart('synth-cosine', synthCosSets, 'epoch', 'cosine similarity', {}, 3, stageStyles);
+  lineChart('true-cosine', trueCosSets, 'step', 'cosine with the true gradient', {}, 3, stageStyles);
 
   new Chart(document.getElementById('utilisation'), {
     type: 'bar',

@@ -54,6 +54,12 @@ export interface EvalPoint {
   testLoss: number | null;
 }
 
+/** One `{"type":"probe"}` line of metrics.jsonl (train.probeEvery): per stage, the cosine of its gradient with the true one (null: the last stage). */
+export interface ProbePoint {
+  step: number;
+  cosine: (number | null)[];
+}
+
 /** A stage of summary.json's `perStage`. */
 export interface SummaryStage {
   stage: number;
@@ -85,6 +91,8 @@ export interface RunSummary {
   valAccuracy: number | null;
   testAccuracy: number | null;
   testLoss: number | null;
+  /** testAccuracyReached['0.97']: the first evaluation at 97% test accuracy (null: not reached, or not recorded). */
+  reached97: { step: number; elapsedSeconds: number } | null;
   perStage: SummaryStage[];
 }
 
@@ -119,6 +127,8 @@ export interface RunData {
   epochs: EpochPoint[];
   /** Mid-epoch test evaluations (train.evalEvery), in file order. */
   evals: EvalPoint[];
+  /** Gradient probes (train.probeEvery), in file order. */
+  probes: ProbePoint[];
   /** Seconds from the first to the last metrics line (null without timestamps). */
   metricsSeconds: number | null;
   /** Things a reader of the report should know (torn last line, no summary.json, ...). */
@@ -228,21 +238,30 @@ function parseSummary(raw: Json, path: string): RunSummary {
     valAccuracy: num(raw, 'valAccuracy'),
     testAccuracy: num(raw, 'testAccuracy'),
     testLoss: num(raw, 'testLoss'),
+    reached97: reachedAt(obj(raw, 'testAccuracyReached'), '0.97'),
     perStage,
   };
+}
+
+function reachedAt(reached: Json, key: string): RunSummary['reached97'] {
+  const entry = obj(reached, key);
+  const step = num(entry, 'step');
+  const elapsedSeconds = num(entry, 'elapsedSeconds');
+  return step === null || elapsedSeconds === null ? null : { step, elapsedSeconds };
 }
 
 /**
  * Parses metrics.jsonl. The last line may be torn (the run was killed while appending it): it is
  * skipped with a note. Any other unreadable line is an error naming the file and line.
  */
-function parseMetrics(path: string, notes: string[]): Pick<RunData, 'train' | 'epochs' | 'evals' | 'metricsSeconds'> {
+function parseMetrics(path: string, notes: string[]): Pick<RunData, 'train' | 'epochs' | 'evals' | 'probes' | 'metricsSeconds'> {
   const text = readFileSync(path, 'utf8');
   const lines = text.split('\n');
   const lastIndex = lines.map((l) => l.trim() !== '').lastIndexOf(true);
   const train: TrainPoint[] = [];
   const epochs: EpochPoint[] = [];
   const evals: EvalPoint[] = [];
+  const probes: ProbePoint[] = [];
   let firstTime: number | null = null;
   let lastTime: number | null = null;
   const seconds = (time: number | null) => (time === null || firstTime === null ? null : (time - firstTime) / 1000);
@@ -267,7 +286,11 @@ function parseMetrics(path: string, notes: string[]): Pick<RunData, 'train' | 'e
       firstTime ??= time;
       lastTime = time;
     }
-    if (record.type === 'train') {
+    if (record.type === 'probe') {
+      const step = num(record, 'step');
+      if (step === null || !Array.isArray(record.cosine)) throw new ReportError(where, 'expected a numeric "step" and a "cosine" array in a probe line');
+      probes.push({ step, cosine: record.cosine.map((c) => (typeof c === 'number' && Number.isFinite(c) ? c : null)) });
+    } else if (record.type === 'train') {
       const step = num(record, 'step');
       if (step === null) throw new ReportError(where, 'expected a numeric "step" in a train line');
       train.push({ step, loss: num(record, 'loss'), accuracy: num(record, 'accuracy') });
@@ -311,5 +334,5 @@ function parseMetrics(path: string, notes: string[]): Pick<RunData, 'train' | 'e
     }
     // Other record types (future additions) are ignored.
   }
-  return { train, epochs, evals, metricsSeconds: seconds(lastTime) };
+  return { train, epochs, evals, probes, metricsSeconds: seconds(lastTime) };
 }
