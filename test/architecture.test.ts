@@ -22,7 +22,7 @@ const layers: readonly (readonly string[])[] = [
   ['pipeline'],
   ['transport/threads', 'transport/nats'],
   ['run', 'train.ts', 'checkpoint', 'sequence'],
-  ['lab/bench', 'lab/report', 'lab/paper', 'cli', 'index.ts'],
+  ['lab/bench', 'lab/report', 'lab/paper', 'lab/toy', 'cli', 'index.ts'],
 ];
 
 /** Imports that go up a layer on purpose, each with its reason. */
