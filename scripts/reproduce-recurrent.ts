@@ -17,7 +17,7 @@ import { writeFileAtomic } from '../src/atomic-write.js';
 import { PathError } from '../src/path-error.js';
 import { resolveSequenceConfig, type SequenceConfig } from '../src/sequence/config.js';
 import { resumeSequence, runSequence, type SequenceSummary } from '../src/sequence/run.js';
-import { cellFigure, tableChecks, tableMarkdown, tableModes, tableTasks, tableWindows, type CellResult, type TableCell, type TableJson, type TableMode, type TableTask } from '../src/sequence/table.js';
+import { cellFigure, tableChecks, tableMarkdown, tableModes, tableTasks, tableWindows, type CellResult, type TableCell, type TableJson, type TableMode, type TableTask } from '../src/lab/paper/recurrent-table.js';
 
 interface Flags {
   out: string;

@@ -68,7 +68,7 @@ describe('LstmLayer: an LSTM as a stage layer, its state carried in the layer', 
     tf.dispose([x, dy, fc.y, fd.y, ...fc.trace, ...fd.trace, bc.dx!, bd.dx!, ...bc.grads, ...bd.grads]);
   });
 
-  it('with a trained M, ĝ = γ·M(s_T)/B enters the backward pass at the window end; M moves toward B·dL/ds_0', () => {
+  it('with a trained M, ĝ = γ·M([h_T, tanh c_T])/B enters the backward pass at h_T; M moves toward B·dL/dh_0', () => {
     const gamma = 0.5;
     const l = layer({ hiddenLayers: [], discount: gamma });
     const M = l.synthesizer!;
@@ -78,23 +78,23 @@ describe('LstmLayer: an LSTM as a stage layer, its state carried in the layer', 
     const dy = rand(T * B, UNITS, rng);
     const f = l.forward(x, true);
     const back = l.backward(f.trace, dy, true);
-    // the same by hand: the LSTM window's backward with dFinal = γ·M([h_T, c_T])/B
+    // the same by hand: the LSTM window's backward with dFinal = (γ·M([h_T, tanh c_T])/B, 0)
     const fwd = l.lstm.forward(x, l.lstm.zeroState(B), T, true);
-    const g = tf.mul(M.forward(tf.concat([fwd.state.h, fwd.state.c], 1), false).y, gamma / B) as tf.Tensor2D;
-    const [dh, dc] = tf.split(g, 2, 1) as tf.Tensor2D[];
-    const ref = l.lstm.backward(fwd.trace!, dy as tf.Tensor2D, { h: dh, c: dc }, true);
+    const g = tf.mul(M.forward(tf.concat([fwd.state.h, tf.tanh(fwd.state.c)], 1), false).y, gamma / B) as tf.Tensor2D;
+    const ref = l.lstm.backward(fwd.trace!, dy as tf.Tensor2D, { h: g, c: tf.zerosLike(g) }, true);
     same(back.dx!, ref.dx!, 'dx with the synthetic gradient');
     ref.grads.forEach((r, i) => same(back.grads[i], r, `LSTM gradient ${i}`));
-    // M's gradient: of the mean over the B streams of ||M(s_0) - B·dL/ds_0||², s_0 the window's start (zero)
-    const target = tf.mul(tf.concat([ref.dState.h, ref.dState.c], 1), B);
-    const s0 = tf.zeros([B, 2 * UNITS]);
-    const mOut = M.forward(s0, false).y;
+    // M's gradient: of the mean over the B streams of ||M(s_0) - B·dL/dh_0||², s_0 the window's start (zero)
+    const target = tf.mul(ref.dState.h, B);
+    const mOut = M.forward(tf.zeros([B, 2 * UNITS]), false).y;
     const dBias = tf.sum(tf.mul(tf.sub(mOut, target), 2 / B), 0);
     const got = back.grads[back.grads.length - 1];
     const worst = tf.max(tf.abs(tf.sub(got, dBias))).dataSync()[0];
     assert.ok(worst < 1e-6, `M's bias gradient off by ${worst}`);
-    assert.ok(l.lastFigures, 'the time synthesizer reports its loss and cosine');
-    assert.ok(Number.isFinite(l.lastFigures!.loss.dataSync()[0]));
+    const figures = l.takeFigures();
+    assert.ok(figures, 'the time synthesizer reports its loss and cosine');
+    assert.ok(Number.isFinite(figures!.loss.dataSync()[0]));
+    assert.equal(l.takeFigures(), null, 'once');
     disposeWindowTrace(fwd.trace);
   });
 

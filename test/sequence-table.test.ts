@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { withTempDir } from './helpers/temp-dir.js';
 import { resolveSequenceConfig } from '../src/sequence/config.js';
 import type { SequenceSummary } from '../src/sequence/run.js';
-import { tableChecks, tableMarkdown, type CellResult, type TableJson, type TableMode, type TableTask } from '../src/sequence/table.js';
+import { tableChecks, tableMarkdown, type CellResult, type TableJson, type TableMode, type TableTask } from '../src/lab/paper/recurrent-table.js';
 
 function result(task: TableTask, mode: TableMode, window: number, figure: number | null): CellResult {
   const config = resolveSequenceConfig(undefined, { task, mode, window });

@@ -86,7 +86,7 @@ export function sequenceCommand(): Command {
     .addOption(new Option('--task <name>', 'Copy, Repeat Copy or character language model').choices(['copy', 'repeat-copy', 'char-lm']))
     .addOption(new Option('--mode <mode>', 'bptt (cut at the window end), dni, dni+aux').choices(['bptt', 'dni', 'dni+aux']))
     .option('--layers <n>', 'LSTM layers; more than one (char-lm): one stage per layer, each in its own worker or process', positiveInt)
-    .addOption(new Option('--depth <gradient>', 'several layers: the gradient between stages').choices(['backprop', 'dni']))
+    .addOption(new Option('--depth <gradient>', 'several layers: the gradient between stages').choices(['backprop', 'dni', 'cdni']))
     .addOption(new Option('--schedule <name>', 'several layers: one window at a time (deterministic) or several in flight').choices(['lockstep', 'async']))
     .option('--in-flight <n>', 'several layers, async: windows in flight at once', positiveInt)
     .addOption(new Option('--transport <name>', 'several layers: worker threads, or one process per stage over NATS (a local nats-server)').choices(['threads', 'nats']))

@@ -25,7 +25,7 @@ export interface LstmLayerOptions {
 
 /** Figures of the time synthesizer's last training step (read lazily by whoever wants them). */
 export interface TimeSynthesizerFigures {
-  /** ||M(s) - target||², mean over the streams (per-stream units). */
+  /** ||M(s) - target||², mean over the streams (per-stream units; the target is B·dL/dh at the window's start). */
   loss: tf.Scalar;
   /** Cosine of M(s) with its target. */
   cosine: tf.Scalar;
@@ -38,12 +38,19 @@ export interface TimeSynthesizerFigures {
  * carried from one training window to the next lives in the layer's `state` variables, so it is in
  * every checkpoint of the stage. Evaluation carries its own state, from zero at startEvaluation().
  *
- * With a time synthesizer M (DNI in time, docs/recurrent.md): at the end of window k the synthetic
- * gradient ĝ = γ·M(s_k)/streams enters the backward pass at s_k = [h, c]; the gradient that reaches
- * the state the window started from, s_{k-1} (the true one of this window plus ĝ pushed back through
- * it), is the bootstrapped target for M(s_{k-1}), in per-stream units (times streams). M's
- * parameters are among the layer's params: backward returns the gradient of M's squared error with
- * the LSTM's, and the stage's optimizer takes both. M's output layer starts at zero.
+ * With a time synthesizer M (DNI in time, docs/recurrent.md): M reads the state s = [h, tanh c] at
+ * the end of window k, and the synthetic gradient ĝ = γ·M(s_k)/streams enters the backward pass at
+ * h_k (none enters at c_k); the gradient that reaches h at the window's start, h_{k-1} (the true one
+ * of this window plus ĝ pushed back through it), is the bootstrapped target for M(s_{k-1}), in
+ * per-stream units (times streams). M's parameters are among the layer's params: backward returns
+ * the gradient of M's squared error with the LSTM's, and the stage's optimizer takes both. M's
+ * output layer starts at zero.
+ *
+ * Why h only: in a stack of three such layers, a synthetic gradient at c as well drove the cells to
+ * integrate without bound (|c| in the thousands within a few hundred windows, the gates saturated,
+ * h constant, the model stuck at the unigram distribution, 4.3 bits per character), even with M
+ * reading tanh c and γ = 0.1; with ĝ at h alone the stack trains as with the gradient cut
+ * (docs/recurrent.md, Deep).
  */
 export class LstmLayer implements Layer {
   readonly name: string;
@@ -76,8 +83,15 @@ export class LstmLayer implements Layer {
     this.h = tf.tidy(() => tf.variable(tf.zeros([opts.streams, n]), false));
     this.c = tf.tidy(() => tf.variable(tf.zeros([opts.streams, n]), false));
     this.state = [this.h, this.c];
-    this.synthesizer = opts.timeSynthesizer ? timeSynthesizer(2 * n, opts.timeSynthesizer.hiddenLayers, opts.rng, this.name) : null;
+    this.synthesizer = opts.timeSynthesizer ? timeSynthesizer(2 * n, n, opts.timeSynthesizer.hiddenLayers, opts.rng, this.name) : null;
     this.params = [...this.lstm.params, ...(this.synthesizer?.params ?? [])];
+  }
+
+  /** The time synthesizer's figures of the last backward pass, handed over (the caller disposes them); null: none since. */
+  takeFigures(): TimeSynthesizerFigures | null {
+    const figures = this.lastFigures;
+    this.lastFigures = null;
+    return figures;
   }
 
   /** Evaluation passes start from a zero state of their own; the training state is not touched. */
@@ -114,12 +128,13 @@ export class LstmLayer implements Layer {
     const out = tidy<Out>(() => {
       // ĝ at the window's end: γ·M(s_k)/B, s_k = [h, c] (a constant for this pass)
       const gamma = this.opts.timeSynthesizer?.discount ?? 1;
-      const dFinal = M ? this.split(tf.mul(M.forward(tf.concat([end.h, end.c], 1), false).y, gamma / B) as tf.Tensor2D) : null;
+      const g = M ? (tf.mul(M.forward(synthesizerInput(end.h, end.c), false).y, gamma / B) as tf.Tensor2D) : null;
+      const dFinal = g && { h: g, c: tf.zerosLike(g) };
       const back = this.lstm.backward(window, dy as tf.Tensor2D, dFinal, needInputGrad);
       if (!M) return { dx: back.dx, grads: back.grads, figures: null };
       // M(s_{k-1}) toward B·dL/ds_{k-1}: the gradient of the mean over streams of the squared error
-      const target = tf.mul(tf.concat([back.dState.h, back.dState.c], 1), B);
-      const { y, trace: mTrace } = M.forward(tf.concat([window.hPrev[0], window.cPrev[0]], 1), true);
+      const target = tf.mul(back.dState.h, B);
+      const { y, trace: mTrace } = M.forward(synthesizerInput(window.hPrev[0], window.cPrev[0]), true);
       const diff = tf.sub(y, target);
       const { grads } = M.backward(mTrace, tf.mul(diff, 2 / B), false);
       const dot = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(a, b));
@@ -128,7 +143,8 @@ export class LstmLayer implements Layer {
       return { dx: back.dx, grads: [...back.grads, ...grads], figures: { loss, cosine } };
     });
     if (this.lastFigures) tf.dispose([this.lastFigures.loss, this.lastFigures.cosine]);
-    this.lastFigures = out.figures;
+    // kept past a tidy the caller runs this in: they are not among the results
+    this.lastFigures = out.figures && { loss: tf.keep(out.figures.loss), cosine: tf.keep(out.figures.cosine) };
     return { dx: out.dx, grads: out.grads };
   }
 
@@ -155,11 +171,14 @@ export class LstmLayer implements Layer {
     const window: WindowTrace = { steps, x, kernel, recurrent, hPrev: take(), cPrev: take(), ifo: take(), g: take(), tanhC: take(), carry: null };
     return { window, end: { h: trace[trace.length - 2] as tf.Tensor2D, c: trace[trace.length - 1] as tf.Tensor2D } };
   }
+}
 
-  private split(s: tf.Tensor2D): LstmState {
-    const [h, c] = tf.split(s, 2, 1) as tf.Tensor2D[];
-    return { h, c };
-  }
+/**
+ * What M reads of a state s = (h, c): [h, tanh c]. c itself is unbounded (it can integrate over
+ * any number of windows), and a synthetic gradient that grows with its input feeds its own growth.
+ */
+function synthesizerInput(h: tf.Tensor2D, c: tf.Tensor2D): tf.Tensor2D {
+  return tf.concat([h, tf.tanh(c)], 1);
 }
 
 /** tf.tidy for a function returning an object of tensors (kept; intermediates are freed). */
@@ -168,9 +187,9 @@ function tidy<T>(fn: () => T): T {
 }
 
 /** M: dense ReLU hidden layers, then a linear output that starts at zero (ĝ = 0 until it has learned). */
-function timeSynthesizer(units: number, hidden: number[], rng: () => number, name: string): Sequential {
+function timeSynthesizer(inputs: number, units: number, hidden: number[], rng: () => number, name: string): Sequential {
   const layers: Dense[] = [];
-  let width = units;
+  let width = inputs;
   hidden.forEach((w, i) => {
     layers.push(new Dense({ inputUnits: width, units: w, useBias: true, activation: 'relu', init: glorotUniform(width, w, rng), name: `${name}/time-synthesizer${i}` }));
     width = w;

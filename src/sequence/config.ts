@@ -11,7 +11,7 @@ export const sequenceConfigSchema = z
     /** LSTM layers stacked; more than one runs one stage per layer. */
     layers: z.number().int().min(1).max(16).default(1),
     /** Several layers: the gradient between stages, true ('backprop') or synthetic ('dni'). */
-    depth: z.enum(['backprop', 'dni']).default('dni'),
+    depth: z.enum(['backprop', 'dni', 'cdni']).default('dni'),
     /** Several layers: stages one window at a time ('lockstep', deterministic) or `inFlight` windows at once ('async'). */
     schedule: z.enum(['lockstep', 'async']).default('lockstep'),
     inFlight: z.number().int().min(1).max(64).default(4),
@@ -110,7 +110,8 @@ const modes = { bptt: 'bptt', dni: 'dni', 'dni-aux': 'dni+aux' } as const;
 
 /**
  * The deep character model (docs/recurrent.md): 3 LSTM layers, one stage each, DNI in depth
- * (between stages) and in time (at each window's end); -bptt: true gradients in depth, cut in time.
+ * (between stages) and in time (at each window's end); -bptt: true gradients in depth, cut in time;
+ * -time-dni: true gradients in depth, DNI in time.
  */
 const deep = { ...tasks.charlm, layers: 3, units: 64, window: 5 };
 
@@ -120,6 +121,7 @@ export const sequencePresets: Record<string, Record<string, unknown>> = {
   'charlm3-dni': { ...deep, mode: 'dni', depth: 'dni' },
   'charlm3-dni-async': { ...deep, mode: 'dni', depth: 'dni', schedule: 'async' },
   'charlm3-bptt': { ...deep, mode: 'bptt', depth: 'backprop' },
+  'charlm3-time-dni': { ...deep, mode: 'dni', depth: 'backprop' },
 };
 
 /** `over` on `base`, nested objects merged field by field; undefined fields of `over` are skipped. */

@@ -14,6 +14,7 @@ import { EVAL_STEPS } from './build.js';
 import { loadCorpus, type Corpus } from './corpus.js';
 import type { SequenceConfig } from './config.js';
 import type { SequenceRecord, SequenceResult } from './protocol.js';
+import type { StageStats } from '../stage/protocol.js';
 import type { SequenceRunOptions } from './run.js';
 
 /**
@@ -66,10 +67,54 @@ function* evalBatches(corpus: Corpus, split: 'valid' | 'test', batch: number, ch
   for (let w = 0; w < windows; w++) yield windowBatch(streams, EVAL_STEPS, V);
 }
 
-function freshProgress(): RunProgress {
+/**
+ * The orchestrator's progress, with the running sums of the next metrics line: per stage, the time
+ * synthesizer's and the depth synthesizer's loss and cosine, weighted by the windows they cover.
+ */
+type DeepProgress = RunProgress & { figures: { windows: number; sums: Record<FigureKey, (number | null)[]> } };
+const figureKeys = ['timeSynthesizerLoss', 'timeSynthesizerCosine', 'synthesizerLoss', 'synthesizerCosine'] as const;
+type FigureKey = (typeof figureKeys)[number];
+
+function freshFigures(stages: number): DeepProgress['figures'] {
+  return { windows: 0, sums: Object.fromEntries(figureKeys.map((k) => [k, new Array<number>(stages).fill(0)])) as Record<FigureKey, (number | null)[]> };
+}
+
+function freshProgress(stages: number): DeepProgress {
   return {
     step: 0, epoch: 1, stepInEpoch: 0, samples: 0, trainMs: 0, wallMs: 0, epochLoss: 0, epochCorrect: 0, epochRows: 0,
     recentLoss: 0, recentCorrect: 0, recentRows: 0, recentSteps: 0, val: null, test: null, restarts: 0, lostSteps: 0,
+    figures: freshFigures(stages),
+  };
+}
+
+/** The stages' figures since they were last asked, `windows` windows of them, into the sums. */
+function addFigures(p: DeepProgress, stats: StageStats[], windows: number): void {
+  if (windows === 0) return;
+  for (const key of figureKeys) {
+    const sums = p.figures.sums[key];
+    // null: the stage has no such synthesizer (or it has not trained yet), and stays null for the line
+    stats.forEach((s, i) => (sums[i] = s[key] == null || sums[i] === null ? null : sums[i] + s[key] * windows));
+  }
+  p.figures.windows += windows;
+}
+
+/** Per stage means of the sums (null where a stage has no such synthesizer), and their mean over the stages. */
+function figureMeans(p: DeepProgress): Record<string, number | null | (number | null)[]> {
+  const n = p.figures.windows;
+  const per = (key: FigureKey) => p.figures.sums[key].map((v) => (n && v !== null ? v / n : null));
+  const mean = (values: (number | null)[]) => {
+    const known = values.filter((v): v is number => v !== null);
+    return known.length ? known.reduce((a, b) => a + b, 0) / known.length : null;
+  };
+  const time = { loss: per('timeSynthesizerLoss'), cosine: per('timeSynthesizerCosine') };
+  return {
+    // at the time boundary, over the layers (the figures a one-layer run writes under these names)
+    synthesizerLoss: mean(time.loss),
+    synthesizerCosine: mean(time.cosine),
+    timeSynthesizerLoss: time.loss,
+    timeSynthesizerCosine: time.cosine,
+    depthSynthesizerLoss: per('synthesizerLoss'),
+    depthSynthesizerCosine: per('synthesizerCosine'),
   };
 }
 
@@ -92,7 +137,7 @@ export async function driveDeep(
   const pipelineConfig = deepPipelineConfig(config, V);
   const checkpoint = resume ? readCheckpoint(dir.path, pipelineConfig, config.layers) : null;
   if (checkpoint) dir.truncateMetrics(checkpoint.manifest.progress.step);
-  const p: RunProgress = checkpoint ? { ...checkpoint.manifest.progress } : freshProgress();
+  const p: DeepProgress = checkpoint ? { figures: freshFigures(config.layers), ...(checkpoint.manifest.progress as Partial<DeepProgress>) } as DeepProgress : freshProgress(config.layers);
   const priorWallMs = p.wallMs ?? 0;
   const T = config.window;
   const streams = new TextStreams(corpus.train, V, config.batch);
@@ -104,35 +149,46 @@ export async function driveDeep(
     p.recentSteps += 1;
     p.recentRows += r.rows;
     p.recentCorrect += r.correct;
-    if (p.recentSteps === config.logEvery || r.step + 1 === config.maxSteps) {
-      const loss = p.recentLoss / p.recentSteps;
-      last = {
-        step: r.step + 1,
-        timeSteps: (r.step + 1) * T,
-        loss,
-        trainBpc: loss / Math.LN2,
-        accuracy: p.recentCorrect / p.recentRows,
-        synthesizerLoss: null,
-        synthesizerCosine: null,
-        auxLoss: null,
-        seconds: (p.trainMs + performance.now() - segment) / 1000,
-      };
-      dir.metric({ ...last });
-      options.onRecord?.(last);
-      p.recentLoss = p.recentSteps = p.recentRows = p.recentCorrect = 0;
-    }
+  };
+  /** The metrics line of the windows since the last (every window's work is done). */
+  const record = () => {
+    const loss = p.recentLoss / p.recentSteps;
+    const { synthesizerLoss, synthesizerCosine, ...perStage } = figureMeans(p);
+    last = {
+      step: p.step,
+      timeSteps: p.step * T,
+      loss,
+      trainBpc: loss / Math.LN2,
+      accuracy: p.recentCorrect / p.recentRows,
+      synthesizerLoss: synthesizerLoss as number | null,
+      synthesizerCosine: synthesizerCosine as number | null,
+      auxLoss: null,
+      seconds: (p.trainMs + performance.now() - segment) / 1000,
+    };
+    dir.metric({ ...last, ...perStage });
+    options.onRecord?.(last);
+    p.recentLoss = p.recentSteps = p.recentRows = p.recentCorrect = 0;
+    p.figures = freshFigures(config.layers);
   };
   let segment = performance.now();
   const host: StageHost =
     config.transport === 'nats'
       ? new NatsStageHost({ stages: 'spawn', runId: runId.replace(/[^A-Za-z0-9_-]/g, '-'), maxRows: Math.max(T, EVAL_STEPS) * config.batch, logger: silentLogger })
       : new ThreadStageHost();
-  const window = config.schedule === 'async' && config.depth === 'dni' ? config.inFlight : 1;
+  const window = config.schedule === 'async' && config.depth !== 'backprop' ? config.inFlight : 1;
   const specs = stageSpecs(pipelineConfig, window).map((spec) => ({ ...spec, ...(checkpoint && { restore: checkpoint.files[spec.index] }) }));
   const pipeline = await Pipeline.start(specs, { onStep }, host);
   try {
-    const save = async () => {
+    // lockstep: the stages' figures every window, so that a line is the same however the run was cut; async: every line
+    const statsEvery = window === 1 ? 1 : config.logEvery;
+    let statsFrom = p.step;
+    const takeFigures = async () => {
       await pipeline.drain();
+      addFigures(p, await pipeline.stats(), p.step - statsFrom);
+      statsFrom = p.step;
+    };
+    const save = async () => {
+      await takeFigures();
       const { folder, files } = stageFiles(dir.path, p.step, config.layers);
       const bytes = await pipeline.checkpoint(files, p.step);
       commitCheckpoint(dir.path, folder, {
@@ -155,10 +211,14 @@ export async function driveDeep(
       p.step += 1;
       p.stepInEpoch = p.step;
       p.samples += T * config.batch;
+      if (p.step % statsEvery === 0) await takeFigures();
+      if (p.step % config.logEvery === 0 || p.step === config.maxSteps) {
+        await takeFigures();
+        record();
+      }
       if (config.checkpointEvery && p.step % config.checkpointEvery === 0) await save();
       if (dir.failure) throw dir.failure;
     }
-    await pipeline.drain();
     await save();
     p.trainMs += performance.now() - segment;
     let bpc: SequenceResult['bpc'] = null;

@@ -158,6 +158,9 @@ export interface StageStats extends StageTimes {
   /** Means since the last stats request (null when no synthesizer step happened). */
   synthesizerLoss: number | null;
   synthesizerCosine: number | null;
+  /** LSTM layers with a time synthesizer: its mean loss and cosine with its target since the last stats request. */
+  timeSynthesizerLoss?: number | null;
+  timeSynthesizerCosine?: number | null;
   /** Complete unlock: mean of I[s]'s loss ||I(x) - h[s-1]||^2 since the last stats request (null: none). */
   inputModelLoss?: number | null;
 }

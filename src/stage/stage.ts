@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Sequential, Adam, buildLayers, type Trace } from '../model/index.js';
+import { Sequential, Adam, LstmLayer, buildLayers, type Trace } from '../model/index.js';
+import { PendingMeans } from './pending-means.js';
 import type { BackwardMessage, ForwardMessage, InputMessage, RelayedDone, ReportMessage } from './protocol.js';
 import { isLast, type StageSpec } from './stage-spec.js';
 import { gradientSource, type GradientSource, type StageOutput } from './gradient/index.js';
@@ -62,6 +63,9 @@ export class Stage {
   private updateDraw: RandomStream;
   private readonly last: boolean;
   private readonly own = { updates: 0, skippedUpdates: 0, droppedNonFinite: 0 };
+  /** LSTM layers with a time synthesizer (DNI in time), and the means of its figures. */
+  private readonly timeLayers: LstmLayer[];
+  private readonly timeMeans = new PendingMeans(['loss', 'cosine'] as const);
   /** The last step dropped before its activations went up (no target will come for it). */
   lastDroppedBeforeSending = -1;
   /** Testing aid: turn this step's activations into NaN. */
@@ -77,6 +81,7 @@ export class Stage {
       name: (i) => `layer${global(i)}`,
     });
     this.net = new Sequential(layers);
+    this.timeLayers = layers.filter((l): l is LstmLayer => l instanceof LstmLayer && l.synthesizer !== null);
     const { learningRate, beta1, beta2, epsilon } = spec.optimizer;
     this.optimizer = new Adam(this.net.params, { learningRate, beta1, beta2, epsilon });
     this.source = gradientSource(spec, this.net);
@@ -262,8 +267,26 @@ export class Stage {
   }
 
   /** The gradient source's statistics since the last call (the synthesizer's mean loss and cosine). */
-  async takeSourceStats(): Promise<Pick<StageStats, 'synthesizerLoss' | 'synthesizerCosine'>> {
-    return { synthesizerLoss: null, synthesizerCosine: null, ...(await this.source.takeStats()) };
+  async takeSourceStats(): Promise<Pick<StageStats, 'synthesizerLoss' | 'synthesizerCosine' | 'timeSynthesizerLoss' | 'timeSynthesizerCosine'>> {
+    const source = { synthesizerLoss: null, synthesizerCosine: null, ...(await this.source.takeStats()) };
+    if (this.timeLayers.length === 0) return source;
+    const { loss, cosine } = await this.timeMeans.take();
+    return { ...source, timeSynthesizerLoss: loss, timeSynthesizerCosine: cosine };
+  }
+
+  /** The time synthesizers' figures of the backward pass just done, read without waiting. */
+  private takeTimeFigures(): void {
+    for (const layer of this.timeLayers) {
+      const figures = layer.takeFigures();
+      if (!figures) continue;
+      const scalars = [figures.loss, figures.cosine];
+      this.timeMeans.add(
+        readScalars(scalars).then(
+          ([loss, cosine]) => (tf.dispose(scalars), { loss, cosine }),
+          (error: unknown) => (tf.dispose(scalars), Promise.reject(error)),
+        ),
+      );
+    }
   }
 
   dispose(): void {
@@ -286,6 +309,7 @@ export class Stage {
     const needInput = this.spec.index > 0 && this.source.targetBelow;
     const { dx, grads } = tidy(() => this.net.backward(trace, dy, needInput, this.source.feedback));
     tf.dispose(trace);
+    this.takeTimeFigures();
     // δ[s-1]_t = dL/dh[s-1]_t through f_s: the target of stage s-1, read to the CPU to be sent down
     // with whether the parameter gradients are finite
     const [target, gradsFinite] = await Promise.all([dx ? ownedValues(dx) : null, allFinite(grads)]);

@@ -1,4 +1,9 @@
-import type { RunData } from './read-run.js';
+/** What labels a run: its id, its config and (when finished) its summary's preset and mode; a feed-forward or a sequence run. */
+export interface LabelledRun {
+  id: string;
+  config: { settings: Record<string, unknown>; preset: string | null; mode: string | null };
+  summary: { preset: string | null; mode: string | null } | null;
+}
 
 /** Where a run is stored or reads its data from: never what tells runs apart in a legend. */
 const placeOnly = new Set(['out', 'data']);
@@ -18,7 +23,7 @@ export function flattenConfig(value: unknown, prefix = ''): Map<string, string> 
 }
 
 /** The config fields whose values are not the same in every run (absent counts as a value), in order of first appearance. */
-export function differingFields(runs: RunData[]): string[] {
+export function differingFields(runs: LabelledRun[]): string[] {
   const flat = runs.map((run) => flattenConfig(run.config.settings));
   const paths = [...new Set(flat.flatMap((f) => [...f.keys()]))];
   return runs.length < 2 ? [] : paths.filter((path) => new Set(flat.map((f) => f.get(path) ?? '-')).size > 1);
@@ -31,7 +36,7 @@ const LABEL_FIELDS = 4;
  * Legend labels: one run is labelled by its id with its preset and mode; several runs by their id
  * and the config fields that differ between them (e.g. `run-b: optimizer.learningRate=0.01`).
  */
-export function runLabels(runs: RunData[]): string[] {
+export function runLabels(runs: LabelledRun[]): string[] {
   const fields = differingFields(runs);
   return runs.map((run) => {
     if (fields.length === 0) {

@@ -1,7 +1,7 @@
 import type { RunData } from './read-run.js';
 import { chartData, type ChartId } from './chart-data.js';
 import { runFigures, type RunFigures } from './figures.js';
-import { differingFields, flattenConfig } from './differences.js';
+import { differingFields, flattenConfig, type LabelledRun } from './differences.js';
 import { chartJsSource, escapeHtml, escapeScript, jsonForScript } from './inline.js';
 import { pageScript } from './page-script.js';
 
@@ -28,15 +28,48 @@ const errorVsPChart = {
 /** Builds the self-contained report page (Chart.js and all data inlined) for one or more runs. */
 export function reportHtml(runs: RunData[], generated: Date = new Date()): string {
   const data = chartData(runs);
-  const title = runs.length === 1 ? `synthgrad report: ${runs[0].id}` : `synthgrad report: ${runs.length} runs`;
   const shown = data.errorVsP ? [errorVsPChart, ...charts] : charts;
-  const cards = shown
+  return pageHtml({
+    runs,
+    generated,
+    summary: (colors) => summaryTable(runs, colors),
+    cards: shown.map((c) => ({ ...c, note: c.id !== 'error-vs-p' ? data.notes[c.id] : '' })),
+    data,
+    script: pageScript,
+  });
+}
+
+/** One chart's card: its canvas id, title, what it shows, and a note (which runs have nothing there). */
+export interface ChartCard {
+  id: string;
+  title: string;
+  about: string;
+  note: string;
+}
+
+/**
+ * The page around a report's charts: title, the summary table (drawn with the runs' colours) and
+ * the runs' notes, the config table, one card per chart, the data (its runs' labels and colours)
+ * and the script that draws it.
+ */
+export function pageHtml(page: {
+  runs: (LabelledRun & { dir: string; notes: string[] })[];
+  generated: Date;
+  summary: (colors: string[]) => string;
+  cards: ChartCard[];
+  data: { runs: { label: string; color: string }[] };
+  script: string;
+}): string {
+  const { runs, generated } = page;
+  const colors = page.data.runs.map((r) => r.color);
+  const title = runs.length === 1 ? `synthgrad report: ${runs[0].id}` : `synthgrad report: ${runs.length} runs`;
+  const cards = page.cards
     .map(
       (c) => `<section class="card">
   <h2>${escapeHtml(c.title)}</h2>
   <p class="about">${escapeHtml(c.about)}</p>
   <div class="chart"><canvas id="${c.id}" role="img" aria-label="${escapeHtml(c.title)}"></canvas></div>
-  ${c.id !== 'error-vs-p' && data.notes[c.id] ? `<p class="note">${escapeHtml(data.notes[c.id])}</p>` : ''}
+  ${c.note ? `<p class="note">${escapeHtml(c.note)}</p>` : ''}
 </section>`,
     )
     .join('\n');
@@ -56,27 +89,27 @@ export function reportHtml(runs: RunData[], generated: Date = new Date()): strin
 <main>
 <section class="card wide">
   <h2>Summary</h2>
-  ${summaryTable(runs, data.runs.map((r) => r.color))}
-  ${runNotes(runs, data.runs.map((r) => r.label))}
+  ${page.summary(colors)}
+  ${runNotes(runs, page.data.runs.map((r) => r.label))}
 </section>
 <section class="card wide">
   <h2>Config</h2>
   <p class="about">${runs.length > 1 ? 'Every field of each run&#39;s config.json (where it is stored and reads data from left out); fields that differ between the runs are highlighted, and name the runs in the charts.' : 'Every field of the run&#39;s config.json (where it is stored and reads data from left out).'}</p>
-  ${configTable(runs, data.runs.map((r) => r.color))}
+  ${configTable(runs, colors)}
 </section>
 <div class="grid">
 ${cards}
 </div>
 </main>
-<script type="application/json" id="report-data">${jsonForScript(data)}</script>
+<script type="application/json" id="report-data">${jsonForScript(page.data)}</script>
 <script>${escapeScript(chartJsSource())}</script>
-<script>${escapeScript(pageScript)}</script>
+<script>${escapeScript(page.script)}</script>
 </body>
 </html>
 `;
 }
 
-const columns: { head: string; cell: (f: RunFigures) => string; numeric?: boolean }[] = [
+const columns: RunColumn<RunFigures>[] = [
   { head: 'preset', cell: (f) => f.preset ?? '-' },
   { head: 'mode', cell: (f) => f.mode ?? '-' },
   { head: 'schedule', cell: (f) => (f.schedule ? (f.schedule === 'async' && f.window !== null ? `async (window ${f.window})` : f.schedule) : '-') },
@@ -95,18 +128,39 @@ const columns: { head: string; cell: (f: RunFigures) => string; numeric?: boolea
 ];
 
 function summaryTable(runs: RunData[], colors: string[]): string {
+  return runTable(
+    runs.map((run) => {
+      const f = runFigures(run);
+      return { run, value: f, estimated: !f.fromSummary, mark: f.fromSummary ? '' : 'unfinished' };
+    }),
+    columns,
+    colors,
+  );
+}
+
+/** A column of a summary table: its head and its cell for one run's figures. */
+export interface RunColumn<T> {
+  head: string;
+  cell: (value: T) => string;
+  numeric?: boolean;
+}
+
+/**
+ * One row per run (its colour, id and a mark such as 'unfinished'), one column per figure;
+ * `estimated` rows (no summary.json: figures from metrics.jsonl) are shown in grey.
+ */
+export function runTable<T>(rows: { run: { id: string; dir: string }; value: T; estimated: boolean; mark: string }[], columns: RunColumn<T>[], colors: string[]): string {
   const head = `<tr><th>run</th>${columns.map((c) => `<th${c.numeric ? ' class="num"' : ''}>${c.head}</th>`).join('')}</tr>`;
-  const rows = runs.map((run, i) => {
-    const f = runFigures(run);
-    const mark = f.fromSummary ? '' : ' <span class="partial" title="no summary.json: figures from metrics.jsonl">unfinished</span>';
-    const cells = columns.map((c) => `<td${c.numeric ? ' class="num"' : ''}>${escapeHtml(c.cell(f))}</td>`).join('');
-    return `<tr${f.fromSummary ? '' : ' class="estimated"'}><td><span class="swatch" style="background:${colors[i]}"></span><span class="run" title="${escapeHtml(run.dir)}">${escapeHtml(run.id)}</span>${mark}</td>${cells}</tr>`;
+  const body = rows.map(({ run, value, estimated, mark }, i) => {
+    const tag = mark ? ` <span class="partial" title="${estimated ? 'no summary.json: figures from metrics.jsonl' : mark}">${escapeHtml(mark)}</span>` : '';
+    const cells = columns.map((c) => `<td${c.numeric ? ' class="num"' : ''}>${escapeHtml(c.cell(value))}</td>`).join('');
+    return `<tr${estimated ? ' class="estimated"' : ''}><td><span class="swatch" style="background:${colors[i]}"></span><span class="run" title="${escapeHtml(run.dir)}">${escapeHtml(run.id)}</span>${tag}</td>${cells}</tr>`;
   });
-  return `<div class="table-wrap"><table>\n<thead>${head}</thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table></div>`;
+  return `<div class="table-wrap"><table>\n<thead>${head}</thead>\n<tbody>\n${body.join('\n')}\n</tbody>\n</table></div>`;
 }
 
 /** One row per config field, one column per run; rows that differ between the runs are marked. */
-function configTable(runs: RunData[], colors: string[]): string {
+function configTable(runs: LabelledRun[], colors: string[]): string {
   const flat = runs.map((run) => flattenConfig(run.config.settings));
   const differs = new Set(differingFields(runs));
   const paths = [...new Set(flat.flatMap((f) => [...f.keys()]))];
@@ -115,15 +169,15 @@ function configTable(runs: RunData[], colors: string[]): string {
   return `<div class="table-wrap config"><table>\n<thead>${head}</thead>\n<tbody>\n${rows.join('\n')}\n</tbody>\n</table></div>`;
 }
 
-function runNotes(runs: RunData[], labels: string[]): string {
+function runNotes(runs: (LabelledRun & { dir: string; notes: string[] })[], labels: string[]): string {
   const items = runs.flatMap((run, i) => [`<li><b>${escapeHtml(labels[i])}</b>: <code>${escapeHtml(run.dir)}</code></li>`, ...run.notes.map((n) => `<li class="warn">${escapeHtml(run.id)}: ${escapeHtml(n)}</li>`)]);
   return `<ul class="runs">${items.join('')}</ul>`;
 }
 
-const int = (x: number | null) => (x === null ? '-' : Math.round(x).toLocaleString('en-US'));
-const fixed = (x: number | null, digits: number) => (x === null ? '-' : x.toFixed(digits));
+export const int = (x: number | null) => (x === null ? '-' : Math.round(x).toLocaleString('en-US'));
+export const fixed = (x: number | null, digits: number) => (x === null ? '-' : x.toFixed(digits));
 
-const css = `
+export const css = `
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
 body { margin: 0; background: #f3f4f6; color: #111827; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }

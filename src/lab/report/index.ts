@@ -4,3 +4,5 @@ export { runFigures, runUtilisation, meanProbeCosines, type RunFigures, type Run
 export { runLabels, differingFields } from './differences.js';
 export { reportHtml } from './html.js';
 export { writeReport } from './write-report.js';
+export { isSequenceRun, readSequenceRun, type SequenceRunData, type SequencePoint } from './read-sequence-run.js';
+export { sequenceReportHtml } from './sequence-html.js';

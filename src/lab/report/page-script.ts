@@ -1,10 +1,12 @@
 /**
- * The script of the report page (plain browser JavaScript, run after Chart.js): reads the JSON in
- * #report-data (see ChartData in chart-data.ts) and draws one chart per <canvas>. Kept free of
- * template-literal syntax so it can live in this string.
+ * The scripts of the report pages (plain browser JavaScript, run after Chart.js): each reads the
+ * JSON in #report-data (ChartData in chart-data.ts, SequenceChartData in sequence-chart-data.ts)
+ * and draws one chart per <canvas>, with the helpers below. Kept free of template-literal syntax
+ * so they can live in these strings.
  */
-export const pageScript = String.raw`
-(function () {
+
+/** Opens the page script: the data, Chart.js defaults, and line/legend helpers (axis, line, lineChart, groupedLegend). */
+const helpers = String.raw`
   'use strict';
   var data = JSON.parse(document.getElementById('report-data').textContent);
   var DASHES = [[], [7, 4], [2, 3], [10, 4, 2, 4], [14, 6], [4, 8]];
@@ -93,6 +95,15 @@ export const pageScript = String.raw`
     });
   }
 
+`;
+
+/** Closes the page script: the page says its charts are drawn. */
+const ready = String.raw`
+  document.body.setAttribute('data-charts-ready', 'true');
+`;
+
+/** The feed-forward report's charts. */
+export const pageScript = '(function () {' + helpers + String.raw`
   var lossSets = [], evalLossSets = [], trainAccSets = [], rateSets = [], stepSets = [], timeSets = [], synthLossSets = [], synthCosSets = [], trueCosSets = [], utilSets = [], synthStages = {};
   data.runs.forEach(function (run, i) {
     lossSets.push(line(run.label, run.loss, i, 0, { radius: 0, width: 1.5 }));
@@ -183,6 +194,35 @@ export const pageScript = String.raw`
     });
   }
 
-  document.body.setAttribute('data-charts-ready', 'true');
-})();
-`;
+` + ready + '})();';
+
+/** The sequence report's charts (synthgrad sequence runs; data: SequenceChartData). */
+export const sequencePageScript =
+  '(function () {' +
+  helpers +
+  String.raw`
+  var stepSets = [], timeSets = [], curriculumSets = [], synthLossSets = [], synthCosSets = [], layers = {};
+  data.runs.forEach(function (run, i) {
+    stepSets.push(line(run.label, run.lossByStep, i, 0, { radius: 0, width: 1.5 }));
+    timeSets.push(line(run.label, run.lossByTime, i, 0, { radius: 0, width: 1.5 }));
+    if (run.length.length) {
+      curriculumSets.push(line(run.label + ' \u00b7 current length', run.length, i, 0, { stepped: 'before', radius: 0 }));
+      curriculumSets.push(line(run.label + ' \u00b7 largest solved', run.solved, i, 1, { stepped: 'before', radius: 0 }));
+    }
+    run.synthesizers.forEach(function (s) {
+      layers[s.layer] = true;
+      synthLossSets.push(line(run.label + ' \u00b7 layer ' + s.layer, s.loss, i, s.layer, { radius: 2 }));
+      synthCosSets.push(line(run.label + ' \u00b7 layer ' + s.layer, s.cosine, i, s.layer, { radius: 2 }));
+    });
+  });
+  var layerStyles = Object.keys(layers).map(Number).sort(function (a, b) { return a - b; }).map(function (l) {
+    return { text: 'layer ' + l, style: l };
+  });
+  lineChart('seq-loss-step', stepSets, 'window (step)', data.lossAxis, {}, 4, null);
+  lineChart('seq-loss-time', timeSets, 'wall time since the first metrics line (s)', data.lossAxis, {}, 4, null);
+  lineChart('seq-curriculum', curriculumSets, 'window (step)', 'sequence length', { beginAtZero: true, ticks: { precision: 0 } }, 0, [{ text: 'current length', style: 0 }, { text: 'largest solved', style: 1 }]);
+  lineChart('seq-synth-loss', synthLossSets, 'window (step)', 'time synthesizer loss (log scale)', { type: 'logarithmic' }, 6, layerStyles);
+  lineChart('seq-synth-cosine', synthCosSets, 'window (step)', 'cosine with its target', {}, 3, layerStyles);
+` +
+  ready +
+  '})();';

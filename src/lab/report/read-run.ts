@@ -135,30 +135,34 @@ export interface RunData {
   notes: string[];
 }
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** A finite number, or null (NaN and Infinity are written as null by JSON.stringify). */
-const num = (o: Json, key: string): number | null => (typeof o[key] === 'number' && Number.isFinite(o[key]) ? (o[key] as number) : null);
-const str = (o: Json, key: string): string | null => (typeof o[key] === 'string' ? (o[key] as string) : null);
-const obj = (o: Json, key: string): Json => (isObject(o[key]) ? (o[key] as Json) : {});
+export const num = (o: Json, key: string): number | null => (typeof o[key] === 'number' && Number.isFinite(o[key]) ? (o[key] as number) : null);
+export const str = (o: Json, key: string): string | null => (typeof o[key] === 'string' ? (o[key] as string) : null);
+export const obj = (o: Json, key: string): Json => (isObject(o[key]) ? (o[key] as Json) : {});
 
-/** Reads and checks one run directory: config.json, metrics.jsonl and (when present) summary.json. */
-export function readRun(runDir: string): RunData {
+/** A run directory's path, config.json and metrics.jsonl, checked to be there; config.json read. */
+export function runFiles(runDir: string): { dir: string; metricsPath: string; rawConfig: Json } {
   const dir = resolve(runDir);
   if (!existsSync(dir)) throw new ReportError(dir, 'no such directory; expected a synthgrad run directory (with config.json and metrics.jsonl)');
   if (!statSync(dir).isDirectory()) throw new ReportError(dir, 'is not a directory; expected a synthgrad run directory (with config.json and metrics.jsonl)');
   const metricsPath = join(dir, 'metrics.jsonl');
   if (!existsSync(metricsPath)) {
-    throw new ReportError(dir, 'has no metrics.jsonl; expected a synthgrad run directory (written by synthgrad train)');
+    throw new ReportError(dir, 'has no metrics.jsonl; expected a synthgrad run directory (written by synthgrad train or synthgrad sequence)');
   }
   const configPath = join(dir, 'config.json');
-  if (!existsSync(configPath)) throw new ReportError(dir, 'has no config.json; expected a synthgrad run directory (written by synthgrad train)');
+  if (!existsSync(configPath)) throw new ReportError(dir, 'has no config.json; expected a synthgrad run directory (written by synthgrad train or synthgrad sequence)');
+  return { dir, metricsPath, rawConfig: readJsonObject(configPath) };
+}
 
+/** Reads and checks one run directory: config.json, metrics.jsonl and (when present) summary.json. */
+export function readRun(runDir: string): RunData {
+  const { dir, metricsPath, rawConfig } = runFiles(runDir);
   const notes: string[] = [];
-  const rawConfig = readJsonObject(configPath);
   if (rawConfig.kind === 'sequence') {
-    throw new ReportError(dir, 'is a sequence run (synthgrad sequence): the report does not draw those yet; its figures are in metrics.jsonl and summary.json (docs/recurrent.md)');
+    throw new ReportError(dir, 'is a sequence run (synthgrad sequence): read it with readSequenceRun (writeReport draws either kind)');
   }
   const config = parseConfig(rawConfig);
   const summaryPath = join(dir, 'summary.json');
@@ -170,7 +174,7 @@ export function readRun(runDir: string): RunData {
   return { dir, id, config, summary, ...metrics, notes };
 }
 
-function readJsonObject(path: string): Json {
+export function readJsonObject(path: string): Json {
   let value: unknown;
   try {
     value = JSON.parse(readFileSync(path, 'utf8'));
@@ -255,37 +259,12 @@ function reachedAt(reached: Json, key: string): RunSummary['reached97'] {
  * skipped with a note. Any other unreadable line is an error naming the file and line.
  */
 function parseMetrics(path: string, notes: string[]): Pick<RunData, 'train' | 'epochs' | 'evals' | 'probes' | 'metricsSeconds'> {
-  const text = readFileSync(path, 'utf8');
-  const lines = text.split('\n');
-  const lastIndex = lines.map((l) => l.trim() !== '').lastIndexOf(true);
   const train: TrainPoint[] = [];
   const epochs: EpochPoint[] = [];
   const evals: EvalPoint[] = [];
   const probes: ProbePoint[] = [];
-  let firstTime: number | null = null;
-  let lastTime: number | null = null;
-  const seconds = (time: number | null) => (time === null || firstTime === null ? null : (time - firstTime) / 1000);
-
-  for (const [index, line] of lines.entries()) {
-    if (line.trim() === '') continue;
-    const where = `${path} line ${index + 1}`;
-    let record: unknown;
-    try {
-      record = JSON.parse(line);
-    } catch {
-      if (index === lastIndex) {
-        notes.push(`metrics.jsonl: the last line (${index + 1}) is incomplete and was skipped`);
-        continue;
-      }
-      throw new ReportError(where, 'expected one JSON object per line');
-    }
-    if (!isObject(record)) throw new ReportError(where, 'expected one JSON object per line');
-    const parsedTime = typeof record.time === 'string' ? Date.parse(record.time) : NaN;
-    const time = Number.isFinite(parsedTime) ? parsedTime : null;
-    if (time !== null) {
-      firstTime ??= time;
-      lastTime = time;
-    }
+  const { lines, metricsSeconds } = metricsLines(path, notes);
+  for (const { record, where, wallSeconds } of lines) {
     if (record.type === 'probe') {
       const step = num(record, 'step');
       if (step === null || !Array.isArray(record.cosine)) throw new ReportError(where, 'expected a numeric "step" and a "cosine" array in a probe line');
@@ -299,7 +278,7 @@ function parseMetrics(path: string, notes: string[]): Pick<RunData, 'train' | 'e
       const step = num(record, 'step');
       if (epoch === null || step === null) throw new ReportError(where, `expected numeric "epoch" and "step" in an ${record.type} line`);
       if (record.type === 'eval') {
-        evals.push({ epoch, step, wallSeconds: seconds(time), testAccuracy: num(record, 'testAccuracy'), testLoss: num(record, 'testLoss') });
+        evals.push({ epoch, step, wallSeconds, testAccuracy: num(record, 'testAccuracy'), testLoss: num(record, 'testLoss') });
         continue;
       }
       if (record.stages !== undefined && !Array.isArray(record.stages)) throw new ReportError(where, 'expected "stages" to be an array');
@@ -320,7 +299,7 @@ function parseMetrics(path: string, notes: string[]): Pick<RunData, 'train' | 'e
       epochs.push({
         epoch,
         step,
-        wallSeconds: seconds(time),
+        wallSeconds,
         trainLoss: num(record, 'trainLoss'),
         trainAccuracy: num(record, 'trainAccuracy'),
         valAccuracy: num(record, 'valAccuracy'),
@@ -334,5 +313,49 @@ function parseMetrics(path: string, notes: string[]): Pick<RunData, 'train' | 'e
     }
     // Other record types (future additions) are ignored.
   }
-  return { train, epochs, evals, probes, metricsSeconds: seconds(lastTime) };
+  return { train, epochs, evals, probes, metricsSeconds };
+}
+
+/** One JSON line of metrics.jsonl, where it is (for messages), and its seconds since the first line's time. */
+export interface MetricsLine {
+  record: Json;
+  where: string;
+  wallSeconds: number | null;
+}
+
+/**
+ * The JSON objects of metrics.jsonl. The last line may be torn (the run was killed while appending
+ * it): it is skipped with a note. Any other unreadable line is an error naming the file and line.
+ * metricsSeconds: from the first to the last line's time (null without timestamps).
+ */
+export function metricsLines(path: string, notes: string[]): { lines: MetricsLine[]; metricsSeconds: number | null } {
+  const text = readFileSync(path, 'utf8').split('\n');
+  const lastIndex = text.map((l) => l.trim() !== '').lastIndexOf(true);
+  const lines: MetricsLine[] = [];
+  let firstTime: number | null = null;
+  let lastTime: number | null = null;
+  const seconds = (time: number | null) => (time === null || firstTime === null ? null : (time - firstTime) / 1000);
+  for (const [index, line] of text.entries()) {
+    if (line.trim() === '') continue;
+    const where = `${path} line ${index + 1}`;
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      if (index === lastIndex) {
+        notes.push(`metrics.jsonl: the last line (${index + 1}) is incomplete and was skipped`);
+        continue;
+      }
+      throw new ReportError(where, 'expected one JSON object per line');
+    }
+    if (!isObject(record)) throw new ReportError(where, 'expected one JSON object per line');
+    const parsedTime = typeof record.time === 'string' ? Date.parse(record.time) : NaN;
+    const time = Number.isFinite(parsedTime) ? parsedTime : null;
+    if (time !== null) {
+      firstTime ??= time;
+      lastTime = time;
+    }
+    lines.push({ record, where, wallSeconds: seconds(time) });
+  }
+  return { lines, metricsSeconds: seconds(lastTime) };
 }

@@ -163,6 +163,7 @@ function validateStats(value: unknown, stage: number): void {
   for (const key of ['updates', 'skippedUpdates', 'synthesizerUpdates', 'evicted', 'droppedNonFinite']) int(s[key], `stats.${key}`);
   nullableNumber(s.synthesizerLoss, 'stats.synthesizerLoss');
   nullableNumber(s.synthesizerCosine, 'stats.synthesizerCosine');
+  for (const key of ['timeSynthesizerLoss', 'timeSynthesizerCosine']) if (s[key] !== undefined) nullableNumber(s[key], `stats.${key}`);
   if (s.rejected !== undefined) for (const [k, v] of Object.entries(record(s.rejected, 'stats.rejected'))) int(v, `stats.rejected.${k.slice(0, 40)}`);
   for (const key of ['cpuSeconds', 'runQueueSeconds', 'receiveSeconds', 'readSeconds']) if (s[key] !== undefined) finite(s[key], `stats.${key}`);
   for (const key of ['sends', 'receives', 'reads']) if (s[key] !== undefined) int(s[key], `stats.${key}`);

@@ -1,5 +1,5 @@
-import type { SequenceConfig } from './config.js';
-import type { SequenceSummary } from './run.js';
+import type { SequenceConfig } from '../../sequence/config.js';
+import type { SequenceSummary } from '../../sequence/run.js';
 
 /** The DNI paper's recurrent table: tasks as rows, T × method as columns. */
 export const tableTasks = ['copy', 'repeat-copy', 'char-lm'] as const;
