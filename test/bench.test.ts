@@ -239,6 +239,10 @@ test('speedup table from fake summaries: medians, async over lockstep of the bou
   assert.match(stage0 ?? '', /25\.0\s+97%$/);
   const lockstep0 = table.split('\n').find((l) => /^\s+cdni\/lockstep\s+0\s/.test(l));
   assert.match(lockstep0 ?? '', /-\s+-$/, 'no work known: no figure');
+  // with the stage thread's CPU time known, GFLOP/s are over it (2 CPU seconds: 50.0, 195%)
+  const withCpu = configs.map((c) => (c.config === 'cdni/async' ? { ...c, stages: c.stages.map((st) => ({ ...st, cpuSeconds: 2 })) } : c));
+  const cpuTable = benchTable({ ...fakeResult(runs), configs: withCpu, speedups: sp });
+  assert.match(cpuTable.split('\n').find((l) => /^\s+cdni\/async\s+0\s/.test(l)) ?? '', /50\.0\s+195%$/);
   assert.match(table, /others' load over all runs: 3\.0 CPU s, 0\.05 cores over 60\.0 s/);
   assert.match(table, /stage times: training only/);
   assert.equal(table.split('\n').filter((l) => /^\s+\d+\s+cdni\//.test(l)).length, 6, 'one line per run');

@@ -72,11 +72,12 @@ export function benchTable(r: BenchResult): string {
   const stageRows: string[][] = [
     ['per stage (medians)', 'stage', 'busy s', 'cpu s', 'wait s', 'busy/(busy+wait)', 'send/busy', 'recv/busy', 'send p50 ms', 'recv p50 ms', 'moving/busy', 'GFLOP/s', 'of ceiling'],
   ];
-  // a stage's GFLOP/s over its busy time, against the ceiling beside it (conv2d for a stage with conv layers)
-  const gflops = (config: string, i: number, busySeconds: number) => {
+  // a stage's GFLOP/s over its thread's CPU time (its busy time where that is not known), against the
+  // ceiling beside it (conv2d for a stage with conv layers)
+  const gflops = (config: string, i: number, seconds: number) => {
     const w = r.stageWork?.[config]?.[i];
-    if (!w || w.flopsPerStep === null || !(busySeconds > 0)) return null;
-    const achieved = (w.flopsPerStep * s.steps) / busySeconds / 1e9;
+    if (!w || w.flopsPerStep === null || !(seconds > 0)) return null;
+    const achieved = (w.flopsPerStep * s.steps) / seconds / 1e9;
     const ceiling = w.largestConv && r.convCeiling ? r.convCeiling.gflops : r.matMulCeiling.gflops;
     return { achieved, ofCeiling: achieved / ceiling };
   };
@@ -95,8 +96,8 @@ export function benchTable(r: BenchResult): string {
         num(st.sendMedianMs ?? null, 3),
         num(st.receiveMedianMs ?? null, 3),
         share(st.typicalMessageShare),
-        num(gflops(c.config, i, st.busySeconds)?.achieved ?? null, 1),
-        pct(gflops(c.config, i, st.busySeconds)?.ofCeiling ?? NaN),
+        num(gflops(c.config, i, st.cpuSeconds ?? st.busySeconds)?.achieved ?? null, 1),
+        pct(gflops(c.config, i, st.cpuSeconds ?? st.busySeconds)?.ofCeiling ?? NaN),
       ]),
     );
   }
@@ -105,8 +106,9 @@ export function benchTable(r: BenchResult): string {
     '  (cpu s: the stage thread\'s CPU time, without the time it waited for a core. send/busy and recv/busy are wall clock:',
     '   every send, and the receiving after every action (taking the messages that arrived meanwhile), including moments',
     '   the thread lost its core to another; moving/busy = (sends × send p50 + receives × recv p50) / busy is what moving',
-    '   the messages took; GFLOP/s: the stage\'s matMul and conv FLOPs of all its steps over its busy time, of the',
-    '   one-thread ceiling above: conv for a stage with conv layers (its own or its synthesizer\'s), else matMul)',
+    '   the messages took; GFLOP/s: the stage\'s matMul and conv FLOPs of all its steps over its cpu s (busy s where',
+    '   that is not known), of the one-thread ceiling above: conv for a stage with conv layers (its own or its',
+    '   synthesizer\'s), else matMul; over busy time it would also count the waits for a core when others load the machine)',
   );
   const source = r.runs.every((x) => x.stageSource === 'training') ? 'training only (before the final evaluation)' : 'include evaluation passes for some runs';
   lines.push(`  (stage times: ${source})`);
