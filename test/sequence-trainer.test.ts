@@ -11,9 +11,10 @@ import { SequenceTrainer, type SequenceMode, type SequenceTrainerOptions } from 
 import type { SequenceTask, Window } from '../src/sequence/task.js';
 import { stream } from '../src/stage/rng.js';
 
-const options = (mode: SequenceMode, window = 3): SequenceTrainerOptions => ({
+const optionsAt = (mode: SequenceMode, window = 3, gradientAt: SequenceTrainerOptions['gradientAt'] = 'state'): SequenceTrainerOptions => ({
   mode,
   window,
+  gradientAt,
   units: 6,
   learningRate: 0.01,
   synthesizerLayers: [],
@@ -21,6 +22,8 @@ const options = (mode: SequenceMode, window = 3): SequenceTrainerOptions => ({
   discount: 1,
   seed: 3,
 });
+
+const options = (mode: SequenceMode, window = 3) => optionsAt(mode, window);
 
 const copyTask = (batch: number) => new CopyTask({ variant: 'repeat-copy', batch, bits: 3, maxRepeats: 2, curriculum: { threshold: 0.15, window: 8, start: 2 }, seed: 4 });
 
@@ -146,10 +149,14 @@ describe('truncated BPTT with a synthetic gradient at the window boundary', () =
   for (const [name, make] of [
     ['repeat copy, dni+aux', () => ({ task: copyTask(3) as SequenceTask, mode: 'dni+aux' as const })],
     ['char-lm, dni', () => ({ task: new CharLmTask(indexCorpus({ train: 'the cat sat on the mat. '.repeat(20), valid: 'the cat', test: 'a mat' }, 'test'), 3) as SequenceTask, mode: 'dni' as const })],
+    ['repeat copy, dni+aux, ĝ at h', () => ({ task: copyTask(3) as SequenceTask, mode: 'dni+aux' as const, at: 'h' as const })],
   ] as const) {
     it(`the state carried across windows survives a checkpoint: resumed = uninterrupted, bit for bit (${name})`, async () => {
       const { task, mode } = make();
+      const at = 'at' in make() ? 'h' : 'state';
+      const options = (m: SequenceMode) => optionsAt(m, 3, at);
       const straight = new SequenceTrainer(task, 3, options(mode));
+      if (at === 'h') assert.equal(straight.synthesizer!.net.outputUnits, 2 * 6, 'M predicts dL/dh (and, aux, the next ĝ): units each');
       for (let i = 0; i < 4; i++) straight.trainWindow();
       const saved = JSON.parse(JSON.stringify(await straight.exportState()));
       const resumed = new SequenceTrainer(make().task, 3, options(mode));

@@ -21,6 +21,7 @@ interface SequenceFlags {
   synthesizerLayers?: number[];
   synthesizerLr?: number;
   discount?: number;
+  gradientAt?: string;
   seed?: number | string;
   maxSteps?: number;
   backend?: string;
@@ -61,7 +62,7 @@ function overrides(f: SequenceFlags): Record<string, unknown> {
     backend: f.backend,
     logEvery: f.logEvery,
     checkpointEvery: f.checkpointEvery,
-    synthesizer: some({ hiddenLayers: f.synthesizerLayers, learningRate: f.synthesizerLr, discount: f.discount }),
+    synthesizer: some({ hiddenLayers: f.synthesizerLayers, learningRate: f.synthesizerLr, discount: f.discount, gradientAt: f.gradientAt }),
     copy: some({ bits: f.bits, maxRepeats: f.maxRepeats, threshold: f.threshold, episodes: f.episodes }),
     charLm: some({ data: f.data, evalChars: f.evalChars }),
   };
@@ -97,6 +98,7 @@ export function sequenceCommand(): Command {
     .option('--synthesizer-layers <widths>', "hidden widths of the time synthesizer, e.g. '128' ('' for linear)", widths)
     .option('--synthesizer-lr <rate>', 'Adam learning rate of the time synthesizer', number)
     .option('--discount <gamma>', 'the synthetic gradient applied is gamma·M(s): M learns a discounted sum of future gradients (1: undiscounted)', number)
+    .addOption(new Option('--gradient-at <where>', "one layer: the synthetic gradient enters at the whole state [h, c] or at h alone (several layers: always h)").choices(['state', 'h']))
     .option('--seed <seed>', 'seed of every random stream', seed)
     .option('--max-steps <n>', 'windows to train (one Adam step each)', positiveInt)
     .addOption(new Option('--backend <name>', 'tfjs backend in the worker').choices(['auto', 'tensorflow', 'wasm', 'cpu']))

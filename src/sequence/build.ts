@@ -26,6 +26,7 @@ export function buildSequenceRun(config: SequenceConfig): { task: SequenceTask; 
     synthesizerLayers: config.synthesizer.hiddenLayers,
     synthesizerLearningRate: config.synthesizer.learningRate,
     discount: config.synthesizer.discount,
+    gradientAt: config.synthesizer.gradientAt,
     seed: config.seed,
   });
   return { task, trainer, corpus };

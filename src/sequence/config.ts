@@ -32,6 +32,8 @@ export const sequenceConfigSchema = z
         learningRate: z.number().positive(),
         /** γ: the synthetic gradient applied is γ·M(s)/B (1: the undiscounted bootstrapped target). */
         discount: z.number().gt(0).max(1),
+        /** Where ĝ enters at the window's end: the whole state [h, c], or h alone (the deep layers always use h). */
+        gradientAt: z.enum(['state', 'h']).default('state'),
       })
       .strict(),
     seed: z.union([z.number().int(), z.string().min(1)]),
@@ -86,7 +88,7 @@ export const sequenceDefaults: SequenceConfig = {
   units: 64,
   batch: 32,
   learningRate: 0.003,
-  synthesizer: { hiddenLayers: [128], learningRate: 0.001, discount: 1 },
+  synthesizer: { hiddenLayers: [128], learningRate: 0.001, discount: 1, gradientAt: 'state' },
   seed: 1,
   maxSteps: 2000,
   backend: 'wasm',

@@ -5,6 +5,8 @@ import { buildHelperNet, denseHelperLayers, type HelperNetOptions } from '../sta
 export interface TimeSynthesizerOptions extends HelperNetOptions {
   /** Units of the state at the boundary: [h, c] of an LSTM, 2·units. */
   stateUnits: number;
+  /** Units of the gradient it predicts: the whole state's (stateUnits), or h's alone (see SequenceTrainerOptions.gradientAt). */
+  gradientUnits: number;
   /** DNI + Aux: a second head predicts the synthetic gradient of the next boundary. */
   aux: boolean;
 }
@@ -30,12 +32,12 @@ export class TimeSynthesizer {
   readonly optimizer: Adam;
 
   constructor(private readonly options: TimeSynthesizerOptions) {
-    const outputs = options.stateUnits * (options.aux ? 2 : 1);
+    const outputs = options.gradientUnits * (options.aux ? 2 : 1);
     ({ net: this.net, optimizer: this.optimizer } = buildHelperNet('time-synthesizer', [options.stateUnits], denseHelperLayers(options, outputs), options, true));
   }
 
   /**
-   * M(s) in per-example units: the synthetic gradient [B, stateUnits] (divide by B before use) and,
+   * M(s) in per-example units: the synthetic gradient [B, gradientUnits] (divide by B before use) and,
    * with aux, the prediction of the next boundary's synthetic gradient (null without).
    */
   predict(state: tf.Tensor2D): { gradient: tf.Tensor2D; next: tf.Tensor2D | null } {
@@ -61,7 +63,7 @@ export class TimeSynthesizer {
       const diff = tf.sub(y, full);
       const { grads } = this.net.backward(trace, tf.mul(diff, 2 / rows), false);
       this.optimizer.step(grads);
-      const n = this.options.stateUnits;
+      const n = this.options.gradientUnits;
       const main = tf.slice(diff, [0, 0], [rows, n]);
       const dot = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(a, b));
       const auxSquares = auxTarget ? dot(tf.slice(diff, [0, n], [rows, n]), tf.slice(diff, [0, n], [rows, n])) : tf.scalar(NaN);

@@ -25,6 +25,12 @@ export interface SequenceTrainerOptions {
    * target; a stream with no episode ends (text) needs γ < 1 (see docs/recurrent.md).
    */
   discount: number;
+  /**
+   * Where ĝ enters at the window's end: 'state', both h and c (M predicts dL/d[h, c]); 'h', h alone
+   * (M predicts dL/dh, its target the gradient reaching h at the window's start). See
+   * docs/recurrent.md: a gradient at c drove the cells of a deep stack to integrate without bound.
+   */
+  gradientAt: 'state' | 'h';
   seed: number | string;
 }
 
@@ -74,6 +80,7 @@ export class SequenceTrainer {
         ? null
         : new TimeSynthesizer({
             stateUnits: 2 * options.units,
+            gradientUnits: options.gradientAt === 'h' ? options.units : 2 * options.units,
             aux: options.mode === 'dni+aux',
             hiddenLayers: options.synthesizerLayers,
             batchNorm: false,
@@ -97,12 +104,14 @@ export class SequenceTrainer {
     const sT = tf.concat([fwd.state.h, fwd.state.c], 1) as tf.Tensor2D;
     const predicted = this.synthesizer?.predict(sT) ?? null;
     const scale = this.options.discount / this.batch;
-    const dFinal = predicted ? this.split(tf.tidy(() => tf.mul(predicted.gradient, scale) as tf.Tensor2D)) : null;
+    const dFinal = predicted ? this.atBoundary(tf.tidy(() => tf.mul(predicted.gradient, scale) as tf.Tensor2D)) : null;
     const readoutBack = this.readout.backward(out.trace, dLogits, true);
     const back = this.lstm.backward(fwd.trace!, readoutBack.dx as tf.Tensor2D, dFinal, false);
     let synthesizer: WindowRecord['synthesizer'] = null;
     if (this.synthesizer && predicted && this.boundary) {
-      const target = tf.tidy(() => tf.mul(tf.concat([back.dState.h, back.dState.c], 1), this.batch) as tf.Tensor2D);
+      const reached = this.options.gradientAt === 'h' ? back.dState.h : tf.concat([back.dState.h, back.dState.c], 1);
+      const target = tf.tidy(() => tf.mul(reached, this.batch) as tf.Tensor2D);
+      if (reached !== back.dState.h) reached.dispose();
       synthesizer = this.synthesizer.train(this.boundary.s, target, predicted.next ? predicted.gradient : null, this.boundary.used);
       target.dispose();
     }
@@ -138,10 +147,11 @@ export class SequenceTrainer {
     };
   }
 
-  /** [B, 2 units] -> {h, c} (disposes the input). */
-  private split(s: tf.Tensor2D): LstmState {
-    const [h, c] = tf.split(s, 2, 1) as tf.Tensor2D[];
-    s.dispose();
+  /** ĝ as the gradient at the window's last state: [B, 2 units] -> {h, c}, or ([B, units], gradientAt h) -> {h, 0} (disposes the input). */
+  private atBoundary(g: tf.Tensor2D): LstmState {
+    if (this.options.gradientAt === 'h') return { h: g, c: tf.zerosLike(g) };
+    const [h, c] = tf.split(g, 2, 1) as tf.Tensor2D[];
+    g.dispose();
     return { h, c };
   }
 
@@ -209,8 +219,9 @@ export class SequenceTrainer {
     this.dropBoundary();
     const boundary = arrays('boundary');
     if (boundary.length === 2) {
-      const shape: [number, number] = [this.batch, 2 * this.options.units];
-      this.boundary = { s: tf.tensor2d(boundary[0], shape), used: tf.tensor2d(boundary[1], shape) };
+      const units = this.options.units;
+      const used: [number, number] = [this.batch, this.options.gradientAt === 'h' ? units : 2 * units];
+      this.boundary = { s: tf.tensor2d(boundary[0], [this.batch, 2 * units]), used: tf.tensor2d(boundary[1], used) };
     }
     if (this.synthesizer) {
       this.synthesizer.net.setWeights(arrays('synthesizer'));
