@@ -63,7 +63,7 @@ test('bad conv fields are named with what was expected', () => {
   assert.match(message, /model\.layers\[0\]\.filters: .*>0/);
   assert.match(message, /model\.layers\[0\]\.padding: .*"same"/);
   assert.match(message, /model\.layers\[0\]\.strides: unknown field/);
-  assert.match(problems(cnn([{ type: 'conv3d' }, output])), /model\.layers\[0\]\.type: expected a layer with type 'dense', 'conv2d', 'maxpool', 'avgpool' or 'flatten'/);
+  assert.match(problems(cnn([{ type: 'conv3d' }, output])), /model\.layers\[0\]\.type: expected a layer with type 'dense', 'conv2d', 'maxpool', 'avgpool', 'flatten' or 'lstm'/);
   assert.match(problems(cnn([{ type: 'maxpool', poolSize: 40 }, { type: 'flatten' }, output])), /model\.layers\[0\]: .*window.*does not fit in 28/);
   assert.match(problems(cnn([conv, { type: 'flatten' }, { ...output, units: 7 }])), /model\.layers\[2\]\.units: the output layer must have model\.classes/);
   assert.match(problems(cnn([conv, pool])), /model\.layers\[1\]\.type: the output layer must be dense/);

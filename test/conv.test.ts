@@ -551,7 +551,7 @@ describe('conv specs, shapes and errors', () => {
       () => buildLayer({ type: 'avgpool', poolSize: 2, padding: 'full' as Padding }, [4, 4, 1], rng),
       /unknown padding 'full'/,
     );
-    assert.throws(() => buildLayer({ type: 'lstm' } as unknown as LayerSpec, 4, rng), /unknown layer type 'lstm'/);
+    assert.throws(() => buildLayer({ type: 'gru' } as unknown as LayerSpec, 4, rng), /unknown layer type 'gru'/);
     assert.throws(() => new Reshape({ inputShape: [4, 4], targetShape: [15] }), /cannot reshape \[4, 4\] \(16 values\) to \[15\]/);
     assert.throws(() => new Conv2D({ inputShape: [4, 4, 1], filters: 2, kernelSize: 3, useBias: true, activation: 'relu', init: new Float32Array(5) }), /init has 5 values, expected 18/);
 
