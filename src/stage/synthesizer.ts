@@ -67,9 +67,7 @@ export class Synthesizer {
   private input(h: tf.Tensor, oneHot: tf.Tensor2D | null): tf.Tensor {
     if (!this.options.conditioned || !oneHot) return h;
     if (h.rank === 2) return ops().concatColumns(h as tf.Tensor2D, oneHot);
-    const [rows, height, width] = h.shape;
-    const tiled = tf.mul(tf.reshape(oneHot, [rows, 1, 1, this.options.classes]), tf.ones([1, height!, width!, 1]));
-    return tf.concat([h, tiled], 3);
+    return ops().labelChannels(h as tf.Tensor4D, oneHot);
   }
 
   /** ĝ = M(h, c) / B, a constant for the stage's backward pass. */
