@@ -75,129 +75,89 @@ const offset = (backend: WasmBackendLike, t: tf.TensorInfo) => backend.getMemory
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
+/** Registers a kernel of the wasm backend whose function gets the backend as `wasm`. */
+function wasmKernel(name: string, run: (args: { inputs: tf.NamedTensorInfoMap; wasm: WasmBackendLike; attrs?: tf.NamedAttrMap }) => tf.TensorInfo | tf.TensorInfo[]): void {
+  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: ({ inputs, backend, attrs }: KernelArgs) => run({ inputs, wasm: backend as WasmBackendLike, attrs }) });
+}
+
 /** Registers the tfjs side of the kernels that make tensors, once, for the wasm backend. */
 function registered(): boolean {
   if (tf.getKernel(COLUMN_SUM, 'wasm')) return true;
-  tf.registerKernel({
-    kernelName: COLUMN_SUM,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend, attrs }: KernelArgs) => {
-      const wasm = backend as WasmBackendLike;
-      const x = inputs.x as tf.TensorInfo;
-      const [rows, cols] = x.shape;
-      const out = wasm.makeOutput([1, cols], 'float32');
-      kernelsOf(wasm)!.column_sum(offset(wasm, x), rows, cols, attrs!.scale as number, offset(wasm, out));
-      return out;
-    },
+  wasmKernel(COLUMN_SUM, ({ inputs, wasm, attrs }) => {
+    const x = inputs.x as tf.TensorInfo;
+    const [rows, cols] = x.shape;
+    const out = wasm.makeOutput([1, cols], 'float32');
+    kernelsOf(wasm)!.column_sum(offset(wasm, x), rows, cols, attrs!.scale as number, offset(wasm, out));
+    return out;
   });
-  tf.registerKernel({
-    kernelName: TRANSPOSE,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }: KernelArgs) => {
-      const wasm = backend as WasmBackendLike;
-      const x = inputs.x as tf.TensorInfo;
-      const [rows, cols] = x.shape;
-      const out = wasm.makeOutput([cols, rows], 'float32');
-      kernelsOf(wasm)!.transpose(offset(wasm, x), rows, cols, offset(wasm, out));
-      return out;
-    },
+  wasmKernel(TRANSPOSE, ({ inputs, wasm }) => {
+    const x = inputs.x as tf.TensorInfo;
+    const [rows, cols] = x.shape;
+    const out = wasm.makeOutput([cols, rows], 'float32');
+    kernelsOf(wasm)!.transpose(offset(wasm, x), rows, cols, offset(wasm, out));
+    return out;
   });
-  tf.registerKernel({
-    kernelName: REGRESSION,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend, attrs }: KernelArgs) => {
-      const wasm = backend as WasmBackendLike;
-      const [y, target, used] = [inputs.y, inputs.target, inputs.used] as tf.TensorInfo[];
-      const dy = wasm.makeOutput(y.shape, 'float32');
-      const stats = wasm.makeOutput([4], 'float32');
-      const size = y.shape.reduce((a, b) => a * b, 1);
-      const { k, scale } = attrs as { k: number; scale: number };
-      kernelsOf(wasm)!.regression(offset(wasm, y), offset(wasm, target), offset(wasm, used), size, k, scale, offset(wasm, dy), offset(wasm, stats));
-      return [dy, stats];
-    },
+  wasmKernel(REGRESSION, ({ inputs, wasm, attrs }) => {
+    const [y, target, used] = [inputs.y, inputs.target, inputs.used] as tf.TensorInfo[];
+    const dy = wasm.makeOutput(y.shape, 'float32');
+    const stats = wasm.makeOutput([4], 'float32');
+    const size = y.shape.reduce((a, b) => a * b, 1);
+    const { k, scale } = attrs as { k: number; scale: number };
+    kernelsOf(wasm)!.regression(offset(wasm, y), offset(wasm, target), offset(wasm, used), size, k, scale, offset(wasm, dy), offset(wasm, stats));
+    return [dy, stats];
   });
-  tf.registerKernel({
-    kernelName: CONCAT_COLUMNS,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }: KernelArgs) => {
-      const wasm = backend as WasmBackendLike;
-      const [a, b] = [inputs.a, inputs.b] as tf.TensorInfo[];
-      const [rows, ca] = a.shape;
-      const cb = b.shape[1];
-      const out = wasm.makeOutput([rows, ca + cb], 'float32');
-      kernelsOf(wasm)!.concat_columns(offset(wasm, a), offset(wasm, b), rows, ca, cb, offset(wasm, out));
-      return out;
-    },
+  wasmKernel(CONCAT_COLUMNS, ({ inputs, wasm }) => {
+    const [a, b] = [inputs.a, inputs.b] as tf.TensorInfo[];
+    const [rows, ca] = a.shape;
+    const cb = b.shape[1];
+    const out = wasm.makeOutput([rows, ca + cb], 'float32');
+    kernelsOf(wasm)!.concat_columns(offset(wasm, a), offset(wasm, b), rows, ca, cb, offset(wasm, out));
+    return out;
   });
-  tf.registerKernel({
-    kernelName: BATCHNORM_FORWARD,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend, attrs }: KernelArgs) => {
-      const wasm = backend as WasmBackendLike;
-      const [x, gamma, beta] = [inputs.x, inputs.gamma, inputs.beta] as tf.TensorInfo[];
-      const [rows, n] = x.shape;
-      const [y, xhat] = [wasm.makeOutput([rows, n], 'float32'), wasm.makeOutput([rows, n], 'float32')];
-      const [mean, variance, inv, scale] = [0, 1, 2, 3].map(() => wasm.makeOutput([1, n], 'float32'));
-      const { eps, relu } = attrs as { eps: number; relu: boolean };
-      const at = (t: tf.TensorInfo) => offset(wasm, t);
-      kernelsOf(wasm)!.batchnorm_forward(at(x), rows, n, at(gamma), at(beta), eps, relu ? 1 : 0, at(y), at(xhat), at(mean), at(variance), at(inv), at(scale));
-      return [y, xhat, mean, variance, inv, scale];
-    },
+  wasmKernel(BATCHNORM_FORWARD, ({ inputs, wasm, attrs }) => {
+    const [x, gamma, beta] = [inputs.x, inputs.gamma, inputs.beta] as tf.TensorInfo[];
+    const [rows, n] = x.shape;
+    const [y, xhat] = [wasm.makeOutput([rows, n], 'float32'), wasm.makeOutput([rows, n], 'float32')];
+    const [mean, variance, inv, scale] = [0, 1, 2, 3].map(() => wasm.makeOutput([1, n], 'float32'));
+    const { eps, relu } = attrs as { eps: number; relu: boolean };
+    const at = (t: tf.TensorInfo) => offset(wasm, t);
+    kernelsOf(wasm)!.batchnorm_forward(at(x), rows, n, at(gamma), at(beta), eps, relu ? 1 : 0, at(y), at(xhat), at(mean), at(variance), at(inv), at(scale));
+    return [y, xhat, mean, variance, inv, scale];
   });
-  tf.registerKernel({
-    kernelName: BATCHNORM_BACKWARD,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend, attrs }: KernelArgs) => {
-      const wasm = backend as WasmBackendLike;
-      const [dy, xhat, scale] = [inputs.dy, inputs.xhat, inputs.scale] as tf.TensorInfo[];
-      const y = (inputs.y as tf.TensorInfo | undefined) ?? null;
-      const [rows, n] = dy.shape;
-      const [dgamma, dbeta, mterm, xterm] = [0, 1, 2, 3].map(() => wasm.makeOutput([n], 'float32'));
-      const dx = (attrs as { needDx: boolean }).needDx ? wasm.makeOutput([rows, n], 'float32') : null;
-      const at = (t: tf.TensorInfo) => offset(wasm, t);
-      kernelsOf(wasm)!.batchnorm_backward(at(dy), at(xhat), y ? at(y) : 0, at(scale), rows, n, at(dgamma), at(dbeta), dx ? at(dx) : 0, at(mterm), at(xterm));
-      return dx ? [dgamma, dbeta, mterm, xterm, dx] : [dgamma, dbeta, mterm, xterm];
-    },
+  wasmKernel(BATCHNORM_BACKWARD, ({ inputs, wasm, attrs }) => {
+    const [dy, xhat, scale] = [inputs.dy, inputs.xhat, inputs.scale] as tf.TensorInfo[];
+    const y = (inputs.y as tf.TensorInfo | undefined) ?? null;
+    const [rows, n] = dy.shape;
+    const [dgamma, dbeta, mterm, xterm] = [0, 1, 2, 3].map(() => wasm.makeOutput([n], 'float32'));
+    const dx = (attrs as { needDx: boolean }).needDx ? wasm.makeOutput([rows, n], 'float32') : null;
+    const at = (t: tf.TensorInfo) => offset(wasm, t);
+    kernelsOf(wasm)!.batchnorm_backward(at(dy), at(xhat), y ? at(y) : 0, at(scale), rows, n, at(dgamma), at(dbeta), dx ? at(dx) : 0, at(mterm), at(xterm));
+    return dx ? [dgamma, dbeta, mterm, xterm, dx] : [dgamma, dbeta, mterm, xterm];
   });
-  tf.registerKernel({
-    kernelName: MAXPOOL_BACKWARD,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend, attrs }: KernelArgs) => {
-      const wasm = backend as WasmBackendLike;
-      const [x, y, dy] = [inputs.x, inputs.y, inputs.dy] as tf.TensorInfo[];
-      const [b, h, w, c] = x.shape;
-      const [, ho, wo] = y.shape;
-      const { p, s, top, left } = attrs as { p: number; s: number; top: number; left: number };
-      const dx = wasm.makeOutput(x.shape, 'float32');
-      kernelsOf(wasm)!.maxpool_backward(offset(wasm, x), offset(wasm, y), offset(wasm, dy), b, h, w, c, ho, wo, p, s, top, left, offset(wasm, dx));
-      return dx;
-    },
+  wasmKernel(MAXPOOL_BACKWARD, ({ inputs, wasm, attrs }) => {
+    const [x, y, dy] = [inputs.x, inputs.y, inputs.dy] as tf.TensorInfo[];
+    const [b, h, w, c] = x.shape;
+    const [, ho, wo] = y.shape;
+    const { p, s, top, left } = attrs as { p: number; s: number; top: number; left: number };
+    const dx = wasm.makeOutput(x.shape, 'float32');
+    kernelsOf(wasm)!.maxpool_backward(offset(wasm, x), offset(wasm, y), offset(wasm, dy), b, h, w, c, ho, wo, p, s, top, left, offset(wasm, dx));
+    return dx;
   });
-  tf.registerKernel({
-    kernelName: IM2COL_T,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend, attrs }: KernelArgs) => {
-      const wasm = backend as WasmBackendLike;
-      const x = inputs.x as tf.TensorInfo;
-      const [b, h, w, c] = x.shape;
-      const { k, s, top, left, ho, wo } = attrs as { k: number; s: number; top: number; left: number; ho: number; wo: number };
-      const out = wasm.makeOutput([k * k * c, b * ho * wo], 'float32');
-      kernelsOf(wasm)!.im2col_t(offset(wasm, x), b, h, w, c, k, s, top, left, ho, wo, offset(wasm, out));
-      return out;
-    },
+  wasmKernel(IM2COL_T, ({ inputs, wasm, attrs }) => {
+    const x = inputs.x as tf.TensorInfo;
+    const [b, h, w, c] = x.shape;
+    const { k, s, top, left, ho, wo } = attrs as { k: number; s: number; top: number; left: number; ho: number; wo: number };
+    const out = wasm.makeOutput([k * k * c, b * ho * wo], 'float32');
+    kernelsOf(wasm)!.im2col_t(offset(wasm, x), b, h, w, c, k, s, top, left, ho, wo, offset(wasm, out));
+    return out;
   });
-  tf.registerKernel({
-    kernelName: LABEL_CHANNELS,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }: KernelArgs) => {
-      const wasm = backend as WasmBackendLike;
-      const [h, c] = [inputs.h, inputs.c] as tf.TensorInfo[];
-      const [b, height, width, ch] = h.shape;
-      const l = c.shape[1];
-      const out = wasm.makeOutput([b, height, width, ch + l], 'float32');
-      kernelsOf(wasm)!.label_channels(offset(wasm, h), offset(wasm, c), b, height * width, ch, l, offset(wasm, out));
-      return out;
-    },
+  wasmKernel(LABEL_CHANNELS, ({ inputs, wasm }) => {
+    const [h, c] = [inputs.h, inputs.c] as tf.TensorInfo[];
+    const [b, height, width, ch] = h.shape;
+    const l = c.shape[1];
+    const out = wasm.makeOutput([b, height, width, ch + l], 'float32');
+    kernelsOf(wasm)!.label_channels(offset(wasm, h), offset(wasm, c), b, height * width, ch, l, offset(wasm, out));
+    return out;
   });
   return true;
 }
