@@ -143,3 +143,22 @@ test('the gradient probe: backprop sees cosine 1, fa, dfa, dni and bp-lambda les
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+for (const stage of [0, 2]) {
+  test(`dfa: a stage worker (${stage === 2 ? 'the last, which sends the error' : 'below the last, which gets it'}) that exits is replaced, its error links re-wired, and the run finishes`, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'synthgrad-grad-'));
+    try {
+      const config = smallConfig({ mode: 'dfa', train: { schedule: 'lockstep', maxSteps: 60, checkpointEvery: 20 } });
+      const summary = await train({ ...config, out: join(root, 'run') }, { data: data(), fault: { stage, step: 30, kind: 'exit' } });
+      assert.equal(summary.restarts, 1);
+      assert.equal(summary.steps, 60);
+      assert.ok(summary.testAccuracy! > 0.5, `test accuracy ${summary.testAccuracy}`);
+      // every stage trained on after the restart: the error reached each through the new links
+      const states = checkpointStates(join(root, 'run'));
+      assert.ok(states.every((s) => s.step === 60));
+      assert.ok(summary.perStage.every((s) => s.updates >= 30), `updates ${summary.perStage.map((s) => s.updates)}`);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+}
