@@ -5,8 +5,8 @@ import { validateConfig } from './config/resolve.js';
 import { ConfigError } from './config/errors.js';
 import { layerOutputShapes } from './config/layer-shapes.js';
 import { formatShape } from './model/layer.js';
-import { isLockedMode, placementOf, type Config, type ConfigInput } from './config/schema.js';
-import { loadDataset, checkInputShape, makeBatch, sequentialBatches, type Dataset } from './data/index.js';
+import { hasLockedStage, placementOf, type Config, type ConfigInput } from './config/schema.js';
+import { loadDataset, checkInputShape, makeBatch, relabel, sequentialBatches, type Dataset } from './data/index.js';
 import { epochOrder, trainingSteps } from './run/training-order.js';
 import { Pipeline, type PipelineEvents, type TrainStepResult } from './pipeline/pipeline.js';
 import { describeAdapter } from './runtime/webgpu.js';
@@ -139,7 +139,7 @@ export class RunError extends Error {
 
 /** Batches in flight: one for backprop and lockstep, `train.window` for async, at least 4 for pipelined. */
 export function effectiveWindow(config: Config): number {
-  if (isLockedMode(config.mode) || config.train.schedule === 'lockstep') return 1;
+  if (hasLockedStage(config) || config.train.schedule === 'lockstep') return 1;
   return config.train.schedule === 'pipelined' ? Math.max(config.train.window, PIPELINE_LAG + 2) : config.train.window;
 }
 
@@ -153,7 +153,7 @@ export const PRIORITY_MEASURE_STEPS = 50;
  * and more stages than this machine has cores (with enough, nobody waits for a core).
  */
 export function prioritizesStages(config: Config): boolean {
-  const concurrent = !isLockedMode(config.mode) && config.train.schedule !== 'lockstep';
+  const concurrent = !hasLockedStage(config) && config.train.schedule !== 'lockstep';
   return config.train.priorities === 'auto' && concurrent && stageGrouping(config).length > availableParallelism();
 }
 
@@ -192,7 +192,7 @@ function checkTransport(config: Config, options: TrainOptions): void {
 
 /** The run's data (given, or loaded from config.data), checked against the model's input. */
 export function runData(config: Config, options: Pick<TrainOptions, 'data'>): Dataset {
-  const data = options.data ?? loadDataset(config.data, { validationSize: config.train.validationSize });
+  const data = relabel(options.data ?? loadDataset(config.data, { validationSize: config.train.validationSize }), config.labels);
   checkInputShape(config.model.inputShape, data, config.data ?? (options.data ? 'the given data' : 'the bundled MNIST'));
   trainingSteps(data.train.count, config.train); // a batch larger than the training set is refused before the run folder is made
   return data;

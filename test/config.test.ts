@@ -95,7 +95,7 @@ test('a config file without "preset" starts from the default preset, unnamed; mi
     assert.equal(config.preset, undefined, 'a custom config does not take the default preset\'s name');
     const message = problems(() => validateConfig({ model: { classes: 10, layers: [{ type: 'dense', units: 10, activation: 'linear' }] }, train: {} }, 'mine.json'));
     assert.match(message, /mine\.json/);
-    assert.match(message, /^\s+- mode: missing \(expected one of "backprop", "dni", "cdni", "fa", "dfa", "bp-lambda"\)$/m);
+    assert.match(message, /^\s+- mode: missing \(expected one of "backprop", "dni", "cdni", "fa", "dfa", "bp-lambda", "kickback"\)$/m);
     assert.match(message, /^\s+- optimizer: missing \(expected object\)$/m);
     assert.match(message, /^\s+- train\.epochs: missing \(expected number\)$/m);
     assert.doesNotMatch(message, /received undefined/);

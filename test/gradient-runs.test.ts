@@ -100,7 +100,7 @@ test('the new modes refuse what they cannot do, naming the field', () => {
   assert.match(problems({ mode: 'bp-lambda', lambda: { start: 2, end: 0, steps: 5 } }), /lambda\.start/);
   assert.match(problems({ mode: 'dfa', train: { skipNonFinite: true } }), /train\.skipNonFinite: mode dfa does not support/);
   assert.match(problems({ mode: 'fa', train: { updateProbability: 0.5 } }), /train\.updateProbability: fa updates every batch/);
-  assert.match(problems({ mode: 'kickback' }), /mode/);
+  assert.match(problems({ mode: 'kickback' }), /labels: mode kickback needs one error per example/);
   assert.equal(problems({ mode: 'bp-lambda', lambda: { start: 0.5, end: 0.5 } }), '');
 });
 

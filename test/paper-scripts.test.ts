@@ -151,3 +151,21 @@ test('compare-gradients: one run per gradient source, with the steps to 97% and 
   assert.match(markdown, /--modes dfa,backprop,fa --budget 8/, 'the command that built it');
   assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /Cosine with the true gradient per stage/);
 });
+
+test('compare-gradients --labels low-high: every mode on two classes, kickback among them (and refused without a two-class task)', () => {
+  const compare = fileURLToPath(new URL('../scripts/compare-gradients.js', import.meta.url));
+  const refused = run(compare, ['--out', join(root, 'no-kick'), '--modes', 'kickback', '--budget', '8']);
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.stderr + refused.stdout, /kickback runs on a two-class task: add --labels low-high/);
+  const out = join(root, 'two-class');
+  const r = run(compare, ['--out', out, '--labels', 'low-high', '--modes', 'kickback,backprop', '--budget', '8', '--probe-every', '4', '--eval-every', '4']);
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  const table = JSON.parse(readFileSync(join(out, 'table.json'), 'utf8')) as { cells: CellJson[]; details: { mode: string; cosine: (number | null)[] }[] };
+  assert.deepEqual(table.cells.map((c) => [c.mode, c.status]), [['backprop', 'trained'], ['kickback', 'trained']]);
+  const kickback = table.details[1].cosine;
+  // the stage below the output gets e Wᵀ exactly; the stages below it get β·κ
+  assert.ok(Math.abs(kickback[2]! - 1) < 1e-5 && kickback.slice(0, 2).every((c) => c! < 0.9999), `kickback: ${kickback}`);
+  const markdown = readFileSync(join(out, 'table.md'), 'utf8');
+  assert.match(markdown, /two classes \(digits 0-4 against 5-9\)/);
+  assert.match(markdown, /784-256-256-256-2 \(labels low-high/);
+});

@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
 import { presetNames, defaultPreset } from '../config/presets.js';
-import { modes } from '../config/schema.js';
-import { lambdaSchedule, number, positiveInt, seed, stageGroups, wholeNumber } from './flags.js';
+import { modes, stageModeChoices } from '../config/schema.js';
+import { labellings } from '../data/index.js';
+import { lambdaSchedule, modeList, number, positiveInt, seed, stageGroups, wholeNumber } from './flags.js';
 
 /**
  * The flags that make a run's config (preset, config file and each field a flag can set), shared by
@@ -12,7 +13,9 @@ export function addConfigOptions(command: Command): Command {
     .addOption(new Option('--preset <name>', `start from a preset (default ${defaultPreset})`).choices(presetNames))
     .option('--config <file>', 'JSON config (a "preset" field in it starts from that preset)')
     .addOption(new Option('--mode <mode>', 'training mode: where each stage gets its gradient (docs/gradient-sources.md)').choices(modes))
+    .option('--stage-modes <list>', `each stage's own mode, one per stage (among ${stageModeChoices.join(', ')}), e.g. cdni,backprop,cdni,backprop`, modeList)
     .option('--lambda <schedule>', 'bp-lambda: λ constant (0.5) or start:end:steps (1:0:2000, linear)', lambdaSchedule)
+    .addOption(new Option('--labels <task>', "the data set's classes, or two classes made from them: low-high (0-4 against 5-9), odd-even; sets model.classes and the output layer to 2").choices(labellings))
     .option('--epochs <n>', 'epochs', positiveInt)
     .option('--batch-size <n>', 'examples per batch', positiveInt)
     .option('--lr <rate>', 'Adam learning rate', number)

@@ -37,6 +37,11 @@ export function lambdaSchedule(value: string): { start: number; end: number; ste
   return parts.length === 1 ? { start: numbers[0], end: numbers[0], steps: 0 } : { start: numbers[0], end: numbers[1], steps: numbers[2] };
 }
 
+/** --stage-modes cdni,backprop,cdni,backprop: one mode per stage, checked with the config. */
+export function modeList(value: string): string[] {
+  return value.split(',').map((m) => m.trim());
+}
+
 /** Seeds may be numbers or words. */
 export function seed(value: string): number | string {
   return /^-?\d+$/.test(value) ? Number(value) : value;
@@ -48,6 +53,8 @@ export interface TrainFlags {
   config?: string;
   mode?: string;
   lambda?: { start: number; end: number; steps: number };
+  labels?: string;
+  stageModes?: string[];
   epochs?: number;
   batchSize?: number;
   lr?: number;
@@ -80,6 +87,8 @@ export function flagsToConfig(flags: TrainFlags): Record<string, unknown> {
   return {
     mode: flags.mode,
     lambda: flags.lambda,
+    labels: flags.labels,
+    stageModes: flags.stageModes,
     backend: flags.backend,
     placement: flags.placement,
     data: flags.data,
@@ -106,7 +115,7 @@ export function flagsToConfig(flags: TrainFlags): Record<string, unknown> {
 /** Flags that change the config, by name, when given (a resumed run keeps its own config). */
 export function configFlagsGiven(flags: TrainFlags): string[] {
   const names: [keyof TrainFlags, string][] = [
-    ['preset', '--preset'], ['config', '--config'], ['mode', '--mode'], ['lambda', '--lambda'], ['epochs', '--epochs'], ['batchSize', '--batch-size'],
+    ['preset', '--preset'], ['config', '--config'], ['mode', '--mode'], ['lambda', '--lambda'], ['labels', '--labels'], ['stageModes', '--stage-modes'], ['epochs', '--epochs'], ['batchSize', '--batch-size'],
     ['lr', '--lr'], ['seed', '--seed'], ['backend', '--backend'], ['schedule', '--schedule'], ['window', '--window'],
     ['updateProbability', '--update-probability'], ['stages', '--stages'], ['maxSteps', '--max-steps'], ['data', '--data'], ['out', '--out'],
     ['checkpointEvery', '--checkpoint-every'], ['evalEvery', '--eval-every'], ['probeEvery', '--probe-every'], ['maxRestarts', '--max-restarts'], ['skipNonfinite', '--skip-nonfinite'],

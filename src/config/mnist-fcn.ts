@@ -9,7 +9,8 @@ export const fcnModes = ['backprop', 'dni', 'cdni'] as const satisfies readonly 
 /**
  * The 4-layer presets every row is built from: same layers, synthesizers and schedule. The other
  * gradient sources (docs/gradient-sources.md) start from backprop's (fa, dfa) or DNI's (bp-lambda:
- * its synthesizers, λ from 1 to 0 over the first half of the steps).
+ * its synthesizers, λ from 1 to 0 over the first half of the steps); kickback's is a two-class task
+ * (digits 0-4 against 5-9).
  */
 const fourLayer: Record<Mode, ConfigInput> = {
   backprop: presets['mnist-backprop'],
@@ -18,6 +19,7 @@ const fourLayer: Record<Mode, ConfigInput> = {
   fa: { ...presets['mnist-backprop'], mode: 'fa' },
   dfa: { ...presets['mnist-backprop'], mode: 'dfa' },
   'bp-lambda': { ...presets['mnist-dni'], mode: 'bp-lambda', lambda: { start: 1, end: 0, steps: 4290 } },
+  kickback: presets['mnist-kickback'],
 };
 
 /** Preset-style name of a row and mode, e.g. `mnist-fcn5-cdni`. */

@@ -93,6 +93,14 @@ export const presets = {
     optimizer,
     train: { ...schedule },
   },
+  // kickback (Balduzzi et al. 2015) is defined for one output: MNIST as two classes, digits 0-4 against 5-9
+  'mnist-kickback': {
+    mode: 'kickback',
+    labels: 'low-high',
+    model: { ...mlp, classes: 2, layers: [hidden, hidden, hidden, { ...output, units: 2 }] },
+    optimizer,
+    train: { ...schedule },
+  },
   'mnist-cdni-stochastic': {
     mode: 'cdni',
     model: mlp,
@@ -134,6 +142,7 @@ export const presetSummaries: Record<PresetName, string> = {
   'mnist-cdni': 'cDNI on the 784-256-256-256-10 MLP, linear synthesizers, async window 4, 20 epochs (the default)',
   'mnist-dni': 'DNI on the MLP, synthesizers of two hidden layers of 1024 with BatchNorm, async window 4, 20 epochs',
   'mnist-backprop': 'backprop on the MLP: the exact baseline, 20 epochs',
+  'mnist-kickback': 'kickback on the MLP, MNIST as two classes (digits 0-4 against 5-9), 20 epochs',
   'mnist-cdni-stochastic': 'cDNI on the MLP, each stage updates with probability 0.2',
   'mnist-unlocked': 'cDNI on the MLP with synthetic inputs on stages 1-3 (complete unlock), 10 epochs',
   'mnist-cnn-cdni': 'cDNI on a small MNIST CNN in 3 stages (conv synthesizer at h[0]), 3 epochs',

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { configSchema, type Config, type ConfigInput } from './schema.js';
 import { presets, presetNames, defaultPreset, type PresetName } from './presets.js';
 import { ConfigError, describeIssues } from './errors.js';
+import { withTwoClasses } from './two-class.js';
 
 type Json = Record<string, unknown>;
 
@@ -73,5 +74,8 @@ export function resolveConfig(sources: ConfigSources): Config {
   if (fileJson) merged = mergeConfig(merged, fileJson);
   if (presetName) merged.preset = presetName;
   if (sources.overrides) merged = mergeConfig(merged, sources.overrides);
+  const labels = sources.overrides?.labels;
+  if (labels === 'low-high' || labels === 'odd-even') merged = withTwoClasses(merged, labels);
   return validateConfig(merged, source);
 }
+

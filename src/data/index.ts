@@ -15,3 +15,4 @@ export {
   type Cifar10,
 } from './cifar.js';
 export { checkInputShape, imageShapeOf, loadDataset, type Dataset } from './dataset.js';
+export { labellings, relabel, type Labelling } from './labels.js';

@@ -70,7 +70,7 @@ export function stageSpecs(config: Config, window: number): StageSpec[] {
   return groups.map((layerIndices, index) => ({
     index,
     count: groups.length,
-    mode: config.mode,
+    mode: config.stageModes?.[index] ?? config.mode,
     schedule: config.train.schedule,
     firstLayer: layerIndices[0],
     layers: layerIndices.map((i) => config.model.layers[i]),

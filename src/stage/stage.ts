@@ -307,8 +307,9 @@ export class Stage {
    */
   private async applyGradient(step: number, trace: Trace[], dy: tf.Tensor, update = true, done?: RelayedDone): Promise<boolean> {
     const needInput = this.spec.index > 0 && this.source.targetBelow;
-    const { dx, grads } = tidy(() => this.net.backward(trace, dy, needInput, this.source.feedback));
-    tf.dispose(trace);
+    const kickback = needInput ? await this.kickbackDown(dy) : null;
+    const { dx, grads } = tidy(() => this.backwardPass(trace, dy, needInput, kickback?.down ?? null));
+    tf.dispose([...trace, ...(kickback?.down ? [kickback.down] : [])]);
     this.takeTimeFigures();
     // δ[s-1]_t = dL/dh[s-1]_t through f_s: the target of stage s-1, read to the CPU to be sent down
     // with whether the parameter gradients are finite
@@ -324,12 +325,30 @@ export class Stage {
       this.drop(step, [], null, targetComing ? 'target-coming' : 'here');
       return false;
     }
-    if (target) this.links.backward({ kind: 'backward', step, gradient: target, synthetic: this.source.synthetic, ...(done && { done: [done] }) });
+    if (target) this.links.backward({ kind: 'backward', step, gradient: target, synthetic: this.source.synthetic, ...(done && { done: [done] }), ...(kickback && { error: kickback.error }) });
     if (update) this.optimizer.step(grads);
     tf.dispose(grads);
     if (update) this.own.updates += 1;
     else this.own.skippedUpdates += 1;
     return true;
+  }
+
+  /** θ_s's gradients from `dy`, and δ[s-1] from `dy`, or from `down` (kickback) when given, in a second pass. */
+  private backwardPass(trace: Trace[], dy: tf.Tensor, needInput: boolean, down: tf.Tensor | null): { dx: tf.Tensor | null; grads: tf.Tensor[] } {
+    if (!down) return this.net.backward(trace, dy, needInput, this.source.feedback);
+    const { grads } = this.net.backward(trace, dy, false, this.source.feedback);
+    return { dx: this.net.backward(trace, down, true).dx, grads };
+  }
+
+  /** Kickback: the last stage's error e for the batch (it goes down with δ) and the gradient δ is the backward pass of (null: `dy`). */
+  private async kickbackDown(dy: tf.Tensor): Promise<{ error: Float32Array; down: tf.Tensor | null } | null> {
+    const link = this.source.kickback;
+    if (!link) return null;
+    const error = await link.error(dy);
+    const e = tf.tensor2d(error, [error.length / this.spec.classes, this.spec.classes]);
+    const down = link.down(e, this.spec.outputShape);
+    e.dispose();
+    return { error, down };
   }
 
   /** h's values to send up, or null when one is not finite (with --skip-nonfinite; else it throws). */
@@ -460,7 +479,8 @@ export class Stage {
     if (this.spec.index === 0) return void tf.dispose(trace);
     const down = tidy(() => {
       const exact = this.net.backward(trace, trueGradient, true);
-      const sent = this.net.backward(trace, used, true, this.source.feedback);
+      const e = tf.tensor2d(error, [error.length / this.spec.classes, this.spec.classes]);
+      const sent = this.net.backward(trace, this.source.kickback?.down(e, this.spec.outputShape) ?? used, true, this.source.feedback);
       return { exact: exact.dx!, sent: sent.dx! };
     });
     tf.dispose(trace);

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { resolveConfig } from '../../src/config/resolve.js';
+import { ConfigError } from '../../src/config/errors.js';
+import { decodeStageState, type StageState } from '../../src/stage/stage-state.js';
+import type { Manifest } from '../../src/checkpoint/manifest.js';
 
 /** metrics.jsonl of a run without its wall-clock fields (time, seconds). */
 export function metricsWithoutTimes(dir: string): Record<string, unknown>[] {
@@ -26,5 +30,22 @@ export async function waitForText(file: string, text: string, why: () => string)
     } catch {}
     if (content.includes(text)) return;
     assert.ok(Date.now() - started < 120_000, `no progress: ${why()}`);
+  }
+}
+
+/** Every stage's state in a run directory's checkpoint. */
+export function checkpointStates(run: string): StageState[] {
+  const m = JSON.parse(readFileSync(join(run, 'checkpoint', 'manifest.json'), 'utf8')) as Manifest;
+  return m.stages.map((s) => decodeStageState(readFileSync(join(run, 'checkpoint', s.file)), s.file));
+}
+
+/** The ConfigError's message for `mnist-backprop` with these overrides (flags) and file fields, or '' when it resolves. */
+export function configProblems(overrides: Record<string, unknown>, file?: Record<string, unknown>): string {
+  try {
+    resolveConfig({ preset: 'mnist-backprop', overrides, file });
+    return '';
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.message;
   }
 }

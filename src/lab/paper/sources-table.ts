@@ -1,5 +1,7 @@
 import type { ConfigInput, Mode } from '../../config/schema.js';
 import { mnistFcn } from '../../config/mnist-fcn.js';
+import { withTwoClasses } from '../../config/two-class.js';
+import type { Labelling } from '../../data/index.js';
 import { meanProbeCosines, readRun } from '../report/index.js';
 import { fcnCellName } from './fcn-table.js';
 import { planCell, runsNote, type CellOverrides } from './plan.js';
@@ -7,7 +9,7 @@ import type { PlannedCell, PlannedTable } from './run-table.js';
 import { testErrorPercent } from './table.js';
 
 /** The gradient sources compared, in the table's order. */
-export const sourceModes: readonly Mode[] = ['backprop', 'dni', 'cdni', 'fa', 'dfa', 'bp-lambda'];
+export const sourceModes: readonly Mode[] = ['backprop', 'dni', 'cdni', 'fa', 'dfa', 'bp-lambda', 'kickback'];
 
 /** The accuracy whose first step and time the table gives. */
 export const TARGET_ACCURACY = 0.97;
@@ -21,7 +23,11 @@ export interface SourcesTableOptions {
   /** Steps between gradient probes (train.probeEvery) and between test evaluations (train.evalEvery). */
   probeEvery: number;
   evalEvery: number;
+  /** Every mode on this task (default: the ten classes; kickback needs a two-class one). */
+  labels?: Labelling;
 }
+
+const twoClassNames: Record<Exclude<Labelling, 'classes'>, string> = { 'low-high': 'digits 0-4 against 5-9', 'odd-even': 'odd digits against even' };
 
 /**
  * The 4-layer MNIST MLP (784-256-256-256-10, one layer per stage) trained by each gradient source
@@ -31,8 +37,12 @@ export interface SourcesTableOptions {
 export function sourcesTable(options: SourcesTableOptions): PlannedTable {
   const { outDir, overrides, trainCount } = options;
   const modes = sourceModes.filter((m) => options.modes.includes(m));
+  const labels = options.labels ?? 'classes';
+  if (labels === 'classes' && modes.includes('kickback')) {
+    throw new Error("kickback runs on a two-class task: add --labels low-high (or odd-even), and every mode runs on it, or leave kickback out of --modes");
+  }
   const cells = modes.map((mode) => {
-    const base = mnistFcn(4, mode);
+    const base = labels === 'classes' ? mnistFcn(4, mode) : withTwoClasses(mnistFcn(4, mode), labels);
     const config: ConfigInput = {
       ...base,
       ...(base.lambda && overrides.budget !== undefined && { lambda: { ...base.lambda, steps: Math.round(overrides.budget / 2) } }),
@@ -41,7 +51,7 @@ export function sourcesTable(options: SourcesTableOptions): PlannedTable {
     return planCell(config, 4, mode, outDir, fcnCellName(4, mode), overrides, trainCount);
   });
   const table: PlannedTable = {
-    title: 'MNIST MLP (4 layers, one stage per layer): gradient sources compared',
+    title: `MNIST MLP (4 layers, one stage per layer)${labels === 'classes' ? '' : `, two classes (${twoClassNames[labels]})`}: gradient sources compared`,
     rowHead: 'layers',
     modes,
     cells,
@@ -50,8 +60,10 @@ export function sourcesTable(options: SourcesTableOptions): PlannedTable {
     details: () => sourcesDetails(cells),
     notes: [
       runsNote(cells),
-      '784-256-256-256-10, BatchNorm and ReLU on the hidden layers, Adam. DNI: synthesizers of 2 hidden layers of 1024 with BatchNorm; cDNI: linear synthesizers that see the label; ' +
-        'FA and DFA: fixed random feedback matrices; BP(λ): DNI\'s synthesizers, λ linear from 1 to 0 over the first half of the steps. fa, dfa and bp-lambda wait for their gradient (one batch in flight).',
+      `784-256-256-256-${labels === 'classes' ? 10 : `2 (labels ${labels}: ${twoClassNames[labels]})`}, BatchNorm and ReLU on the hidden layers, Adam. ` +
+        'DNI: synthesizers of 2 hidden layers of 1024 with BatchNorm; cDNI: linear synthesizers that see the label; ' +
+        'FA and DFA: fixed random feedback matrices; BP(λ): DNI\'s synthesizers, λ linear from 1 to 0 over the first half of the steps; ' +
+        'kickback: the error of the one output times each unit\'s kickback (one layer of feedback). fa, dfa, bp-lambda and kickback wait for their gradient (one batch in flight).',
       `"to ${TARGET_ACCURACY * 100}%": the first test evaluation (every ${options.evalEvery} steps and at epoch ends) at or above ${TARGET_ACCURACY * 100}% test accuracy; ` +
         'the seconds are wall time since the run started, evaluations included, measured on a shared machine (other work ran beside it): a rough figure, not a benchmark.',
       `"cos, stage s": the mean, over the run's gradient probes (every ${options.probeEvery} steps, a validation batch), of the cosine of the gradient stage s's source would use with the true gradient of h[s] (docs/gradient-sources.md). ` +

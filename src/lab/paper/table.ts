@@ -33,7 +33,7 @@ export interface Table {
   details?(): { markdown: string[]; json: unknown };
 }
 
-const modeNames: Record<Mode, string> = { backprop: 'backprop', dni: 'DNI', cdni: 'cDNI', fa: 'FA', dfa: 'DFA', 'bp-lambda': 'BP(λ)' };
+const modeNames: Record<Mode, string> = { backprop: 'backprop', dni: 'DNI', cdni: 'cDNI', fa: 'FA', dfa: 'DFA', 'bp-lambda': 'BP(λ)', kickback: 'kickback' };
 
 /** Test error in percent, from a summary's test accuracy (null when there is none). */
 export function testErrorPercent(outcome: CellOutcome | null): number | null {

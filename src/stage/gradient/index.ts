@@ -8,10 +8,11 @@ import { Synthesized } from './synthesized.js';
 import { FeedbackAlignment } from './feedback-alignment.js';
 import { DirectFeedback, ErrorToAll } from './direct-feedback.js';
 import { BpLambda } from './bp-lambda.js';
+import { Kickback, KickbackTop } from './kickback.js';
 import type { Synthesizer } from '../synthesizer.js';
 
-export type { GradientSource, SourceGradient, StageOutput, SourceStats, SourceCounters, SourceState } from './source.js';
-export { FromAbove, FromLoss, Synthesized, FeedbackAlignment, DirectFeedback, ErrorToAll, BpLambda };
+export type { GradientSource, KickbackLink, SourceGradient, StageOutput, SourceStats, SourceCounters, SourceState } from './source.js';
+export { FromAbove, FromLoss, Synthesized, FeedbackAlignment, DirectFeedback, ErrorToAll, BpLambda, Kickback, KickbackTop };
 
 /** The source of a stage's output gradient (its stage's layers `net`): the only place the training mode picks one. */
 export function gradientSource(spec: StageSpec, net: Sequential): GradientSource {
@@ -23,6 +24,8 @@ export function gradientSource(spec: StageSpec, net: Sequential): GradientSource
       return last ? new ErrorToAll(spec.classes) : new DirectFeedback(spec);
     case 'bp-lambda':
       return last ? new FromLoss(spec.classes) : new BpLambda(spec, spec.lambda ?? { start: 1, end: 1, steps: 0 });
+    case 'kickback':
+      return last ? new KickbackTop(spec.classes) : new Kickback();
     case 'backprop':
       return last ? new FromLoss(spec.classes) : new FromAbove();
     default:

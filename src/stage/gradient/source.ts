@@ -34,6 +34,14 @@ export type SourceCounters = Partial<Pick<StageStats, 'synthesizerUpdates' | 'ev
 /** What a source adds to its stage's statistics (means since the last call). */
 export type SourceStats = Partial<Pick<StageStats, 'synthesizerLoss' | 'synthesizerCosine'>>;
 
+/** Kickback: what goes down from a stage besides δ, and the gradient δ is the backward pass of. */
+export interface KickbackLink {
+  /** The last stage's output error e for the batch whose gradient `dy` is applied (rows x classes values), sent down with δ. */
+  error(dy: tf.Tensor): Promise<Float32Array>;
+  /** The gradient at the stage's output whose backward pass is δ, from e ([rows, classes]); null: the applied one. */
+  down(error: tf.Tensor2D, shape: number[]): tf.Tensor | null;
+}
+
 /** The part of a stage checkpoint a source writes and reads back. */
 export type SourceState = Pick<StageState, 'synthesizer'> & Partial<Pick<StageState, 'feedback'>>;
 
@@ -58,6 +66,8 @@ export interface GradientSource {
    * gradient instead of the transposed kernel (null: the layer's own backward pass).
    */
   readonly feedback?: readonly (tf.Tensor | null)[];
+  /** Kickback: δ is the backward pass of another gradient than the applied one, and e goes down with it. */
+  readonly kickback?: KickbackLink;
   /** Batches the source keeps for a message still to come (a checkpoint is taken with none). */
   readonly holding: number;
   readonly counters: SourceCounters;

@@ -59,7 +59,11 @@ export function dataMessageValidator(limits: DataMessageLimits = {}): (value: un
         for (const key of ['gradient', 'used', 'error'] as const) {
           if (!(m[key] instanceof Float32Array) || m[key].length > maxValues) fail(`${key} of a gradient probe must be a Float32Array of at most ${maxValues} values`);
         }
-      } else int(m.step, 'step');
+      } else {
+        int(m.step, 'step');
+        // kickback: the last stage's output error e beside the target
+        if (m.error != null && (!(m.error instanceof Float32Array) || m.error.length > maxValues)) fail(`error must be a Float32Array of at most ${maxValues} values`);
+      }
       if (m.gradient !== null && !(m.gradient instanceof Float32Array)) fail('gradient must be a Float32Array or null');
       if (m.gradient !== null && m.gradient.length > maxValues) fail(`gradient longer than ${maxValues}`);
       if (typeof m.synthetic !== 'boolean') fail('synthetic must be a boolean');

@@ -7,8 +7,8 @@
  * Nothing that arrives is trusted. Besides what NatsChannel refuses (unknown sender, oversized,
  * not MessagePack, malformed), the links refuse, and count:
  * - `shape`: activations that are not rows x the stage's input width, labels out of range, a
- *   target that is not rows x the stage's output width for the batch it answers, an error (DFA)
- *   that is not rows x classes;
+ *   target that is not rows x the stage's output width for the batch it answers, an error
+ *   that is not rows x classes (DFA, or beside a kickback target);
  * - `step`: a training batch whose step was seen already (a replay), a target or error for a batch
  *   this stage did not send up or already got one for.
  * So a stray or malicious message never reaches the stage's tensors and never stops it.
@@ -142,6 +142,10 @@ export class NatsLinks implements DataLinks {
       if (rows === undefined) return this.refuse('step', `target for step ${m.step}, which was not sent up or already has its target`);
       if (m.gradient !== null && m.gradient.length !== rows * this.outputWidth) {
         return this.refuse('shape', `target for step ${m.step}: ${m.gradient.length} values for ${rows} rows of ${this.outputWidth}`);
+      }
+      const classes = this.options.spec.classes;
+      if (m.error != null && m.error.length !== rows * classes) {
+        return this.refuse('shape', `error beside the target for step ${m.step}: ${m.error.length} values for ${rows} rows of ${classes} classes`);
       }
       this.awaited.delete(m.step);
       inbox.pushBackward(m);
