@@ -454,7 +454,8 @@ class Run {
 
   /**
    * train.probeEvery: the gradient probe on the first batch of the validation split, once the
-   * batches in flight are finished (training work); the probe itself is not training time.
+   * batches in flight are finished (training work); the probe itself is not training time. A probe
+   * lost with a restarted stage is recorded as lost, and left out of the summary's means.
    */
   private async probeGradients(): Promise<void> {
     const { p, pipeline, config } = this;
@@ -466,6 +467,7 @@ class Run {
     const t1 = performance.now();
     this.pausedMs += t1 - t0;
     this.span('probe', t0, t1, { step: p.step });
+    if (!cosines) return this.dir.metric({ type: 'probe', step: p.step, lost: true });
     this.dir.metric({ type: 'probe', step: p.step, cosine: cosines });
     cosines.forEach((cosine, s) => {
       const sum = (this.probes[s] ??= { sum: 0, count: 0 });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { train, resume } from '../src/train.js';
+import { train, resume, type NatsRunOptions } from '../src/train.js';
 import type { Config } from '../src/config/schema.js';
 import { resolveConfig } from '../src/config/resolve.js';
 import { ConfigError } from '../src/config/errors.js';
@@ -104,11 +104,14 @@ test('the new modes refuse what they cannot do, naming the field', () => {
   assert.equal(problems({ mode: 'bp-lambda', lambda: { start: 0.5, end: 0.5 } }), '');
 });
 
+/** The gradient probe's lines of a run's metrics.jsonl (a lost probe has `lost` and no cosines). */
+function probeLines(dir: string): { step: number; cosine: (number | null)[]; lost?: true }[] {
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'probe');
+}
+
 test('the gradient probe: backprop sees cosine 1, fa, dfa, dni and bp-lambda less; probes change nothing in training; over NATS as over threads', async () => {
   const root = mkdtempSync(join(tmpdir(), 'synthgrad-grad-'));
   const run = runId('probe-same');
-  const probeLines = (dir: string) =>
-    readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'probe') as { step: number; cosine: (number | null)[] }[];
   try {
     const base = smallConfig({ mode: 'backprop', train: { schedule: 'lockstep', maxSteps: 12 } });
     const probed = { ...base, train: { ...base.train, probeEvery: 4 } };
@@ -162,3 +165,35 @@ for (const stage of [0, 2]) {
     }
   });
 }
+
+test('a stage that fails during a gradient probe is restarted, the probe is recorded as lost, and the run finishes', { timeout: 180_000 }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'synthgrad-grad-'));
+  const run = runId('probe-lost');
+  // stage 1 throws on the probe batch (step -1) at step 4; its replacement has no fault
+  const config = smallConfig({ mode: 'backprop', train: { schedule: 'lockstep', maxSteps: 12, probeEvery: 4, checkpointEvery: 4 } });
+  const fault = { stage: 1, step: -1, kind: 'throw' } as const;
+  const check = async (dir: string, nats?: NatsRunOptions) => {
+    const summary = await train({ ...config, out: dir }, { data: data(), fault, ...(nats && { nats }) });
+    assert.equal(summary.restarts, 1);
+    assert.equal(summary.lostSteps, 0, 'the probe is no training step');
+    assert.equal(summary.steps, 12);
+    // over NATS, every stage took the orchestrator's word that the probe was lost
+    assert.deepEqual(summary.perStage.map((s) => s.rejected ?? {}), [{}, {}, {}]);
+    const lines = probeLines(dir);
+    assert.deepEqual(lines.map((l) => [l.step, l.lost ?? false]), [[4, true], [8, false], [12, false]]);
+    assert.equal(lines[0].cosine, undefined);
+    // the next probes pass every stage, the restarted one and those that forgot the lost probe
+    for (const l of lines.slice(1)) {
+      assert.equal(l.cosine[2], null);
+      for (const c of l.cosine.slice(0, 2)) assert.ok(Math.abs(c! - 1) < 1e-5, `backprop's cosine ${c}`);
+    }
+    assert.deepEqual(summary.perStage.map((s) => s.gradientProbes), [2, 2, 2]);
+    assert.ok(Math.abs(summary.perStage[0].gradientCosine! - 1) < 1e-5);
+  };
+  try {
+    await check(join(root, 'threads'));
+    await withNatsServer({}, (server) => check(join(root, 'processes'), { stages: 'spawn', url: server.url, runId: run, credentials: {} }));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

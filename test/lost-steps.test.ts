@@ -58,3 +58,19 @@ test('Inbox.discard drops the queued messages of abandoned steps and their strag
   assert.deepEqual(inbox.forward.map((m) => m.step), [2, -1]);
   assert.equal(inbox.backward.length, 0);
 });
+
+test('Inbox.discardProbe drops the queued messages of a lost gradient probe, not a flush marker (also step -1); the next probe is queued', () => {
+  const inbox = new Inbox();
+  const forward = (over: { marker?: true; probe?: true }) => ({ kind: 'forward' as const, step: -1, rows: 0, activations: new Float32Array(0), labels: new Uint8Array(0), ...over });
+  const down = { kind: 'backward' as const, step: -1, gradient: new Float32Array(0), synthetic: false, probe: true as const, used: new Float32Array(0), error: new Float32Array(0) };
+  inbox.pushForward(forward({ marker: true }));
+  inbox.pushForward(forward({ probe: true }));
+  inbox.pushBackward(down);
+  inbox.discardProbe();
+  assert.deepEqual(inbox.forward.map((m) => m.marker), [true]);
+  assert.equal(inbox.backward.length, 0);
+  inbox.pushForward(forward({ probe: true }));
+  inbox.pushBackward(down);
+  assert.deepEqual(inbox.forward.map((m) => m.probe), [undefined, true]);
+  assert.equal(inbox.backward.length, 1);
+});

@@ -94,6 +94,8 @@ function writeRun(dir: string, run: FakeRun): string {
       }),
     );
     if (run.probes) {
+      // a probe lost with a restarted stage has no cosines: not a point of the chart
+      if (epoch === 2) lines.push(JSON.stringify({ time: new Date(start + t * 1000).toISOString(), type: 'probe', step: 150, lost: true }));
       const cosine = Array.from({ length: run.stages }, (_, s) => (s === run.stages - 1 ? null : 0.5 + 0.1 * s + 0.01 * epoch));
       lines.push(JSON.stringify({ time: new Date(start + t * 1000).toISOString(), type: 'probe', step: epoch * 100, cosine }));
     }

@@ -15,6 +15,8 @@ export interface DataLinks {
    * event-loop turn (which costs a stage several times more); returns how many.
    */
   drain?(inbox: Inbox): number;
+  /** The gradient probe was lost with a failed stage: its true gradient is no longer expected (links that check what comes down). */
+  forgetProbe?(): void;
   /** New link ends after a neighbour restarted (MessagePort links; others may ignore it). */
   rewire(ends: LinkEnds): void;
   close(): void;

@@ -2,6 +2,8 @@ import type { BackwardMessage, ForwardMessage, InputMessage } from '../stage/pro
 
 const MAX_ABANDONED = 4096;
 
+type Queued = { step: number; eval?: unknown; probe?: true };
+
 /** A stage's queued messages, in arrival order per kind, and a way to wait for the next one. */
 export class Inbox {
   readonly forward: ForwardMessage[] = [];
@@ -42,8 +44,17 @@ export class Inbox {
       this.abandoned.add(step);
       if (this.abandoned.size > MAX_ABANDONED) this.abandoned.delete(this.abandoned.values().next().value as number);
     }
-    for (const queue of [this.forward, this.backward, this.input] as { step: number; eval?: unknown }[][]) {
-      for (let i = queue.length - 1; i >= 0; i--) if (steps.has(queue[i].step) && !queue[i].eval) queue.splice(i, 1);
+    this.drop((m) => steps.has(m.step) && !m.eval);
+  }
+
+  /** Drops the queued messages of a lost gradient probe (by its flag: flush markers have step -1 too). */
+  discardProbe(): void {
+    this.drop((m) => m.probe === true);
+  }
+
+  private drop(lost: (message: Queued) => boolean): void {
+    for (const queue of [this.forward, this.backward, this.input] as Queued[][]) {
+      for (let i = queue.length - 1; i >= 0; i--) if (lost(queue[i])) queue.splice(i, 1);
     }
   }
 

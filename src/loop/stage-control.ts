@@ -22,8 +22,8 @@ export interface ControlTarget {
 
 /**
  * The answers to the orchestrator's control messages, given between two steps of the stage:
- * statistics, weights, a checkpoint, re-wiring after a neighbour restarted, lost steps, the
- * thread's priority, and stop.
+ * statistics, weights, a checkpoint, re-wiring after a neighbour restarted, lost steps (and a lost
+ * gradient probe), the thread's priority, and stop.
  */
 export function controlHandler(target: ControlTarget): (message: ControlMessage) => Promise<void> {
   const { stage, inbox, schedule, meters, links, report } = target;
@@ -52,6 +52,11 @@ export function controlHandler(target: ControlTarget): (message: ControlMessage)
         const steps = new Set(m.steps);
         inbox.discard(steps);
         schedule.abandon(steps);
+        if (m.probe) {
+          inbox.discardProbe();
+          links.forgetProbe?.();
+          stage.forgetProbe();
+        }
         return stage.abandon(steps);
       }
       case 'priority': {

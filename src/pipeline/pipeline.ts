@@ -73,8 +73,8 @@ export class Pipeline {
   private readonly abandoned = new Set<number>();
   /** Results of the evaluation pass under way, by batch index, and its batches (to send again). */
   private evalResults = new Map<number, Report<'eval'>>();
-  /** The gradient probe under way: each stage's cosine as it reports. */
-  private probeReplies: Map<number, number | null> | null = null;
+  /** The gradient probe under way: each stage's cosine as it reports; `lost` with a failed stage. */
+  private probing: { replies: Map<number, number | null>; lost: boolean } | null = null;
   private evalSplit: EvalTag['split'] | null = null;
   /** Evaluation batches sent, by index; an answered one is let go (null). */
   private evalBatches: (Batch | null)[] = [];
@@ -237,16 +237,20 @@ export class Pipeline {
   /**
    * The gradient probe (train.probeEvery) on `batch`, with no training batch in flight: up in
    * training mode, the true gradient down; each stage's cosine of its source's gradient with the
-   * true one (null for the last stage).
+   * true one (null for the last stage). Null when the probe was lost with a stage that failed and
+   * was restarted (the other stages forgot it).
    */
-  async probe(batch: Batch): Promise<(number | null)[]> {
+  async probe(batch: Batch): Promise<(number | null)[] | null> {
     await this.drain();
-    this.probeReplies = new Map();
+    const probing = { replies: new Map<number, number | null>(), lost: false };
+    this.probing = probing;
     this.host.send({ kind: 'forward', step: -1, rows: batch.size, activations: batch.x, labels: batch.labels, probe: true }, [batch.x.buffer as ArrayBuffer]);
-    await this.waitUntil(() => this.probeReplies!.size === this.stages);
-    const cosines = this.specs.map((_, s) => this.probeReplies!.get(s)!);
-    this.probeReplies = null;
-    return cosines;
+    try {
+      await this.waitUntil(() => probing.lost || probing.replies.size === this.stages);
+    } finally {
+      this.probing = null;
+    }
+    return probing.lost ? null : this.specs.map((_, s) => probing.replies.get(s)!);
   }
 
   /** Each stage's counters; synthesizer means are since the previous call. */
@@ -319,8 +323,9 @@ export class Pipeline {
   }
 
   /**
-   * Replaces a failed stage: the batches in flight are lost (every stage forgets them), the new
-   * instance restores its state, and the host links its neighbours to it.
+   * Replaces a failed stage: the batches in flight, and the gradient probe under way, are lost
+   * (every stage forgets them), the new instance restores its state, and the host links its
+   * neighbours to it.
    */
   private restart(spec: StageSpec, restore: string | undefined, error: StageError): void {
     const s = spec.index;
@@ -328,7 +333,10 @@ export class Pipeline {
     this.ready.delete(s);
     this.lastProgress = performance.now(); // the replacement gets its time to start
     const lost = [...this.inFlightSteps.keys()];
-    this.abandon(lost, s);
+    const probing = this.probing;
+    const probeLost = probing !== null && probing.replies.size < this.stages;
+    if (probeLost) probing.lost = true;
+    this.abandon(lost, s, probeLost);
     const { fault: _fault, restoreState: _state, ...rest } = spec; // a deliberate fault fires once
     const respawned: StageSpec = { ...rest, ...(restore ? { restore } : {}) };
     if (!restore) delete respawned.restore;
@@ -339,14 +347,18 @@ export class Pipeline {
     this.poke();
   }
 
-  /** Every stage but `except` forgets these steps; they no longer count as in flight. */
-  private abandon(steps: number[], except = -1): void {
+  /**
+   * Every stage but `except` forgets these steps (and with `probe`, the gradient probe); they no
+   * longer count as in flight. A probe is no training step: not counted in lostSteps.
+   */
+  private abandon(steps: number[], except = -1, probe = false): void {
     for (const step of steps) {
       this.abandoned.add(step);
       this.inFlightSteps.delete(step);
     }
     this.lostSteps += steps.length;
-    for (let i = 0; i < this.stages; i++) if (i !== except) this.host.control(i, { kind: 'abandon', steps });
+    const message: ControlMessage = { kind: 'abandon', steps, ...(probe && { probe: true as const }) };
+    for (let i = 0; i < this.stages; i++) if (i !== except) this.host.control(i, message);
   }
 
   /**
@@ -442,7 +454,7 @@ export class Pipeline {
         this.done(message);
         break;
       case 'probe':
-        this.probeReplies?.set(message.stage, message.cosine);
+        this.probing?.replies.set(message.stage, message.cosine);
         break;
       case 'eval':
         // a batch sent again after an interruption may be answered twice: the first answer counts

@@ -100,8 +100,8 @@ export type ControlMessage =
   | { kind: 'checkpoint'; file: string; step: number; inline?: boolean }
   /** A neighbour was restarted: use these link ends instead. */
   | { kind: 'rewire'; ends: LinkEnds }
-  /** These steps were lost with a failed stage. */
-  | { kind: 'abandon'; steps: number[] }
+  /** These steps were lost with a failed stage; `probe`: so was the gradient probe under way. */
+  | { kind: 'abandon'; steps: number[]; probe?: true }
   /** Lower the stage thread's scheduling priority to this nice value (see priorities.ts). */
   | { kind: 'priority'; nice: number };
 

@@ -228,6 +228,14 @@ export class Stage {
     }
   }
 
+  /** Forgets the gradient probe's pass here (lost with a failed stage, or replaced by the next probe). */
+  forgetProbe(): void {
+    if (!this.probing) return;
+    this.probing.h.dispose();
+    tf.dispose(this.probing.trace);
+    this.probing = null;
+  }
+
   /** The stage's whole state, for a checkpoint taken when no batch is in flight. */
   async exportState(step: number, extra: Record<string, number>): Promise<StageState> {
     if (this.source.holding > 0 || this.locked || (this.syntheticInput?.waiting ?? 0) > 0) throw new Error(`stage ${this.spec.index}: checkpoint requested with batches in flight`);
@@ -439,8 +447,7 @@ export class Stage {
     const { y: h, trace } = keepRunningStatistics(this.net, () => tidy(() => this.net.forward(x, true)));
     x.dispose();
     if (!this.last) {
-      this.probing?.h.dispose();
-      if (this.probing) tf.dispose(this.probing.trace);
+      this.forgetProbe();
       this.probing = { h, trace, labels: message.labels };
       this.links.forward({ kind: 'forward', step: -1, rows: message.rows, activations: await ownedValues(h), labels: message.labels, probe: true });
       return;

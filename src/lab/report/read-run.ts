@@ -54,7 +54,7 @@ export interface EvalPoint {
   testLoss: number | null;
 }
 
-/** One `{"type":"probe"}` line of metrics.jsonl (train.probeEvery): per stage, the cosine of its gradient with the true one (null: the last stage). */
+/** One `{"type":"probe"}` line of metrics.jsonl (train.probeEvery): per stage, the cosine of its gradient with the true one (null: the last stage). Lost probes (`"lost": true`) are left out. */
 export interface ProbePoint {
   step: number;
   cosine: (number | null)[];
@@ -265,6 +265,7 @@ function parseMetrics(path: string, notes: string[]): Pick<RunData, 'train' | 'e
   const probes: ProbePoint[] = [];
   const { lines, metricsSeconds } = metricsLines(path, notes);
   for (const { record, where, wallSeconds } of lines) {
+    if (record.type === 'probe' && record.lost === true) continue; // lost with a restarted stage: no cosines
     if (record.type === 'probe') {
       const step = num(record, 'step');
       if (step === null || !Array.isArray(record.cosine)) throw new ReportError(where, 'expected a numeric "step" and a "cosine" array in a probe line');

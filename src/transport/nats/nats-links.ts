@@ -175,6 +175,10 @@ export class NatsLinks implements DataLinks {
     inbox.pushBackward(m);
   }
 
+  forgetProbe(): void {
+    this.probeRows = null;
+  }
+
   rewire(_ends: LinkEnds): void {
     // subjects stay the same when a neighbour is replaced
   }

@@ -126,9 +126,10 @@ export function controlWireValidator(stage: number): (value: unknown) => asserts
         int(m.nice, 'nice', 0, 19);
         return;
       case 'abandon':
-        only(m, ['kind', 'steps']);
+        only(m, ['kind', 'steps', 'probe']);
         if (!Array.isArray(m.steps) || m.steps.length > 1 << 20) fail('steps must be an array');
         for (const s of m.steps) int(s, 'steps[]');
+        if (m.probe !== undefined && m.probe !== true) fail('probe must be true when present');
         return;
       case 'assign': {
         only(m, ['kind', 'instance', 'spec', 'heartbeatMs', 'orchestratorTimeoutMs', 'reconnectTimeoutMs', 'limits']);
