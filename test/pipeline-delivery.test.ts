@@ -1,8 +1,9 @@
 /**
  * The pipeline over a transport that loses messages, with a scripted host (no workers, no
  * network): batches lost after an interruption are found by step number and abandoned at every
- * stage, evaluation batches whose results were lost are sent again (a few in flight at a time), and a stall fails the run
- * naming the stages it waits for.
+ * stage, evaluation batches whose results were lost are sent again (a few in flight at a time), a
+ * gradient probe whose messages were lost is given up, and a stall fails the run naming the
+ * stages it waits for.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -148,6 +149,46 @@ test('a stall (no report while the run waits) fails with the stages that did not
     trainingBatches(2, 4).forEach((b, step) => pipeline.feed(b, step));
     host.events.report({ kind: 'done', stage: 0, step: 0 });
     await assert.rejects(pipeline.drain(), /no progress for 0\.3 s: waiting for step 0 to be finished from stage 1 \(last report \d+ s ago\), stage 2 \(last report \d+ s ago\)/);
+  } finally {
+    await pipeline.destroy();
+  }
+});
+
+test('a gradient probe unanswered for lossQuietMs after an interruption is lost: every stage forgets it and probe() gives null', { timeout: 20_000 }, async () => {
+  const host = new ScriptedHost({ lossQuietMs: 300 });
+  const pipeline = await Pipeline.start(specs(), {}, host);
+  try {
+    const [batch] = trainingBatches(1, 4);
+    const probed = pipeline.probe(batch);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(host.sent.at(-1)?.probe, true);
+    host.events.report({ kind: 'probe', stage: 2, cosine: null });
+    host.events.interrupted!('the server restarted');
+    host.events.report({ kind: 'probe', stage: 1, cosine: 0.5 }); // a reply after the interruption: still waiting for stage 0
+    assert.equal(await probed, null);
+    const abandons = host.controls.filter((c) => c.message.kind === 'abandon');
+    assert.deepEqual(abandons.map((c) => c.stage), [0, 1, 2], 'every stage forgets it');
+    assert.deepEqual(abandons[0].message, { kind: 'abandon', steps: [], probe: true });
+    assert.equal(pipeline.lostSteps, 0, 'a probe is no training step');
+    // the next probe is answered as usual
+    const next = pipeline.probe(trainingBatches(1, 4)[0]);
+    await new Promise((resolve) => setImmediate(resolve));
+    [0, 1, 2].forEach((stage) => host.events.report({ kind: 'probe', stage, cosine: stage === 2 ? null : 1 }));
+    assert.deepEqual(await next, [1, 1, null]);
+  } finally {
+    await pipeline.destroy();
+  }
+});
+
+test('a gradient probe is not given up without an interruption; a stall names the stages that did not answer it', async () => {
+  const host = new ScriptedHost({ lossQuietMs: 100, stallTimeoutMs: 600 });
+  const pipeline = await Pipeline.start(specs(), {}, host);
+  try {
+    const probed = pipeline.probe(trainingBatches(1, 4)[0]);
+    await new Promise((resolve) => setImmediate(resolve));
+    host.events.report({ kind: 'probe', stage: 2, cosine: null });
+    await assert.rejects(probed, /no progress for 0\.6 s: waiting for the gradient probe from stage 0 \(last report \d+ s ago\), stage 1 \(last report \d+ s ago\)/);
+    assert.equal(host.controls.filter((c) => c.message.kind === 'abandon').length, 0);
   } finally {
     await pipeline.destroy();
   }

@@ -73,8 +73,11 @@ export class Pipeline {
   private readonly abandoned = new Set<number>();
   /** Results of the evaluation pass under way, by batch index, and its batches (to send again). */
   private evalResults = new Map<number, Report<'eval'>>();
-  /** The gradient probe under way: each stage's cosine as it reports; `lost` with a failed stage. */
-  private probing: { replies: Map<number, number | null>; lost: boolean } | null = null;
+  /**
+   * The gradient probe under way: each stage's cosine as it reports; `lost` with a failed stage, or
+   * when nothing came for it for lossQuietMs after an interruption (`quietSince`: its suspect time).
+   */
+  private probing: { replies: Map<number, number | null>; lost: boolean; quietSince: number | null } | null = null;
   private evalSplit: EvalTag['split'] | null = null;
   /** Evaluation batches sent, by index; an answered one is let go (null). */
   private evalBatches: (Batch | null)[] = [];
@@ -242,7 +245,7 @@ export class Pipeline {
    */
   async probe(batch: Batch): Promise<(number | null)[] | null> {
     await this.drain();
-    const probing = { replies: new Map<number, number | null>(), lost: false };
+    const probing = { replies: new Map<number, number | null>(), lost: false, quietSince: null as number | null };
     this.probing = probing;
     this.host.send({ kind: 'forward', step: -1, rows: batch.size, activations: batch.x, labels: batch.labels, probe: true }, [batch.x.buffer as ArrayBuffer]);
     try {
@@ -333,10 +336,7 @@ export class Pipeline {
     this.ready.delete(s);
     this.lastProgress = performance.now(); // the replacement gets its time to start
     const lost = [...this.inFlightSteps.keys()];
-    const probing = this.probing;
-    const probeLost = probing !== null && probing.replies.size < this.stages;
-    if (probeLost) probing.lost = true;
-    this.abandon(lost, s, probeLost);
+    this.abandon(lost, s, this.loseProbe());
     const { fault: _fault, restoreState: _state, ...rest } = spec; // a deliberate fault fires once
     const respawned: StageSpec = { ...rest, ...(restore ? { restore } : {}) };
     if (!restore) delete respawned.restore;
@@ -345,6 +345,14 @@ export class Pipeline {
     this.rewiresPending += this.host.replace(respawned);
     this.events.onRestart?.(s, lost.length, error);
     this.poke();
+  }
+
+  /** Marks the probe under way lost (its waiter wakes, probe() returns null); false when none is unanswered. */
+  private loseProbe(): boolean {
+    const probing = this.probing;
+    if (probing === null || probing.lost || probing.replies.size === this.stages) return false;
+    probing.lost = true;
+    return true;
   }
 
   /**
@@ -372,6 +380,7 @@ export class Pipeline {
     this.interruptions += 1;
     this.lastProgress = now;
     this.lost?.interrupted(this.inFlightSteps.keys(), now);
+    if (this.probing) this.probing.quietSince = now; // the probe's messages may be gone too
     this.events.onInterrupted?.(why, this.inFlightSteps.size);
     const asking = this.asking;
     if (asking) {
@@ -399,6 +408,11 @@ export class Pipeline {
       const now = performance.now();
       const lost = this.lost!.overdue(this.inFlightSteps, now);
       if (lost.length > 0) this.markLost(lost, `no batch finished for ${(delivery.lossQuietMs / 1000).toFixed(1)} s after the interruption`);
+      const probeQuiet = this.probing?.quietSince ?? null;
+      if (probeQuiet !== null && now - probeQuiet > delivery.lossQuietMs && this.loseProbe()) {
+        this.abandon([], -1, true);
+        this.poke();
+      }
       if (this.waiters.length > 0 && now - this.lastProgress > delivery.stallTimeoutMs) this.fail(this.stalled(now, delivery.stallTimeoutMs));
     }, 250); // not unref'd: a run waiting on its stages is alive (destroy() clears it)
   }
@@ -420,6 +434,10 @@ export class Pipeline {
       const asking = this.asking;
       waitingOn = all.filter((s) => !asking.replies.has(s));
       what = `an answer to '${asking.message(0).kind}'`;
+    } else if (this.probing) {
+      const replies = this.probing.replies;
+      waitingOn = all.filter((s) => !replies.has(s));
+      what = 'the gradient probe';
     } else if (this.evalSplit !== null) {
       waitingOn = [this.stages - 1];
       what = `${this.evalBatches.length - this.evalResults.size} ${this.evalSplit} results`;
@@ -454,7 +472,10 @@ export class Pipeline {
         this.done(message);
         break;
       case 'probe':
-        this.probing?.replies.set(message.stage, message.cosine);
+        if (this.probing) {
+          this.probing.replies.set(message.stage, message.cosine);
+          if (this.probing.quietSince !== null) this.probing.quietSince = performance.now();
+        }
         break;
       case 'eval':
         // a batch sent again after an interruption may be answered twice: the first answer counts
