@@ -83,6 +83,22 @@ describe('a deep LSTM, one stage per layer, through the pipeline', () => {
     });
   });
 
+  it('async with cDNI in depth (charlm3-cdni-async): it learns more than the characters\' frequencies', async () => {
+    await withTempDir('deep-cdni-async', async (dir) => {
+      const text = textFile(dir);
+      const config = resolveSequenceConfig('charlm3-cdni-async', { units: 16, batch: 4, window: 3, maxSteps: 400, logEvery: 100, learningRate: 0.01, charLm: { data: text, evalChars: 0 } });
+      const s = await runSequence(config, 'charlm3-cdni-async', join(dir, 'async'));
+      assert.deepEqual(s.deep, { depth: 'cdni', schedule: 'async', transport: 'threads' });
+      // the entropy of the text's characters: what a model that knows only their frequencies reaches
+      const counts = new Map<string, number>();
+      const chars = readFileSync(text, 'utf8');
+      for (const c of chars) counts.set(c, (counts.get(c) ?? 0) + 1);
+      const unigram = -[...counts.values()].reduce((h, n) => h + (n / chars.length) * Math.log2(n / chars.length), 0);
+      const last = metrics(join(dir, 'async')).at(-1)!.trainBpc as number;
+      assert.ok(last < unigram - 1, `train bpc ${last} against the characters' entropy ${unigram.toFixed(3)}`);
+    });
+  });
+
   it('SIGINT, then --resume: the lockstep run ends bit-identical to an uninterrupted one', async () => {
     await withTempDir('deep-sigint', async (dir) => {
       const text = textFile(dir);

@@ -113,9 +113,11 @@ const modes = { bptt: 'bptt', dni: 'dni', 'dni-aux': 'dni+aux' } as const;
 /**
  * The deep character model (docs/recurrent.md): 3 LSTM layers, one stage each, DNI in depth
  * (between stages) and in time (at each window's end); -bptt: true gradients in depth, cut in time;
- * -time-dni: true gradients in depth, DNI in time.
+ * -time-dni: true gradients in depth, DNI in time; -cdni: the synthesizers between stages see the
+ * next character (with Adam 0.003 for the synthesizers: this is what trains in depth, async too).
  */
 const deep = { ...tasks.charlm, layers: 3, units: 64, window: 5 };
+const deepCdni = { ...deep, mode: 'dni', depth: 'cdni', synthesizer: { discount: 0.5, learningRate: 0.003 } };
 
 /** copy-bptt, copy-dni, copy-dni-aux, repeat-copy-*, charlm-*: a task and a mode over the defaults; charlm3-*: the deep model. */
 export const sequencePresets: Record<string, Record<string, unknown>> = {
@@ -124,6 +126,8 @@ export const sequencePresets: Record<string, Record<string, unknown>> = {
   'charlm3-dni-async': { ...deep, mode: 'dni', depth: 'dni', schedule: 'async' },
   'charlm3-bptt': { ...deep, mode: 'bptt', depth: 'backprop' },
   'charlm3-time-dni': { ...deep, mode: 'dni', depth: 'backprop' },
+  'charlm3-cdni': deepCdni,
+  'charlm3-cdni-async': { ...deepCdni, schedule: 'async' },
 };
 
 /** `over` on `base`, nested objects merged field by field; undefined fields of `over` are skipped. */
