@@ -33,8 +33,8 @@ function textFile(dir: string): string {
 }
 
 /** A 3-layer LSTM char model, one layer per stage: small sizes, few windows, seeded. */
-const deep = (text: string, over: Record<string, unknown> = {}): SequenceConfig =>
-  resolveSequenceConfig('charlm3-dni', { units: 8, batch: 4, window: 3, maxSteps: 12, logEvery: 3, synthesizer: { hiddenLayers: [8] }, charLm: { data: text, evalChars: 0 }, ...over });
+const deep = (text: string, over: Record<string, unknown> = {}, preset = 'charlm3-dni'): SequenceConfig =>
+  resolveSequenceConfig(preset, { units: 8, batch: 4, window: 3, maxSteps: 12, logEvery: 3, synthesizer: { hiddenLayers: [8] }, charLm: { data: text, evalChars: 0 }, ...over });
 
 describe('a deep LSTM, one stage per layer, through the pipeline', () => {
   it('the pipeline config: one LSTM stage per layer, the readout with the last, time synthesizers only in dni', () => {
@@ -46,6 +46,18 @@ describe('a deep LSTM, one stage per layer, through the pipeline', () => {
     const bptt = deepPipelineConfig(resolveSequenceConfig('charlm3-bptt', { charLm: { data: 'x' } }), 30);
     assert.equal(bptt.mode, 'backprop');
     assert.equal((bptt.model.layers[0] as { timeSynthesizer: unknown }).timeSynthesizer, null);
+  });
+
+  it('lockstep with cDNI in depth (charlm3-cdni): two runs are bit-identical', async () => {
+    await withTempDir('deep-lockstep-cdni', async (dir) => {
+      const config = deep(textFile(dir), {}, 'charlm3-cdni');
+      const a = await runSequence(config, null, join(dir, 'a'));
+      const b = await runSequence(config, null, join(dir, 'b'));
+      assert.deepEqual(a.deep, { depth: 'cdni', schedule: 'lockstep', transport: 'threads' });
+      assert.deepEqual(metrics(join(dir, 'b')), metrics(join(dir, 'a')));
+      assert.deepEqual(states(join(dir, 'b')), states(join(dir, 'a')));
+      assert.deepEqual(b.bpc, a.bpc);
+    });
   });
 
   it('lockstep (threads): two runs are bit-identical; the same run over NATS processes too', async () => {
