@@ -57,7 +57,8 @@ function describe(layers: readonly Layer[]): string {
 }
 
 async function profile(flags: Flags): Promise<void> {
-  const config = resolveConfig({ preset: flags.preset, overrides: { backend: flags.backend, train: { batchSize: flags.batchSize } } });
+  // the stage is driven in lockstep order (each batch's target right after it), so its spec says lockstep
+  const config = resolveConfig({ preset: flags.preset, overrides: { backend: flags.backend, train: { batchSize: flags.batchSize, schedule: 'lockstep' } } });
   const specs = stageSpecs(config, effectiveWindow(config));
   if (flags.stage >= specs.length) {
     throw new ConfigError('--stage', [`${flags.preset} has ${specs.length} stages (0..${specs.length - 1}), not stage ${flags.stage}`]);
@@ -165,7 +166,7 @@ function report(r: {
     `  updates ${r.updates}, synthesizer updates ${r.synthUpdates}; sent ${r.sent.forward} forward, ${r.sent.backward} backward`,
     '',
     `  FLOPs per step (2·B·n·m per matMul of a dense n->m layer, n·m = Ho·Wo·F·k²·C for a conv layer, B = ${B}): forward x·W ${mega(f.forward)} + dW = xᵀ·dy ${mega(f.weightGradient)} + dx = dy·Wᵀ ${mega(f.inputGradient)}` +
-      (hasSynth ? ` + synthesizer predict ${mega(f.synthesizerPredict)} + train (forward + dW${f.synthesizerTrain > 2 * f.synthesizerPredict ? ' + dx' : ''}) ${mega(f.synthesizerTrain)}` : '') +
+      (hasSynth ? ` + synthesizer predict ${mega(f.synthesizerPredict)} + train (${f.synthesizerTrain > f.synthesizerPredict ? 'forward + ' : ''}dW${f.synthesizerTrain > 2 * f.synthesizerPredict ? ' + dx' : ''}) ${mega(f.synthesizerTrain)}` : '') +
       ` = ${mega(perStep)} FLOP`,
     `    (total = steps·(x·W) + updates·(dW + dx${hasSynth ? ' + predict' : ''})${hasSynth ? ' + synthesizer updates·train' : ''}, from the stage's counters; elementwise work not counted)`,
     ...(f.uncounted.length ? [`    not counted (neither dense nor conv): ${f.uncounted.join(', ')}`] : []),

@@ -331,13 +331,13 @@ test('stage FLOPs: x·W, xᵀ·dy, dy·Wᵀ per dense layer, the synthesizer pre
     assert.equal(f0.weightGradient, 2 * B * 784 * 64);
     assert.equal(f0.inputGradient, 0, 'stage 0 sends no gradient down');
     assert.equal(f0.synthesizerPredict, 2 * B * (64 + 10) * 64);
-    assert.equal(f0.synthesizerTrain, 2 * 2 * B * (64 + 10) * 64);
+    assert.equal(f0.synthesizerTrain, 2 * B * (64 + 10) * 64, 'lockstep: a linear synthesizer steps from its prediction, dW only');
     assert.deepEqual(f0.uncounted, []);
     const f1 = stageFlops(middle, B);
     assert.equal(f1.inputGradient, 2 * B * 64 * 32);
     const phases = phaseFlops(f1, { steps: 10, updates: 10, synthesizerUpdates: 9 }, { lockedBackprop: false, hasSynthesizer: true });
     assert.equal(phases.forward, 10 * (3 * 2 * B * 64 * 32 + 2 * B * 42 * 32));
-    assert.equal(phases.target, 9 * 2 * 2 * B * 42 * 32);
+    assert.equal(phases.target, 9 * 2 * B * 42 * 32);
     const locked = phaseFlops(f1, { steps: 10, updates: 10, synthesizerUpdates: 0 }, { lockedBackprop: true, hasSynthesizer: false });
     assert.equal(locked.forward, 10 * 2 * B * 64 * 32);
     assert.equal(locked.target, 10 * 2 * 2 * B * 64 * 32);
@@ -361,7 +361,7 @@ test('stage FLOPs of conv layers: Ho·Wo·F·k²·C per example for each pass; t
     assert.equal(f0.inputGradient, 0);
     // the conv synthesizer at h[0]: 14x14x(16 + 10 label channels) -> 16
     assert.equal(f0.synthesizerPredict, conv(14, 26, 16));
-    assert.equal(f0.synthesizerTrain, 2 * conv(14, 26, 16));
+    assert.equal(f0.synthesizerTrain, 2 * conv(14, 26, 16), 'async: M has moved on from its prediction, so it predicts again (forward + dW)');
     assert.deepEqual(f0.uncounted, []);
     assert.deepEqual(f0.largestConv, { inputShape: [14, 14, 26], kernelSize: 5, filters: 16, stride: 1, padding: 'same', flops: conv(14, 26, 16) / B });
     assert.equal(f1.forward, conv(14, 16, 32));
@@ -385,7 +385,7 @@ test("the conv ceiling: the backend's conv2d of the stages' largest conv layer, 
   // stage 0: its own largest conv is the synthesizer's at h[0], 14x14x(16 + 10 label channels) -> 16
   const synth = work[0].largestConv!;
   assert.deepEqual(synth.inputShape, [14, 14, 26]);
-  assert.equal(work[0].flopsPerStep, 4 * (2 * (2 * 28 * 28 * 16 * 25) + 3 * synth.flops), 'conv1 forward + dW, synthesizer predict + train (forward + dW)');
+  assert.equal(work[0].flopsPerStep, 4 * (2 * (2 * 28 * 28 * 16 * 25) + 3 * synth.flops), 'conv1 forward + dW, synthesizer predict + train (forward + dW: async)');
   const timer = await convTimer(conv, 4);
   try {
     assert.deepEqual([timer.m, timer.k, timer.n, timer.flops], [4 * 14 * 14, 25 * 16, 32, 4 * conv.flops]);

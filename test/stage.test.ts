@@ -140,6 +140,39 @@ test("a synthesizer's loss falls on a fixed target", async () => {
   }
 });
 
+test("a linear synthesizer's step from its prediction is the step with a second forward pass (dense and conv, cDNI)", async () => {
+  for (const shape of [[32], [6, 6, 4]]) {
+    const make = () =>
+      new Synthesizer({
+        shape, kernelSize: 3, conditioned: true, classes: 10, hiddenLayers: [], batchNorm: false,
+        learningRate: 1e-2, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, rng: stream('t', 'linear-synth'),
+      });
+    const [again, reused] = [make(), make()];
+    const rng = stream('t', 'linear-synth-data');
+    const size = shape.reduce((a, b) => a * b, 1);
+    const h = tf.tensor(new Float32Array(64 * size).map(() => rng()), [64, ...shape]);
+    const labels = tf.cast(tf.oneHot(tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 10), 'int32'), 10), 'float32') as tf.Tensor2D;
+    const target = tf.tensor(new Float32Array(64 * size).map(() => (rng() - 0.5) / 64), [64, ...shape]);
+    try {
+      for (let i = 0; i < 5; i++) {
+        const [a, b] = [again.predict(h, labels), reused.predict(h, labels)];
+        const stepA = await again.train(h, labels, target, a);
+        const stepB = await reused.train(h, labels, target, b, b);
+        tf.dispose([a, b]);
+        assert.ok(Math.abs(stepA.loss - stepB.loss) <= 1e-6 * Math.max(stepA.loss, 1e-12), `[${shape}] loss ${stepA.loss} against ${stepB.loss}`);
+      }
+      const [wa, wb] = [await again.net.getWeights(), await reused.net.getWeights()];
+      // batch 64: B·(y/B) is y exactly, so the two steps are the same bit for bit
+      assert.deepEqual(wb, wa, `[${shape}] weights after 5 steps`);
+      assert.ok(wa[0].some((v) => v !== 0), 'the synthesizer trained');
+    } finally {
+      tf.dispose([h, labels, target]);
+      again.dispose();
+      reused.dispose();
+    }
+  }
+});
+
 test('the same seed builds the same stage; another seed another one', async () => {
   const make = async (seed: number) => {
     const spec = stageSpecs(smallConfig({ mode: 'cdni', train: { seed } }), 1)[0];

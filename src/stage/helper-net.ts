@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Sequential, Adam, buildLayer, type Layer, type LayerSpec } from '../model/index.js';
+import { Sequential, Adam, Conv2D, Dense, buildLayer, type Layer, type LayerSpec } from '../model/index.js';
 import { ops } from '../runtime/ops.js';
 
 /** A small network beside a stage's layers: a synthesizer M[s] or an input model I[s]. */
@@ -73,6 +73,41 @@ export function regressionStep(
     return stats;
   });
   return readSums(stats);
+}
+
+/**
+ * The same step for a one-layer linear net (a dense or conv layer without activation) from the
+ * prediction it made for these inputs (`prediction`, in units of 1/k: y = k·prediction), instead
+ * of a second forward pass: the layer's parameter gradients need only its input x and dL/dy.
+ */
+export function regressionStepFromPrediction(
+  net: Sequential,
+  optimizer: Adam,
+  input: () => tf.Tensor,
+  target: tf.Tensor,
+  k: number,
+  prediction: tf.Tensor,
+  used: tf.Tensor = prediction,
+): Promise<RegressionSums> {
+  const layer = linearLayer(net);
+  const stats = tf.tidy(() => {
+    const x = input();
+    const { dy, stats } = ops().regression(tf.mul(prediction, k), target, used, k, 2 / x.shape[0]);
+    // the trace of a linear layer's training forward is [x, W]; W serves only the input gradient, not asked for
+    const { grads } = net.backward([[x, layer.kernel]], dy, false);
+    optimizer.step(grads);
+    return stats;
+  });
+  return readSums(stats);
+}
+
+/** The net's one layer when it is a linear dense or conv layer (its training trace [x, W]), else null. */
+export function linearLayer(net: Sequential): Dense | Conv2D {
+  const [layer, ...rest] = net.layers;
+  if (rest.length > 0 || !(layer instanceof Dense || layer instanceof Conv2D) || layer.activation !== 'linear') {
+    throw new Error(`a step from the prediction needs one linear dense or conv layer, got [${net.layers.map((l) => l.name).join(', ')}]`);
+  }
+  return layer;
 }
 
 async function readSums(stats: tf.Tensor1D): Promise<RegressionSums> {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Sequential, Adam, LayerSpec } from '../model/index.js';
-import { buildHelperNet, denseHelperLayers, regressionStep, type HelperNetOptions } from './helper-net.js';
+import { buildHelperNet, denseHelperLayers, regressionStep, regressionStepFromPrediction, type HelperNetOptions } from './helper-net.js';
 import { ops } from '../runtime/ops.js';
 
 export interface SynthesizerOptions extends HelperNetOptions {
@@ -56,6 +56,8 @@ function synthesizerLayers(options: SynthesizerOptions): { hidden: LayerSpec[]; 
 export class Synthesizer {
   readonly net: Sequential;
   readonly optimizer: Adam;
+  /** Steps taken so far: a prediction made at this version is M's output now. */
+  version = 0;
 
   constructor(private readonly options: SynthesizerOptions) {
     const label = options.conditioned ? options.classes : 0;
@@ -76,14 +78,27 @@ export class Synthesizer {
   }
 
   /**
-   * One step on ||M(h, c) - g·B||^2 (mean over rows); `used` is the ĝ the stage applied for this
-   * batch. The step is taken at once (the tensors may be disposed when this returns); its loss
-   * and cosine come when read.
+   * One step on ||M(h, c) - g·B||^2 (mean over rows); `used` is the gradient the stage applied for
+   * this batch (the cosine is taken with it). `prediction`: M(h, c)/B predicted for the batch by M
+   * as it is now (at this `version`: always so in lockstep); a linear M then takes its step from it
+   * (B·prediction) instead of predicting again, the same values up to rounding. Otherwise (a deeper
+   * M, or a prediction M has moved on from since) M predicts again. The step is taken at once (the
+   * tensors may be disposed when this returns); its loss and cosine come when read.
    */
-  async train(h: tf.Tensor, oneHot: tf.Tensor2D | null, target: tf.Tensor, used: tf.Tensor): Promise<SynthesizerStep> {
+  async train(h: tf.Tensor, oneHot: tf.Tensor2D | null, target: tf.Tensor, used: tf.Tensor, prediction?: tf.Tensor): Promise<SynthesizerStep> {
     const rows = h.shape[0];
-    const [squares, usedTarget, usedSquares, targetSquares] = await regressionStep(this.net, this.optimizer, () => this.input(h, oneHot), target, rows, used);
+    const input = () => this.input(h, oneHot);
+    this.version += 1;
+    const [squares, usedTarget, usedSquares, targetSquares] =
+      prediction && this.stepsFromPrediction
+        ? await regressionStepFromPrediction(this.net, this.optimizer, input, target, rows, prediction, used)
+        : await regressionStep(this.net, this.optimizer, input, target, rows, used);
     return { loss: squares / rows, cosine: usedTarget / Math.max(Math.sqrt(usedSquares * targetSquares), 1e-12) };
+  }
+
+  /** A linear M (no hidden layers) takes its regression step from its prediction, when given one (see train). */
+  get stepsFromPrediction(): boolean {
+    return this.options.hiddenLayers.length === 0;
   }
 
   set learningRate(value: number) {

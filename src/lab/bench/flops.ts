@@ -79,7 +79,7 @@ export function denseFlops(layers: readonly Layer[], batch: number, needInputGra
 
 /** The FLOPs of one stage (built: its layers and synthesizer) for a batch of `batch` rows. */
 export function stageFlops(
-  stage: { spec: { index: number }; net: { layers: readonly Layer[] }; source: GradientSource },
+  stage: { spec: { index: number; schedule: string }; net: { layers: readonly Layer[] }; source: GradientSource },
   batch: number,
 ): StageFlops {
   const net = denseFlops(stage.net.layers, batch, stage.spec.index > 0);
@@ -93,7 +93,8 @@ export function stageFlops(
     weightGradient: net.weightGradient,
     inputGradient: net.inputGradient,
     synthesizerPredict: synth?.forward ?? 0,
-    synthesizerTrain: synth ? synth.forward + synth.weightGradient + synth.inputGradient : 0,
+    // in lockstep a linear M steps from its prediction, with no second forward pass (with batches in flight M has moved on)
+    synthesizerTrain: synth ? (synthesizer!.stepsFromPrediction && stage.spec.schedule === 'lockstep' ? 0 : synth.forward) + synth.weightGradient + synth.inputGradient : 0,
     uncounted,
     largestConv: convs.reduce<ConvShape | null>((a, c) => (a && a.flops >= c.flops ? a : c), null),
   };

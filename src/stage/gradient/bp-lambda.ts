@@ -84,7 +84,7 @@ export class BpLambda extends SynthesizerSource implements GradientSource {
     const g = tf.tensor(message.gradient!, [output.rows, ...shape]);
     const predicted = this.synthesizer.predict(output.h, null);
     const used = tf.tidy(() => tf.add(tf.mul(g, lambda), tf.mul(predicted, 1 - lambda)));
-    this.steps.add(this.synthesizer.train(output.h, null, g, used));
+    this.steps.add(this.synthesizer.train(output.h, null, g, used, predicted));
     this.counters.synthesizerUpdates += 1;
     tf.dispose([g, predicted]);
     this.release();

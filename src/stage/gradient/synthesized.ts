@@ -15,6 +15,8 @@ interface Pending {
   h: tf.Tensor;
   labels: tf.Tensor2D | null;
   used: tf.Tensor;
+  /** M's version when it predicted `used`. */
+  version: number;
 }
 
 /**
@@ -93,7 +95,7 @@ export class Synthesized extends SynthesizerSource implements GradientSource {
 
   keep(output: StageOutput, used: tf.Tensor): void {
     const labels = this.conditioned ? oneHot(output.labels, this.spec.classes) : null;
-    this.pending.set(output.step, { h: output.h, labels, used });
+    this.pending.set(output.step, { h: output.h, labels, used, version: this.synthesizer.version });
     if (this.pending.size > this.spec.cacheSize) {
       const oldest = this.pending.keys().next().value as number;
       this.release(oldest);
@@ -106,7 +108,9 @@ export class Synthesized extends SynthesizerSource implements GradientSource {
     const pending = this.pending.get(message.step);
     if (pending && message.gradient) {
       const target = tf.tensor(message.gradient, pending.h.shape);
-      this.steps.add(this.synthesizer.train(pending.h, pending.labels, target, pending.used));
+      // M's own prediction for the batch, if M has not changed since it made it (lockstep)
+      const prediction = pending.version === this.synthesizer.version ? pending.used : undefined;
+      this.steps.add(this.synthesizer.train(pending.h, pending.labels, target, pending.used, prediction));
       target.dispose();
       this.counters.synthesizerUpdates += 1;
     }
