@@ -1,7 +1,7 @@
 /**
  * The gradient sources compared on the 4-layer MNIST MLP (one stage per layer): backprop, DNI,
- * cDNI, FA, DFA and BP(λ), and with --labels low-high (a two-class task) kickback, one run each, trained one after the other; writes <out>/table.md and
- * <out>/table.json (test error, steps and time to 97%, mean cosine with the true gradient per stage)
+ * cDNI, FA, DFA and BP(λ), and with --labels low-high (a two-class task) kickback, one run each, trained one after the other; writes the table into <out>
+ * (markdown and JSON: test error, steps and time to 97%, mean cosine with the true gradient per stage)
  * and <out>/report.html (the runs side by side, with the cosine against step per stage).
  *
  *   npm run build
@@ -34,7 +34,7 @@ interface Flags {
 const tenClassModes = sourceModes.filter((m) => m !== 'kickback');
 
 const program = new Command('compare-gradients')
-  .description('train the 4-layer MNIST MLP with each gradient source; table.md, table.json, report.html')
+  .description('train the 4-layer MNIST MLP with each gradient source; the table (markdown, JSON) and report.html')
   .requiredOption('--out <dir>', 'folder of the table; each mode trains in <out>/fcn4-<mode>. Finished runs of the same config are reused, stopped ones resumed')
   .option('--modes <list>', `among ${sourceModes.join(', ')} (default: all; kickback only with --labels)`, (v) => parseModes(v, sourceModes))
   .addOption(new Option('--labels <task>', 'every mode on two classes made from the ten: low-high (0-4 against 5-9) or odd-even; kickback needs one').choices(labellings))

@@ -1,6 +1,6 @@
 /**
  * The DNI paper's MNIST FCN table: 3, 4, 5 and 6 layers × backprop, DNI, cDNI, one run each,
- * trained one after the other; writes <out>/table.md and <out>/table.json.
+ * trained one after the other; writes the table into <out> (markdown and JSON).
  *
  *   npm run build
  *   node dist/scripts/reproduce-paper.js --out /tmp/paper-runs/fcn --layers 4
@@ -26,7 +26,7 @@ interface Flags {
 }
 
 const program = new Command('reproduce-paper')
-  .description("train the DNI paper's MNIST FCN rows (backprop, DNI, cDNI) and write table.md / table.json")
+  .description("train the DNI paper's MNIST FCN rows (backprop, DNI, cDNI) and write the table (markdown, JSON)")
   .requiredOption('--out <dir>', 'folder of the table; each cell trains in <out>/fcn<layers>-<mode>. Finished cells of the same config are reused, stopped ones resumed; anything else there is refused')
   .option('--layers <list>', `rows: depths among ${mnistFcnDepths.join(', ')} (layers counts the output layer)`, (v) => parseLayers(v, mnistFcnDepths), [...mnistFcnDepths])
   .option('--modes <list>', `columns: among ${fcnModes.join(', ')}`, (v) => parseModes(v, fcnModes), [...fcnModes])

@@ -1,7 +1,7 @@
 /**
  * The DNI paper's recurrent table (section 3.1): Copy, Repeat Copy and a character language model,
  * for T in {2, 3, 4, 5, 8}, BPTT vs DNI vs DNI+Aux, one run each (each in its own worker, two at a
- * time by default); writes <out>/table.md and <out>/table.json beside the run directories.
+ * time by default); writes the table (markdown and JSON) into <out>, beside the run directories.
  *
  *   npm run build
  *   node dist/scripts/reproduce-recurrent.js --out /tmp/recurrent
@@ -13,6 +13,7 @@ import { runProgram } from '../src/cli/exit.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { positiveInt, seed as parseSeed } from '../src/cli/flags.js';
 import { commandLine } from '../src/lab/paper/execute.js';
+import { tableFiles } from '../src/lab/paper/table.js';
 import { writeFileAtomic } from '../src/atomic-write.js';
 import { PathError } from '../src/path-error.js';
 import { resolveSequenceConfig, type SequenceConfig } from '../src/sequence/config.js';
@@ -69,7 +70,7 @@ async function runCell(cell: TableCell, outDir: string, train: boolean): Promise
 }
 
 const program = new Command('reproduce-recurrent')
-  .description("train the DNI paper's recurrent rows (Copy, Repeat Copy, char LM) for BPTT, DNI, DNI+Aux at T = 2, 3, 4, 5, 8 and write table.md / table.json")
+  .description("train the DNI paper's recurrent rows (Copy, Repeat Copy, char LM) for BPTT, DNI, DNI+Aux at T = 2, 3, 4, 5, 8 and write the table (markdown, JSON)")
   .requiredOption('--out <dir>', 'folder of the table; each cell trains in <out>/<task>-<mode>-T<T>; finished cells of the same config are reused, stopped ones resumed')
   .option('--tasks <list>', `rows among ${tableTasks.join(', ')}`, list(tableTasks, (v) => v as TableTask), [...tableTasks])
   .option('--modes <list>', `methods among ${tableModes.join(', ')}`, list(tableModes, (v) => v as TableMode), [...tableModes])
@@ -123,9 +124,9 @@ const program = new Command('reproduce-recurrent')
       })),
       checks: tableChecks(results),
     };
-    writeFileAtomic(join(flags.out, 'table.json'), JSON.stringify(json, null, 2) + '\n');
+    writeFileAtomic(join(flags.out, tableFiles.json), JSON.stringify(json, null, 2) + '\n');
     const md = tableMarkdown(results, json);
-    writeFileAtomic(join(flags.out, 'table.md'), md);
+    writeFileAtomic(join(flags.out, tableFiles.markdown), md);
     process.stdout.write(md);
   });
 

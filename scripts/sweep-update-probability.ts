@@ -1,6 +1,6 @@
 /**
  * Stochastic updates: the 4-layer MNIST FCN in DNI and cDNI at several update probabilities p,
- * one run each, one after the other; writes <out>/table.md, <out>/table.json and
+ * one run each, one after the other; writes the table (markdown and JSON) into <out>, and
  * <out>/report.html (with test error against p).
  *
  *   npm run build
@@ -29,7 +29,7 @@ interface Flags {
 const synthesizerModes: readonly Mode[] = ['dni', 'cdni'];
 
 const program = new Command('sweep-update-probability')
-  .description('train the 4-layer MNIST FCN with DNI and cDNI at several update probabilities; table.md, table.json, report.html')
+  .description('train the 4-layer MNIST FCN with DNI and cDNI at several update probabilities; the table (markdown, JSON) and report.html')
   .requiredOption('--out <dir>', 'folder of the sweep; each run trains in <out>/<mode>-p<p>. Finished runs of the same config are reused, stopped ones resumed; anything else there is refused')
   .option('--p <list>', 'update probabilities in (0, 1]', parseProbabilities, [1, 0.5, 0.2, 0.1, 0.05])
   .option('--modes <list>', `among ${synthesizerModes.join(', ')}`, (v) => parseModes(v, synthesizerModes), [...synthesizerModes])

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tableMarkdown, type Table } from '../src/lab/paper/table.js';
+import { tableFiles, tableMarkdown, type Table } from '../src/lab/paper/table.js';
 import type { Summary } from '../src/run/summary.js';
 
 const reproduce = fileURLToPath(new URL('../scripts/reproduce-paper.js', import.meta.url));
@@ -22,9 +22,9 @@ function run(script: string, args: string[]) {
 }
 
 type CellJson = { row: number; mode: string; status: string; dir: string; testErrorPercent: number | null; steps: number | null; schedule: { steps: number; decaySteps: number[] } };
-const readTable = (dir: string) => JSON.parse(readFileSync(join(dir, 'table.json'), 'utf8')) as { command: string; cells: CellJson[] };
+const readTable = (dir: string) => JSON.parse(readFileSync(join(dir, tableFiles.json), 'utf8')) as { command: string; cells: CellJson[] };
 
-test('reproduce-paper: one run per cell, table.md and table.json; a re-run reuses finished cells; another budget is refused', () => {
+test('reproduce-paper: one run per cell, the table (markdown and JSON); a re-run reuses finished cells; another budget is refused', () => {
   const out = join(root, 'fcn');
   let r = run(reproduce, ['--out', out, '--layers', '3', '--modes', 'cdni,backprop', '--budget', '5']);
   assert.equal(r.status, 0, r.stderr + r.stdout);
@@ -41,7 +41,7 @@ test('reproduce-paper: one run per cell, table.md and table.json; a re-run reuse
     assert.ok(c.testErrorPercent !== null && c.testErrorPercent > 0 && c.testErrorPercent < 100);
     assert.ok(existsSync(join(out, c.dir, 'summary.json')));
   }
-  const markdown = readFileSync(join(out, 'table.md'), 'utf8');
+  const markdown = readFileSync(join(out, tableFiles.markdown), 'utf8');
   assert.match(markdown, /\| layers \| steps \(epochs\) \| backprop \| cDNI \| paper \(Table 1\) \|/);
   const e = (mode: string) => table.cells.find((c) => c.mode === mode)!.testErrorPercent!.toFixed(2);
   assert.ok(markdown.includes(`| 3 | 5 (1 epoch) | [${e('backprop')}](fcn3-backprop/) | [${e('cdni')}](fcn3-cdni/) | not confirmed |`), markdown);
@@ -84,7 +84,7 @@ test('sweep-update-probability: a row per p, and report.html draws test error ag
   const config = JSON.parse(readFileSync(join(out, 'cdni-p0.5', 'config.json'), 'utf8'));
   assert.equal(config.config.train.updateProbability, 0.5);
   assert.equal(config.config.model.layers.length, 4);
-  assert.match(readFileSync(join(out, 'table.md'), 'utf8'), /\| p \| steps \(epochs\) \| cDNI \|/);
+  assert.match(readFileSync(join(out, tableFiles.markdown), 'utf8'), /\| p \| steps \(epochs\) \| cDNI \|/);
   assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /<canvas id="error-vs-p"/);
 });
 
@@ -139,13 +139,13 @@ test('compare-gradients: one run per gradient source, with the steps to 97% and 
   const out = join(root, 'sources');
   const r = run(compare, ['--out', out, '--modes', 'dfa,backprop,fa', '--budget', '8', '--probe-every', '4', '--eval-every', '4']);
   assert.equal(r.status, 0, r.stderr + r.stdout);
-  const table = JSON.parse(readFileSync(join(out, 'table.json'), 'utf8')) as { cells: CellJson[]; details: { mode: string; steps: number; stepsTo97: number | null; cosine: (number | null)[] }[] };
+  const table = JSON.parse(readFileSync(join(out, tableFiles.json), 'utf8')) as { cells: CellJson[]; details: { mode: string; steps: number; stepsTo97: number | null; cosine: (number | null)[] }[] };
   assert.deepEqual(table.cells.map((c) => [c.mode, c.status, c.dir]), [['backprop', 'trained', 'fcn4-backprop'], ['fa', 'trained', 'fcn4-fa'], ['dfa', 'trained', 'fcn4-dfa']]);
   assert.deepEqual(table.details.map((d) => [d.mode, d.steps, d.stepsTo97, d.cosine.length, d.cosine[3]]), [['backprop', 8, null, 4, null], ['fa', 8, null, 4, null], ['dfa', 8, null, 4, null]]);
   const [backprop, fa] = table.details;
   assert.ok(backprop.cosine.slice(0, 3).every((c) => Math.abs(c! - 1) < 1e-5), `backprop: ${backprop.cosine}`);
   assert.ok(fa.cosine.slice(0, 3).every((c) => c! < 0.9999), `fa: ${fa.cosine}`);
-  const markdown = readFileSync(join(out, 'table.md'), 'utf8');
+  const markdown = readFileSync(join(out, tableFiles.markdown), 'utf8');
   assert.match(markdown, /\| mode \| test error \(%\) \| steps to 97% \| s to 97% \(shared machine\) \| cos, stage 0 \| cos, stage 1 \| cos, stage 2 \|/);
   assert.match(markdown, /\| backprop \| [\d.]+ \| not in 8 \| - \| 1\.000 \| 1\.000 \| 1\.000 \|/);
   assert.match(markdown, /--modes dfa,backprop,fa --budget 8/, 'the command that built it');
@@ -160,12 +160,12 @@ test('compare-gradients --labels low-high: every mode on two classes, kickback a
   const out = join(root, 'two-class');
   const r = run(compare, ['--out', out, '--labels', 'low-high', '--modes', 'kickback,backprop', '--budget', '8', '--probe-every', '4', '--eval-every', '4']);
   assert.equal(r.status, 0, r.stderr + r.stdout);
-  const table = JSON.parse(readFileSync(join(out, 'table.json'), 'utf8')) as { cells: CellJson[]; details: { mode: string; cosine: (number | null)[] }[] };
+  const table = JSON.parse(readFileSync(join(out, tableFiles.json), 'utf8')) as { cells: CellJson[]; details: { mode: string; cosine: (number | null)[] }[] };
   assert.deepEqual(table.cells.map((c) => [c.mode, c.status]), [['backprop', 'trained'], ['kickback', 'trained']]);
   const kickback = table.details[1].cosine;
   // the stage below the output gets e Wᵀ exactly; the stages below it get β·κ
   assert.ok(Math.abs(kickback[2]! - 1) < 1e-5 && kickback.slice(0, 2).every((c) => c! < 0.9999), `kickback: ${kickback}`);
-  const markdown = readFileSync(join(out, 'table.md'), 'utf8');
+  const markdown = readFileSync(join(out, tableFiles.markdown), 'utf8');
   assert.match(markdown, /two classes \(digits 0-4 against 5-9\)/);
   assert.match(markdown, /784-256-256-256-2 \(labels low-high/);
 });

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { withTempDir } from './helpers/temp-dir.js';
 import { resolveSequenceConfig } from '../src/sequence/config.js';
 import type { SequenceSummary } from '../src/sequence/run.js';
+import { tableFiles } from '../src/lab/paper/table.js';
 import { tableChecks, tableMarkdown, type CellResult, type TableJson, type TableMode, type TableTask } from '../src/lab/paper/recurrent-table.js';
 
 function result(task: TableTask, mode: TableMode, window: number, figure: number | null): CellResult {
@@ -53,16 +54,16 @@ describe('scripts/reproduce-recurrent', () => {
   const script = fileURLToPath(new URL('../scripts/reproduce-recurrent.js', import.meta.url));
   const run = (args: string[]) => spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', timeout: 300_000 });
 
-  it('trains the cells asked for, writes table.md/table.json beside them, and reuses finished cells', async () => {
+  it('trains the cells asked for, writes the table (markdown and JSON) beside them, and reuses finished cells', async () => {
     await withTempDir('recurrent-table', (dir) => {
       const args = ['--out', dir, '--tasks', 'copy', '--modes', 'bptt,dni', '--windows', '2', '--copy-steps', '8'];
       const first = run(args);
       assert.equal(first.status, 0, first.stderr);
-      const json = JSON.parse(readFileSync(join(dir, 'table.json'), 'utf8')) as TableJson;
+      const json = JSON.parse(readFileSync(join(dir, tableFiles.json), 'utf8')) as TableJson;
       assert.deepEqual(json.cells.map((c) => [c.dir, c.windows]), [['copy-bptt-T2', 4], ['copy-dni-T2', 4]]);
       assert.ok(json.cells.every((c) => typeof c.figure === 'number'));
       assert.match(json.command, /reproduce-recurrent\.js --out .* --copy-steps 8/);
-      assert.match(readFileSync(join(dir, 'table.md'), 'utf8'), /\| Copy \(largest length solved\) \| \d+ \| \d+ \|/);
+      assert.match(readFileSync(join(dir, tableFiles.markdown), 'utf8'), /\| Copy \(largest length solved\) \| \d+ \| \d+ \|/);
       const firstSummary = readFileSync(join(dir, 'copy-dni-T2', 'summary.json'), 'utf8');
       assert.equal(run(args).status, 0);
       assert.equal(readFileSync(join(dir, 'copy-dni-T2', 'summary.json'), 'utf8'), firstSummary, 'a finished cell is reused, not trained again');

@@ -1,8 +1,8 @@
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { ConfigError } from '../../config/errors.js';
 import { loadMnist, type Mnist } from '../../data/index.js';
 import { runTable, TableConflictError, type PlannedTable } from './run-table.js';
-import { scheduleText } from './table.js';
+import { scheduleText, tableFiles } from './table.js';
 import { signalExitCode } from '../../run/signal-exit.js';
 
 /** The command line that ran this script, as a user would type it again. */
@@ -13,7 +13,7 @@ export function commandLine(argv: string[] = process.argv): string {
 
 /**
  * Loads MNIST once, plans the table, trains its cells in order (or, with train false, none) and
- * writes table.md/json; then
+ * writes the table's markdown and JSON; then
  * `after` (e.g. a report). Ctrl-C (or SIGTERM) stops the running cell with a checkpoint and
  * writes the table; running the same command again resumes. Exit code: 0, 1 when a cell failed,
  * 2 when the folder or a config is unusable (nothing trained then), 130 (SIGINT) or 143 (SIGTERM) when stopped.
@@ -39,7 +39,7 @@ export async function executeTable(plan: (data: Mnist) => PlannedTable, options:
   options.after?.(table);
   const unfinished = table.cells.filter((c) => !c.outcome || c.outcome.status === 'stopped' || c.outcome.status === 'unfinished').length;
   const rest = unfinished ? `; ${unfinished} cell(s) stopped, unfinished or not run: run the same command${options.train ? ' again' : ' without --table-only'} to continue` : '';
-  log(`wrote ${table.outDir}/table.md and table.json${failed ? `; ${failed} cell(s) failed` : ''}${rest}`);
+  log(`wrote ${join(table.outDir, tableFiles.markdown)} and ${tableFiles.json}${failed ? `; ${failed} cell(s) failed` : ''}${rest}`);
   process.exitCode = failed ? 1 : unfinished && options.train ? signalExitCode(stop?.by ?? 'SIGINT') : 0;
 }
 

@@ -80,7 +80,7 @@ export function tableChecks(results: CellResult[]): TableJson['checks'] {
   return checks;
 }
 
-/** table.md: the table, the budget, the command that made it, what the paper says, the checks. */
+/** The table's markdown page: the table, the budget, the command that made it, what the paper says, the checks. */
 export function tableMarkdown(results: CellResult[], json: TableJson): string {
   const windows = [...new Set(results.map((r) => r.cell.window))].sort((a, b) => a - b);
   const modes = tableModes.filter((m) => results.some((r) => r.cell.mode === m));

@@ -22,8 +22,8 @@ export class TableConflictError extends Error {
 }
 
 /**
- * Runs a table's cells one after the other (each run has all the cores), rewriting table.md and
- * table.json after each. Every cell's folder is checked first: finished runs of the same config
+ * Runs a table's cells one after the other (each run has all the cores), rewriting the table's
+ * markdown and JSON after each. Every cell's folder is checked first: finished runs of the same config
  * are reused, stopped ones resumed from their checkpoint, and anything else refuses the whole
  * table (TableConflictError) before a single step is trained. When `signal` aborts, the running cell
  * stops with a checkpoint (a later run resumes it) and no further cell starts. Returns the number

@@ -29,7 +29,7 @@ export interface Table {
   extra?: { head: string; cell(row: number): string };
   /** Paragraphs under the table. */
   notes: string[];
-  /** More figures per cell, drawn from the runs when the table is written: markdown lines after the table, and their data for table.json. */
+  /** More figures per cell, drawn from the runs when the table is written: markdown lines after the table, and their data for the table's JSON. */
   details?(): { markdown: string[]; json: unknown };
 }
 
@@ -92,7 +92,7 @@ export function scheduleText(s: BudgetSchedule): string {
   return `${s.steps} steps of batch ${s.batchSize} (${s.epochs} epoch${s.epochs === 1 ? '' : 's'}), Adam lr ${s.learningRate}${decay}`;
 }
 
-/** The table as data (table.json). */
+/** The table as data (its JSON file). */
 export function tableJson(table: Table, generated: Date = new Date()): unknown {
   return {
     title: table.title,
@@ -122,11 +122,15 @@ export function tableJson(table: Table, generated: Date = new Date()): unknown {
   };
 }
 
-/** Writes table.md and table.json into the table's folder (each atomically). */
+/** The files a table writes into its folder: its markdown page and its data. */
+const TABLE_NAME = 'table';
+export const tableFiles = { markdown: `${TABLE_NAME}.md`, json: `${TABLE_NAME}.json` } as const;
+
+/** Writes the table's markdown page and data (tableFiles) into its folder, each atomically. */
 export function writeTable(table: Table, generated: Date = new Date()): { markdown: string; json: string } {
   mkdirSync(table.outDir, { recursive: true });
-  const markdown = join(table.outDir, 'table.md');
-  const json = join(table.outDir, 'table.json');
+  const markdown = join(table.outDir, tableFiles.markdown);
+  const json = join(table.outDir, tableFiles.json);
   writeFileAtomic(markdown, tableMarkdown(table, generated));
   writeFileAtomic(json, JSON.stringify(tableJson(table, generated), null, 2) + '\n');
   return { markdown, json };
