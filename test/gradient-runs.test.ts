@@ -1,5 +1,5 @@
 /**
- * Runs with the gradient sources beside synthetic gradients (fa, dfa, bp-lambda) through the stage
+ * Runs with the gradient sources beside synthetic gradients (fa, dfa, bp-lambda, kickback) through the stage
  * workers: lockstep repeats bit for bit, a run stopped and resumed from its checkpoint ends where
  * an uninterrupted one does (feedback matrices and synthesizers included), DFA's error link works
  * over NATS as over threads, and bad settings are refused with the field named.
@@ -11,33 +11,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train, resume, type NatsRunOptions } from '../src/train.js';
 import type { Config } from '../src/config/schema.js';
-import { resolveConfig } from '../src/config/resolve.js';
-import { ConfigError } from '../src/config/errors.js';
-import { decodeStageState, type StageState } from '../src/stage/stage-state.js';
-import type { Manifest } from '../src/checkpoint/manifest.js';
+import { assertSameStates, checkpointStates, configProblems } from './helpers/run-files.js';
 import { withNatsServer } from './helpers/nats-server.js';
 import { runId } from './helpers/stage-processes.js';
-import { data, smallConfig } from './helpers/fixtures.js';
-
-function checkpointStates(run: string): StageState[] {
-  const m = JSON.parse(readFileSync(join(run, 'checkpoint', 'manifest.json'), 'utf8')) as Manifest;
-  return m.stages.map((s) => decodeStageState(readFileSync(join(run, 'checkpoint', s.file)), s.file));
-}
-
-function assertSameStates(a: StageState[], b: StageState[]): void {
-  assert.equal(a.length, b.length);
-  for (let s = 0; s < a.length; s++) {
-    assert.deepEqual(b[s].weights, a[s].weights, `stage ${s} weights`);
-    assert.deepEqual(b[s].optimizer, a[s].optimizer, `stage ${s} optimizer`);
-    assert.deepEqual(b[s].synthesizer, a[s].synthesizer, `stage ${s} synthesizer`);
-    assert.deepEqual(b[s].feedback, a[s].feedback, `stage ${s} feedback matrices`);
-  }
-}
+import { data, smallConfig, twoClassConfig } from './helpers/fixtures.js';
 
 const configs: Record<string, Config> = {
   fa: smallConfig({ mode: 'fa', train: { schedule: 'lockstep', maxSteps: 30 } }),
   dfa: smallConfig({ mode: 'dfa', train: { schedule: 'lockstep', maxSteps: 30 } }),
   'bp-lambda': smallConfig({ mode: 'bp-lambda', lambda: { start: 1, end: 0, steps: 20 }, train: { schedule: 'lockstep', maxSteps: 30 } }),
+  kickback: twoClassConfig('kickback', { schedule: 'lockstep', maxSteps: 30 }),
 };
 
 for (const [mode, config] of Object.entries(configs)) {
@@ -57,9 +40,10 @@ for (const [mode, config] of Object.entries(configs)) {
       assert.equal(second.steps, 30);
       assertSameStates(checkpointStates(join(root, 'whole')), checkpointStates(join(root, 'split')));
       assert.equal(second.testAccuracy, whole.testAccuracy);
-      // the sources' own state is in the checkpoint: feedback matrices (fa, dfa) or the synthesizer (bp-lambda)
+      // the sources' own state is in the checkpoint: feedback matrices (fa, dfa) or the synthesizer (bp-lambda); kickback has none
       const states = checkpointStates(join(root, 'whole'));
-      if (mode === 'bp-lambda') assert.ok(states.slice(0, -1).every((s) => s.synthesizer !== null));
+      if (mode === 'kickback') assert.ok(states.every((s) => s.synthesizer === null && !s.feedback?.length));
+      else if (mode === 'bp-lambda') assert.ok(states.slice(0, -1).every((s) => s.synthesizer !== null));
       else assert.ok(states.slice(0, mode === 'dfa' ? -1 : undefined).every((s) => (s.feedback?.length ?? 0) > 0));
     } finally {
       rmSync(root, { recursive: true, force: true });
@@ -85,15 +69,7 @@ test('dfa over NATS (a process per stage, the error on each stage\'s error subje
 });
 
 test('the new modes refuse what they cannot do, naming the field', () => {
-  const problems = (overrides: Record<string, unknown>) => {
-    try {
-      resolveConfig({ preset: 'mnist-backprop', overrides });
-      return '';
-    } catch (error) {
-      assert.ok(error instanceof ConfigError);
-      return error.message;
-    }
-  };
+  const problems = configProblems;
   assert.match(problems({ mode: 'bp-lambda' }), /lambda: mode bp-lambda needs its λ schedule/);
   assert.match(problems({ mode: 'bp-lambda', lambda: { start: 1, end: 0 } }), /lambda\.steps: lambda goes from 1 to 0: give the steps/);
   assert.match(problems({ mode: 'fa', lambda: { start: 1 } }), /lambda: lambda is the schedule of mode bp-lambda/);

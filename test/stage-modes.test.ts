@@ -5,13 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { train } from '../src/train.js';
 import { resolveConfig } from '../src/config/resolve.js';
 import { stageSpecs } from '../src/stage/stage-spec.js';
-import type { StageState } from '../src/stage/stage-state.js';
 import { checkpointStates, configProblems } from './helpers/run-files.js';
 import { data, smallConfig } from './helpers/fixtures.js';
 

@@ -101,8 +101,8 @@ export function regressionStepFromPrediction(
   return readSums(stats);
 }
 
-/** The net's one layer when it is a linear dense or conv layer (its training trace [x, W]), else null. */
-export function linearLayer(net: Sequential): Dense | Conv2D {
+/** The net's one layer, which must be a linear dense or conv layer (its training trace [x, W]). */
+function linearLayer(net: Sequential): Dense | Conv2D {
   const [layer, ...rest] = net.layers;
   if (rest.length > 0 || !(layer instanceof Dense || layer instanceof Conv2D) || layer.activation !== 'linear') {
     throw new Error(`a step from the prediction needs one linear dense or conv layer, got [${net.layers.map((l) => l.name).join(', ')}]`);

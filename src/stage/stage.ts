@@ -353,10 +353,12 @@ export class Stage {
     const link = this.source.kickback;
     if (!link) return null;
     const error = await link.error(dy);
-    const e = tf.tensor2d(error, [error.length / this.spec.classes, this.spec.classes]);
-    const down = link.down(e, this.spec.outputShape);
-    e.dispose();
-    return { error, down };
+    return { error, down: link.down ? tidy(() => link.down!(this.errorTensor(error), this.spec.outputShape)) : null };
+  }
+
+  /** The last stage's output error e, [rows, classes], from its values. */
+  private errorTensor(error: Float32Array): tf.Tensor2D {
+    return tf.tensor2d(error, [error.length / this.spec.classes, this.spec.classes]);
   }
 
   /** h's values to send up, or null when one is not finite (with --skip-nonfinite; else it throws). */
@@ -486,8 +488,8 @@ export class Stage {
     if (this.spec.index === 0) return void tf.dispose(trace);
     const down = tidy(() => {
       const exact = this.net.backward(trace, trueGradient, true);
-      const e = tf.tensor2d(error, [error.length / this.spec.classes, this.spec.classes]);
-      const sent = this.net.backward(trace, this.source.kickback?.down(e, this.spec.outputShape) ?? used, true, this.source.feedback);
+      const down = this.source.kickback?.down;
+      const sent = this.net.backward(trace, down ? down(this.errorTensor(error), this.spec.outputShape) : used, true, this.source.feedback);
       return { exact: exact.dx!, sent: sent.dx! };
     });
     tf.dispose(trace);

@@ -52,6 +52,14 @@ export function smallConfig(over: Omit<Partial<ConfigInput>, 'train'> & { train?
   });
 }
 
+/**
+ * The MLP on MNIST as two classes (labels low-high: digits 0-4 against 5-9), for kickback: hidden
+ * layers `hidden` (default 64 and 32 with BatchNorm and ReLU), then 2 linear outputs.
+ */
+export function twoClassConfig(mode: Config['mode'], train: Partial<ConfigInput['train']> = {}, hidden: ConfigInput['model']['layers'] = mlp(64, 32).layers.slice(0, -1)): Config {
+  return smallConfig({ mode, labels: 'low-high', model: { inputUnits: 784, classes: 2, layers: [...hidden, { type: 'dense', units: 2, activation: 'linear' }] }, train });
+}
+
 /** A copy of a batch (feeding transfers, and so empties, the original's buffer). */
 export function copyBatch(b: Batch): Batch {
   return { x: b.x.slice(), labels: b.labels.slice(), size: b.size };

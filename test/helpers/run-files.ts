@@ -39,6 +39,17 @@ export function checkpointStates(run: string): StageState[] {
   return m.stages.map((s) => decodeStageState(readFileSync(join(run, 'checkpoint', s.file)), s.file));
 }
 
+/** Two runs' checkpoints hold the same state: weights, optimizer, synthesizer and feedback matrices per stage. */
+export function assertSameStates(a: StageState[], b: StageState[]): void {
+  assert.equal(a.length, b.length);
+  for (let s = 0; s < a.length; s++) {
+    assert.deepEqual(b[s].weights, a[s].weights, `stage ${s} weights`);
+    assert.deepEqual(b[s].optimizer, a[s].optimizer, `stage ${s} optimizer`);
+    assert.deepEqual(b[s].synthesizer, a[s].synthesizer, `stage ${s} synthesizer`);
+    assert.deepEqual(b[s].feedback, a[s].feedback, `stage ${s} feedback matrices`);
+  }
+}
+
 /** The ConfigError's message for `mnist-backprop` with these overrides (flags) and file fields, or '' when it resolves. */
 export function configProblems(overrides: Record<string, unknown>, file?: Record<string, unknown>): string {
   try {

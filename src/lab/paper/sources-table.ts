@@ -1,6 +1,6 @@
 import type { ConfigInput, Mode } from '../../config/schema.js';
 import { mnistFcn } from '../../config/mnist-fcn.js';
-import { withTwoClasses } from '../../config/two-class.js';
+import { withTwoClasses } from '../../config/resolve.js';
 import type { Labelling } from '../../data/index.js';
 import { meanProbeCosines, readRun } from '../report/index.js';
 import { fcnCellName } from './fcn-table.js';

@@ -45,7 +45,7 @@ export class Kickback extends FromAbove implements GradientSource {
 
 /** Kickback's last stage: the true gradient of the loss, sent down as in backprop with e beside it. */
 export class KickbackTop extends FromLoss implements GradientSource {
-  readonly kickback: KickbackLink = { error: (dy) => ownedValues(dy), down: () => null };
+  readonly kickback: KickbackLink = { error: (dy) => ownedValues(dy) };
 }
 
 /** β·1 in h's shape ([rows, ...shape]): β = e[:, 1], the two-class error (e1 = -e0), the same at every unit of a row. */

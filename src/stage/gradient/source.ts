@@ -38,8 +38,8 @@ export type SourceStats = Partial<Pick<StageStats, 'synthesizerLoss' | 'synthesi
 export interface KickbackLink {
   /** The last stage's output error e for the batch whose gradient `dy` is applied (rows x classes values), sent down with δ. */
   error(dy: tf.Tensor): Promise<Float32Array>;
-  /** The gradient at the stage's output whose backward pass is δ, from e ([rows, classes]); null: the applied one. */
-  down(error: tf.Tensor2D, shape: number[]): tf.Tensor | null;
+  /** The gradient at the stage's output whose backward pass is δ, from e ([rows, classes]); absent: the applied one. */
+  down?(error: tf.Tensor2D, shape: number[]): tf.Tensor;
 }
 
 /** The part of a stage checkpoint a source writes and reads back. */
