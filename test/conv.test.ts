@@ -8,6 +8,7 @@ import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { weightsNow } from './helpers/weights-now.js';
+import { ops } from '../src/runtime/ops.js';
 import {
   AvgPool2D,
   BatchNorm,
@@ -268,6 +269,12 @@ const CASES: LayerCase[] = [
   convCase('4x4 stride 2 same linear', [8, 7, 2], 3, 4, 2, 'same', false, 'linear'),
   convCase('3x3 stride 3 valid (unused rows)', [8, 9, 2], 3, 3, 3, 'valid', true, 'linear'),
   convCase('2x2 stride 3 same (no padding, gaps)', [8, 7, 2], 2, 2, 3, 'same', true, 'relu'),
+  // more input channels: on wasm the filter gradient's window matrix in SIMD blocks of 4
+  // channels, a tail, and blocks of 16 (32 filters), or the conv2d (20 channels, 4 filters)
+  convCase('3x3 stride 2 same relu, 6 channels', [9, 10, 6], 3, 3, 2, 'same', true, 'relu'),
+  convCase('5x5 same linear, 9 channels', [6, 7, 9], 5, 5, 1, 'same', false, 'linear'),
+  convCase('3x3 valid relu, 20 channels, 32 filters', [6, 9, 20], 32, 3, 1, 'valid', true, 'relu'),
+  convCase('3x3 valid relu, 20 channels', [6, 9, 20], 4, 3, 1, 'valid', true, 'relu'),
   bnCase('NHWC relu', [5, 4, 3], 'relu'),
   bnCase('NHWC linear', [3, 6, 4], 'linear'),
   bnCase('1-D relu', [6], 'relu', 10),
@@ -442,6 +449,31 @@ describe('conv layers on wasm give the cpu gradients', () => {
     await tf.setBackend('wasm');
     assert.equal(tf.getBackend(), 'wasm');
     CASES.forEach((c, i) => checkLayer(c, refs[i]));
+  });
+
+  it('a batch whose window matrix exceeds 2^24 values takes the filter gradient in runs of examples, summed', async () => {
+    await tf.setBackend('wasm');
+    const rng = seedrandom('runs');
+    // 5x5 windows of 16 channels on 14x14: 78400 values per example, so 260 examples are runs of 213 and 47
+    const layer = new Conv2D({ inputShape: [14, 14, 16], filters: 8, kernelSize: 5, useBias: false, activation: 'linear', init: glorotUniformConv(5, 16, 8, rng) });
+    const batch = 260;
+    const x = tf.tensor4d(randArray(batch * 14 * 14 * 16, rng), [batch, 14, 14, 16]);
+    const dy = tf.tensor4d(randArray(batch * 14 * 14 * 8, rng), [batch, 14, 14, 8]);
+    const { y, trace } = layer.forward(x, true);
+    const { grads } = layer.backward(trace, dy, false);
+    const whole = tf.tidy(() => {
+      const cols = ops().im2colT!(x, 5, 1, 2, 2, 14, 14)!;
+      assert.ok(cols.size > 2 ** 24);
+      return tf.reshape(tf.matMul(cols, tf.reshape(dy, [batch * 14 * 14, 8])), [5, 5, 16, 8]);
+    });
+    // sums of 50960 products in float32, in another order: within 1e-5 of the largest value
+    const [a, e] = [grads[0].dataSync(), whole.dataSync()];
+    const scale = Math.max(...e.map(Math.abs));
+    const worst = Math.max(...a.map((v, i) => Math.abs(v - e[i])));
+    assert.deepEqual(grads[0].shape, whole.shape);
+    assert.ok(worst <= 1e-5 * scale, `dW in runs against one matMul: differs by ${worst}, largest value ${scale}`);
+    tf.dispose([x, dy, y, ...trace, ...grads, whole]);
+    disposeLayer(layer);
   });
 
   it('a small conv net through Sequential (flat input, as a stage receives it)', async () => {

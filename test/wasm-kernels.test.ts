@@ -202,6 +202,51 @@ describe('wasm kernels (src/runtime/kernels.wat)', () => {
     }
   });
 
+  it('im2col_t puts every window value at its place (0 in the padding): SIMD blocks, channel tails and edges, any stride', () => {
+    const rng = seedrandom('im2col');
+    // [b, h, w, c, k, s, top, left, ho, wo]: channels 1 to 21 (fours, tails, past the blocks of 16),
+    // output widths below 4 and not a multiple of 4, strides 1-3, padding on one side or both
+    const cases: number[][] = [
+      [2, 5, 6, 1, 3, 1, 1, 1, 5, 6],
+      [3, 7, 9, 4, 3, 1, 1, 1, 7, 9],
+      [2, 6, 7, 6, 5, 1, 2, 2, 6, 7],
+      [2, 8, 9, 9, 3, 2, 1, 1, 4, 5],
+      [1, 9, 11, 17, 4, 2, 1, 2, 5, 6],
+      [2, 6, 6, 21, 3, 3, 0, 0, 2, 2],
+      [1, 4, 13, 8, 2, 1, 0, 0, 3, 12],
+      [2, 3, 3, 5, 1, 1, 0, 0, 3, 3],
+    ];
+    for (const [b, h, w, c, k, s, top, left, ho, wo] of cases) {
+      tf.tidy(() => {
+        const values = matrix(b * h * w, c, rng);
+        const x = tf.tensor4d(values, [b, h, w, c]);
+        const what = `x [${b}, ${h}, ${w}, ${c}], ${k}x${k}/${s}, pad ${top},${left} -> ${ho}x${wo}`;
+        const cols = wasm().im2colT!(x, k, s, top, left, ho, wo)!;
+        assert.deepEqual(cols.shape, [k * k * c, b * ho * wo], what);
+        const out = cols.dataSync();
+        const n = b * ho * wo;
+        for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) for (let ch = 0; ch < c; ch++) {
+          for (let e = 0; e < b; e++) for (let oh = 0; oh < ho; oh++) for (let ow = 0; ow < wo; ow++) {
+            const r = oh * s + i - top;
+            const q = ow * s + j - left;
+            const expected = r >= 0 && r < h && q >= 0 && q < w ? values[((e * h + r) * w + q) * c + ch] : 0;
+            const at = ((i * k + j) * c + ch) * n + (e * ho + oh) * wo + ow;
+            if (out[at] !== expected) assert.fail(`${what}: window (${i}, ${j}) channel ${ch} at (${e}, ${oh}, ${ow}): ${out[at]}, expected ${expected}`);
+          }
+        }
+        // a run of examples is the matching columns of the whole
+        if (b > 1) {
+          const part = wasm().im2colT!(x, k, s, top, left, ho, wo, [1, b - 1])!;
+          assert.deepEqual(part.shape, [k * k * c, (b - 1) * ho * wo], what);
+          assert.deepEqual(Array.from(part.dataSync()), Array.from(tf.slice(cols, [0, ho * wo], [-1, -1]).dataSync()), `${what}: examples 1..`);
+        }
+      });
+    }
+    const x = tf.zeros([2, 3, 3, 1]) as tf.Tensor4D;
+    assert.throws(() => wasm().im2colT!(x, 1, 1, 0, 0, 3, 3, [1, 2]), /examples \[1, 2\] are not a range of the batch of 2/);
+    x.dispose();
+  });
+
   it('label channels: every position of an example gets its label row after its own channels, exactly as the tiling ops', () => {
     const rng = seedrandom('label-channels');
     for (const [b, height, width, ch, l] of [[3, 4, 5, 6, 10], [2, 1, 1, 1, 3], [4, 3, 2, 5, 1]]) {

@@ -14,8 +14,11 @@ import {
 import { ops } from '../runtime/ops.js';
 import { axisPadding, checkPositiveInt, conv2dOutputShape, frame, type AxisPadding, type Padding } from './spatial.js';
 
-/** Input channels up to which the filter gradient is one matMul of the windows (where the backend can make them). */
-const IM2COL_MAX_CHANNELS = 4;
+/**
+ * The most values of a window matrix built at once for the filter gradient (64 MiB of float32):
+ * larger batches take it in runs of examples, a matMul each, summed.
+ */
+const WINDOW_MATRIX_MAX_VALUES = 2 ** 24;
 
 export interface Conv2DOptions {
   /** Per-example input shape [height, width, channels] (NHWC). */
@@ -38,6 +41,17 @@ export interface Conv2DOptions {
 }
 
 /**
+ * Whether the filter gradient is cheaper as a window matrix times dz than as the conv2d below, on
+ * wasm: the matrix costs a pass over k²·c·b·ho·wo values, which the matMul pays back at about
+ * 2·filters FLOPs per value against the conv2d's lower speed. Measured (batch 128, 5x5 same):
+ * the matrix took 0.8x the conv2d's time with 16 filters on 16 channels, 0.8x on 10, 1.1-1.2x on
+ * 24-28; 0.8x with 32 filters on 16 channels, 0.9-1.0x on 26-32; 0.3x on one channel.
+ */
+function windowMatrixPays(channels: number, filters: number): boolean {
+  return channels <= 16 || filters >= 32;
+}
+
+/**
  * 2-D convolution on NHWC batches, y = act(conv(x, W) + b), W: [k, k, in, filters].
  * Forward: one fused conv2d (bias and ReLU fused).
  * Backward, with only kernels the wasm backend has (it has no Conv2DBackpropFilter, and its
@@ -49,8 +63,8 @@ export interface Conv2DOptions {
  *    with explicit padding (k - 1 - padTop before).
  *  - db: column sums as a matMul.
  * dW and dx are XNNPACK convolutions on wasm; slices, gathers and concats (JavaScript there) are
- * avoided on full-size tensors. With few input channels (up to IM2COL_MAX_CHANNELS) and a backend
- * kernel for the window matrix (ops().im2colT: wasm), dW is one matMul of it with dz instead.
+ * avoided on full-size tensors. Where the backend has a kernel for the window matrix
+ * (ops().im2colT: wasm) and it pays (windowMatrixPays), dW is a matMul of it with dz instead.
  * Trace (training): [x, W, y (relu only)] as zero-copy aliases; W is the kernel at forward time.
  */
 export class Conv2D implements Layer {
@@ -153,12 +167,21 @@ export class Conv2D implements Layer {
     const s = this.stride;
     const [h, w, c] = this.inputShape;
     const [ho, wo] = this.outputShape;
-    // few input channels (an image's first layer): the windows as columns (a backend kernel) times
-    // dz as one matMul, [k·k·c, b·ho·wo] @ [b·ho·wo, filters]; the conv2d below is several times
-    // slower there, while with many channels the window matrix costs more than it saves
-    if (c <= IM2COL_MAX_CHANNELS) {
-      const cols = ops().im2colT?.(x, k, s, this.padH.before, this.padW.before, ho, wo);
-      if (cols) return tf.reshape(tf.matMul(cols, tf.reshape(dz, [cols.shape[1], this.filters])), [k, k, c, this.filters]);
+    // the windows as columns (a backend kernel) times dz: [k·k·c, b·ho·wo] @ [b·ho·wo, filters],
+    // in runs of examples whose window matrix stays under WINDOW_MATRIX_MAX_VALUES
+    const im2colT = ops().im2colT;
+    if (im2colT && x.dtype === 'float32' && windowMatrixPays(c, this.filters)) {
+      const batch = x.shape[0];
+      const run = Math.max(1, Math.min(batch, Math.floor(WINDOW_MATRIX_MAX_VALUES / (k * k * c * ho * wo))));
+      const rows = tf.reshape(dz, [batch * ho * wo, this.filters]) as tf.Tensor2D;
+      let sum: tf.Tensor2D | null = null;
+      for (let first = 0; first < batch; first += run) {
+        const count = Math.min(run, batch - first);
+        const cols = im2colT(x, k, s, this.padH.before, this.padW.before, ho, wo, [first, count])!;
+        const part: tf.Tensor2D = tf.matMul(cols, count === batch ? rows : tf.slice(rows, [first * ho * wo, 0], [count * ho * wo, this.filters]));
+        sum = sum ? tf.add<tf.Tensor2D>(sum, part) : part;
+      }
+      return tf.reshape(sum!, [k, k, c, this.filters]);
     }
     // the rows and columns the windows read, (out - 1) * s + k from -padBefore; only padded here (a
     // crop would be a slow slice on wasm): extra rows or columns give extra outputs, cut below

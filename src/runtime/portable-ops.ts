@@ -42,9 +42,10 @@ export interface BackendOps {
   maxPoolBackward?(x: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Tensor4D, p: number, s: number, top: number, left: number): tf.Tensor4D | null;
   /**
    * A conv layer's windows as the columns of a [k·k·c, b·ho·wo] matrix (see kernels.wat im2col_t),
-   * where the backend has a kernel for it (absent, or null for tensors it does not take).
+   * where the backend has a kernel for it (absent, or null for tensors it does not take);
+   * `examples` [first, count] takes those examples of the batch only (columns count·ho·wo).
    */
-  im2colT?(x: tf.Tensor4D, k: number, s: number, top: number, left: number, ho: number, wo: number): tf.Tensor2D | null;
+  im2colT?(x: tf.Tensor4D, k: number, s: number, top: number, left: number, ho: number, wo: number, examples?: readonly [number, number]): tf.Tensor2D | null;
   /** Adam's element-wise update of the parameter p and its moments m and v with the gradient g. */
   adamUpdate(p: tf.Variable, m: tf.Variable, v: tf.Variable, g: tf.Tensor, h: AdamHyper): void;
   /** Whether every value of the tensors is finite (no NaN, no ±Inf); read asynchronously where the backend needs it. */

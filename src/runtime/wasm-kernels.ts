@@ -145,10 +145,11 @@ function registered(): boolean {
   });
   wasmKernel(IM2COL_T, ({ inputs, wasm, attrs }) => {
     const x = inputs.x as tf.TensorInfo;
-    const [b, h, w, c] = x.shape;
-    const { k, s, top, left, ho, wo } = attrs as { k: number; s: number; top: number; left: number; ho: number; wo: number };
-    const out = wasm.makeOutput([k * k * c, b * ho * wo], 'float32');
-    kernelsOf(wasm)!.im2col_t(offset(wasm, x), b, h, w, c, k, s, top, left, ho, wo, offset(wasm, out));
+    const [, h, w, c] = x.shape;
+    const { k, s, top, left, ho, wo, first, count } = attrs as Record<'k' | 's' | 'top' | 'left' | 'ho' | 'wo' | 'first' | 'count', number>;
+    const out = wasm.makeOutput([k * k * c, count * ho * wo], 'float32');
+    // examples first .. first + count - 1: x from example `first` on, as a batch of `count`
+    kernelsOf(wasm)!.im2col_t(offset(wasm, x) + first * h * w * c * 4, count, h, w, c, k, s, top, left, ho, wo, offset(wasm, out));
     return out;
   });
   wasmKernel(LABEL_CHANNELS, ({ inputs, wasm }) => {
@@ -195,7 +196,14 @@ function bind(backend: WasmBackendLike, kernels: KernelExports): BackendOps {
     },
     maxPoolBackward: (x, y, dy, p, s, top, left) =>
       float32(x, y, dy) ? (tf.engine().runKernel(MAXPOOL_BACKWARD, { x, y, dy }, { p, s, top, left }) as tf.Tensor4D) : null,
-    im2colT: (x, k, s, top, left, ho, wo) => (float32(x) ? (tf.engine().runKernel(IM2COL_T, { x }, { k, s, top, left, ho, wo }) as tf.Tensor2D) : null),
+    im2colT: (x, k, s, top, left, ho, wo, examples) => {
+      if (!float32(x)) return null;
+      const [first, count] = examples ?? [0, x.shape[0]];
+      if (!(Number.isInteger(first) && Number.isInteger(count) && first >= 0 && count > 0 && first + count <= x.shape[0])) {
+        throw new Error(`im2colT: examples [${first}, ${count}] are not a range of the batch of ${x.shape[0]}`);
+      }
+      return tf.engine().runKernel(IM2COL_T, { x }, { k, s, top, left, ho, wo, first, count }) as tf.Tensor2D;
+    },
     labelChannels: (h, c) => (float32(h, c) ? (tf.engine().runKernel(LABEL_CHANNELS, { h, c }) as tf.Tensor4D) : portableOps.labelChannels(h, c)),
     batchNormForward(m, gamma, beta, eps, relu) {
       if (!float32(m, gamma, beta)) return portableOps.batchNormForward(m, gamma, beta, eps, relu);
