@@ -30,7 +30,7 @@ test('nice values are capped, and no measured work leaves every stage alone', ()
 test('priorities are set only for concurrent schedules with more stages than cores, unless off', () => {
   const auto = { ...presets['mnist-cdni'].train, priorities: 'auto' as const };
   const cores = availableParallelism();
-  assert.equal(prioritizesStages(validateConfig(presets['mnist-cdni'])), false, 'off by default');
+  assert.equal(prioritizesStages(validateConfig(presets['mnist-cdni'])), 4 > cores, 'auto by default');
   assert.equal(prioritizesStages(validateConfig({ ...presets['mnist-cdni'], train: auto })), 4 > cores);
   assert.equal(prioritizesStages(validateConfig({ ...presets['mnist-cdni'], train: { ...auto, schedule: 'lockstep' } })), false);
   assert.equal(prioritizesStages(validateConfig({ ...presets['mnist-cdni'], train: { ...presets['mnist-cdni'].train, priorities: 'off' } })), false);

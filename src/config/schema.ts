@@ -200,12 +200,13 @@ export const trainSchema = z
     /** Drop a batch whose loss, activations or gradients are NaN/Inf (counted) instead of stopping. */
     skipNonFinite: z.boolean().default(false),
     /**
-     * 'auto' (opt-in): with the async or pipelined schedule and more stages than cores, after
+     * 'auto' (the default): with the async or pipelined schedule and more stages than cores, after
      * PRIORITY_WARMUP_STEPS steps each stage's thread gets a nice value in proportion to its measured
      * busy time, so the busiest stage is not starved by light ones (Linux; see pipeline/priorities.ts).
+     * It sped up the CNN, whose stage 1 does most of the work, and left the MLP as it was
+     * (docs/performance.md, Stage priorities).
      */
-    // off by default: in an A/B on the 2-core machine it made no measurable difference (docs/performance.md, Stage priorities)
-    priorities: z.enum(['auto', 'off']).default('off'),
+    priorities: z.enum(['auto', 'off']).default('auto'),
     /** Write a training-loss line to metrics.jsonl every this many steps. */
     logEvery: z.number().int().positive().default(50),
     /**
