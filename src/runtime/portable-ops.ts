@@ -10,6 +10,11 @@ export interface BackendOps {
   columnSum(m: tf.Tensor2D, scale: number): tf.Tensor2D;
   /** mᵀ of a matrix. */
   transpose2d(m: tf.Tensor2D): tf.Tensor2D;
+  /**
+   * True where matMul(a, b) packs b anew for every new tensor (the wasm backend's XNNPACK), so
+   * that with a fresh large b, (bᵀ aᵀ)ᵀ can cost less (see model/dense.ts packsLess).
+   */
+  packsSecondOperand?: boolean;
   /** [a b] for matrices of the same number of rows. */
   concatColumns(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D;
   /**

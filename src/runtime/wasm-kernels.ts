@@ -188,6 +188,7 @@ function bind(backend: WasmBackendLike, kernels: KernelExports): BackendOps {
   return {
     columnSum: (m, scale) => (float32(m) ? (tf.engine().runKernel(COLUMN_SUM, { x: m }, { scale }) as tf.Tensor2D) : portableOps.columnSum(m, scale)),
     transpose2d: (m) => (float32(m) ? (tf.engine().runKernel(TRANSPOSE, { x: m }) as tf.Tensor2D) : portableOps.transpose2d(m)),
+    packsSecondOperand: true,
     concatColumns: (a, b) => (float32(a, b) ? (tf.engine().runKernel(CONCAT_COLUMNS, { a, b }) as tf.Tensor2D) : portableOps.concatColumns(a, b)),
     regression(y, target, used, k, scale) {
       if (!float32(y, target, used)) return portableOps.regression(y, target, used, k, scale);
