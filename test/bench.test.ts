@@ -185,6 +185,10 @@ test('message shares: wall-clock send and receive / busy, and (sends × median s
   assert.ok(Math.abs(runs[0].stages[0].typicalMessageShare - 0.009) < 1e-12);
   assert.ok(Number.isNaN(runs[0].stages[1].typicalSendShare), 'not measured: NaN');
   assert.ok(Number.isNaN(runs[0].stages[1].typicalMessageShare), 'not measured: NaN');
+  assert.deepEqual(runs[0].nice, [null, null], 'no priorities set in the summary');
+  const prioritized = { ...fakeSummary('async', 1000, [2, 1]) };
+  prioritized.perStage = prioritized.perStage.map((s, i) => ({ ...s, nice: [0, 7][i] }));
+  assert.deepEqual(runRecord(prioritized, { config: 'cdni/async', repetition: 1, index: 0, load: quiet, cores: 2 }).nice, [0, 7]);
   const [config] = aggregate(runs);
   assert.ok(Math.abs(config.stages[0].sendMedianMs! - 0.06) < 1e-12);
   assert.equal(config.stages[0].cpuSeconds, 2.5);

@@ -50,6 +50,8 @@ export interface RunRecord {
   stages: StageShares[];
   /** min(cores, Σ busy / max busy) of this run. */
   bound: number;
+  /** Each stage thread's nice value from train.priorities (null: left alone). */
+  nice: (number | null)[];
   load: LoadSample;
 }
 
@@ -57,7 +59,7 @@ export interface RunRecord {
 export type RunFigures = Pick<
   Summary,
   'outDir' | 'mode' | 'schedule' | 'window' | 'backend' | 'steps' | 'batchSize' | 'wallSeconds' | 'trainSeconds' | 'trainSamplesPerSecond'
-> & { perStage: StageFigures[] };
+> & { perStage: (StageFigures & { nice?: number })[] };
 
 /** count × median in seconds; NaN when either is missing. */
 function typicalSeconds(count: number | undefined, medianMs: number | null | undefined): number {
@@ -135,6 +137,7 @@ export function runRecord(
     stageSource: useTraining ? 'training' : 'summary',
     stages,
     bound: parallelismBound(stages.map((s) => s.busySeconds), meta.cores),
+    nice: summary.perStage.map((s) => s.nice ?? null),
     load: meta.load,
   };
 }
