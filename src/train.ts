@@ -150,11 +150,13 @@ export const PRIORITY_MEASURE_STEPS = 50;
 
 /**
  * Whether a run sets its stages' priorities: 'auto', a schedule that runs stages at the same time,
- * and more stages than this machine has cores (with enough, nobody waits for a core).
+ * more stages than this machine has cores (with enough, nobody waits for a core), and stages on
+ * this machine: stages that join over NATS may run on others, whose cores this run does not see.
  */
-export function prioritizesStages(config: Config): boolean {
+export function prioritizesStages(config: Config, nats?: Pick<NatsRunOptions, 'stages'>): boolean {
   const concurrent = !hasLockedStage(config) && config.train.schedule !== 'lockstep';
-  return config.train.priorities === 'auto' && concurrent && stageGrouping(config).length > availableParallelism();
+  const local = nats?.stages !== 'join';
+  return config.train.priorities === 'auto' && concurrent && local && stageGrouping(config).length > availableParallelism();
 }
 
 /** Trains a config in stage workers and returns the summary (also written to summary.json). */
@@ -257,7 +259,7 @@ class Run {
     this.p = checkpoint ? { ...checkpoint.manifest.progress } : freshProgress();
     this.resumedFrom = checkpoint ? this.p.step : null;
     this.priorWallMs = this.p.wallMs ?? 0;
-    const prioritize = prioritizesStages(config);
+    const prioritize = prioritizesStages(config, options.nats);
     this.prioritizeFrom = prioritize ? this.p.step + PRIORITY_WARMUP_STEPS : -1;
     this.prioritizeAt = prioritize ? this.prioritizeFrom + PRIORITY_MEASURE_STEPS : -1;
     if (checkpoint) {

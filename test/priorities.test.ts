@@ -27,11 +27,14 @@ test('nice values are capped, and no measured work leaves every stage alone', ()
   assert.deepEqual(stageNiceness([0, 0, 0]), [0, 0, 0]);
 });
 
-test('priorities are set only for concurrent schedules with more stages than cores, unless off', () => {
+test('priorities are set only for concurrent schedules with more stages than cores on this machine, unless off', () => {
   const auto = { ...presets['mnist-cdni'].train, priorities: 'auto' as const };
   const cores = availableParallelism();
   assert.equal(prioritizesStages(validateConfig(presets['mnist-cdni'])), 4 > cores, 'auto by default');
   assert.equal(prioritizesStages(validateConfig({ ...presets['mnist-cdni'], train: auto })), 4 > cores);
+  // stages this run starts share its machine; stages that join over NATS may be on others
+  assert.equal(prioritizesStages(validateConfig({ ...presets['mnist-cdni'], train: auto }), { stages: 'spawn' }), 4 > cores);
+  assert.equal(prioritizesStages(validateConfig({ ...presets['mnist-cdni'], train: auto }), { stages: 'join' }), false);
   assert.equal(prioritizesStages(validateConfig({ ...presets['mnist-cdni'], train: { ...auto, schedule: 'lockstep' } })), false);
   assert.equal(prioritizesStages(validateConfig({ ...presets['mnist-cdni'], train: { ...presets['mnist-cdni'].train, priorities: 'off' } })), false);
   assert.equal(prioritizesStages(validateConfig({ ...presets['mnist-backprop'], train: { ...presets['mnist-backprop'].train, priorities: 'auto' } })), false);

@@ -200,7 +200,8 @@ export const trainSchema = z
     /** Drop a batch whose loss, activations or gradients are NaN/Inf (counted) instead of stopping. */
     skipNonFinite: z.boolean().default(false),
     /**
-     * 'auto' (the default): with the async or pipelined schedule and more stages than cores, after
+     * 'auto' (the default): with the async or pipelined schedule and more stages than cores (stages
+     * started by this run: not those that join over NATS), after
      * PRIORITY_WARMUP_STEPS steps each stage's thread gets a nice value in proportion to its measured
      * busy time, so the busiest stage is not starved by light ones (Linux; see pipeline/priorities.ts).
      * It sped up the CNN, whose stage 1 does most of the work, and left the MLP as it was
