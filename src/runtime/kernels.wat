@@ -3,13 +3,14 @@
 ;; tfjs side is src/runtime/wasm-kernels.ts. All pointers are byte offsets into that memory.
 ;;
 ;; adam: Adam's update in float32, op by op in the order of the tfjs ops it replaces:
-;;   m = b1·m + c1·g;  v = b2·v + c2·g²;  p = p + (m·lr) / (√v + eps)
+;;   m = b1·m + c1·g;  v = b2·v + c2·g²;  q = p + (m·lr) / (√v + eps)
 ;; with c1 = 1 - b1, c2 = 1 - b2, lr = -(bias-corrected learning rate), eps = bias-corrected epsilon.
-;; p, m, v, g hold n floats each.
+;; p, q, m, v, g hold n floats each; m and v are updated in place, the new parameter goes to q
+;; (which may be p).
 (module
   (import "env" "memory" (memory 0))
   (func (export "adam")
-    (param $p i32) (param $m i32) (param $v i32) (param $g i32) (param $n i32)
+    (param $p i32) (param $q i32) (param $m i32) (param $v i32) (param $g i32) (param $n i32)
     (param $b1 f32) (param $b2 f32) (param $c1 f32) (param $c2 f32) (param $lr f32) (param $eps f32)
     (local $i i32) (local $end4 i32) (local $o i32)
     (local $B1 v128) (local $B2 v128) (local $C1 v128) (local $C2 v128) (local $LR v128) (local $EPS v128)
@@ -38,7 +39,7 @@
             (f32x4.mul (f32x4.mul (local.get $gv) (local.get $gv)) (local.get $C2))))
         (v128.store (i32.add (local.get $m) (local.get $o)) (local.get $mv))
         (v128.store (i32.add (local.get $v) (local.get $o)) (local.get $vv))
-        (v128.store (i32.add (local.get $p) (local.get $o))
+        (v128.store (i32.add (local.get $q) (local.get $o))
           (f32x4.add
             (f32x4.div
               (f32x4.mul (local.get $mv) (local.get $LR))
@@ -62,7 +63,7 @@
             (f32.mul (f32.mul (local.get $gs) (local.get $gs)) (local.get $c2))))
         (f32.store (i32.add (local.get $m) (local.get $o)) (local.get $ms))
         (f32.store (i32.add (local.get $v) (local.get $o)) (local.get $vs))
-        (f32.store (i32.add (local.get $p) (local.get $o))
+        (f32.store (i32.add (local.get $q) (local.get $o))
           (f32.add
             (f32.div
               (f32.mul (local.get $ms) (local.get $lr))

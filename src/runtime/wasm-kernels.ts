@@ -18,7 +18,7 @@ interface WasmBackendLike {
 }
 
 interface KernelExports {
-  adam(p: number, m: number, v: number, g: number, n: number, b1: number, b2: number, c1: number, c2: number, lr: number, eps: number): void;
+  adam(p: number, q: number, m: number, v: number, g: number, n: number, b1: number, b2: number, c1: number, c2: number, lr: number, eps: number): void;
   column_sum(m: number, rows: number, cols: number, scale: number, out: number): void;
   transpose(x: number, rows: number, cols: number, out: number): void;
   all_finite(x: number, n: number): number;
@@ -33,6 +33,7 @@ interface KernelExports {
 
 const COLUMN_SUM = 'SynthgradColumnSum';
 const TRANSPOSE = 'SynthgradTranspose2D';
+const ADAM = 'SynthgradAdam';
 const REGRESSION = 'SynthgradRegression';
 const CONCAT_COLUMNS = 'SynthgradConcatColumns';
 const BATCHNORM_FORWARD = 'SynthgradBatchNormForward';
@@ -89,6 +90,15 @@ function registered(): boolean {
     const out = wasm.makeOutput([1, cols], 'float32');
     kernelsOf(wasm)!.column_sum(offset(wasm, x), rows, cols, attrs!.scale as number, offset(wasm, out));
     return out;
+  });
+  wasmKernel(ADAM, ({ inputs, wasm, attrs }) => {
+    const [p, m, v, g] = [inputs.p, inputs.m, inputs.v, inputs.g] as tf.TensorInfo[];
+    const { b1, b2, c1, c2, lr, eps } = attrs as Record<'b1' | 'b2' | 'c1' | 'c2' | 'lr' | 'eps', number>;
+    const next = wasm.makeOutput(p.shape, 'float32');
+    const at = (t: tf.TensorInfo) => offset(wasm, t);
+    // m and v in place; the new parameter into `next`
+    kernelsOf(wasm)!.adam(at(p), at(next), at(m), at(v), at(g), p.shape.reduce((a, b) => a * b, 1), b1, b2, c1, c2, lr, eps);
+    return next;
   });
   wasmKernel(TRANSPOSE, ({ inputs, wasm }) => {
     const x = inputs.x as tf.TensorInfo;
@@ -222,13 +232,13 @@ function bind(backend: WasmBackendLike, kernels: KernelExports): BackendOps {
     },
     /**
      * One SIMD loop over the data. The moments are updated in place. The parameter is not: the
-     * backend caches packed copies of matMul weights by tensor, so the parameter gets a new tensor
-     * (a copy, then updated in place) and is assigned it.
+     * backend caches packed copies of matMul weights by tensor, so the new parameter goes to a new
+     * tensor (written by the loop, not copied first) and the variable is assigned it.
      */
     adamUpdate(p, m, v, g, h) {
       if (!float32(p, m, v, g)) return portableOps.adamUpdate(p, m, v, g, h);
-      const next = tf.clone(p);
-      kernels.adam(at(next), at(m), at(v), at(g), p.size, h.b1, h.b2, h.c1, h.c2, h.lr, h.eps);
+      const { b1, b2, c1, c2, lr, eps } = h;
+      const next = tf.engine().runKernel(ADAM, { p, m, v, g }, { b1, b2, c1, c2, lr, eps }) as tf.Tensor;
       p.assign(next);
       next.dispose();
     },
