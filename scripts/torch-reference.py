@@ -32,26 +32,37 @@ def fail(message):
     sys.exit(2)
 
 
+def convolutional(request):
+    return any(layer["type"] == "conv2d" for layer in request["model"]["layers"])
+
+
 def blas_threads(request):
     """OpenBLAS's threads for this model: as many as torch's for a model of dense layers, whose time
     is in single matrix products that only OpenBLAS spreads over the cores (measured here: the MLP
     ran 2.0-2.2x faster on 2 BLAS threads than on 1); one for a convolutional model, which torch
     spreads over its own threads around the BLAS calls (the CNN's cdni ran 0.75x as fast with 2 BLAS
     threads on top: the cores oversubscribed)."""
-    convolutional = any(layer["type"] == "conv2d" for layer in request["model"]["layers"])
-    return 1 if convolutional else request["threads"]
+    return 1 if convolutional(request) else request["threads"]
 
 
-# The request first: OpenBLAS reads its thread count once, when torch loads it.
+def omp_wait_policy(request):
+    """How torch's OpenMP threads wait for work, or None for libgomp's own default (spin a while,
+    then sleep). A convolutional model keeps the default, under which the CNN ran 1.05-1.15x as fast
+    as with passive waits here; a model of dense layers waits passively, since threads that spin
+    take the cores from OpenBLAS's (the MLP ran at half its speed or less with the default or active
+    waits). Passive waits also keep a shared machine from collapsing the reference: spinning threads
+    ran the MLP 20x slower when others' work held the cores."""
+    return None if convolutional(request) else "PASSIVE"
+
+
+# The request first: OpenMP and OpenBLAS read these once, when torch loads them. Either variable
+# can be set otherwise in the environment; the report says what was used.
 try:
     REQUEST = json.load(sys.stdin)
 except ValueError as error:
     fail(f"the request on stdin is not JSON ({error})")
-# Passive waits: OpenMP threads that spin while they wait for work collapse when the machine is
-# shared (measured here with others' load around 2 cores on 2: 20x slower); the trainer's threads do
-# not spin either. Either variable can be set otherwise in the environment; the report says what
-# was used.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+if omp_wait_policy(REQUEST):
+    os.environ.setdefault("OMP_WAIT_POLICY", omp_wait_policy(REQUEST))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", str(blas_threads(REQUEST)))
 
 
@@ -255,7 +266,7 @@ def main():
         "wallSeconds": end - t0,
         "cpuSeconds": time.process_time(),  # the whole process, import included
         "blas": blas_libraries(),
-        "environment": {k: os.environ[k] for k in ("OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS")},
+        "environment": {k: os.environ.get(k, "unset") for k in ("OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS")},
     }))
 
 

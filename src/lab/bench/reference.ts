@@ -90,7 +90,7 @@ const outputSchema = z.object({
   wallSeconds: z.number().nonnegative(),
   cpuSeconds: z.number().nonnegative(),
   blas: z.array(z.string()),
-  /** OMP_WAIT_POLICY and OPENBLAS_NUM_THREADS as the run had them. */
+  /** OMP_WAIT_POLICY and OPENBLAS_NUM_THREADS as the run had them ("unset": the library's default). */
   environment: z.record(z.string(), z.string()),
 });
 
