@@ -61,8 +61,9 @@ try:
     REQUEST = json.load(sys.stdin)
 except ValueError as error:
     fail(f"the request on stdin is not JSON ({error})")
-if omp_wait_policy(REQUEST):
-    os.environ.setdefault("OMP_WAIT_POLICY", omp_wait_policy(REQUEST))
+WAIT_POLICY = omp_wait_policy(REQUEST)
+if WAIT_POLICY:
+    os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", str(blas_threads(REQUEST)))
 
 
