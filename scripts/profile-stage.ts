@@ -111,10 +111,11 @@ async function profile(flags: Flags): Promise<void> {
     }
     const updates = stage.counters.updates - before.updates;
     const synthUpdates = stage.counters.synthesizerUpdates - before.synthesizerUpdates;
+    const repredictions = (stage.counters.synthesizerRepredictions ?? 0) - (before.synthesizerRepredictions ?? 0);
     const f = stageFlops(stage, B);
     const flops = phaseFlops(
       f,
-      { steps: flags.steps, updates, synthesizerUpdates: synthUpdates },
+      { steps: flags.steps, updates, synthesizerUpdates: synthUpdates, synthesizerRepredictions: repredictions },
       { lockedBackprop: spec.mode === 'backprop' && takesTargets, hasSynthesizer: synthesizerOf(stage.source) !== null },
     );
     // under the profiler the ceiling is measured after the steps instead
@@ -167,8 +168,9 @@ function report(r: {
     '',
     `  FLOPs per step (2·B·n·m per matMul of a dense n->m layer, n·m = Ho·Wo·F·k²·C for a conv layer, B = ${B}): forward x·W ${mega(f.forward)} + dW = xᵀ·dy ${mega(f.weightGradient)} + dx = dy·Wᵀ ${mega(f.inputGradient)}` +
       (hasSynth ? ` + synthesizer predict ${mega(f.synthesizerPredict)} + train (${f.synthesizerTrain > f.synthesizerPredict ? 'forward + ' : ''}dW${f.synthesizerTrain > 2 * f.synthesizerPredict ? ' + dx' : ''}) ${mega(f.synthesizerTrain)}` : '') +
+      (f.synthesizerRepredict > 0 ? ` (+ predict again ${mega(f.synthesizerRepredict)} where M had moved on)` : '') +
       ` = ${mega(perStep)} FLOP`,
-    `    (total = steps·(x·W) + updates·(dW + dx${hasSynth ? ' + predict' : ''})${hasSynth ? ' + synthesizer updates·train' : ''}, from the stage's counters; elementwise work not counted)`,
+    `    (total = steps·(x·W) + updates·(dW + dx${hasSynth ? ' + predict' : ''})${hasSynth ? ' + synthesizer updates·train' : ''}${f.synthesizerRepredict > 0 ? ' + predictions again·predict' : ''}, from the stage's counters; elementwise work not counted)`,
     ...(f.uncounted.length ? [`    not counted (neither dense nor conv): ${f.uncounted.join(', ')}`] : []),
     `  achieved: ${gflops.toFixed(2)} GFLOP/s` +
       ` (forward ${gf(r.flops.forward, time.forward)}` +

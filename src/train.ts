@@ -612,6 +612,7 @@ class Run {
         ...(s?.cpuSeconds !== undefined && { cpuSeconds: s.cpuSeconds, runQueueSeconds: s.runQueueSeconds }),
         updates: s?.updates ?? 0,
         skippedUpdates: s?.skippedUpdates ?? 0,
+        ...(s?.synthesizerRepredictions !== undefined && { synthesizerRepredictions: s.synthesizerRepredictions }),
         droppedNonFinite: s?.droppedNonFinite ?? 0,
         synthesizerLoss: this.lastStats[i]?.synthesizerLoss ?? null,
         synthesizerCosine: this.lastStats[i]?.synthesizerCosine ?? null,

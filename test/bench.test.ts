@@ -247,6 +247,11 @@ test('speedup table from fake summaries: medians, async over lockstep of the bou
   const withCpu = configs.map((c) => (c.config === 'cdni/async' ? { ...c, stages: c.stages.map((st) => ({ ...st, cpuSeconds: 2 })) } : c));
   const cpuTable = benchTable({ ...fakeResult(runs), configs: withCpu, speedups: sp });
   assert.match(cpuTable.split('\n').find((l) => /^\s+cdni\/async\s+0\s/.test(l)) ?? '', /50\.0\s+195%$/);
+  // steps whose synthesizer predicted again add that pass: 50 of 0.5 GFLOP on 2 CPU seconds, 12.5 more
+  const again = configs.map((c) => (c.config === 'cdni/async' ? { ...c, stages: c.stages.map((st) => ({ ...st, cpuSeconds: 2, synthesizerRepredictions: 50 })) } : c));
+  const work = { 'cdni/async': [0, 1, 2, 3].map(() => ({ flopsPerStep: 1e9, repredictFlops: 0.5e9, largestConv: null })) };
+  const againTable = benchTable({ ...fakeResult(runs), stageWork: work, configs: again, speedups: sp });
+  assert.match(againTable.split('\n').find((l) => /^\s+cdni\/async\s+0\s/.test(l)) ?? '', /62\.5\s+243%$/);
   assert.match(table, /others' load over all runs: 3\.0 CPU s, 0\.05 cores over 60\.0 s/);
   assert.match(table, /stage times: training only/);
   assert.equal(table.split('\n').filter((l) => /^\s+\d+\s+cdni\//.test(l)).length, 6, 'one line per run');
@@ -342,6 +347,8 @@ test('stage FLOPs: x·W, xᵀ·dy, dy·Wᵀ per dense layer, the synthesizer pre
     const phases = phaseFlops(f1, { steps: 10, updates: 10, synthesizerUpdates: 9 }, { lockedBackprop: false, hasSynthesizer: true });
     assert.equal(phases.forward, 10 * (3 * 2 * B * 64 * 32 + 2 * B * 42 * 32));
     assert.equal(phases.target, 9 * 2 * B * 42 * 32);
+    const again = phaseFlops(f1, { steps: 10, updates: 10, synthesizerUpdates: 9, synthesizerRepredictions: 4 }, { lockedBackprop: false, hasSynthesizer: true });
+    assert.equal(again.target, 9 * 2 * B * 42 * 32 + 4 * 2 * B * 42 * 32, 'the steps that predicted again add their forward pass');
     const locked = phaseFlops(f1, { steps: 10, updates: 10, synthesizerUpdates: 0 }, { lockedBackprop: true, hasSynthesizer: false });
     assert.equal(locked.forward, 10 * 2 * B * 64 * 32);
     assert.equal(locked.target, 10 * 2 * 2 * B * 64 * 32);
@@ -365,7 +372,8 @@ test('stage FLOPs of conv layers: Ho·Wo·F·k²·C per example for each pass; t
     assert.equal(f0.inputGradient, 0);
     // the conv synthesizer at h[0]: 14x14x(16 + 10 label channels) -> 16
     assert.equal(f0.synthesizerPredict, conv(14, 26, 16));
-    assert.equal(f0.synthesizerTrain, 2 * conv(14, 26, 16), 'async: M has moved on from its prediction, so it predicts again (forward + dW)');
+    assert.equal(f0.synthesizerTrain, conv(14, 26, 16), 'a linear M steps from its prediction: dW');
+    assert.equal(f0.synthesizerRepredict, conv(14, 26, 16), 'a step that predicts again adds a forward pass');
     assert.deepEqual(f0.uncounted, []);
     assert.deepEqual(f0.largestConv, { inputShape: [14, 14, 26], kernelSize: 5, filters: 16, stride: 1, padding: 'same', flops: conv(14, 26, 16) / B });
     assert.equal(f1.forward, conv(14, 16, 32));
@@ -389,7 +397,8 @@ test("the conv ceiling: the backend's conv2d of the stages' largest conv layer, 
   // stage 0: its own largest conv is the synthesizer's at h[0], 14x14x(16 + 10 label channels) -> 16
   const synth = work[0].largestConv!;
   assert.deepEqual(synth.inputShape, [14, 14, 26]);
-  assert.equal(work[0].flopsPerStep, 4 * (2 * (2 * 28 * 28 * 16 * 25) + 3 * synth.flops), 'conv1 forward + dW, synthesizer predict + train (forward + dW: async)');
+  assert.equal(work[0].flopsPerStep, 4 * (2 * (2 * 28 * 28 * 16 * 25) + 2 * synth.flops), 'conv1 forward + dW, synthesizer predict + train (dW: a linear M steps from its prediction)');
+  assert.equal(work[0].repredictFlops, 4 * synth.flops, 'a synthesizer step that predicts again: its forward pass, counted by the run');
   const timer = await convTimer(conv, 4);
   try {
     assert.deepEqual([timer.m, timer.k, timer.n, timer.flops], [4 * 14 * 14, 25 * 16, 32, 4 * conv.flops]);

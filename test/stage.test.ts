@@ -140,6 +140,28 @@ test("a synthesizer's loss falls on a fixed target", async () => {
   }
 });
 
+test('a stage counts the synthesizer steps that predict again: those whose M has moved on since its prediction', async () => {
+  const spec = stageSpecs(smallConfig({ mode: 'cdni' }), 2)[1];
+  const stage = new Stage(spec, recordingLinks().links);
+  const rng = stream('t', 'repredict');
+  const target = () => new Float32Array(16 * 32).map(() => rng() - 0.5);
+  try {
+    // two batches in flight: the first target finds M as it predicted, the second after M's step on the first
+    await stage.forward(forwardOf(0, 16, spec.inputUnits, rng));
+    await stage.forward(forwardOf(1, 16, spec.inputUnits, rng));
+    await stage.backward({ kind: 'backward', step: 0, gradient: target(), synthetic: true });
+    assert.equal(stage.counters.synthesizerRepredictions, 0, 'M unchanged: the step from its prediction');
+    await stage.backward({ kind: 'backward', step: 1, gradient: target(), synthetic: true });
+    assert.equal(stage.counters.synthesizerRepredictions, 1, 'M stepped in between: it predicts again');
+    // one at a time (lockstep order): never again
+    await stage.forward(forwardOf(2, 16, spec.inputUnits, rng));
+    await stage.backward({ kind: 'backward', step: 2, gradient: target(), synthetic: true });
+    assert.deepEqual([stage.counters.synthesizerUpdates, stage.counters.synthesizerRepredictions], [3, 1]);
+  } finally {
+    stage.dispose();
+  }
+});
+
 test("a linear synthesizer's step from its prediction is the step with a second forward pass (dense and conv, cDNI)", async () => {
   for (const shape of [[32], [6, 6, 4]]) {
     const make = () =>

@@ -9,6 +9,8 @@ export interface StageSummary extends StageTimes {
   backend: string;
   updates: number;
   skippedUpdates: number;
+  /** Synthesizer steps that ran M forward again for their batch (see StageStats). */
+  synthesizerRepredictions?: number;
   /** Batches this stage dropped for a NaN or Inf (with skipNonFinite). */
   droppedNonFinite: number;
   /** Mean synthesizer loss over the last epoch (null: no synthesizer). */

@@ -150,6 +150,11 @@ export interface StageStats extends StageTimes {
   updates: number;
   skippedUpdates: number;
   synthesizerUpdates: number;
+  /**
+   * Synthesizer steps that ran M forward again for their batch (a deeper M always does; a linear M
+   * when it had taken other steps since its prediction); absent where no source counts them.
+   */
+  synthesizerRepredictions?: number;
   /** Targets dropped because the bounded cache was full. */
   evicted: number;
   droppedNonFinite: number;

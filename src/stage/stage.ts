@@ -39,7 +39,7 @@ interface Locked {
 }
 
 /** The counters a stage keeps (its gradient source keeps some of them). */
-export type StageCounters = Pick<StageStats, 'updates' | 'skippedUpdates' | 'synthesizerUpdates' | 'evicted' | 'droppedNonFinite'>;
+export type StageCounters = Pick<StageStats, 'updates' | 'skippedUpdates' | 'synthesizerUpdates' | 'synthesizerRepredictions' | 'evicted' | 'droppedNonFinite'>;
 
 /**
  * One stage: layers f_s with their optimizer, and the source of its output gradient (the

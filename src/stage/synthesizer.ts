@@ -90,10 +90,15 @@ export class Synthesizer {
     const input = () => this.input(h, oneHot);
     this.version += 1;
     const [squares, usedTarget, usedSquares, targetSquares] =
-      prediction && this.stepsFromPrediction
+      prediction && !this.predictsAgain(prediction)
         ? await regressionStepFromPrediction(this.net, this.optimizer, input, target, rows, prediction, used)
         : await regressionStep(this.net, this.optimizer, input, target, rows, used);
     return { loss: squares / rows, cosine: usedTarget / Math.max(Math.sqrt(usedSquares * targetSquares), 1e-12) };
+  }
+
+  /** Whether train, given this `prediction` (or none), runs M forward again for the batch. */
+  predictsAgain(prediction: tf.Tensor | undefined): boolean {
+    return !(prediction && this.stepsFromPrediction);
   }
 
   /** A linear M (no hidden layers) takes its regression step from its prediction, when given one (see train). */

@@ -1,12 +1,12 @@
 import type { Summary } from '../../run/summary.js';
-import type { StageTimes } from '../../stage/protocol.js';
+import type { StageStats, StageTimes } from '../../stage/protocol.js';
 import { parallelismBound, sendShare, utilisation } from './bound.js';
 import type { LoadSample } from './load.js';
 import { median } from './stats.js';
 import { SEQUENTIAL } from './plan.js';
 
 /** A stage's times in a run (sequential runs have no sends or CPU times: one thread does all). */
-export type StageFigures = Omit<StageTimes, 'runQueueSeconds'>;
+export type StageFigures = Omit<StageTimes, 'runQueueSeconds'> & Partial<Pick<StageStats, 'synthesizerRepredictions'>>;
 
 export interface StageShares extends StageFigures {
   /** busy / (busy + wait) */
@@ -80,7 +80,7 @@ function shares(s: StageFigures): StageShares {
 
 /** The figures of a stage that a run record keeps. */
 function figures(s: StageFigures): StageFigures {
-  const { stage, busySeconds, waitSeconds, sendSeconds, sends, sendMedianMs, receiveSeconds, receives, receiveMedianMs, cpuSeconds } = s;
+  const { stage, busySeconds, waitSeconds, sendSeconds, sends, sendMedianMs, receiveSeconds, receives, receiveMedianMs, cpuSeconds, synthesizerRepredictions } = s;
   return {
     stage,
     busySeconds,
@@ -89,6 +89,7 @@ function figures(s: StageFigures): StageFigures {
     ...(sends !== undefined && { sends, sendMedianMs }),
     ...(receives !== undefined && { receiveSeconds, receives, receiveMedianMs }),
     ...(cpuSeconds !== undefined && { cpuSeconds }),
+    ...(synthesizerRepredictions !== undefined && { synthesizerRepredictions }),
   };
 }
 
@@ -180,6 +181,7 @@ export function aggregate(runs: readonly RunRecord[]): ConfigAggregate[] {
       const receiveSeconds = optional((s) => s.receiveSeconds);
       const receiveMedianMs = optional((s) => s.receiveMedianMs);
       const cpuSeconds = optional((s) => s.cpuSeconds);
+      const synthesizerRepredictions = optional((s) => s.synthesizerRepredictions);
       return shares({
         stage: i,
         busySeconds: pick((s) => s.busySeconds),
@@ -188,6 +190,7 @@ export function aggregate(runs: readonly RunRecord[]): ConfigAggregate[] {
         ...(sends !== undefined && { sends, sendMedianMs: sendMedianMs ?? null }),
         ...(receives !== undefined && { receiveSeconds, receives, receiveMedianMs: receiveMedianMs ?? null }),
         ...(cpuSeconds !== undefined && { cpuSeconds }),
+        ...(synthesizerRepredictions !== undefined && { synthesizerRepredictions }),
       });
     });
     const loads = mine.flatMap((r) => (r.load.othersLoadCores === null ? [] : [r.load.othersLoadCores]));

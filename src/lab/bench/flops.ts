@@ -19,7 +19,10 @@ export interface StageFlops {
   weightGradient: number;
   inputGradient: number;
   synthesizerPredict: number;
+  /** A synthesizer step: dW (and dx), and the forward pass for a deeper M, which always predicts again. */
   synthesizerTrain: number;
+  /** What a linear M's step adds when it predicts again (its forward pass; counted per such step: synthesizerRepredictions). */
+  synthesizerRepredict: number;
   /** Layers with parameters that are neither dense nor conv (so not counted). */
   uncounted: string[];
   /** The conv layer of the stage or its synthesizer with the most forward FLOPs (for a conv ceiling), or null. */
@@ -79,7 +82,7 @@ export function denseFlops(layers: readonly Layer[], batch: number, needInputGra
 
 /** The FLOPs of one stage (built: its layers and synthesizer) for a batch of `batch` rows. */
 export function stageFlops(
-  stage: { spec: { index: number; schedule: string }; net: { layers: readonly Layer[] }; source: GradientSource },
+  stage: { spec: { index: number }; net: { layers: readonly Layer[] }; source: GradientSource },
   batch: number,
 ): StageFlops {
   const net = denseFlops(stage.net.layers, batch, stage.spec.index > 0);
@@ -93,8 +96,9 @@ export function stageFlops(
     weightGradient: net.weightGradient,
     inputGradient: net.inputGradient,
     synthesizerPredict: synth?.forward ?? 0,
-    // in lockstep a linear M steps from its prediction, with no second forward pass (with batches in flight M has moved on)
-    synthesizerTrain: synth ? (synthesizer!.stepsFromPrediction && stage.spec.schedule === 'lockstep' ? 0 : synth.forward) + synth.weightGradient + synth.inputGradient : 0,
+    // a linear M steps from its prediction unless it has moved on since (the stage counts those steps)
+    synthesizerTrain: synth ? (synthesizer!.stepsFromPrediction ? 0 : synth.forward) + synth.weightGradient + synth.inputGradient : 0,
+    synthesizerRepredict: synth && synthesizer!.stepsFromPrediction ? synth.forward : 0,
     uncounted,
     largestConv: convs.reduce<ConvShape | null>((a, c) => (a && a.flops >= c.flops ? a : c), null),
   };
@@ -103,16 +107,16 @@ export function stageFlops(
 /**
  * FLOPs of a measured run, from the stage's counters, split by the call that does them.
  * forward (steps 1-4): every step's forward; an updated step's dW, dx and (DNI) ĝ prediction.
- * target (step 5): a synthesizer update trains M. A backprop stage below the top is update-locked
+ * target (step 5): a synthesizer update trains M (and runs it forward again where it counted so). A backprop stage below the top is update-locked
  * instead: its forward call only forwards, and the true gradient's call does dW and dx.
  */
 export function phaseFlops(
   f: StageFlops,
-  counts: { steps: number; updates: number; synthesizerUpdates: number },
+  counts: { steps: number; updates: number; synthesizerUpdates: number; synthesizerRepredictions?: number },
   stage: { lockedBackprop: boolean; hasSynthesizer: boolean },
 ): { forward: number; target: number; total: number } {
   const backward = counts.updates * (f.weightGradient + f.inputGradient);
   const forward = counts.steps * f.forward + (stage.lockedBackprop ? 0 : backward + (stage.hasSynthesizer ? counts.updates * f.synthesizerPredict : 0));
-  const target = (stage.lockedBackprop ? backward : 0) + counts.synthesizerUpdates * f.synthesizerTrain;
+  const target = (stage.lockedBackprop ? backward : 0) + counts.synthesizerUpdates * f.synthesizerTrain + (counts.synthesizerRepredictions ?? 0) * f.synthesizerRepredict;
   return { forward, target, total: forward + target };
 }

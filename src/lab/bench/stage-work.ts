@@ -11,6 +11,8 @@ export interface StageWork {
    * train): every step at update probability 1; null otherwise (the counts vary).
    */
   flopsPerStep: number | null;
+  /** What each synthesizer step that predicts again adds (the run's synthesizerRepredictions count them). */
+  repredictFlops?: number;
   /** Its largest conv layer (own or synthesizer's), whose conv2d is its ceiling; null: a matMul is. */
   largestConv: ConvShape | null;
 }
@@ -26,7 +28,7 @@ export function stageWork(config: Config): StageWork[] {
     try {
       const f = stageFlops(stage, config.train.batchSize);
       const total = f.forward + f.weightGradient + f.inputGradient + f.synthesizerPredict + f.synthesizerTrain;
-      return { flopsPerStep: config.train.updateProbability === 1 ? total : null, largestConv: f.largestConv };
+      return { flopsPerStep: config.train.updateProbability === 1 ? total : null, repredictFlops: f.synthesizerRepredict, largestConv: f.largestConv };
     } finally {
       stage.dispose();
     }

@@ -74,10 +74,10 @@ export function benchTable(r: BenchResult): string {
   ];
   // a stage's GFLOP/s over its thread's CPU time (its busy time where that is not known), against the
   // ceiling beside it (conv2d for a stage with conv layers)
-  const gflops = (config: string, i: number, seconds: number) => {
+  const gflops = (config: string, i: number, seconds: number, repredictions = 0) => {
     const w = r.stageWork?.[config]?.[i];
     if (!w || w.flopsPerStep === null || !(seconds > 0)) return null;
-    const achieved = (w.flopsPerStep * s.steps) / seconds / 1e9;
+    const achieved = (w.flopsPerStep * s.steps + repredictions * (w.repredictFlops ?? 0)) / seconds / 1e9;
     const ceiling = w.largestConv && r.convCeiling ? r.convCeiling.gflops : r.matMulCeiling.gflops;
     return { achieved, ofCeiling: achieved / ceiling };
   };
@@ -96,8 +96,8 @@ export function benchTable(r: BenchResult): string {
         num(st.sendMedianMs ?? null, 3),
         num(st.receiveMedianMs ?? null, 3),
         share(st.typicalMessageShare),
-        num(gflops(c.config, i, st.cpuSeconds ?? st.busySeconds)?.achieved ?? null, 1),
-        pct(gflops(c.config, i, st.cpuSeconds ?? st.busySeconds)?.ofCeiling ?? NaN),
+        num(gflops(c.config, i, st.cpuSeconds ?? st.busySeconds, st.synthesizerRepredictions)?.achieved ?? null, 1),
+        pct(gflops(c.config, i, st.cpuSeconds ?? st.busySeconds, st.synthesizerRepredictions)?.ofCeiling ?? NaN),
       ]),
     );
   }

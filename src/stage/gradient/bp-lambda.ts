@@ -32,7 +32,7 @@ export class BpLambda extends SynthesizerSource implements GradientSource {
   readonly synthetic = true;
   readonly targetBelow = true;
   readonly broadcastsError = false;
-  readonly counters = { synthesizerUpdates: 0 };
+  readonly counters = { synthesizerUpdates: 0, synthesizerRepredictions: 0 };
   /** The batch the stage waits for: its h[s]. */
   private waiting: StageOutput | null = null;
   /** The step last trained (λ of the gradient probe). */
@@ -86,6 +86,7 @@ export class BpLambda extends SynthesizerSource implements GradientSource {
     const used = tf.tidy(() => tf.add(tf.mul(g, lambda), tf.mul(predicted, 1 - lambda)));
     this.steps.add(this.synthesizer.train(output.h, null, g, used, predicted));
     this.counters.synthesizerUpdates += 1;
+    if (this.synthesizer.predictsAgain(predicted)) this.counters.synthesizerRepredictions += 1;
     tf.dispose([g, predicted]);
     this.release();
     return used;
@@ -98,6 +99,7 @@ export class BpLambda extends SynthesizerSource implements GradientSource {
   importState(state: StageState): void {
     importSynthesizer(this.synthesizer, state);
     this.counters.synthesizerUpdates = state.counters.synthesizerUpdates ?? 0;
+    this.counters.synthesizerRepredictions = state.counters.synthesizerRepredictions ?? 0;
   }
 
   dispose(): void {

@@ -29,7 +29,7 @@ export interface SourceGradient {
 }
 
 /** The counters a source keeps, beside the stage's own. */
-export type SourceCounters = Partial<Pick<StageStats, 'synthesizerUpdates' | 'evicted'>>;
+export type SourceCounters = Partial<Pick<StageStats, 'synthesizerUpdates' | 'synthesizerRepredictions' | 'evicted'>>;
 
 /** What a source adds to its stage's statistics (means since the last call). */
 export type SourceStats = Partial<Pick<StageStats, 'synthesizerLoss' | 'synthesizerCosine'>>;

@@ -65,7 +65,7 @@ export class Synthesized extends SynthesizerSource implements GradientSource {
   readonly synthetic = true;
   readonly targetBelow = true;
   readonly broadcastsError = false;
-  readonly counters = { synthesizerUpdates: 0, evicted: 0 };
+  readonly counters = { synthesizerUpdates: 0, synthesizerRepredictions: 0, evicted: 0 };
   private readonly pending = new Map<number, Pending>();
   private readonly conditioned: boolean;
 
@@ -108,11 +108,12 @@ export class Synthesized extends SynthesizerSource implements GradientSource {
     const pending = this.pending.get(message.step);
     if (pending && message.gradient) {
       const target = tf.tensor(message.gradient, pending.h.shape);
-      // M's own prediction for the batch, if M has not changed since it made it (lockstep)
+      // M's own prediction for the batch, if M has not changed since it made it (always in lockstep)
       const prediction = pending.version === this.synthesizer.version ? pending.used : undefined;
       this.steps.add(this.synthesizer.train(pending.h, pending.labels, target, pending.used, prediction));
       target.dispose();
       this.counters.synthesizerUpdates += 1;
+      if (this.synthesizer.predictsAgain(prediction)) this.counters.synthesizerRepredictions += 1;
     }
     this.release(message.step);
     return null;
@@ -125,6 +126,7 @@ export class Synthesized extends SynthesizerSource implements GradientSource {
   importState(state: StageState): void {
     importSynthesizer(this.synthesizer, state);
     this.counters.synthesizerUpdates = state.counters.synthesizerUpdates ?? 0;
+    this.counters.synthesizerRepredictions = state.counters.synthesizerRepredictions ?? 0;
     this.counters.evicted = state.counters.evicted ?? 0;
   }
 

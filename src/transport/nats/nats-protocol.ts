@@ -162,6 +162,7 @@ function validateStats(value: unknown, stage: number): void {
   stageField(s, stage);
   for (const key of ['busySeconds', 'waitSeconds', 'sendSeconds']) finite(s[key], `stats.${key}`);
   for (const key of ['updates', 'skippedUpdates', 'synthesizerUpdates', 'evicted', 'droppedNonFinite']) int(s[key], `stats.${key}`);
+  if (s.synthesizerRepredictions !== undefined) int(s.synthesizerRepredictions, 'stats.synthesizerRepredictions');
   nullableNumber(s.synthesizerLoss, 'stats.synthesizerLoss');
   nullableNumber(s.synthesizerCosine, 'stats.synthesizerCosine');
   for (const key of ['timeSynthesizerLoss', 'timeSynthesizerCosine']) if (s[key] !== undefined) nullableNumber(s[key], `stats.${key}`);
