@@ -370,12 +370,15 @@ test('stage FLOPs of conv layers: Ho·Wo·F·k²·C per example for each pass; t
     assert.equal(f0.forward, conv(28, 1, 16));
     assert.equal(f0.weightGradient, conv(28, 1, 16));
     assert.equal(f0.inputGradient, 0);
-    // the conv synthesizer at h[0]: 14x14x(16 + 10 label channels) -> 16
-    assert.equal(f0.synthesizerPredict, conv(14, 26, 16));
-    assert.equal(f0.synthesizerTrain, conv(14, 26, 16), 'a linear M steps from its prediction: dW');
-    assert.equal(f0.synthesizerRepredict, conv(14, 26, 16), 'a step that predicts again adds a forward pass');
+    // the conv synthesizer at h[0], of 14x14x(16 + 10 label channels) -> 16, convolves h's 16
+    // channels, adds each example's class response (10 per output value), and makes the 10
+    // responses as a conv of 10 images of 10 channels (see ConditionedConv2D)
+    const synth = conv(14, 16, 16) + 2 * B * 14 * 14 * 16 * 10 + 2 * 10 * 14 * 14 * 16 * 25 * 10;
+    assert.equal(f0.synthesizerPredict, synth);
+    assert.equal(f0.synthesizerTrain, synth, 'a linear M steps from its prediction: dW (h part, D = cᵀ·dz and the responses)');
+    assert.equal(f0.synthesizerRepredict, synth, 'a step that predicts again adds a forward pass');
     assert.deepEqual(f0.uncounted, []);
-    assert.deepEqual(f0.largestConv, { inputShape: [14, 14, 26], kernelSize: 5, filters: 16, stride: 1, padding: 'same', flops: conv(14, 26, 16) / B });
+    assert.deepEqual(f0.largestConv, { inputShape: [14, 14, 16], kernelSize: 5, filters: 16, stride: 1, padding: 'same', flops: conv(14, 16, 16) / B });
     assert.equal(f1.forward, conv(14, 16, 32));
     assert.equal(f1.inputGradient, conv(14, 16, 32));
     // stage 1's synthesizer is dense (h[1] is flat): the largest conv is the stage's own
@@ -394,11 +397,14 @@ test("the conv ceiling: the backend's conv2d of the stages' largest conv layer, 
   assert.equal(work[2].largestConv, null, 'the dense stage is measured against the matMul ceiling');
   const conv = largestConvOf([work])!;
   assert.deepEqual([conv.inputShape, conv.filters], [[14, 14, 16], 32], 'conv 5x5x32 on 14x14x16 (stage 1) is the largest');
-  // stage 0: its own largest conv is the synthesizer's at h[0], 14x14x(16 + 10 label channels) -> 16
+  // stage 0: its own largest conv is the synthesizer's at h[0], 14x14x(16 + 10 label channels) -> 16,
+  // which convolves h's 16 channels (the ceiling is measured on those)
   const synth = work[0].largestConv!;
-  assert.deepEqual(synth.inputShape, [14, 14, 26]);
-  assert.equal(work[0].flopsPerStep, 4 * (2 * (2 * 28 * 28 * 16 * 25) + 2 * synth.flops), 'conv1 forward + dW, synthesizer predict + train (dW: a linear M steps from its prediction)');
-  assert.equal(work[0].repredictFlops, 4 * synth.flops, 'a synthesizer step that predicts again: its forward pass, counted by the run');
+  assert.deepEqual(synth.inputShape, [14, 14, 16]);
+  // the synthesizer's pass: its conv on h's channels, the class responses added, and the responses made
+  const synthPass = 4 * synth.flops + 2 * 4 * 14 * 14 * 16 * 10 + 2 * 10 * 14 * 14 * 16 * 25 * 10;
+  assert.equal(work[0].flopsPerStep, 4 * 2 * (2 * 28 * 28 * 16 * 25) + 2 * synthPass, 'conv1 forward + dW, synthesizer predict + train (dW: a linear M steps from its prediction)');
+  assert.equal(work[0].repredictFlops, synthPass, 'a synthesizer step that predicts again: its forward pass, counted by the run');
   const timer = await convTimer(conv, 4);
   try {
     assert.deepEqual([timer.m, timer.k, timer.n, timer.flops], [4 * 14 * 14, 25 * 16, 32, 4 * conv.flops]);

@@ -246,20 +246,6 @@ describe('wasm kernels (src/runtime/kernels.wat)', () => {
     assert.throws(() => wasm().im2colT!(x, 1, 1, 0, 0, 3, 3, [1, 2]), /examples \[1, 2\] are not a range of the batch of 2/);
     x.dispose();
   });
-
-  it('label channels: every position of an example gets its label row after its own channels, exactly as the tiling ops', () => {
-    const rng = seedrandom('label-channels');
-    for (const [b, height, width, ch, l] of [[3, 4, 5, 6, 10], [2, 1, 1, 1, 3], [4, 3, 2, 5, 1]]) {
-      tf.tidy(() => {
-        const h = tf.tensor4d(matrix(b * height * width, ch, rng), [b, height, width, ch]);
-        const c = tf.tensor2d(matrix(b, l, rng), [b, l]);
-        const own = wasm().labelChannels(h, c);
-        const ref = portableOps.labelChannels(h, c);
-        assert.deepEqual(own.shape, [b, height, width, ch + l]);
-        assert.deepEqual(Array.from(own.dataSync()), Array.from(ref.dataSync()), `[${b}, ${height}, ${width}, ${ch}] + ${l}`);
-      });
-    }
-  });
 });
 
 /** Element by element within `tol` (absolute, plus relative to the magnitude). */

@@ -1,5 +1,6 @@
 import { BatchNorm } from './batchnorm.js';
 import { Conv2D } from './conv.js';
+import { ConditionedConv2D } from './conditioned-conv.js';
 import { Dense } from './dense.js';
 import { glorotUniform, glorotUniformConv } from './init.js';
 import { shapeSize, type Layer } from './layer.js';
@@ -61,6 +62,11 @@ export interface BuildOptions {
   zeroInit?: boolean;
   /** Name of the main layer; its batch norm is `${name}/batchnorm`. */
   name?: string;
+  /**
+   * conv2d: the input's last `labelChannels` channels are a one-hot label that forward takes as
+   * its condition (a ConditionedConv2D, see there).
+   */
+  labelChannels?: number;
 }
 
 function unknownType(spec: never, where: string): never {
@@ -125,7 +131,7 @@ export function buildLayer(
       // checks filters, kernelSize, stride and padding before drawing the kernel
       const outShape = conv2dOutputShape(shape, spec.filters, spec.kernelSize, spec.stride, spec.padding);
       const init = opts?.zeroInit ? 'zeros' : glorotUniformConv(spec.kernelSize, shape[2], spec.filters, rng);
-      const conv = new Conv2D({
+      const convOpts = {
         inputShape: shape,
         filters: spec.filters,
         kernelSize: spec.kernelSize,
@@ -135,7 +141,9 @@ export function buildLayer(
         activation: batchNorm ? 'linear' : activation,
         init,
         name: opts?.name,
-      });
+      } as const;
+      const classes = opts?.labelChannels ?? 0;
+      const conv = classes > 0 ? new ConditionedConv2D({ ...convOpts, classes }) : new Conv2D(convOpts);
       if (!batchNorm) return [conv];
       return [conv, new BatchNorm({ units: spec.filters, inputShape: outShape, activation, name: bnName })];
     }

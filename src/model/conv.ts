@@ -83,8 +83,8 @@ export class Conv2D implements Layer {
   readonly bias: tf.Variable<tf.Rank.R1> | null;
   readonly params: tf.Variable[];
   readonly state: tf.Variable[] = [];
-  private readonly padH: AxisPadding;
-  private readonly padW: AxisPadding;
+  protected readonly padH: AxisPadding;
+  protected readonly padW: AxisPadding;
 
   constructor(opts: Conv2DOptions) {
     const stride = opts.stride ?? 1;
@@ -161,11 +161,15 @@ export class Conv2D implements Layer {
     return needInputGrad ? { dx: out.pop()!, grads: out } : { dx: null, grads: out };
   }
 
-  /** dL/dW [k, k, in, filters] from the input x and dz = dL/d(pre-activation). */
-  private filterGradient(x: tf.Tensor4D, dz: tf.Tensor4D): tf.Tensor4D {
+  /**
+   * dL/dW [k, k, c, filters] from an input x of c channels (this layer's, or fewer: see
+   * ConditionedConv2D) and dz = dL/d(pre-activation).
+   */
+  protected filterGradient(x: tf.Tensor4D, dz: tf.Tensor4D): tf.Tensor4D {
     const k = this.kernelSize;
     const s = this.stride;
-    const [h, w, c] = this.inputShape;
+    const [h, w] = this.inputShape;
+    const c = x.shape[3];
     const [ho, wo] = this.outputShape;
     // the windows as columns (a backend kernel) times dz: [k·k·c, b·ho·wo] @ [b·ho·wo, filters],
     // in runs of examples whose window matrix stays under WINDOW_MATRIX_MAX_VALUES
@@ -196,7 +200,7 @@ export class Conv2D implements Layer {
   }
 
   /** dL/dx [batch, h, w, in]: the transposed convolution of dz, as a conv2d with the flipped kernel. */
-  private inputGradient(dz: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D {
+  protected inputGradient(dz: tf.Tensor4D, w: tf.Tensor4D): tf.Tensor4D {
     const k = this.kernelSize;
     const s = this.stride;
     const [h, wd] = this.inputShape;

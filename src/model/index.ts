@@ -2,6 +2,7 @@ export * from './layer.js';
 export * from './dense.js';
 export * from './batchnorm.js';
 export * from './conv.js';
+export * from './conditioned-conv.js';
 export * from './pool.js';
 export * from './reshape.js';
 export * from './spatial.js';

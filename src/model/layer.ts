@@ -49,8 +49,12 @@ export interface Layer {
   readonly params: tf.Variable[];
   /** Non-trainable variables (BN running mean/variance), fixed order. */
   readonly state: tf.Variable[];
-  /** training=false: no trace (empty array), batch norm uses running statistics. */
-  forward(x: tf.Tensor, training: boolean): Forward;
+  /**
+   * training=false: no trace (empty array), batch norm uses running statistics. `condition`: the
+   * one-hot label [batch, classes], for a layer conditioned on it (ConditionedConv2D needs it;
+   * the others ignore it).
+   */
+  forward(x: tf.Tensor, training: boolean, condition?: tf.Tensor): Forward;
   /**
    * Does not dispose `trace` nor `dy`: the caller owns them. `feedback` (feedback alignment, dense
    * layers): a fixed matrix of the kernel's shape that carries the input gradient instead of the

@@ -63,15 +63,15 @@ export class Sequential {
 
   /**
    * x: [batch, ...inputShape], or flat [batch, inputUnits]. The caller owns `y` and the traces;
-   * `x` is not disposed. Intermediate outputs are.
+   * `x` is not disposed. Intermediate outputs are. `condition` goes to every layer (see Layer.forward).
    */
-  forward(x: tf.Tensor, training: boolean): SequentialForward {
+  forward(x: tf.Tensor, training: boolean, condition?: tf.Tensor): SequentialForward {
     if (this.layers.length === 0) return { y: alias(x), trace: [] };
     const traces: Trace[] = [];
     let h: tf.Tensor = x;
     try {
       for (const layer of this.layers) {
-        const out = layer.forward(h, training);
+        const out = layer.forward(h, training, condition);
         if (h !== x) h.dispose(); // the trace holds its own alias of h if needed
         h = out.y;
         traces.push(out.trace);

@@ -713,28 +713,4 @@
         (br $channels)))
       (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
       (br $positions))))
-
-  ;; label_channels: out = [h c] along channels for NHWC h [b, positions, ch] and a per-example row
-  ;; c [b, l] (a one-hot label) that every position of its example gets: out is [b, positions, ch + l],
-  ;; two block copies per position.
-  (func (export "label_channels") (param $h i32) (param $c i32) (param $b i32) (param $positions i32) (param $ch i32) (param $l i32) (param $out i32)
-    (local $n i32) (local $p i32) (local $hBytes i32) (local $lBytes i32) (local $src i32) (local $dst i32) (local $label i32)
-    (local.set $hBytes (i32.shl (local.get $ch) (i32.const 2)))
-    (local.set $lBytes (i32.shl (local.get $l) (i32.const 2)))
-    (local.set $src (local.get $h))
-    (local.set $dst (local.get $out))
-    (block $ndone (loop $examples
-      (br_if $ndone (i32.ge_u (local.get $n) (local.get $b)))
-      (local.set $label (i32.add (local.get $c) (i32.mul (local.get $n) (local.get $lBytes))))
-      (local.set $p (i32.const 0))
-      (block $pdone (loop $places
-        (br_if $pdone (i32.ge_u (local.get $p) (local.get $positions)))
-        (memory.copy (local.get $dst) (local.get $src) (local.get $hBytes))
-        (memory.copy (i32.add (local.get $dst) (local.get $hBytes)) (local.get $label) (local.get $lBytes))
-        (local.set $src (i32.add (local.get $src) (local.get $hBytes)))
-        (local.set $dst (i32.add (local.get $dst) (i32.add (local.get $hBytes) (local.get $lBytes))))
-        (local.set $p (i32.add (local.get $p) (i32.const 1)))
-        (br $places)))
-      (local.set $n (i32.add (local.get $n) (i32.const 1)))
-      (br $examples))))
 )

@@ -23,11 +23,6 @@ export interface BackendOps {
    */
   regression(y: tf.Tensor, target: tf.Tensor, used: tf.Tensor, k: number, scale: number): { dy: tf.Tensor; stats: tf.Tensor1D };
   /**
-   * [h c] along the channels: NHWC h [b, height, width, ch] and rows c [b, l] (a one-hot label),
-   * the same at every position of an example: [b, height, width, ch + l].
-   */
-  labelChannels(h: tf.Tensor4D, c: tf.Tensor2D): tf.Tensor4D;
-  /**
    * BatchNorm in training mode on a [rows, n] matrix (rows: examples or positions; n: units or
    * channels): mean and biased variance per column, xhat = (x - mean)/√(var + eps),
    * y = xhat·gamma + beta (ReLU'd when `relu`), and scale = gamma/√(var + eps), all [1, n] but y, xhat.
@@ -99,11 +94,6 @@ export const portableOps: BackendOps = {
     const diff = tf.sub(y, tf.mul(target, k));
     const dot = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(a, b));
     return { dy: tf.mul(diff, scale), stats: tf.stack([dot(diff, diff), dot(used, target), dot(used, used), dot(target, target)]) as tf.Tensor1D };
-  },
-  labelChannels(h, c) {
-    const [b, height, width] = h.shape;
-    const tiled = tf.mul(tf.reshape(c, [b, 1, 1, c.shape[1]]), tf.ones([1, height, width, 1]));
-    return tf.concat([h, tiled], 3) as tf.Tensor4D;
   },
   batchNormForward(m, gamma, beta, eps, relu) {
     const rows = m.shape[0];

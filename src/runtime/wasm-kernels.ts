@@ -27,7 +27,6 @@ interface KernelExports {
   batchnorm_forward(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, relu: number, y: number, xhat: number, mean: number, variance: number, inv: number, scale: number): void;
   maxpool_backward(x: number, y: number, dy: number, b: number, h: number, w: number, c: number, ho: number, wo: number, p: number, s: number, top: number, left: number, dx: number): void;
   im2col_t(x: number, b: number, h: number, w: number, c: number, k: number, s: number, top: number, left: number, ho: number, wo: number, out: number): void;
-  label_channels(h: number, c: number, b: number, positions: number, ch: number, l: number, out: number): void;
   batchnorm_backward(dy: number, xhat: number, y: number, scale: number, rows: number, n: number, dgamma: number, dbeta: number, dx: number, mterm: number, xterm: number): void;
 }
 
@@ -40,7 +39,6 @@ const BATCHNORM_FORWARD = 'SynthgradBatchNormForward';
 const BATCHNORM_BACKWARD = 'SynthgradBatchNormBackward';
 const MAXPOOL_BACKWARD = 'SynthgradMaxPoolBackward';
 const IM2COL_T = 'SynthgradIm2ColT';
-const LABEL_CHANNELS = 'SynthgradLabelChannels';
 
 let compiled: WebAssembly.Module | null | undefined;
 const instances = new WeakMap<WebAssembly.Memory, KernelExports>();
@@ -162,14 +160,6 @@ function registered(): boolean {
     kernelsOf(wasm)!.im2col_t(offset(wasm, x) + first * h * w * c * 4, count, h, w, c, k, s, top, left, ho, wo, offset(wasm, out));
     return out;
   });
-  wasmKernel(LABEL_CHANNELS, ({ inputs, wasm }) => {
-    const [h, c] = [inputs.h, inputs.c] as tf.TensorInfo[];
-    const [b, height, width, ch] = h.shape;
-    const l = c.shape[1];
-    const out = wasm.makeOutput([b, height, width, ch + l], 'float32');
-    kernelsOf(wasm)!.label_channels(offset(wasm, h), offset(wasm, c), b, height * width, ch, l, offset(wasm, out));
-    return out;
-  });
   return true;
 }
 
@@ -215,7 +205,6 @@ function bind(backend: WasmBackendLike, kernels: KernelExports): BackendOps {
       }
       return tf.engine().runKernel(IM2COL_T, { x }, { k, s, top, left, ho, wo, first, count }) as tf.Tensor2D;
     },
-    labelChannels: (h, c) => (float32(h, c) ? (tf.engine().runKernel(LABEL_CHANNELS, { h, c }) as tf.Tensor4D) : portableOps.labelChannels(h, c)),
     batchNormForward(m, gamma, beta, eps, relu) {
       if (!float32(m, gamma, beta)) return portableOps.batchNormForward(m, gamma, beta, eps, relu);
       const [y, xhat, mean, variance, inv, scale] = tf.engine().runKernel(BATCHNORM_FORWARD, { x: m, gamma, beta }, { eps, relu }) as tf.Tensor2D[];

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Sequential, Adam, Conv2D, Dense, buildLayer, type Layer, type LayerSpec } from '../model/index.js';
+import { Sequential, Adam, Conv2D, ConditionedConv2D, Dense, buildLayer, type Layer, type LayerSpec } from '../model/index.js';
 import { ops } from '../runtime/ops.js';
 
 /** A small network beside a stage's layers: a synthesizer M[s] or an input model I[s]. */
@@ -22,10 +22,17 @@ export function denseHelperLayers(options: HelperNetOptions, outputUnits: number
   };
 }
 
+/** What a helper net takes: x, and the one-hot label for a net whose first layer is conditioned on it. */
+export interface HelperInput {
+  x: tf.Tensor;
+  condition?: tf.Tensor;
+}
+
 /**
  * The hidden layers then the output layer, from an input of `inputShape`, named
  * `${name}.hidden${i}` and `${name}.output`, with its own Adam. `zeroOutput`: the output layer
- * starts at zero.
+ * starts at zero. `labelChannels`: the last channels of a spatial input are a one-hot label, which
+ * the first layer (a conv) takes as its condition instead of in x (see ConditionedConv2D).
  */
 export function buildHelperNet(
   name: string,
@@ -33,14 +40,16 @@ export function buildHelperNet(
   layers: { hidden: LayerSpec[]; output: LayerSpec },
   options: HelperNetOptions,
   zeroOutput: boolean,
+  labelChannels = 0,
 ): { net: Sequential; optimizer: Adam } {
   const built: Layer[] = [];
   let shape = inputShape;
   for (const [i, spec] of layers.hidden.entries()) {
-    built.push(...buildLayer(spec, shape, options.rng, { name: `${name}.hidden${i}` }));
+    built.push(...buildLayer(spec, shape, options.rng, { name: `${name}.hidden${i}`, labelChannels: i === 0 ? labelChannels : 0 }));
     shape = built[built.length - 1].outputShape;
   }
-  built.push(...buildLayer(layers.output, shape, options.rng, { zeroInit: zeroOutput, name: `${name}.output` }));
+  const first = layers.hidden.length === 0;
+  built.push(...buildLayer(layers.output, shape, options.rng, { zeroInit: zeroOutput, name: `${name}.output`, labelChannels: first ? labelChannels : 0 }));
   const net = new Sequential(built);
   const { learningRate, beta1, beta2, epsilon } = options;
   return { net, optimizer: new Adam(net.params, { learningRate, beta1, beta2, epsilon }) };
@@ -59,14 +68,14 @@ export type RegressionSums = [squares: number, usedTarget: number, usedSquares: 
 export function regressionStep(
   net: Sequential,
   optimizer: Adam,
-  input: () => tf.Tensor,
+  input: () => HelperInput,
   target: tf.Tensor,
   k: number,
   used: tf.Tensor = target,
 ): Promise<RegressionSums> {
   const stats = tf.tidy(() => {
-    const x = input();
-    const { y, trace } = net.forward(x, true);
+    const { x, condition } = input();
+    const { y, trace } = net.forward(x, true, condition);
     const { dy, stats } = ops().regression(y, target, used, k, 2 / x.shape[0]);
     const { grads } = net.backward(trace, dy, false);
     optimizer.step(grads);
@@ -83,7 +92,7 @@ export function regressionStep(
 export function regressionStepFromPrediction(
   net: Sequential,
   optimizer: Adam,
-  input: () => tf.Tensor,
+  input: () => HelperInput,
   target: tf.Tensor,
   k: number,
   prediction: tf.Tensor,
@@ -91,10 +100,12 @@ export function regressionStepFromPrediction(
 ): Promise<RegressionSums> {
   const layer = linearLayer(net);
   const stats = tf.tidy(() => {
-    const x = input();
+    const { x, condition } = input();
     const { dy, stats } = ops().regression(tf.mul(prediction, k), target, used, k, 2 / x.shape[0]);
-    // the trace of a linear layer's training forward is [x, W]; W serves only the input gradient, not asked for
-    const { grads } = net.backward([[x, layer.kernel]], dy, false);
+    // the trace of a linear layer's training forward is [x, W] ([x, W, condition] when conditioned);
+    // W serves only the input gradient, not asked for
+    const trace = layer instanceof ConditionedConv2D ? [x, layer.kernel, condition!] : [x, layer.kernel];
+    const { grads } = net.backward([trace], dy, false);
     optimizer.step(grads);
     return stats;
   });

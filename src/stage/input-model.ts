@@ -31,7 +31,7 @@ export class InputModel {
   /** One step on ||I(x) - h||^2 (mean over rows, summed over features), taken at once; the loss before the step comes when read. */
   async train(x: tf.Tensor2D, h: tf.Tensor2D): Promise<number> {
     const rows = x.shape[0];
-    const [squares] = await regressionStep(this.net, this.optimizer, () => x, h, 1);
+    const [squares] = await regressionStep(this.net, this.optimizer, () => ({ x }), h, 1);
     return squares / rows;
   }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Sequential, Adam, LayerSpec } from '../model/index.js';
-import { buildHelperNet, denseHelperLayers, regressionStep, regressionStepFromPrediction, type HelperNetOptions } from './helper-net.js';
+import { buildHelperNet, denseHelperLayers, regressionStep, regressionStepFromPrediction, type HelperInput, type HelperNetOptions } from './helper-net.js';
 import { ops } from '../runtime/ops.js';
 
 export interface SynthesizerOptions extends HelperNetOptions {
@@ -51,7 +51,8 @@ function synthesizerLayers(options: SynthesizerOptions): { hidden: LayerSpec[]; 
  * its outputs are of order one rather than 1/B, which keeps Adam's steps in proportion.
  *
  * cDNI: the one-hot label is appended to h (flat), or enters as `classes` extra channels that are
- * constant over height and width (spatial).
+ * constant over height and width (spatial): M's first conv is then a ConditionedConv2D, which
+ * computes exactly that conv without building those channels or convolving them.
  */
 export class Synthesizer {
   readonly net: Sequential;
@@ -62,19 +63,27 @@ export class Synthesizer {
   constructor(private readonly options: SynthesizerOptions) {
     const label = options.conditioned ? options.classes : 0;
     const inputShape = options.shape.map((d, i) => (i === options.shape.length - 1 ? d + label : d));
-    ({ net: this.net, optimizer: this.optimizer } = buildHelperNet('synthesizer', inputShape, synthesizerLayers(options), options, true));
+    const spatial = options.shape.length === 3;
+    const layers = synthesizerLayers(options);
+    ({ net: this.net, optimizer: this.optimizer } = buildHelperNet('synthesizer', inputShape, layers, options, true, spatial ? label : 0));
   }
 
-  /** [h, c]: the label as extra features, or as extra channels tiled over height and width. */
-  private input(h: tf.Tensor, oneHot: tf.Tensor2D | null): tf.Tensor {
-    if (!this.options.conditioned || !oneHot) return h;
-    if (h.rank === 2) return ops().concatColumns(h as tf.Tensor2D, oneHot);
-    return ops().labelChannels(h as tf.Tensor4D, oneHot);
+  /**
+   * [h, c]: the label as extra features (flat h); a spatial h goes as it is, with the label as the
+   * condition of M's first convolution (its channels, constant over the image, are never built).
+   */
+  private input(h: tf.Tensor, oneHot: tf.Tensor2D | null): HelperInput {
+    if (!this.options.conditioned || !oneHot) return { x: h };
+    if (h.rank === 2) return { x: ops().concatColumns(h as tf.Tensor2D, oneHot) };
+    return { x: h, condition: oneHot };
   }
 
   /** ĝ = M(h, c) / B, a constant for the stage's backward pass. */
   predict(h: tf.Tensor, oneHot: tf.Tensor2D | null): tf.Tensor {
-    return tf.tidy(() => tf.div(this.net.forward(this.input(h, oneHot), true).y, h.shape[0]));
+    return tf.tidy(() => {
+      const { x, condition } = this.input(h, oneHot);
+      return tf.div(this.net.forward(x, true, condition).y, h.shape[0]);
+    });
   }
 
   /**

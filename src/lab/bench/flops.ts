@@ -1,4 +1,4 @@
-import { BatchNorm, Conv2D, Dense, type Layer } from '../../model/index.js';
+import { BatchNorm, ConditionedConv2D, Conv2D, Dense, type Layer } from '../../model/index.js';
 import { synthesizerOf, type GradientSource } from '../../stage/gradient/index.js';
 
 /**
@@ -8,6 +8,8 @@ import { synthesizerOf, type GradientSource } from '../../stage/gradient/index.j
  *   forward            y = x·W            2·B·n·m
  *   weight gradient    dW = xᵀ·dy         2·B·n·m
  *   input gradient     dx = dy·Wᵀ         2·B·n·m   (not for the network's first layer: stage 0 sends no δ down)
+ * (A conditioned conv, the first layer of a cDNI conv synthesizer, convolves h's channels only: see
+ * layerFlops.)
  * Synthesizer M (DNI/cDNI, not the last stage), input h (+ one-hot label for cDNI), same rules:
  *   predict (step 3)   its forward
  *   train (step 5)     its forward again + weight gradients + input gradients between its own layers
@@ -48,12 +50,31 @@ export interface ConvShape {
   flops: number;
 }
 
-/** 2·(multiply-adds) of one example through a dense or conv layer, or null for another kind. */
-function layerMatMulFlops(layer: Layer): number | null {
-  if (layer instanceof Dense) return 2 * layer.inputUnits * layer.outputUnits;
+/**
+ * 2·(multiply-adds) of a batch through a dense or conv layer (forward; the weight and input
+ * gradients cost the same), or null for another kind. A conditioned conv (ConditionedConv2D)
+ * convolves h's channels only, then adds each example's class response (c·R, 2·classes per
+ * output value); its per-class responses R cost a convolution of `classes` images of `classes`
+ * channels per batch, forward and in the weight gradient (where D = cᵀ·dz adds the c·R product
+ * again); its input gradient is h's only.
+ */
+function layerFlops(layer: Layer, batch: number): { forward: number; weightGradient: number; inputGradient: number; convPerExample?: number } | null {
+  if (layer instanceof Dense) {
+    const mm = 2 * batch * layer.inputUnits * layer.outputUnits;
+    return { forward: mm, weightGradient: mm, inputGradient: mm };
+  }
+  if (layer instanceof ConditionedConv2D) {
+    const [ho, wo, f] = layer.outputShape;
+    const k2 = layer.kernelSize * layer.kernelSize;
+    const conv = 2 * batch * ho * wo * f * k2 * layer.channels;
+    const perClass = 2 * batch * ho * wo * f * layer.classes;
+    const responses = 2 * layer.classes * ho * wo * f * k2 * layer.classes;
+    return { forward: conv + perClass + responses, weightGradient: conv + perClass + responses, inputGradient: conv, convPerExample: conv / batch };
+  }
   if (layer instanceof Conv2D) {
     const [ho, wo, f] = layer.outputShape;
-    return 2 * ho * wo * f * layer.kernelSize * layer.kernelSize * layer.inputShape[2];
+    const mm = 2 * batch * ho * wo * f * layer.kernelSize * layer.kernelSize * layer.inputShape[2];
+    return { forward: mm, weightGradient: mm, inputGradient: mm, convPerExample: mm / batch };
   }
   return null;
 }
@@ -62,20 +83,23 @@ function layerMatMulFlops(layer: Layer): number | null {
 export function denseFlops(layers: readonly Layer[], batch: number, needInputGrad: boolean): DenseCounts {
   const out: DenseCounts = { forward: 0, weightGradient: 0, inputGradient: 0, uncounted: [], largestConv: null };
   layers.forEach((layer, i) => {
-    const perExample = layerMatMulFlops(layer);
-    if (perExample === null) {
+    const flops = layerFlops(layer, batch);
+    if (flops === null) {
       // BatchNorm is elementwise, pooling and reshapes have no parameters
       if (!(layer instanceof BatchNorm) && layer.params.length > 0) out.uncounted.push(layer.name);
       return;
     }
+    // the convolution itself (a conditioned conv's label work aside) ranks the conv layers
+    const perExample = flops.convPerExample ?? 0;
     if (layer instanceof Conv2D && perExample > (out.largestConv?.flops ?? 0)) {
       const { kernelSize, filters, stride, padding } = layer;
-      out.largestConv = { inputShape: [...layer.inputShape], kernelSize, filters, stride, padding, flops: perExample };
+      // a conditioned conv's convolution runs on h's channels
+      const inputShape = layer instanceof ConditionedConv2D ? layer.hShape : [...layer.inputShape];
+      out.largestConv = { inputShape, kernelSize, filters, stride, padding, flops: perExample };
     }
-    const mm = batch * perExample;
-    out.forward += mm;
-    out.weightGradient += mm;
-    if (i > 0 || needInputGrad) out.inputGradient += mm;
+    out.forward += flops.forward;
+    out.weightGradient += flops.weightGradient;
+    if (i > 0 || needInputGrad) out.inputGradient += flops.inputGradient;
   });
   return out;
 }
