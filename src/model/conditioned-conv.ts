@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { matMul } from '../runtime/mat-mul.js';
 import { alias, asBatchOf, checkBatchOf, columnSum, transpose2d, type Backward, type Forward, type Trace } from './layer.js';
 import { Conv2D, type Conv2DOptions } from './conv.js';
 
@@ -61,7 +62,7 @@ export class ConditionedConv2D extends Conv2D {
       const conv = tf.conv2d(x4, wh, this.stride, this.padding);
       // c · R: each example's class response, as a [batch, classes] x [classes, Ho·Wo·F] matMul
       const responses = tf.reshape(tf.conv2d(this.classPlanes(), wc, this.stride, this.padding), [this.classes, ho * wo * f]);
-      let z = tf.add(conv, tf.reshape(tf.matMul(c, responses), [x4.shape[0], ho, wo, f]));
+      let z = tf.add(conv, tf.reshape(matMul(c, responses), [x4.shape[0], ho, wo, f]));
       if (this.bias) z = tf.add(z, this.bias);
       const y = this.activation === 'relu' ? tf.relu(z) : z;
       if (!training) return [y];
@@ -85,11 +86,9 @@ export class ConditionedConv2D extends Conv2D {
       const dz = relu ? (tf.mul(dy4, tf.step(trace[3])) as tf.Tensor4D) : dy4;
       const rows = tf.reshape(dz, [batch, ho * wo * f]) as tf.Tensor2D;
       // D[l] = Σ over the examples of class l of dz: the output gradient of the images E_l. As
-      // (rowsᵀ c)ᵀ: on wasm a matMul packs its second operand, here c, not the 30x larger rows; and
-      // rows must not be a second operand at all, since tfjs-wasm keeps that packing by the data,
-      // whatever its shape, and filterGradient takes dz's data as [batch·Ho·Wo, F] (the same data
-      // as [batch, Ho·Wo·F] gave wrong products and corrupted the wasm heap)
-      const perClass = tf.reshape(transpose2d(tf.matMul(transpose2d(rows), c)), [this.classes, ho, wo, f]) as tf.Tensor4D;
+      // (rowsᵀ c)ᵀ: on wasm a matMul packs its second operand, here c, not the 30x larger rows
+      // (which filterGradient also takes as a second operand, in another shape: see matMul)
+      const perClass = tf.reshape(transpose2d(matMul(transpose2d(rows), c)), [this.classes, ho, wo, f]) as tf.Tensor4D;
       const dw = tf.concat([this.filterGradient(x, dz), this.filterGradient(this.classPlanes(), perClass)], 2);
       const res: tf.Tensor[] = [dw];
       if (this.useBias) res.push(tf.reshape(columnSum(tf.reshape(dz, [batch * ho * wo, f]) as tf.Tensor2D), [f]));

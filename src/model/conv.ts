@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { matMul } from '../runtime/mat-mul.js';
 import {
   alias,
   asBatchOf,
@@ -182,7 +183,7 @@ export class Conv2D implements Layer {
       for (let first = 0; first < batch; first += run) {
         const count = Math.min(run, batch - first);
         const cols = im2colT(x, k, s, this.padH.before, this.padW.before, ho, wo, [first, count])!;
-        const part: tf.Tensor2D = tf.matMul(cols, count === batch ? rows : tf.slice(rows, [first * ho * wo, 0], [count * ho * wo, this.filters]));
+        const part: tf.Tensor2D = matMul(cols, count === batch ? rows : tf.slice(rows, [first * ho * wo, 0], [count * ho * wo, this.filters]));
         sum = sum ? tf.add<tf.Tensor2D>(sum, part) : part;
       }
       return tf.reshape(sum!, [k, k, c, this.filters]);

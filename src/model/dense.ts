@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { matMul, secondOperand } from '../runtime/mat-mul.js';
 import { ops } from '../runtime/ops.js';
 import { alias, checkMatrix, checkUnits, columnSum, transpose2d, type Backward, type Forward, type Layer, type Trace } from './layer.js';
 
@@ -74,7 +75,7 @@ export class Dense implements Layer {
     const out = tf.tidy(() => {
       const y = training && packsLess(x.shape[0], this.outputUnits) ? this.forwardTransposed(x as tf.Tensor2D) : tf.fused.matMul({
         a: x,
-        b: this.kernel,
+        b: secondOperand(this.kernel),
         bias: this.bias ?? undefined,
         activation: this.activation,
       });
@@ -86,7 +87,7 @@ export class Dense implements Layer {
 
   /** act((Wᵀ xᵀ)ᵀ + b): x W with the batch as the operand the backend packs (see packsLess). */
   private forwardTransposed(x: tf.Tensor2D): tf.Tensor2D {
-    const z = transpose2d(tf.matMul(transpose2d(this.kernel), transpose2d(x)));
+    const z = transpose2d(matMul(transpose2d(this.kernel), transpose2d(x)));
     const biased = this.bias ? tf.add<tf.Tensor2D>(z, this.bias) : z;
     return this.activation === 'relu' ? tf.relu(biased) : biased;
   }
@@ -103,12 +104,12 @@ export class Dense implements Layer {
     const out = tf.tidy(() => {
       const dz = relu ? tf.mul(dy, tf.step(trace[2])) as tf.Tensor2D : dy;
       // no transpose flags: they are ~15x slower on wasm than an explicit transpose
-      const res: tf.Tensor[] = [tf.matMul(transpose2d(x), dz)];
+      const res: tf.Tensor[] = [matMul(transpose2d(x), dz)];
       if (this.useBias) res.push(tf.reshape(columnSum(dz), [this.outputUnits]));
       if (needInputGrad) {
         const back = (feedback as tf.Tensor2D | undefined) ?? w;
         // dx = dz Bᵀ, or (B dzᵀ)ᵀ where that packs less
-        res.push(packsLess(x.shape[0], this.inputUnits) ? transpose2d(tf.matMul(back, transpose2d(dz))) : tf.matMul(dz, transpose2d(back)));
+        res.push(packsLess(x.shape[0], this.inputUnits) ? transpose2d(matMul(back, transpose2d(dz))) : matMul(dz, transpose2d(back)));
       }
       return res;
     });

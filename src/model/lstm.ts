@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { matMul } from '../runtime/mat-mul.js';
 import { alias, checkMatrix, checkUnits, columnSum, transpose2d } from './layer.js';
 import { glorotUniform } from './init.js';
 
@@ -128,7 +129,7 @@ export class Lstm {
     const n = this.units;
     const keep: tf.Tensor[] = [];
     tf.tidy(() => {
-      const xw = tf.add(tf.matMul(x, this.kernel), this.bias) as tf.Tensor2D;
+      const xw = tf.add(matMul(x, this.kernel), this.bias) as tf.Tensor2D;
       let h = state.h;
       let c = state.c;
       const hs: tf.Tensor2D[] = [];
@@ -142,7 +143,7 @@ export class Lstm {
           c = tf.mul(c, kept);
           trace?.carry!.push(kept);
         }
-        const z = tf.add(tf.slice(xw, [t * batch, 0], [batch, 4 * n]), tf.matMul(h, this.recurrent));
+        const z = tf.add(tf.slice(xw, [t * batch, 0], [batch, 4 * n]), matMul(h, this.recurrent));
         const ifo = tf.sigmoid(tf.slice(z, [0, 0], [batch, 3 * n])) as tf.Tensor2D;
         const g = tf.tanh(tf.slice(z, [0, 3 * n], [batch, n])) as tf.Tensor2D;
         const i = tf.slice(ifo, [0, 0], [batch, n]);
@@ -214,7 +215,7 @@ export class Lstm {
         const dzG = tf.mul(tf.mul(dcT, i), tf.sub(1, tf.square(g)));
         dz[t] = tf.concat([dzIfo, dzG], 1) as tf.Tensor2D;
         dc = tf.mul(dcT, f) as tf.Tensor2D;
-        dh = tf.matMul(dz[t], recurrentT);
+        dh = matMul(dz[t], recurrentT);
         if (trace.carry) {
           // the gradient reaches the state before the reset only where it was kept
           dh = tf.mul(dh, trace.carry[t]);
@@ -224,13 +225,13 @@ export class Lstm {
       const dZ = (steps === 1 ? dz[0] : tf.concat(dz, 0)) as tf.Tensor2D;
       const hPrev = (steps === 1 ? trace.hPrev[0] : tf.concat(trace.hPrev, 0)) as tf.Tensor2D;
       const res: tf.Tensor[] = [
-        tf.matMul(transpose2d(trace.x), dZ),
-        tf.matMul(transpose2d(hPrev), dZ),
+        matMul(transpose2d(trace.x), dZ),
+        matMul(transpose2d(hPrev), dZ),
         tf.reshape(columnSum(dZ), [4 * n]),
         alias(dh),
         alias(dc),
       ];
-      if (needInputGrad) res.push(tf.matMul(dZ, transpose2d(trace.kernel)));
+      if (needInputGrad) res.push(matMul(dZ, transpose2d(trace.kernel)));
       return res;
     });
     return {

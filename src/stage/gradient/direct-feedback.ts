@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { matMul } from '../../runtime/mat-mul.js';
 import { shapeSize } from '../../model/index.js';
 import type { BackwardMessage } from '../protocol.js';
 import type { StageSpec } from '../stage-spec.js';
@@ -47,14 +48,14 @@ export class DirectFeedback extends FixedFeedbackSource implements GradientSourc
   }
 
   probe(input: ProbeInput): tf.Tensor {
-    return tf.tidy(() => tf.reshape(tf.matMul(input.error, this.projection), input.h.shape));
+    return tf.tidy(() => tf.reshape(matMul(input.error, this.projection), input.h.shape));
   }
 
   /** e B[s] for the error e of the batch, in h[s]'s shape. */
   receive(message: BackwardMessage, shape: number[]): tf.Tensor {
     const classes = this.spec.classes;
     const rows = message.gradient!.length / classes;
-    return tf.tidy(() => tf.reshape(tf.matMul(tf.tensor2d(message.gradient!, [rows, classes]), this.projection), [rows, ...shape]));
+    return tf.tidy(() => tf.reshape(matMul(tf.tensor2d(message.gradient!, [rows, classes]), this.projection), [rows, ...shape]));
   }
 }
 
