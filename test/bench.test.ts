@@ -9,6 +9,7 @@ import {
   aggregate,
   benchTable,
   defaultConfigNames,
+  faster,
   interleave,
   median,
   othersLoad,
@@ -30,6 +31,7 @@ import {
   utilisation,
   type BenchResult,
   type LoadSample,
+  type MeasuredCeiling,
   type RunRecord,
 } from '../src/lab/bench/index.js';
 import { ConfigError } from '../src/config/errors.js';
@@ -441,6 +443,9 @@ test('bench end to end: 3 configurations (one in this thread), 5 steps, 1 repeti
     assert.ok(json.machine.cpus >= 1 && json.machine.model && json.machine.node && json.machine.tfjs);
     assert.equal(json.machine.backend, 'wasm');
     assert.ok(json.matMulCeiling.gflops > 0 && json.matMulCeiling.backend === 'wasm');
+    // measured before and after the runs; the faster is kept, the other beside it
+    assert.ok(json.matMulCeiling.measured && json.matMulCeiling.slower && json.matMulCeiling.slower.measured !== json.matMulCeiling.measured);
+    assert.ok(json.matMulCeiling.slower.gflops <= json.matMulCeiling.gflops);
     assert.equal(json.convCeiling, null, 'no conv layer, no conv ceiling');
     assert.deepEqual(Object.keys(json.stageWork), ['cdni/sequential', 'cdni/lockstep', 'cdni/async']);
     assert.ok(json.stageWork['cdni/async'].every((w) => w.flopsPerStep! > 0 && w.largestConv === null));
@@ -520,4 +525,21 @@ test('warm-up: samples/s over the steps after the mark; default 100 steps, at mo
   const [config] = aggregate(records);
   assert.equal(config.medianSamplesPerSecond, 20000 / 3);
   assert.equal(config.medianWholeRunSamplesPerSecond, 1001);
+});
+
+test('a ceiling measured twice: the faster is kept, with the slower beside it, whichever came first', () => {
+  const idle: LoadSample = { wallSeconds: 1, ownCpuSeconds: 1, machineCpuSeconds: 1, othersCpuSeconds: 0, othersLoadCores: 0 };
+  const ceiling = (gflops: number, measured: 'before the runs' | 'after the runs'): MeasuredCeiling => ({
+    backend: 'wasm', m: 1, k: 1, n: 1, flops: 2, warmup: 1, reps: 1, medianMs: 2 / gflops, minMs: 2 / gflops, gflops, wasmThreads: 1, wasmSimd: true, load: idle, measured,
+  });
+  const slowFirst = faster(ceiling(13.1, 'before the runs'), ceiling(34.3, 'after the runs'));
+  assert.equal(slowFirst.gflops, 34.3);
+  assert.equal(slowFirst.measured, 'after the runs');
+  assert.deepEqual(slowFirst.slower, { gflops: 13.1, medianMs: 2 / 13.1, measured: 'before the runs', load: idle });
+  const fastFirst = faster(ceiling(33, 'before the runs'), ceiling(20, 'after the runs'));
+  assert.equal(fastFirst.measured, 'before the runs');
+  assert.equal(fastFirst.slower!.gflops, 20);
+  const r = fakeResult(fakeRuns());
+  const table = benchTable({ ...r, configs: aggregate(r.runs), matMulCeiling: slowFirst });
+  assert.match(table, /matMul ceiling, one thread: 34\.3 GFLOP\/s .*; after the runs, others' load meanwhile 0\.00 cores \(before the runs: 13\.1 GFLOP\/s, others' load 0\.00 cores\)/);
 });

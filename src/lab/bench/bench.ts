@@ -14,7 +14,7 @@ import { defaultConfigNames, interleave, parseConfigName, type BenchConfigName, 
 import { trainSequential } from './sequential.js';
 import type { Config } from '../../config/schema.js';
 import { ConfigError } from '../../config/errors.js';
-import type { BenchResult } from './result.js';
+import type { BenchResult, MeasuredCeiling } from './result.js';
 import { findTorchPython, referenceRequest, runReference, type ReferenceRequest } from './reference.js';
 import { referenceName, referenceRatios, type ReferenceRun } from './reference-pairs.js';
 
@@ -143,18 +143,18 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   const plan = interleave<BenchPlanItem>([...references, ...names], repetitions);
 
   await useWasmBackend();
-  const ceilingLoad = startLoadMeter();
-  const ceiling = await measureMatMulCeiling(options.matMul);
-  const matMulCeiling = { ...ceiling, load: ceilingLoad() };
   // what every stage computes per step, and the conv ceiling beside the stages with conv layers
   const work = Object.fromEntries(names.map((name) => [name.name, stageWork(configFor(name, 'unused'))]));
   const conv = largestConvOf(Object.values(work));
-  let convCeiling: BenchResult['convCeiling'] = null;
-  if (conv) {
+  const measureCeilings = async (when: 'before the runs' | 'after the runs') => {
+    const matMulLoad = startLoadMeter();
+    const matMul: MeasuredCeiling = { ...(await measureMatMulCeiling(options.matMul)), load: matMulLoad(), measured: when };
+    if (!conv) return { matMul, conv: null };
     const convLoad = startLoadMeter();
     const measured = await measureCeiling(await convTimer(conv, probe.train.batchSize), options.matMul);
-    convCeiling = { ...measured, shape: conv, load: convLoad() };
-  }
+    return { matMul, conv: { ...measured, shape: conv, load: convLoad(), measured: when } };
+  };
+  const { matMul: matMulCeiling, conv: convCeiling } = await measureCeilings('before the runs');
 
   const result: BenchResult = {
     format: 'synthgrad-bench/1',
@@ -225,5 +225,16 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     update();
     options.onRunEnd?.(record, plan.length);
   }
+  const after = await measureCeilings('after the runs');
+  result.matMulCeiling = faster(result.matMulCeiling, after.matMul);
+  if (result.convCeiling && after.conv) result.convCeiling = faster(result.convCeiling, after.conv);
+  update();
   return result;
+}
+
+/** Of two measurements of one ceiling, the faster, with the other as `slower`. */
+export function faster<T extends MeasuredCeiling>(a: T, b: T): T {
+  const [best, other] = b.gflops > a.gflops ? [b, a] : [a, b];
+  const { slower: _, ...rest } = best;
+  return { ...rest, slower: { gflops: other.gflops, medianMs: other.medianMs, measured: other.measured ?? 'before the runs', load: other.load } } as T;
 }

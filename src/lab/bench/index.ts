@@ -1,6 +1,6 @@
 /** synthgrad bench: throughput of schedules, the parallelism they could reach, and the load others put on the machine. */
-export { runBench, benchConfigNames, defaultBenchDir, warmupSteps, type BenchOptions, type BenchPlanItem } from './bench.js';
-export type { BenchResult } from './result.js';
+export { runBench, benchConfigNames, defaultBenchDir, faster, warmupSteps, type BenchOptions, type BenchPlanItem } from './bench.js';
+export type { BenchResult, MeasuredCeiling } from './result.js';
 export { benchTable, speedupLine, referenceLines } from './table.js';
 export { aggregate, pairedRatio, runRecord, samplesPerSecondAfter, speedups, type WarmupMark, type ConfigAggregate, type RunFigures, type RunRecord, type Speedup, type StageFigures, type StageShares } from './analysis.js';
 export { parallelismBound, utilisation, sendShare } from './bound.js';

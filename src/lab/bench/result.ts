@@ -25,13 +25,17 @@ export interface BenchResult {
     cores: number;
   };
   machine: MachineInfo & { backend: string };
-  /** Single-thread matMul of the bench process, measured before the runs, with the load meanwhile. */
-  matMulCeiling: MatMulCeiling & { load: LoadSample };
+  /**
+   * Single-thread matMul of the bench process, with the load meanwhile: measured before the runs
+   * and again after them, and the faster of the two kept (`measured`; the other in `slower`), since
+   * a slow spell of a shared machine lowers one measurement and a ceiling is what the backend can do.
+   */
+  matMulCeiling: MeasuredCeiling;
   /**
    * The backend's own conv2d of the largest conv layer of any stage (or synthesizer), measured like
    * the matMul ceiling: the ceiling of the stages with conv layers. null: no conv layer.
    */
-  convCeiling: (MatMulCeiling & { shape: ConvShape; load: LoadSample }) | null;
+  convCeiling: (MeasuredCeiling & { shape: ConvShape }) | null;
   /** Per configuration, what each stage computes per step (its GFLOP/s = steps · FLOPs / busy seconds). */
   stageWork: Record<string, StageWork[]>;
   runs: RunRecord[];
@@ -42,3 +46,10 @@ export interface BenchResult {
   /** Others' CPU over all runs together (per run: runs[i].load). */
   load: LoadSample;
 }
+
+/** A ceiling and when it was measured; `slower`: the other measurement (none until the runs are done). */
+export type MeasuredCeiling = MatMulCeiling & {
+  load: LoadSample;
+  measured?: 'before the runs' | 'after the runs';
+  slower?: { gflops: number; medianMs: number; measured: 'before the runs' | 'after the runs'; load: LoadSample };
+};

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import type { BenchResult } from './result.js';
+import type { BenchResult, MeasuredCeiling } from './result.js';
 import type { LoadSample } from './load.js';
 import type { Speedup } from './analysis.js';
 import { SEQUENTIAL } from './plan.js';
@@ -32,16 +32,20 @@ function loadText(l: LoadSample): string {
   return l.othersLoadCores === null ? 'unknown (no /proc/stat)' : `${num(l.othersCpuSeconds, 1)} CPU s, ${cores(l.othersLoadCores)}`;
 }
 
+/** When a ceiling was measured and the load meanwhile, and the slower measurement beside it. */
+function whenMeasured(c: MeasuredCeiling): string {
+  const slower = c.slower ? ` (${c.slower.measured}: ${c.slower.gflops.toFixed(1)} GFLOP/s, others' load ${cores(c.slower.load.othersLoadCores)})` : '';
+  return `; ${c.measured ?? 'measured'}, others' load meanwhile ${cores(c.load.othersLoadCores)}${slower}`;
+}
+
 /** The human-readable bench report. */
 export function benchTable(r: BenchResult): string {
   const { settings: s, machine: m } = r;
   const lines = [
     `synthgrad bench: ${s.preset ?? 'custom config'}, ${s.steps} steps of ${s.batchSize}, ${s.repetitions} repetition${s.repetitions === 1 ? '' : 's'} interleaved (${r.runs.length} runs)`,
     `  machine: ${m.cpus} x ${m.model}, node ${m.node}, tfjs ${m.tfjs ?? '?'}, stages on ${m.backend}; bound uses ${s.cores} cores`,
-    `  matMul ceiling, one thread: ${describeCeiling(r.matMulCeiling)}; others' load meanwhile ${cores(r.matMulCeiling.load.othersLoadCores)}`,
-    ...(r.convCeiling
-      ? [`  conv ceiling, one thread: ${describeCeiling(r.convCeiling, { shape: r.convCeiling.shape, batch: s.batchSize })}; others' load meanwhile ${cores(r.convCeiling.load.othersLoadCores)}`]
-      : []),
+    `  matMul ceiling, one thread: ${describeCeiling(r.matMulCeiling)}${whenMeasured(r.matMulCeiling)}`,
+    ...(r.convCeiling ? [`  conv ceiling, one thread: ${describeCeiling(r.convCeiling, { shape: r.convCeiling.shape, batch: s.batchSize })}${whenMeasured(r.convCeiling)}`] : []),
     '',
   ];
   lines.push(
