@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { matMul } from '../runtime/mat-mul.js';
-import { alias, asBatchOf, checkBatchOf, columnSum, transpose2d, type Backward, type Forward, type Trace } from './layer.js';
+import { alias, asBatchOf, checkBatchOf, columnSum, transpose2d, type Backward, type Forward, type InputBackward, type Trace } from './layer.js';
 import { Conv2D, type Conv2DOptions } from './conv.js';
 
 export interface ConditionedConv2DOptions extends Conv2DOptions {
@@ -73,29 +73,41 @@ export class ConditionedConv2D extends Conv2D {
   }
 
   override backward(trace: Trace, dy: tf.Tensor, needInputGrad: boolean): Backward {
-    const relu = this.activation === 'relu';
-    if (trace.length !== (relu ? 4 : 3)) {
-      throw new Error(`${this.name}: backward needs the trace of a training-mode forward (got ${trace.length} tensors)`);
+    const dz = this.outputGradient(trace, dy, 3);
+    try {
+      const grads = this.parameterGradients(trace, [dz]);
+      return { dx: needInputGrad ? tf.tidy(() => this.inputGradient(dz, this.split(trace[1] as tf.Tensor4D)[0])) : null, grads };
+    } finally {
+      dz.dispose();
     }
-    const [x, w, c] = trace as [tf.Tensor4D, tf.Tensor4D, tf.Tensor2D];
+  }
+
+  override inputBackward(trace: Trace, dy: tf.Tensor): InputBackward {
+    const dz = this.outputGradient(trace, dy, 3);
+    try {
+      return { dx: tf.tidy(() => this.inputGradient(dz, this.split(trace[1] as tf.Tensor4D)[0])), pending: [dz] };
+    } catch (err) {
+      dz.dispose();
+      throw err;
+    }
+  }
+
+  /** [dW (h's channels, then the label's), db] from pending [dz]. */
+  override parameterGradients(trace: Trace, [dz]: tf.Tensor[]): tf.Tensor[] {
+    const [x, , c] = trace as [tf.Tensor4D, tf.Tensor4D, tf.Tensor2D];
     const batch = x.shape[0];
-    checkBatchOf(dy, this.outputShape, `${this.name} backward dy`, batch);
-    const out = tf.tidy(() => {
+    return tf.tidy(() => {
       const [ho, wo, f] = this.outputShape;
-      const dy4 = asBatchOf(dy, this.outputShape, `${this.name} backward dy`) as tf.Tensor4D;
-      const dz = relu ? (tf.mul(dy4, tf.step(trace[3])) as tf.Tensor4D) : dy4;
       const rows = tf.reshape(dz, [batch, ho * wo * f]) as tf.Tensor2D;
       // D[l] = Σ over the examples of class l of dz: the output gradient of the images E_l. As
       // (rowsᵀ c)ᵀ: on wasm a matMul packs its second operand, here c, not the 30x larger rows
       // (which filterGradient also takes as a second operand, in another shape: see matMul)
       const perClass = tf.reshape(transpose2d(matMul(transpose2d(rows), c)), [this.classes, ho, wo, f]) as tf.Tensor4D;
-      const dw = tf.concat([this.filterGradient(x, dz), this.filterGradient(this.classPlanes(), perClass)], 2);
+      const dw = tf.concat([this.filterGradient(x, dz as tf.Tensor4D), this.filterGradient(this.classPlanes(), perClass)], 2);
       const res: tf.Tensor[] = [dw];
       if (this.useBias) res.push(tf.reshape(columnSum(tf.reshape(dz, [batch * ho * wo, f]) as tf.Tensor2D), [f]));
-      if (needInputGrad) res.push(this.inputGradient(dz, this.split(w)[0]));
       return res;
     });
-    return needInputGrad ? { dx: out.pop()!, grads: out } : { dx: null, grads: out };
   }
 
   dispose(): void {

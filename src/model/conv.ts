@@ -9,6 +9,7 @@ import {
   shapeSize,
   type Backward,
   type Forward,
+  type InputBackward,
   type Layer,
   type Trace,
 } from './layer.js';
@@ -140,26 +141,52 @@ export class Conv2D implements Layer {
   }
 
   backward(trace: Trace, dy: tf.Tensor, needInputGrad: boolean): Backward {
-    const relu = this.activation === 'relu';
-    if (trace.length !== (relu ? 3 : 2)) {
-      throw new Error(`${this.name}: backward needs the trace of a training-mode forward (got ${trace.length} tensors)`);
+    const dz = this.outputGradient(trace, dy);
+    try {
+      const grads = this.parameterGradients(trace, [dz]);
+      return { dx: needInputGrad ? tf.tidy(() => this.inputGradient(dz, trace[1] as tf.Tensor4D)) : null, grads };
+    } finally {
+      dz.dispose();
     }
+  }
+
+  inputBackward(trace: Trace, dy: tf.Tensor): InputBackward {
+    const dz = this.outputGradient(trace, dy);
+    try {
+      return { dx: tf.tidy(() => this.inputGradient(dz, trace[1] as tf.Tensor4D)), pending: [dz] };
+    } catch (err) {
+      dz.dispose();
+      throw err;
+    }
+  }
+
+  /** [dW, db] from pending [dz]. */
+  parameterGradients(trace: Trace, [dz]: tf.Tensor[]): tf.Tensor[] {
     const x = trace[0] as tf.Tensor4D;
-    const w = trace[1] as tf.Tensor4D;
-    const batch = x.shape[0];
-    checkBatchOf(dy, this.outputShape, `${this.name} backward dy`, batch);
-    const out = tf.tidy(() => {
-      const dy4 = asBatchOf(dy, this.outputShape, `${this.name} backward dy`) as tf.Tensor4D;
-      const dz = relu ? (tf.mul(dy4, tf.step(trace[2])) as tf.Tensor4D) : dy4;
-      const res: tf.Tensor[] = [this.filterGradient(x, dz)];
+    return tf.tidy(() => {
+      const res: tf.Tensor[] = [this.filterGradient(x, dz as tf.Tensor4D)];
       if (this.useBias) {
-        const rows = batch * this.outputShape[0] * this.outputShape[1];
+        const rows = x.shape[0] * this.outputShape[0] * this.outputShape[1];
         res.push(tf.reshape(columnSum(tf.reshape(dz, [rows, this.filters]) as tf.Tensor2D), [this.filters]));
       }
-      if (needInputGrad) res.push(this.inputGradient(dz, w));
       return res;
     });
-    return needInputGrad ? { dx: out.pop()!, grads: out } : { dx: null, grads: out };
+  }
+
+  /**
+   * dz = dL/d(pre-activation) [batch, ...outputShape], a tensor of its own (the caller disposes
+   * it), from a trace of `traced` tensors, then y for relu ([x, W] here; [x, W, c] conditioned).
+   */
+  protected outputGradient(trace: Trace, dy: tf.Tensor, traced = 2): tf.Tensor4D {
+    const relu = this.activation === 'relu';
+    if (trace.length !== (relu ? traced + 1 : traced)) {
+      throw new Error(`${this.name}: backward needs the trace of a training-mode forward (got ${trace.length} tensors)`);
+    }
+    checkBatchOf(dy, this.outputShape, `${this.name} backward dy`, trace[0].shape[0]);
+    return tf.tidy(() => {
+      const dy4 = asBatchOf(dy, this.outputShape, `${this.name} backward dy`) as tf.Tensor4D;
+      return relu ? (tf.mul(dy4, tf.step(trace[traced])) as tf.Tensor4D) : alias(dy4);
+    });
   }
 
   /**

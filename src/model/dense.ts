@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { matMul, secondOperand } from '../runtime/mat-mul.js';
 import { ops } from '../runtime/ops.js';
-import { alias, checkMatrix, checkUnits, columnSum, transpose2d, type Backward, type Forward, type Layer, type Trace } from './layer.js';
+import { alias, checkMatrix, checkUnits, columnSum, transpose2d, type Backward, type Forward, type InputBackward, type Layer, type Trace } from './layer.js';
 
 export interface DenseOptions {
   inputUnits: number;
@@ -94,25 +94,50 @@ export class Dense implements Layer {
 
   /** `feedback` [in, out] (feedback alignment): dx = dz Bᵀ instead of dz Wᵀ. */
   backward(trace: Trace, dy: tf.Tensor, needInputGrad: boolean, feedback?: tf.Tensor): Backward {
+    const dz = this.outputGradient(trace, dy);
+    try {
+      const grads = this.parameterGradients(trace, [dz]);
+      return { dx: needInputGrad ? tf.tidy(() => this.inputGradient(trace, dz, feedback)) : null, grads };
+    } finally {
+      dz.dispose();
+    }
+  }
+
+  inputBackward(trace: Trace, dy: tf.Tensor, feedback?: tf.Tensor): InputBackward {
+    const dz = this.outputGradient(trace, dy);
+    try {
+      return { dx: tf.tidy(() => this.inputGradient(trace, dz, feedback)), pending: [dz] };
+    } catch (err) {
+      dz.dispose();
+      throw err;
+    }
+  }
+
+  /** [dW, db] from pending [dz]. */
+  parameterGradients(trace: Trace, [dz]: tf.Tensor[]): tf.Tensor[] {
+    const x = trace[0] as tf.Tensor2D;
+    return tf.tidy(() => {
+      // no transpose flags: they are ~15x slower on wasm than an explicit transpose
+      const res: tf.Tensor[] = [matMul(transpose2d(x), dz as tf.Tensor2D)];
+      if (this.useBias) res.push(tf.reshape(columnSum(dz as tf.Tensor2D), [this.outputUnits]));
+      return res;
+    });
+  }
+
+  /** dz = dL/d(pre-activation), a tensor of its own (the caller disposes it). */
+  private outputGradient(trace: Trace, dy: tf.Tensor): tf.Tensor2D {
     const relu = this.activation === 'relu';
     if (trace.length !== (relu ? 3 : 2)) {
       throw new Error(`${this.name}: backward needs the trace of a training-mode forward (got ${trace.length} tensors)`);
     }
-    const x = trace[0] as tf.Tensor2D;
-    const w = trace[1] as tf.Tensor2D;
-    checkMatrix(dy, this.outputUnits, `${this.name} backward dy`, x.shape[0]);
-    const out = tf.tidy(() => {
-      const dz = relu ? tf.mul(dy, tf.step(trace[2])) as tf.Tensor2D : dy;
-      // no transpose flags: they are ~15x slower on wasm than an explicit transpose
-      const res: tf.Tensor[] = [matMul(transpose2d(x), dz)];
-      if (this.useBias) res.push(tf.reshape(columnSum(dz), [this.outputUnits]));
-      if (needInputGrad) {
-        const back = (feedback as tf.Tensor2D | undefined) ?? w;
-        // dx = dz Bᵀ, or (B dzᵀ)ᵀ where that packs less
-        res.push(packsLess(x.shape[0], this.inputUnits) ? transpose2d(matMul(back, transpose2d(dz))) : matMul(dz, transpose2d(back)));
-      }
-      return res;
-    });
-    return needInputGrad ? { dx: out.pop()!, grads: out } : { dx: null, grads: out };
+    checkMatrix(dy, this.outputUnits, `${this.name} backward dy`, trace[0].shape[0]);
+    return tf.tidy(() => (relu ? tf.mul(dy, tf.step(trace[2])) : alias(dy)) as tf.Tensor2D);
+  }
+
+  /** dx = dz Bᵀ (B: the feedback matrix, or the kernel at forward time), or (B dzᵀ)ᵀ where that packs less. */
+  private inputGradient(trace: Trace, dz: tf.Tensor, feedback?: tf.Tensor): tf.Tensor2D {
+    const back = (feedback ?? trace[1]) as tf.Tensor2D;
+    const rows = trace[0].shape[0];
+    return packsLess(rows, this.inputUnits) ? transpose2d(matMul(back, transpose2d(dz as tf.Tensor2D))) : matMul(dz as tf.Tensor2D, transpose2d(back));
   }
 }

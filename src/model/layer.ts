@@ -23,6 +23,12 @@ export type Backward = {
   grads: tf.Tensor[];
 };
 
+/** The first part of a split backward pass (Layer.inputBackward): dx, and what the parameter gradients need. */
+export type InputBackward = {
+  dx: tf.Tensor;
+  pending: tf.Tensor[];
+};
+
 /**
  * A layer with an explicit backward pass. Shapes are per example: a batch of inputs is
  * [batch, ...inputShape] (NHWC for images: inputShape = [height, width, channels]).
@@ -61,6 +67,15 @@ export interface Layer {
    * kernel, dx = dz Bᵀ; layers without a kernel of that kind ignore it.
    */
   backward(trace: Trace, dy: tf.Tensor, needInputGrad: boolean, feedback?: tf.Tensor): Backward;
+  /**
+   * backward in two parts, for a layer whose parameter gradients cost enough to be worth putting
+   * off (dense, conv): dx now, with what the parameter gradients need besides the trace
+   * (`pending`, owned by the caller), then parameterGradients(trace, pending). The same values
+   * as backward. Layers without it do all of backward at once (see Sequential.inputBackward).
+   */
+  inputBackward?(trace: Trace, dy: tf.Tensor, feedback?: tf.Tensor): InputBackward;
+  /** The parameter gradients from inputBackward's `pending` (not disposed: the caller owns it). */
+  parameterGradients?(trace: Trace, pending: tf.Tensor[]): tf.Tensor[];
   /** A layer that carries state across batches (an LSTM): an evaluation pass starts here. */
   startEvaluation?(): void;
   /** Frees what the layer holds besides its variables (Sequential.dispose calls it). */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { readAll } from '../runtime/read.js';
-import { alias, checkBatchOf, type Backward, type Layer, type Trace } from './layer.js';
+import { alias, checkBatchOf, type Backward, type InputBackward, type Layer, type Trace } from './layer.js';
 
 // A type alias (not an interface) so that it is a tf.TensorContainer: tf.tidy(() => net.forward(x, true)) type-checks.
 export type SequentialForward = {
@@ -119,6 +119,52 @@ export class Sequential {
     return { dx: needInputGrad ? g : null, grads: perLayer.flat() };
   }
 
+  /**
+   * backward (with the input gradient) in two parts: dx now, the parameter gradients later from
+   * `pending` (parameterGradients), so that dx can go on first. Layers that split their backward
+   * pass (Layer.inputBackward) put off their parameter gradients; the others' are computed here and
+   * wait in `pending`. The same values as backward. Does not dispose `traces` nor `dy`; the caller
+   * owns dx and pending (dispose pending once parameterGradients has run, or instead of it).
+   */
+  inputBackward(traces: Trace[], dy: tf.Tensor, feedback?: readonly (tf.Tensor | null)[]): { dx: tf.Tensor; pending: tf.Tensor[][] } {
+    const n = this.layers.length;
+    if (traces.length !== n) throw new Error(`Sequential: got ${traces.length} traces for ${n} layers`);
+    if (n === 0) return { dx: alias(dy), pending: [] };
+    checkBatchOf(dy, this.layers[n - 1].outputShape, 'Sequential backward dy');
+    const pending: tf.Tensor[][] = new Array(n);
+    let g: tf.Tensor = dy;
+    try {
+      for (let i = n - 1; i >= 0; i--) {
+        const layer = this.layers[i];
+        const fb = feedback?.[i] ?? undefined;
+        const out = layer.inputBackward ? layer.inputBackward(traces[i], g, fb) : split(layer.backward(traces[i], g, true, fb), layer.name);
+        if (g !== dy) g.dispose();
+        g = out.dx;
+        pending[i] = out.pending;
+      }
+    } catch (err) {
+      if (g !== dy) g.dispose();
+      for (const p of pending) if (p) tf.dispose(p);
+      throw err;
+    }
+    return { dx: g, pending };
+  }
+
+  /** The parameter gradients (in `params` order) from inputBackward's `pending`, which stays the caller's. */
+  parameterGradients(traces: Trace[], pending: tf.Tensor[][]): tf.Tensor[] {
+    const grads: tf.Tensor[] = [];
+    try {
+      this.layers.forEach((layer, i) => {
+        // a layer without the split computed its gradients in inputBackward: new handles on them
+        grads.push(...(layer.parameterGradients ? layer.parameterGradients(traces[i], pending[i]) : pending[i].map((t) => alias(t))));
+      });
+    } catch (err) {
+      tf.dispose(grads);
+      throw err;
+    }
+    return grads;
+  }
+
   /** An evaluation pass starts: layers that carry state across batches start theirs from zero. */
   startEvaluation(): void {
     for (const layer of this.layers) layer.startEvaluation?.();
@@ -152,4 +198,13 @@ export class Sequential {
       vars.forEach((v, i) => v.assign(tf.tensor(values[i].slice(), v.shape, 'float32')));
     });
   }
+}
+
+/** A whole backward pass as the parts of a split one: its gradients wait as `pending`. */
+function split(back: Backward, name: string): InputBackward {
+  if (!back.dx) {
+    tf.dispose(back.grads);
+    throw new Error(`Sequential: ${name} returned no input gradient`);
+  }
+  return { dx: back.dx, pending: back.grads };
 }

@@ -3,6 +3,7 @@ import { Sequential, Adam, LstmLayer, buildLayers, type Trace } from '../model/i
 import { PendingMeans } from './pending-means.js';
 import type { BackwardMessage, ForwardMessage, InputMessage, RelayedDone, ReportMessage } from './protocol.js';
 import { isLast, type StageSpec } from './stage-spec.js';
+import { isLockedMode } from '../config/schema.js';
 import { gradientSource, type GradientSource, type StageOutput } from './gradient/index.js';
 import { SyntheticInput, keepRunningStatistics } from './synthetic-input.js';
 import { softmaxCrossEntropy, oneHot } from './loss.js';
@@ -316,6 +317,7 @@ export class Stage {
   private async applyGradient(step: number, trace: Trace[], dy: tf.Tensor, update = true, done?: RelayedDone): Promise<boolean> {
     const needInput = this.spec.index > 0 && this.source.targetBelow;
     const kickback = needInput ? await this.kickbackDown(dy) : null;
+    if (needInput && !kickback && this.sendsInputGradientFirst) return this.applyInputGradientFirst(step, trace, dy, update, done);
     const { dx, grads } = tidy(() => this.backwardPass(trace, dy, needInput, kickback?.down ?? null));
     tf.dispose([...trace, ...(kickback?.down ? [kickback.down] : [])]);
     this.takeTimeFigures();
@@ -336,6 +338,43 @@ export class Stage {
     if (target) this.links.backward({ kind: 'backward', step, gradient: target, synthetic: this.source.synthetic, ...(done && { done: [done] }), ...(kickback && { error: kickback.error }) });
     if (update) this.optimizer.step(grads);
     tf.dispose(grads);
+    if (update) this.own.updates += 1;
+    else this.own.skippedUpdates += 1;
+    return true;
+  }
+
+  /**
+   * An update-locked stage (backprop and its kin) sends δ[s-1] down before it computes its
+   * parameter gradients (Sequential.inputBackward), so the stage below, which waits for δ, starts
+   * while this one finishes: the same values, in another order. Not with skipNonFinite, where a
+   * batch whose parameter gradients are not finite is dropped before δ goes down.
+   */
+  private get sendsInputGradientFirst(): boolean {
+    return isLockedMode(this.spec.mode) && !this.spec.skipNonFinite;
+  }
+
+  /** applyGradient, δ[s-1] first (see sendsInputGradientFirst); a value that is not finite throws. */
+  private async applyInputGradientFirst(step: number, trace: Trace[], dy: tf.Tensor, update: boolean, done?: RelayedDone): Promise<boolean> {
+    let pending: tf.Tensor[][] = [];
+    try {
+      const split = tidy(() => this.net.inputBackward(trace, dy, this.source.feedback));
+      pending = split.pending;
+      this.takeTimeFigures();
+      const target = await ownedValues(split.dx);
+      const finite = finiteData(split.dx, target);
+      split.dx.dispose();
+      this.finiteOr(finite, 'input gradient', step); // throws: skipNonFinite is off
+      this.links.backward({ kind: 'backward', step, gradient: target, synthetic: this.source.synthetic, ...(done && { done: [done] }) });
+      const grads = tidy(() => this.net.parameterGradients(trace, pending));
+      try {
+        this.finiteOr(await allFinite(grads), 'parameter gradients', step);
+        if (update) this.optimizer.step(grads);
+      } finally {
+        tf.dispose(grads);
+      }
+    } finally {
+      tf.dispose([...trace, ...pending.flat()]);
+    }
     if (update) this.own.updates += 1;
     else this.own.skippedUpdates += 1;
     return true;
