@@ -275,6 +275,13 @@ const CASES: LayerCase[] = [
   convCase('5x5 same linear, 9 channels', [6, 7, 9], 5, 5, 1, 'same', false, 'linear'),
   convCase('3x3 valid relu, 20 channels, 32 filters', [6, 9, 20], 32, 3, 1, 'valid', true, 'relu'),
   convCase('3x3 valid relu, 20 channels', [6, 9, 20], 4, 3, 1, 'valid', true, 'relu'),
+  // filters in fours: wasm sums the filter gradient directly (kernels.wat filter_gradient), 16 at a
+  // time then 4; with edges, strides and gaps
+  convCase('3x3 stride 2 same relu, 8 filters', [7, 8, 2], 8, 3, 2, 'same', true, 'relu'),
+  convCase('2x2 stride 3 same, 4 filters (gaps)', [8, 7, 2], 4, 2, 3, 'same', true, 'linear'),
+  convCase('4x4 stride 2 same, 12 filters', [8, 7, 3], 12, 4, 2, 'same', false, 'linear'),
+  convCase('5x5 same, one channel, 20 filters (16 + 4)', [9, 8, 1], 20, 5, 1, 'same', true, 'relu'),
+  convCase('3x3 stride 3 valid, 16 filters (unused rows)', [8, 9, 2], 16, 3, 3, 'valid', true, 'linear'),
   bnCase('NHWC relu', [5, 4, 3], 'relu'),
   bnCase('NHWC linear', [3, 6, 4], 'linear'),
   bnCase('1-D relu', [6], 'relu', 10),
@@ -454,17 +461,18 @@ describe('conv layers on wasm give the cpu gradients', () => {
   it('a batch whose window matrix exceeds 2^24 values takes the filter gradient in runs of examples, summed', async () => {
     await tf.setBackend('wasm');
     const rng = seedrandom('runs');
-    // 5x5 windows of 16 channels on 14x14: 78400 values per example, so 260 examples are runs of 213 and 47
-    const layer = new Conv2D({ inputShape: [14, 14, 16], filters: 8, kernelSize: 5, useBias: false, activation: 'linear', init: glorotUniformConv(5, 16, 8, rng) });
+    // 5x5 windows of 16 channels on 14x14: 78400 values per example, so 260 examples are runs of 213
+    // and 47 (6 filters: not in fours, so not the direct sum of the filter gradient)
+    const layer = new Conv2D({ inputShape: [14, 14, 16], filters: 6, kernelSize: 5, useBias: false, activation: 'linear', init: glorotUniformConv(5, 16, 6, rng) });
     const batch = 260;
     const x = tf.tensor4d(randArray(batch * 14 * 14 * 16, rng), [batch, 14, 14, 16]);
-    const dy = tf.tensor4d(randArray(batch * 14 * 14 * 8, rng), [batch, 14, 14, 8]);
+    const dy = tf.tensor4d(randArray(batch * 14 * 14 * 6, rng), [batch, 14, 14, 6]);
     const { y, trace } = layer.forward(x, true);
     const { grads } = layer.backward(trace, dy, false);
     const whole = tf.tidy(() => {
       const cols = ops().im2colT!(x, 5, 1, 2, 2, 14, 14)!;
       assert.ok(cols.size > 2 ** 24);
-      return tf.reshape(tf.matMul(cols, tf.reshape(dy, [batch * 14 * 14, 8])), [5, 5, 16, 8]);
+      return tf.reshape(tf.matMul(cols, tf.reshape(dy, [batch * 14 * 14, 6])), [5, 5, 16, 6]);
     });
     // sums of 50960 products in float32, in another order: within 1e-5 of the largest value
     const [a, e] = [grads[0].dataSync(), whole.dataSync()];

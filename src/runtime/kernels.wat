@@ -713,4 +713,121 @@
         (br $channels)))
       (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
       (br $positions))))
+
+  ;; filter_gradient: out[((i·k + j)·c + ch)·f + q] = Σ over (n, oh, ow) of
+  ;; x[n, oh·s + i - top, ow·s + j - left, ch] · dz[n, oh, ow, q] (x is 0 outside), for NHWC x
+  ;; [b, h, w, c], dz [b, ho, wo, f] with f a multiple of 4, k x k windows of stride s: a conv
+  ;; layer's filter gradient [k, k, c, f] summed in place, for few channels (one: the first layer
+  ;; of an image model), where the window matrix times dz is a product with a tiny result over a
+  ;; huge inner dimension. For each row of dz and window place (i, j), the run of positions whose
+  ;; window value is inside x adds x·dz into 16 filters (4 registers) at a time, then 4.
+  (func (export "filter_gradient")
+    (param $x i32) (param $dz i32) (param $b i32) (param $h i32) (param $w i32) (param $c i32) (param $k i32)
+    (param $s i32) (param $top i32) (param $left i32) (param $ho i32) (param $wo i32) (param $f i32) (param $out i32)
+    (local $n i32) (local $oh i32) (local $i i32) (local $j i32) (local $ch i32) (local $q i32) (local $ow i32)
+    (local $iy i32) (local $lo i32) (local $hi i32) (local $num i32) (local $f16 i32)
+    (local $dzRow i32) (local $xRow i32) (local $acc i32) (local $xp i32) (local $dp i32)
+    (local $xStep i32) (local $dzStep i32) (local $fBytes i32)
+    (local $xv v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $fBytes (i32.shl (local.get $f) (i32.const 2)))
+    (local.set $f16 (i32.and (local.get $f) (i32.const -16)))
+    ;; x moves s positions and dz one position for each step of ow
+    (local.set $xStep (i32.shl (i32.mul (local.get $s) (local.get $c)) (i32.const 2)))
+    (local.set $dzStep (local.get $fBytes))
+    (memory.fill (local.get $out) (i32.const 0)
+      (i32.mul (i32.mul (i32.mul (local.get $k) (local.get $k)) (local.get $c)) (local.get $fBytes)))
+    (block $ndone (loop $ln
+      (br_if $ndone (i32.ge_u (local.get $n) (local.get $b)))
+      (local.set $oh (i32.const 0))
+      (block $ohdone (loop $loh
+        (br_if $ohdone (i32.ge_u (local.get $oh) (local.get $ho)))
+        (local.set $dzRow (i32.add (local.get $dz)
+          (i32.mul (i32.mul (i32.add (i32.mul (local.get $n) (local.get $ho)) (local.get $oh)) (local.get $wo)) (local.get $fBytes))))
+        (local.set $i (i32.const 0))
+        (block $idone (loop $li
+          (br_if $idone (i32.ge_u (local.get $i) (local.get $k)))
+          (local.set $iy (i32.sub (i32.add (i32.mul (local.get $oh) (local.get $s)) (local.get $i)) (local.get $top)))
+          (if (i32.and (i32.ge_s (local.get $iy) (i32.const 0)) (i32.lt_s (local.get $iy) (local.get $h)))
+            (then
+              (local.set $xRow (i32.add (local.get $x)
+                (i32.shl (i32.mul (i32.mul (i32.add (i32.mul (local.get $n) (local.get $h)) (local.get $iy)) (local.get $w)) (local.get $c)) (i32.const 2))))
+              (local.set $j (i32.const 0))
+              (block $jdone (loop $lj
+                (br_if $jdone (i32.ge_u (local.get $j) (local.get $k)))
+                ;; ow from lo to hi - 1: those with 0 <= ow·s + j - left < w
+                (local.set $num (i32.sub (local.get $left) (local.get $j)))
+                (local.set $lo (select
+                  (i32.div_u (i32.add (local.get $num) (i32.sub (local.get $s) (i32.const 1))) (local.get $s))
+                  (i32.const 0)
+                  (i32.gt_s (local.get $num) (i32.const 0))))
+                (local.set $num (i32.add (i32.sub (i32.sub (local.get $w) (i32.const 1)) (local.get $j)) (local.get $left)))
+                (local.set $hi (select
+                  (i32.add (i32.div_u (local.get $num) (local.get $s)) (i32.const 1))
+                  (i32.const 0)
+                  (i32.ge_s (local.get $num) (i32.const 0))))
+                (if (i32.gt_u (local.get $hi) (local.get $wo)) (then (local.set $hi (local.get $wo))))
+                (if (i32.lt_u (local.get $lo) (local.get $hi))
+                  (then
+                    (local.set $ch (i32.const 0))
+                    (block $chdone (loop $lch
+                      (br_if $chdone (i32.ge_u (local.get $ch) (local.get $c)))
+                      (local.set $acc (i32.add (local.get $out)
+                        (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $i) (local.get $k)) (local.get $j)) (local.get $c)) (local.get $ch)) (local.get $fBytes))))
+                      ;; 16 filters at a time
+                      (local.set $q (i32.const 0))
+                      (block $q16done (loop $lq16
+                        (br_if $q16done (i32.ge_u (local.get $q) (local.get $f16)))
+                        (local.set $a0 (v128.load (local.get $acc)))
+                        (local.set $a1 (v128.load offset=16 (local.get $acc)))
+                        (local.set $a2 (v128.load offset=32 (local.get $acc)))
+                        (local.set $a3 (v128.load offset=48 (local.get $acc)))
+                        (local.set $xp (i32.add (local.get $xRow)
+                          (i32.shl (i32.add (i32.mul (i32.sub (i32.add (i32.mul (local.get $lo) (local.get $s)) (local.get $j)) (local.get $left)) (local.get $c)) (local.get $ch)) (i32.const 2))))
+                        (local.set $dp (i32.add (local.get $dzRow) (i32.add (i32.mul (local.get $lo) (local.get $fBytes)) (i32.shl (local.get $q) (i32.const 2)))))
+                        (local.set $ow (local.get $lo))
+                        (loop $low
+                          (local.set $xv (v128.load32_splat (local.get $xp)))
+                          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv) (v128.load (local.get $dp)))))
+                          (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xv) (v128.load offset=16 (local.get $dp)))))
+                          (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xv) (v128.load offset=32 (local.get $dp)))))
+                          (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xv) (v128.load offset=48 (local.get $dp)))))
+                          (local.set $xp (i32.add (local.get $xp) (local.get $xStep)))
+                          (local.set $dp (i32.add (local.get $dp) (local.get $dzStep)))
+                          (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
+                          (br_if $low (i32.lt_u (local.get $ow) (local.get $hi))))
+                        (v128.store (local.get $acc) (local.get $a0))
+                        (v128.store offset=16 (local.get $acc) (local.get $a1))
+                        (v128.store offset=32 (local.get $acc) (local.get $a2))
+                        (v128.store offset=48 (local.get $acc) (local.get $a3))
+                        (local.set $acc (i32.add (local.get $acc) (i32.const 64)))
+                        (local.set $q (i32.add (local.get $q) (i32.const 16)))
+                        (br $lq16)))
+                      ;; then 4 at a time
+                      (block $q4done (loop $lq4
+                        (br_if $q4done (i32.ge_u (local.get $q) (local.get $f)))
+                        (local.set $a0 (v128.load (local.get $acc)))
+                        (local.set $xp (i32.add (local.get $xRow)
+                          (i32.shl (i32.add (i32.mul (i32.sub (i32.add (i32.mul (local.get $lo) (local.get $s)) (local.get $j)) (local.get $left)) (local.get $c)) (local.get $ch)) (i32.const 2))))
+                        (local.set $dp (i32.add (local.get $dzRow) (i32.add (i32.mul (local.get $lo) (local.get $fBytes)) (i32.shl (local.get $q) (i32.const 2)))))
+                        (local.set $ow (local.get $lo))
+                        (loop $low4
+                          (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat (local.get $xp)) (v128.load (local.get $dp)))))
+                          (local.set $xp (i32.add (local.get $xp) (local.get $xStep)))
+                          (local.set $dp (i32.add (local.get $dp) (local.get $dzStep)))
+                          (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
+                          (br_if $low4 (i32.lt_u (local.get $ow) (local.get $hi))))
+                        (v128.store (local.get $acc) (local.get $a0))
+                        (local.set $acc (i32.add (local.get $acc) (i32.const 16)))
+                        (local.set $q (i32.add (local.get $q) (i32.const 4)))
+                        (br $lq4)))
+                      (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
+                      (br $lch)))))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $lj)))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $li)))
+        (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+        (br $loh)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $ln))))
 )

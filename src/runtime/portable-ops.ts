@@ -46,6 +46,12 @@ export interface BackendOps {
    * `examples` [first, count] takes those examples of the batch only (columns count·ho·wo).
    */
   im2colT?(x: tf.Tensor4D, k: number, s: number, top: number, left: number, ho: number, wo: number, examples?: readonly [number, number]): tf.Tensor2D | null;
+  /**
+   * A conv layer's filter gradient [k, k, c, f] summed directly from x [b, h, w, c] and dz
+   * [b, ho, wo, f] (see kernels.wat filter_gradient), where the backend has a kernel for it (absent,
+   * or null for tensors it does not take, or f not a multiple of 4).
+   */
+  filterGradient?(x: tf.Tensor4D, dz: tf.Tensor4D, k: number, s: number, top: number, left: number): tf.Tensor4D | null;
   /** Adam's element-wise update of the parameter p and its moments m and v with the gradient g. */
   adamUpdate(p: tf.Variable, m: tf.Variable, v: tf.Variable, g: tf.Tensor, h: AdamHyper): void;
   /** Whether every value of the tensors is finite (no NaN, no ±Inf); read asynchronously where the backend needs it. */

@@ -27,6 +27,7 @@ interface KernelExports {
   batchnorm_forward(x: number, rows: number, n: number, gamma: number, beta: number, eps: number, relu: number, y: number, xhat: number, mean: number, variance: number, inv: number, scale: number): void;
   maxpool_backward(x: number, y: number, dy: number, b: number, h: number, w: number, c: number, ho: number, wo: number, p: number, s: number, top: number, left: number, dx: number): void;
   im2col_t(x: number, b: number, h: number, w: number, c: number, k: number, s: number, top: number, left: number, ho: number, wo: number, out: number): void;
+  filter_gradient(x: number, dz: number, b: number, h: number, w: number, c: number, k: number, s: number, top: number, left: number, ho: number, wo: number, f: number, out: number): void;
   batchnorm_backward(dy: number, xhat: number, y: number, scale: number, rows: number, n: number, dgamma: number, dbeta: number, dx: number, mterm: number, xterm: number): void;
 }
 
@@ -39,6 +40,7 @@ const BATCHNORM_FORWARD = 'SynthgradBatchNormForward';
 const BATCHNORM_BACKWARD = 'SynthgradBatchNormBackward';
 const MAXPOOL_BACKWARD = 'SynthgradMaxPoolBackward';
 const IM2COL_T = 'SynthgradIm2ColT';
+const FILTER_GRADIENT = 'SynthgradFilterGradient';
 
 let compiled: WebAssembly.Module | null | undefined;
 const instances = new WeakMap<WebAssembly.Memory, KernelExports>();
@@ -160,6 +162,15 @@ function registered(): boolean {
     kernelsOf(wasm)!.im2col_t(offset(wasm, x) + first * h * w * c * 4, count, h, w, c, k, s, top, left, ho, wo, offset(wasm, out));
     return out;
   });
+  wasmKernel(FILTER_GRADIENT, ({ inputs, wasm, attrs }) => {
+    const [x, dz] = [inputs.x, inputs.dz] as tf.TensorInfo[];
+    const [b, h, w, c] = x.shape;
+    const [, ho, wo, f] = dz.shape;
+    const { k, s, top, left } = attrs as Record<'k' | 's' | 'top' | 'left', number>;
+    const out = wasm.makeOutput([k, k, c, f], 'float32');
+    kernelsOf(wasm)!.filter_gradient(offset(wasm, x), offset(wasm, dz), b, h, w, c, k, s, top, left, ho, wo, f, offset(wasm, out));
+    return out;
+  });
   return true;
 }
 
@@ -204,6 +215,10 @@ function bind(backend: WasmBackendLike, kernels: KernelExports): BackendOps {
         throw new Error(`im2colT: examples [${first}, ${count}] are not a range of the batch of ${x.shape[0]}`);
       }
       return tf.engine().runKernel(IM2COL_T, { x }, { k, s, top, left, ho, wo, first, count }) as tf.Tensor2D;
+    },
+    filterGradient: (x, dz, k, s, top, left) => {
+      if (!float32(x, dz) || dz.shape[3] % 4 !== 0 || x.shape[0] !== dz.shape[0]) return null;
+      return tf.engine().runKernel(FILTER_GRADIENT, { x, dz }, { k, s, top, left }) as tf.Tensor4D;
     },
     batchNormForward(m, gamma, beta, eps, relu) {
       if (!float32(m, gamma, beta)) return portableOps.batchNormForward(m, gamma, beta, eps, relu);
