@@ -18,7 +18,7 @@ import { allFinite, finiteData } from '../src/stage/non-finite.js';
 import { columnSum, transpose2d } from '../src/model/layer.js';
 
 // every combination of a multiple of 4 and a remainder, in rows and columns, and a single row/column
-const SHAPES: [number, number][] = [[8, 12], [7, 12], [8, 13], [9, 6], [1, 5], [5, 1], [128, 266]];
+const SHAPES: [number, number][] = [[8, 12], [7, 12], [8, 13], [9, 6], [1, 5], [5, 1], [128, 266], [37, 23], [33, 8], [16, 5], [20, 20]];
 
 function matrix(rows: number, cols: number, rng: () => number): Float32Array {
   return Float32Array.from({ length: rows * cols }, () => rng() * 2 - 1);

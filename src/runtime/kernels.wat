@@ -119,11 +119,12 @@
         (br $scale_tail))))
 
   ;; transpose: out[c, r] = x[r, c] for a row-major [rows, cols] matrix x (out is [cols, rows]), in
-  ;; 4x4 blocks moved through registers (four loads, eight shuffles, four stores), then the
-  ;; rows mod 4 and cols mod 4 edges one element at a time.
+  ;; 4x4 blocks moved through registers (four loads, eight shuffles, four stores), four blocks down
+  ;; a band of 16 rows before the next 4 columns (so each row of out gets 64 bytes at a time), then
+  ;; the rows mod 4 and cols mod 4 edges one element at a time.
   (func (export "transpose") (param $x i32) (param $rows i32) (param $cols i32) (param $out i32)
     (local $r i32) (local $c i32) (local $rows4 i32) (local $cols4 i32) (local $in i32) (local $dst i32)
-    (local $rowBytes i32) (local $outRowBytes i32)
+    (local $rowBytes i32) (local $outRowBytes i32) (local $band i32) (local $q i32) (local $rq i32)
     (local $a v128) (local $b v128) (local $cc v128) (local $d v128)
     (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
     (local.set $rows4 (i32.and (local.get $rows) (i32.const -4)))
@@ -133,33 +134,40 @@
     (block $blocks_done
       (loop $block_rows
         (br_if $blocks_done (i32.ge_u (local.get $r) (local.get $rows4)))
+        ;; bands of 16 rows while they fit (each row of out then gets 64 bytes at a time), then 4
+        (local.set $band (select (i32.const 16) (i32.const 4) (i32.le_u (i32.add (local.get $r) (i32.const 16)) (local.get $rows4))))
         (local.set $c (i32.const 0))
         (block $row_done
           (loop $block_cols
             (br_if $row_done (i32.ge_u (local.get $c) (local.get $cols4)))
-            ;; a, b, cc, d: x[r .. r+3, c .. c+3]
-            (local.set $in (i32.add (local.get $x) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c)) (i32.const 2))))
-            (local.set $a (v128.load (local.get $in)))
-            (local.set $b (v128.load (i32.add (local.get $in) (local.get $rowBytes))))
-            (local.set $cc (v128.load (i32.add (local.get $in) (i32.shl (local.get $rowBytes) (i32.const 1)))))
-            (local.set $d (v128.load (i32.add (local.get $in) (i32.mul (local.get $rowBytes) (i32.const 3)))))
-            ;; t0 = [a0 b0 a1 b1], t1 = [a2 b2 a3 b3], t2 = [c0 d0 c1 d1], t3 = [c2 d2 c3 d3]
-            (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b)))
-            (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b)))
-            (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $cc) (local.get $d)))
-            (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $cc) (local.get $d)))
-            ;; out[c + k, r .. r+3] = [a_k b_k c_k d_k]
-            (local.set $dst (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $c) (local.get $rows)) (local.get $r)) (i32.const 2))))
-            (v128.store (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
-            (v128.store (i32.add (local.get $dst) (local.get $outRowBytes))
-              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
-            (v128.store (i32.add (local.get $dst) (i32.shl (local.get $outRowBytes) (i32.const 1)))
-              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
-            (v128.store (i32.add (local.get $dst) (i32.mul (local.get $outRowBytes) (i32.const 3)))
-              (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+            (local.set $q (i32.const 0))
+            (loop $sub_blocks
+              (local.set $rq (i32.add (local.get $r) (local.get $q)))
+              ;; a, b, cc, d: x[r .. r+3, c .. c+3]
+              (local.set $in (i32.add (local.get $x) (i32.shl (i32.add (i32.mul (local.get $rq) (local.get $cols)) (local.get $c)) (i32.const 2))))
+              (local.set $a (v128.load (local.get $in)))
+              (local.set $b (v128.load (i32.add (local.get $in) (local.get $rowBytes))))
+              (local.set $cc (v128.load (i32.add (local.get $in) (i32.shl (local.get $rowBytes) (i32.const 1)))))
+              (local.set $d (v128.load (i32.add (local.get $in) (i32.mul (local.get $rowBytes) (i32.const 3)))))
+              ;; t0 = [a0 b0 a1 b1], t1 = [a2 b2 a3 b3], t2 = [c0 d0 c1 d1], t3 = [c2 d2 c3 d3]
+              (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b)))
+              (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b)))
+              (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $cc) (local.get $d)))
+              (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $cc) (local.get $d)))
+              ;; out[c + k, r .. r+3] = [a_k b_k c_k d_k]
+              (local.set $dst (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $c) (local.get $rows)) (local.get $rq)) (i32.const 2))))
+              (v128.store (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+              (v128.store (i32.add (local.get $dst) (local.get $outRowBytes))
+                (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+              (v128.store (i32.add (local.get $dst) (i32.shl (local.get $outRowBytes) (i32.const 1)))
+                (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+              (v128.store (i32.add (local.get $dst) (i32.mul (local.get $outRowBytes) (i32.const 3)))
+                (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+              (local.set $q (i32.add (local.get $q) (i32.const 4)))
+              (br_if $sub_blocks (i32.lt_u (local.get $q) (local.get $band))))
             (local.set $c (i32.add (local.get $c) (i32.const 4)))
             (br $block_cols)))
-        (local.set $r (i32.add (local.get $r) (i32.const 4)))
+        (local.set $r (i32.add (local.get $r) (local.get $band)))
         (br $block_rows)))
     ;; the last cols mod 4 columns of the first rows4 rows, then the last rows mod 4 rows whole
     (local.set $r (i32.const 0))
