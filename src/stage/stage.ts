@@ -360,10 +360,13 @@ export class Stage {
       const split = tidy(() => this.net.inputBackward(trace, dy, this.source.feedback));
       pending = split.pending;
       this.takeTimeFigures();
-      const target = await ownedValues(split.dx);
-      const finite = finiteData(split.dx, target);
-      split.dx.dispose();
-      this.finiteOr(finite, 'input gradient', step); // throws: skipNonFinite is off
+      let target: Float32Array;
+      try {
+        target = await ownedValues(split.dx);
+        this.finiteOr(finiteData(split.dx, target), 'input gradient', step); // throws: skipNonFinite is off
+      } finally {
+        split.dx.dispose();
+      }
       this.links.backward({ kind: 'backward', step, gradient: target, synthetic: this.source.synthetic, ...(done && { done: [done] }) });
       const grads = tidy(() => this.net.parameterGradients(trace, pending));
       try {
