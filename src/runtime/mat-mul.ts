@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
- * The shape each data was last packed in as a matMul's second operand on wasm. tfjs-wasm (4.22)
+ * The shape each data was first packed in as a matMul's second operand on wasm. tfjs-wasm (4.22)
  * keeps XNNPACK's packing of that operand by the data alone, not by its shape: the same data
  * passed again in another shape (another reshape of the tensor) is multiplied with the first
  * packing, which gives wrong values and can write past the output (see docs/backends.md).
