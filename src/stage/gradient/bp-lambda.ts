@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackwardMessage } from '../protocol.js';
 import type { StageState } from '../stage-state.js';
 import type { StageSpec } from '../stage-spec.js';
-import { importSynthesizer, SynthesizerSource } from './synthesized.js';
+import { SynthesizerSource } from './synthesized.js';
 import type { GradientSource, ProbeInput, StageOutput } from './source.js';
 
 /** bp-lambda's λ schedule: linear from `start` at step 0 to `end` at step `steps`, then `end`. */
@@ -84,9 +84,7 @@ export class BpLambda extends SynthesizerSource implements GradientSource {
     const g = tf.tensor(message.gradient!, [output.rows, ...shape]);
     const predicted = this.synthesizer.predict(output.h, null);
     const used = tf.tidy(() => tf.add(tf.mul(g, lambda), tf.mul(predicted, 1 - lambda)));
-    this.steps.add(this.synthesizer.train(output.h, null, g, used, predicted));
-    this.counters.synthesizerUpdates += 1;
-    if (this.synthesizer.predictsAgain(predicted)) this.counters.synthesizerRepredictions += 1;
+    this.trainSynthesizer(output.h, null, g, used, predicted);
     tf.dispose([g, predicted]);
     this.release();
     return used;
@@ -97,9 +95,7 @@ export class BpLambda extends SynthesizerSource implements GradientSource {
   }
 
   importState(state: StageState): void {
-    importSynthesizer(this.synthesizer, state);
-    this.counters.synthesizerUpdates = state.counters.synthesizerUpdates ?? 0;
-    this.counters.synthesizerRepredictions = state.counters.synthesizerRepredictions ?? 0;
+    this.importSynthesizerState(state);
   }
 
   dispose(): void {

@@ -57,6 +57,23 @@ export abstract class SynthesizerSource {
   async exportState(): Promise<SourceState> {
     return { synthesizer: await exportSynthesizer(this.synthesizer) };
   }
+
+  /** The counters this source keeps, M[s]'s steps among them. */
+  abstract readonly counters: { synthesizerUpdates: number; synthesizerRepredictions: number };
+
+  /** One step of M[s] toward `target` (see Synthesizer.train), counted: a step, and whether M ran forward again. */
+  protected trainSynthesizer(h: tf.Tensor, labels: tf.Tensor2D | null, target: tf.Tensor, used: tf.Tensor, prediction?: tf.Tensor): void {
+    this.steps.add(this.synthesizer.train(h, labels, target, used, prediction));
+    this.counters.synthesizerUpdates += 1;
+    if (this.synthesizer.predictsAgain(prediction)) this.counters.synthesizerRepredictions += 1;
+  }
+
+  /** M[s] and its step counters from a checkpoint. */
+  protected importSynthesizerState(state: StageState): void {
+    importSynthesizer(this.synthesizer, state);
+    this.counters.synthesizerUpdates = state.counters.synthesizerUpdates ?? 0;
+    this.counters.synthesizerRepredictions = state.counters.synthesizerRepredictions ?? 0;
+  }
 }
 
 export class Synthesized extends SynthesizerSource implements GradientSource {
@@ -110,10 +127,8 @@ export class Synthesized extends SynthesizerSource implements GradientSource {
       const target = tf.tensor(message.gradient, pending.h.shape);
       // M's own prediction for the batch, if M has not changed since it made it (always in lockstep)
       const prediction = pending.version === this.synthesizer.version ? pending.used : undefined;
-      this.steps.add(this.synthesizer.train(pending.h, pending.labels, target, pending.used, prediction));
+      this.trainSynthesizer(pending.h, pending.labels, target, pending.used, prediction);
       target.dispose();
-      this.counters.synthesizerUpdates += 1;
-      if (this.synthesizer.predictsAgain(prediction)) this.counters.synthesizerRepredictions += 1;
     }
     this.release(message.step);
     return null;
@@ -124,9 +139,7 @@ export class Synthesized extends SynthesizerSource implements GradientSource {
   }
 
   importState(state: StageState): void {
-    importSynthesizer(this.synthesizer, state);
-    this.counters.synthesizerUpdates = state.counters.synthesizerUpdates ?? 0;
-    this.counters.synthesizerRepredictions = state.counters.synthesizerRepredictions ?? 0;
+    this.importSynthesizerState(state);
     this.counters.evicted = state.counters.evicted ?? 0;
   }
 
