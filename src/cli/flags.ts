@@ -12,6 +12,12 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+/** Comma-separated hidden widths, e.g. '128,128' ('' for none). */
+export function layerWidths(value: string): number[] {
+  if (value.trim() === '') return [];
+  return value.split(',').map((v) => positiveInt(v.trim()));
+}
+
 export function number(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${value}"`);

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { resolveSequenceConfig, sequencePresets } from '../sequence/config.js';
 import { resumeSequence, runSequence, type SequenceSummary } from '../sequence/run.js';
-import { number, positiveInt, seed, wholeNumber } from './flags.js';
+import { layerWidths, number, positiveInt, seed, wholeNumber } from './flags.js';
 import { signalExitCode } from '../run/signal-exit.js';
 
 interface SequenceFlags {
@@ -35,11 +35,6 @@ interface SequenceFlags {
   evalChars?: number;
   out?: string;
   resume?: string;
-}
-
-function widths(value: string): number[] {
-  if (value.trim() === '') return [];
-  return value.split(',').map((v) => positiveInt(v.trim()));
 }
 
 /** The flags as a partial config (undefined: not given). */
@@ -95,7 +90,7 @@ export function sequenceCommand(): Command {
     .option('--units <n>', 'LSTM units', positiveInt)
     .option('--batch-size <n>', 'streams side by side', positiveInt)
     .option('--lr <rate>', 'Adam learning rate of the LSTM and readout', number)
-    .option('--synthesizer-layers <widths>', "hidden widths of the time synthesizer, e.g. '128' ('' for linear)", widths)
+    .option('--synthesizer-layers <widths>', "hidden widths of the time synthesizer, e.g. '128' ('' for linear)", layerWidths)
     .option('--synthesizer-lr <rate>', 'Adam learning rate of the time synthesizer', number)
     .option('--discount <gamma>', 'the synthetic gradient applied is gamma·M(s): M learns a discounted sum of future gradients (1: undiscounted)', number)
     .addOption(new Option('--gradient-at <where>', "one layer: the synthetic gradient enters at the whole state [h, c] or at h alone (several layers: always h)").choices(['state', 'h']))

@@ -48,16 +48,26 @@ export function runSequence(config: SequenceConfig, preset: string | null, out: 
 
 /** Continues a stopped sequence run from its checkpoint, with its own config. */
 export function resumeSequence(path: string, options: SequenceRunOptions = {}): Promise<SequenceSummary> {
+  const { dir, saved, config } = readSequenceConfig(path);
+  if (config.layers > 1) return deep(dir, saved.runId, config, saved.preset, true, options);
+  const checkpoint = readSequenceCheckpoint(dir.path);
+  dir.truncateMetrics(checkpoint.step);
+  return drive(dir, saved.runId, config, saved.preset, checkpoint.checkpoint, options);
+}
+
+/** A sequence run directory's config.json, checked. */
+export function readSequenceConfig(path: string): { dir: RunDir; saved: { preset: string | null; runId: string }; config: SequenceConfig } {
   const dir = RunDir.existing(path);
   const saved = JSON.parse(readFileSync(join(dir.path, 'config.json'), 'utf8')) as { kind?: string; preset: string | null; runId: string; config: unknown };
   if (saved.kind !== 'sequence') throw new PathError(dir.path, 'is not a sequence run (use synthgrad train --resume)');
-  const config = parseSequenceConfig(saved.config, join(dir.path, 'config.json'));
-  if (config.layers > 1) return deep(dir, saved.runId, config, saved.preset, true, options);
-  const file = join(dir.path, CHECKPOINT);
+  return { dir, saved, config: parseSequenceConfig(saved.config, join(dir.path, 'config.json')) };
+}
+
+/** A one-layer sequence run's checkpoint.json (written at its end, on SIGINT and every --checkpoint-every windows). */
+export function readSequenceCheckpoint(dirPath: string): { step: number; checkpoint: SequenceCheckpoint } {
+  const file = join(dirPath, CHECKPOINT);
   if (!existsSync(file)) throw new PathError(file, 'does not exist: the run stopped before its first checkpoint; start it again');
-  const checkpoint = JSON.parse(readFileSync(file, 'utf8')) as { step: number; checkpoint: SequenceCheckpoint };
-  dir.truncateMetrics(checkpoint.step);
-  return drive(dir, saved.runId, config, saved.preset, checkpoint.checkpoint, options);
+  return JSON.parse(readFileSync(file, 'utf8')) as { step: number; checkpoint: SequenceCheckpoint };
 }
 
 /** The summary of a finished or stopped run. */

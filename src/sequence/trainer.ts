@@ -42,7 +42,9 @@ export interface WindowRecord {
   synthesizer: { loss: number; cosine: number; auxLoss: number } | null;
 }
 
-type Saved = { step: number; tensors: Record<string, string[]>; task: unknown };
+/** A checkpoint of the trainer (exportState). */
+export type SavedTrainer = { step: number; tensors: Record<string, string[]>; task: unknown };
+type Saved = SavedTrainer;
 
 /**
  * One LSTM layer and a linear readout trained by truncated BPTT over windows of T steps of a
@@ -203,19 +205,8 @@ export class SequenceTrainer {
   }
 
   importState(saved: Saved): void {
-    const t = saved?.tensors;
-    if (!t || !Array.isArray(t.lstm) || !Array.isArray(t.state)) throw new Error('sequence checkpoint: no tensors');
-    const arrays = (key: string) => {
-      if (!Array.isArray(t[key])) throw new Error(`sequence checkpoint: missing ${key} (a checkpoint of another mode?)`);
-      return t[key].map((s, i) => decodeFloats(s, `${key}[${i}]`));
-    };
-    const lstm = arrays('lstm');
-    tf.tidy(() => this.lstm.params.forEach((p, i) => p.assign(tf.tensor(lstm[i], p.shape))));
-    this.readout.setWeights(arrays('readout'));
+    const arrays = this.importNetwork(saved);
     this.optimizer.setState(arrays('optimizer'));
-    const [h, c] = arrays('state');
-    disposeState(this.state);
-    this.state = { h: tf.tensor2d(h, [this.batch, this.options.units]), c: tf.tensor2d(c, [this.batch, this.options.units]) };
     this.dropBoundary();
     const boundary = arrays('boundary');
     if (boundary.length === 2) {
@@ -229,6 +220,30 @@ export class SequenceTrainer {
     }
     this.task.setState(saved.task);
     this.step = saved.step;
+  }
+
+  /**
+   * The LSTM's and the readout's weights and the state carried into the next window, from a
+   * checkpoint of any mode (optimizers and M stay as they are); returns a reader of the
+   * checkpoint's other tensors.
+   */
+  importNetwork(saved: Saved): (key: string) => Float32Array[] {
+    const t = saved?.tensors;
+    if (!t || !Array.isArray(t.lstm) || !Array.isArray(t.state)) throw new Error('sequence checkpoint: no tensors');
+    const arrays = (key: string) => {
+      if (!Array.isArray(t[key])) throw new Error(`sequence checkpoint: missing ${key} (a checkpoint of another mode?)`);
+      return t[key].map((s, i) => decodeFloats(s, `${key}[${i}]`));
+    };
+    const lstm = arrays('lstm');
+    if (lstm.length !== this.lstm.params.length || lstm.some((v, i) => v.length !== this.lstm.params[i].size)) {
+      throw new Error(`sequence checkpoint: its LSTM does not have this run's shape (${this.options.units} units, ${this.task.inputUnits} inputs)`);
+    }
+    tf.tidy(() => this.lstm.params.forEach((p, i) => p.assign(tf.tensor(lstm[i], p.shape))));
+    this.readout.setWeights(arrays('readout'));
+    const [h, c] = arrays('state');
+    disposeState(this.state);
+    this.state = { h: tf.tensor2d(h, [this.batch, this.options.units]), c: tf.tensor2d(c, [this.batch, this.options.units]) };
+    return arrays;
   }
 
   dispose(): void {

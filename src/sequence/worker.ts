@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { selectBackend } from '../runtime/backend.js';
 import { bitsPerCharacter, buildSequenceRun } from './build.js';
 import type { LogSums, SequenceRecord, SequenceWorkerData, SequenceWorkerMessage } from './protocol.js';
+import { addWindow, emptySums } from './log-sums.js';
 
 /**
  * A sequence run's own worker thread, with its own tfjs backend: trains window after window,
@@ -14,7 +15,7 @@ async function main(): Promise<void> {
   const backend = (await selectBackend(config.backend)).name;
   const { task, trainer, corpus } = buildSequenceRun(config);
   const stop = new Int32Array(data.stop);
-  let sums: LogSums = { windows: 0, loss: 0, synth: 0, synthLoss: 0, synthCosine: 0, auxLoss: 0 };
+  let sums: LogSums = emptySums();
   if (data.checkpoint) {
     trainer.importState(data.checkpoint.trainer as Parameters<typeof trainer.importState>[0]);
     sums = { ...data.checkpoint.log };
@@ -23,15 +24,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   let stopped = false;
   while (trainer.step < config.maxSteps) {
-    const r = trainer.trainWindow();
-    sums.windows += 1;
-    sums.loss += r.loss;
-    if (r.synthesizer) {
-      sums.synth += 1;
-      sums.synthLoss += r.synthesizer.loss;
-      sums.synthCosine += r.synthesizer.cosine;
-      sums.auxLoss += r.synthesizer.auxLoss;
-    }
+    addWindow(sums, trainer.trainWindow());
     if (trainer.step % config.logEvery === 0 || trainer.step === config.maxSteps) {
       const mean = (v: number) => (sums.synth ? v / sums.synth : null);
       const record: SequenceRecord = {
@@ -45,7 +38,7 @@ async function main(): Promise<void> {
         seconds: (performance.now() - started) / 1000,
       };
       post({ type: 'record', record });
-      sums = { windows: 0, loss: 0, synth: 0, synthLoss: 0, synthCosine: 0, auxLoss: 0 };
+      sums = emptySums();
     }
     if (config.checkpointEvery && trainer.step % config.checkpointEvery === 0) await checkpoint();
     if (Atomics.load(stop, 0) === 1 || trainer.step === data.stopAfter) {
