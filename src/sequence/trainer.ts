@@ -44,7 +44,6 @@ export interface WindowRecord {
 
 /** A checkpoint of the trainer (exportState). */
 export type SavedTrainer = { step: number; tensors: Record<string, string[]>; task: unknown };
-type Saved = SavedTrainer;
 
 /**
  * One LSTM layer and a linear readout trained by truncated BPTT over windows of T steps of a
@@ -187,7 +186,7 @@ export class SequenceTrainer {
   }
 
   /** Everything that continues training exactly: weights, optimizers, the carried state, M's boundary, the task's streams. */
-  async exportState(): Promise<Saved> {
+  async exportState(): Promise<SavedTrainer> {
     const floats = (ts: tf.Tensor[]) => ts.map((t) => encodeFloats(t.dataSync() as Float32Array));
     const arrays = (as: Float32Array[]) => as.map(encodeFloats);
     const tensors: Record<string, string[]> = {
@@ -204,7 +203,7 @@ export class SequenceTrainer {
     return { step: this.step, tensors, task: this.task.getState() };
   }
 
-  importState(saved: Saved): void {
+  importState(saved: SavedTrainer): void {
     const arrays = this.importNetwork(saved);
     this.optimizer.setState(arrays('optimizer'));
     this.dropBoundary();
@@ -227,7 +226,7 @@ export class SequenceTrainer {
    * checkpoint of any mode (optimizers and M stay as they are); returns a reader of the
    * checkpoint's other tensors.
    */
-  importNetwork(saved: Saved): (key: string) => Float32Array[] {
+  importNetwork(saved: SavedTrainer): (key: string) => Float32Array[] {
     const t = saved?.tensors;
     if (!t || !Array.isArray(t.lstm) || !Array.isArray(t.state)) throw new Error('sequence checkpoint: no tensors');
     const arrays = (key: string) => {
