@@ -53,9 +53,24 @@ describe('sequence runs in their own worker', () => {
     });
   });
 
+  it('a conditioned run stopped and resumed ends as the uninterrupted run does, bit for bit (copy, dni)', async () => {
+    await withTempDir('seq-resume-cond', async (dir) => {
+      const config = small({ task: 'copy', mode: 'dni', copy: { bits: 2 }, synthesizer: { hiddenLayers: [8], conditioned: true } });
+      await runSequence(config, null, join(dir, 'straight'));
+      const first = await runSequence(config, null, join(dir, 'resumed'), { stopAfter: 5 });
+      assert.equal(first.stopped, true);
+      const resumed = await resumeSequence(join(dir, 'resumed'));
+      assert.equal(resumed.steps, 12);
+      assert.deepEqual(metrics(join(dir, 'resumed')), metrics(join(dir, 'straight')));
+      assert.ok(metrics(join(dir, 'straight')).some((m) => typeof m.synthesizerCosine === 'number'));
+    });
+  });
+
   it('bad settings are refused with the field named', () => {
     assert.throws(() => resolveSequenceConfig('copy-nope', {}), (e: unknown) => e instanceof ConfigError && /unknown sequence preset 'copy-nope'/.test((e as Error).message));
     assert.throws(() => resolveSequenceConfig('copy-dni-aux', { synthesizer: { hiddenLayers: [] } }), /synthesizer.hiddenLayers: dni\+aux needs a hidden layer/);
     assert.throws(() => resolveSequenceConfig(undefined, { window: 0 }), /window/);
+    assert.throws(() => resolveSequenceConfig('copy-bptt', { synthesizer: { conditioned: true } }), /synthesizer.conditioned: a conditioned time synthesizer needs mode dni or dni\+aux and one layer/);
+    assert.throws(() => resolveSequenceConfig('charlm3-dni', { synthesizer: { conditioned: true } }), /synthesizer.conditioned: .*one layer/);
   });
 });

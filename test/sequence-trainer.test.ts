@@ -72,14 +72,18 @@ describe('truncated BPTT with a synthetic gradient at the window boundary', () =
   });
   after(() => tf.disposeVariables());
 
-  for (const mode of ['dni', 'dni+aux'] as const) {
-    it(`a zero-initialised time synthesizer changes nothing at step one (${mode} = bptt)`, async () => {
+  for (const [mode, conditioned] of [
+    ['dni', false],
+    ['dni+aux', false],
+    ['dni', true],
+  ] as const) {
+    it(`a zero-initialised time synthesizer changes nothing at step one (${mode}${conditioned ? ', conditioned' : ''} = bptt)`, async () => {
       const cut = new SequenceTrainer(copyTask(3), 3, options('bptt'));
-      const dni = new SequenceTrainer(copyTask(3), 3, options(mode));
+      const dni = new SequenceTrainer(copyTask(3), 3, { ...options(mode), conditioned });
       assert.equal(dni.trainWindow().loss, cut.trainWindow().loss);
       assert.deepEqual(values([...dni.lstm.params, ...dni.readout.params]), values([...cut.lstm.params, ...cut.readout.params]));
       // and the synthesizer did predict zero: its output layer starts at zero
-      const s = tf.ones([3, 12]) as tf.Tensor2D;
+      const s = tf.ones([3, 12 + (conditioned ? 3 * (4 + 1) : 0)]) as tf.Tensor2D;
       assert.ok(dni.synthesizer!.predict(s).gradient.dataSync().every((v) => v === 0));
       cut.dispose();
       dni.dispose();
@@ -146,15 +150,42 @@ describe('truncated BPTT with a synthetic gradient at the window boundary', () =
     });
   }
 
+  it("a conditioned M sees [h, c] and the next window's targets and score mask, stream by stream", async () => {
+    const [batch, T, units] = [2, 2, 6];
+    const task = new FixedTask(batch, T, 3);
+    task.windows[1].mask[1] = 0; // step 0 of stream 1 unscored
+    const trainer = new SequenceTrainer(task, batch, { ...options('dni', T), conditioned: true });
+    const m = trainer.synthesizer!;
+    const seen: number[][] = [];
+    const predict = m.predict.bind(m);
+    m.predict = (state) => (seen.push(Array.from(state.dataSync())), predict(state));
+    trainer.trainWindow();
+    const saved = await trainer.exportState();
+    const [h, c] = saved.tensors.state.map(decode);
+    const w = task.windows[1];
+    for (let b = 0; b < batch; b++) {
+      const row = seen[0].slice(b * (2 * units + T * 3), (b + 1) * (2 * units + T * 3));
+      const next = [0, 1].flatMap((t) => [w.y[(t * batch + b) * 2], w.y[(t * batch + b) * 2 + 1], w.mask[t * batch + b]]);
+      assert.deepEqual(row, [...h.slice(b * units, (b + 1) * units), ...c.slice(b * units, (b + 1) * units), ...next], `stream ${b}`);
+    }
+    // the next window was read once, and is the one trained on next
+    assert.equal(task.getState(), 2);
+    trainer.trainWindow();
+    assert.equal(task.getState(), 3);
+    trainer.dispose();
+  });
+
   for (const [name, make] of [
     ['repeat copy, dni+aux', () => ({ task: copyTask(3) as SequenceTask, mode: 'dni+aux' as const })],
+    ['repeat copy, dni, conditioned', () => ({ task: copyTask(3) as SequenceTask, mode: 'dni' as const, conditioned: true })],
     ['char-lm, dni', () => ({ task: new CharLmTask(indexCorpus({ train: 'the cat sat on the mat. '.repeat(20), valid: 'the cat', test: 'a mat' }, 'test'), 3) as SequenceTask, mode: 'dni' as const })],
     ['repeat copy, dni+aux, ĝ at h', () => ({ task: copyTask(3) as SequenceTask, mode: 'dni+aux' as const, at: 'h' as const })],
   ] as const) {
     it(`the state carried across windows survives a checkpoint: resumed = uninterrupted, bit for bit (${name})`, async () => {
       const { task, mode } = make();
       const at = 'at' in make() ? 'h' : 'state';
-      const options = (m: SequenceMode) => optionsAt(m, 3, at);
+      const conditioned = 'conditioned' in make();
+      const options = (m: SequenceMode) => ({ ...optionsAt(m, 3, at), conditioned });
       const straight = new SequenceTrainer(task, 3, options(mode));
       if (at === 'h') assert.equal(straight.synthesizer!.net.outputUnits, 2 * 6, 'M predicts dL/dh (and, aux, the next ĝ): units each');
       for (let i = 0; i < 4; i++) straight.trainWindow();

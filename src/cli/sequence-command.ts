@@ -22,6 +22,7 @@ interface SequenceFlags {
   synthesizerLr?: number;
   discount?: number;
   gradientAt?: string;
+  conditioned?: boolean;
   seed?: number | string;
   maxSteps?: number;
   backend?: string;
@@ -57,7 +58,7 @@ function overrides(f: SequenceFlags): Record<string, unknown> {
     backend: f.backend,
     logEvery: f.logEvery,
     checkpointEvery: f.checkpointEvery,
-    synthesizer: some({ hiddenLayers: f.synthesizerLayers, learningRate: f.synthesizerLr, discount: f.discount, gradientAt: f.gradientAt }),
+    synthesizer: some({ hiddenLayers: f.synthesizerLayers, learningRate: f.synthesizerLr, discount: f.discount, gradientAt: f.gradientAt, conditioned: f.conditioned }),
     copy: some({ bits: f.bits, maxRepeats: f.maxRepeats, threshold: f.threshold, episodes: f.episodes }),
     charLm: some({ data: f.data, evalChars: f.evalChars }),
   };
@@ -94,6 +95,7 @@ export function sequenceCommand(): Command {
     .option('--synthesizer-lr <rate>', 'Adam learning rate of the time synthesizer', number)
     .option('--discount <gamma>', 'the synthetic gradient applied is gamma·M(s): M learns a discounted sum of future gradients (1: undiscounted)', number)
     .addOption(new Option('--gradient-at <where>', "one layer: the synthetic gradient enters at the whole state [h, c] or at h alone (several layers: always h)").choices(['state', 'h']))
+    .option('--conditioned', "one layer: the time synthesizer also sees the next window's targets (privileged information, as cDNI's labels)")
     .option('--seed <seed>', 'seed of every random stream', seed)
     .option('--max-steps <n>', 'windows to train (one Adam step each)', positiveInt)
     .addOption(new Option('--backend <name>', 'tfjs backend in the worker').choices(['auto', 'tensorflow', 'wasm', 'cpu']))

@@ -27,6 +27,7 @@ export function buildSequenceRun(config: SequenceConfig): { task: SequenceTask; 
     synthesizerLearningRate: config.synthesizer.learningRate,
     discount: config.synthesizer.discount,
     gradientAt: config.synthesizer.gradientAt,
+    conditioned: config.synthesizer.conditioned,
     seed: config.seed,
   });
   return { task, trainer, corpus };

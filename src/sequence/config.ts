@@ -34,6 +34,8 @@ export const sequenceConfigSchema = z
         discount: z.number().gt(0).max(1),
         /** Where ĝ enters at the window's end: the whole state [h, c], or h alone (the deep layers always use h). */
         gradientAt: z.enum(['state', 'h']).default('state'),
+        /** One layer: M also sees the next window's targets and score mask (privileged information, as cDNI's labels). */
+        conditioned: z.boolean().default(false),
       })
       .strict(),
     seed: z.union([z.number().int(), z.string().min(1)]),
@@ -67,6 +69,10 @@ export const sequenceConfigSchema = z
     message: 'dni+aux needs a hidden layer in the time synthesizer (synthesizer.hiddenLayers): with a linear M the auxiliary head shares nothing with the synthetic gradient',
     path: ['synthesizer', 'hiddenLayers'],
   })
+  .refine((c) => !c.synthesizer.conditioned || (c.mode !== 'bptt' && c.layers === 1), {
+    message: 'a conditioned time synthesizer needs mode dni or dni+aux and one layer (several layers condition in depth: depth cdni)',
+    path: ['synthesizer', 'conditioned'],
+  })
   .refine((c) => c.layers === 1 || c.task === 'char-lm', { message: 'several layers train the char-lm task only (the copy tasks run with one layer)', path: ['layers'] })
   .refine((c) => c.layers === 1 || c.mode !== 'dni+aux', { message: 'several layers take mode bptt or dni (dni+aux runs with one layer)', path: ['mode'] })
   .refine((c) => c.layers > 1 || (c.schedule === 'lockstep' && c.transport === 'threads'), {
@@ -88,7 +94,7 @@ export const sequenceDefaults: SequenceConfig = {
   units: 64,
   batch: 32,
   learningRate: 0.003,
-  synthesizer: { hiddenLayers: [128], learningRate: 0.001, discount: 1, gradientAt: 'state' },
+  synthesizer: { hiddenLayers: [128], learningRate: 0.001, discount: 1, gradientAt: 'state', conditioned: false },
   seed: 1,
   maxSteps: 2000,
   backend: 'wasm',

@@ -99,7 +99,7 @@ export class CopyTask implements SequenceTask {
     const y = new Float32Array(steps * batch * ny);
     const mask = new Float32Array(steps * batch);
     const carry = new Float32Array(steps * batch).fill(1);
-    this.ends = new Int32Array(steps * batch);
+    const ends = new Float32Array(steps * batch);
     this.streams.forEach((s, b) => {
       for (let t = 0; t < steps; t++) {
         if (!s.episode || s.pos === s.episode.steps) {
@@ -113,14 +113,11 @@ export class CopyTask implements SequenceTask {
         mask[row] = episode.mask[pos];
         if (pos === 0) carry[row] = 0;
         s.pos += 1;
-        if (s.pos === episode.steps) this.ends[row] = episode.length;
+        if (s.pos === episode.steps) ends[row] = episode.length;
       }
     });
-    return { steps, batch, x, y, mask, carry };
+    return { steps, batch, x, y, mask, carry, ends };
   }
-
-  /** Per row of the last window: the episode's length where it ended at that step, else 0. */
-  private ends = new Int32Array(0);
 
   observe(window: Window, stepLoss: Float32Array): void {
     const { steps, batch } = window;
@@ -128,8 +125,9 @@ export class CopyTask implements SequenceTask {
       for (let t = 0; t < steps; t++) {
         const row = t * batch + b;
         s.cost += stepLoss[row] / LN2;
-        if (this.ends[row] > 0) {
-          this.curriculum.record(this.ends[row], s.cost);
+        const ended = window.ends?.[row] ?? 0;
+        if (ended > 0) {
+          this.curriculum.record(ended, s.cost);
           s.cost = 0;
         }
       }

@@ -17,6 +17,8 @@ export interface Window {
    * step), 1 elsewhere; null for a stream with no episodes (text).
    */
   carry: Float32Array | null;
+  /** Copy tasks, [steps·batch]: the episode's length where a stream's episode ends at that step, else 0. */
+  ends?: Float32Array;
 }
 
 /** 'bits': independent sigmoid outputs (Copy); 'classes': one softmax over the outputs (characters). */

@@ -31,6 +31,8 @@ export interface SequenceTrainerOptions {
    * docs/recurrent.md: a gradient at c drove the cells of a deep stack to integrate without bound.
    */
   gradientAt: 'state' | 'h';
+  /** M also sees the next window's targets and score mask (privileged, as cDNI's labels). */
+  conditioned?: boolean;
   seed: number | string;
 }
 
@@ -50,7 +52,8 @@ export type SavedTrainer = { step: number; tensors: Record<string, string[]>; ta
  * sequence task's streams, the state carried from window to window; with DNI, the time synthesizer
  * M at each window's end. Window k: forward from s_{k-1}; ĝ_k = M(s_k)/B enters the backward pass at
  * s_k; the gradient that reaches s_{k-1} (the true one from this window plus ĝ_k pushed back
- * through it) is the bootstrapped target for M(s_{k-1}), the ĝ used a window earlier.
+ * through it) is the bootstrapped target for M(s_{k-1}), the ĝ used a window earlier. A
+ * conditioned M also sees the next window's targets and score mask beside s_k.
  */
 export class SequenceTrainer {
   readonly lstm: Lstm;
@@ -62,6 +65,8 @@ export class SequenceTrainer {
   private state: LstmState;
   /** s_{k-1} = [h, c] at the last boundary, and the ĝ (per-example) used there. */
   private boundary: { s: tf.Tensor2D; used: tf.Tensor2D } | null = null;
+  /** Conditioned M: the next window, read from the task before this one's backward pass. */
+  private upcoming: Window | null = null;
 
   constructor(
     readonly task: SequenceTask,
@@ -80,7 +85,7 @@ export class SequenceTrainer {
       options.mode === 'bptt'
         ? null
         : new TimeSynthesizer({
-            stateUnits: 2 * options.units,
+            stateUnits: 2 * options.units + (options.conditioned ? options.window * (task.outputUnits + 1) : 0),
             gradientUnits: options.gradientAt === 'h' ? options.units : 2 * options.units,
             aux: options.mode === 'dni+aux',
             hiddenLayers: options.synthesizerLayers,
@@ -97,12 +102,21 @@ export class SequenceTrainer {
   /** Trains on the task's next window. */
   trainWindow(): WindowRecord {
     const T = this.options.window;
-    const window = this.task.next(T);
+    const window = this.upcoming ?? this.task.next(T);
+    this.upcoming = null;
     const { x, y, mask, carry } = this.tensors(window);
     const fwd = this.lstm.forward(x, this.state, T, true, carry);
     const out = this.readout.forward(fwd.hs, true);
     const [stepLoss, dLogits] = windowLoss(this.task.output, out.y as tf.Tensor2D, y, mask, this.batch);
-    const sT = tf.concat([fwd.state.h, fwd.state.c], 1) as tf.Tensor2D;
+    // M's input at the boundary: s_k = [h, c], and for a conditioned M the next window's targets,
+    // read now (the task sees this window's losses first, as without conditioning)
+    let losses: Float32Array | null = null;
+    let sT = tf.concat([fwd.state.h, fwd.state.c], 1) as tf.Tensor2D;
+    if (this.synthesizer && this.options.conditioned) {
+      losses = this.observe(window, stepLoss);
+      this.upcoming = this.task.next(T);
+      sT = withCondition(sT, this.upcoming);
+    }
     const predicted = this.synthesizer?.predict(sT) ?? null;
     const scale = this.options.discount / this.batch;
     const dFinal = predicted ? this.atBoundary(tf.tidy(() => tf.mul(predicted.gradient, scale) as tf.Tensor2D)) : null;
@@ -117,8 +131,7 @@ export class SequenceTrainer {
       target.dispose();
     }
     this.optimizer.step([...back.grads, ...readoutBack.grads]);
-    const losses = stepLoss.dataSync() as Float32Array;
-    this.task.observe(window, losses);
+    losses ??= this.observe(window, stepLoss);
     const loss = losses.reduce((a, b) => a + b, 0) / this.batch;
     // carry: the state for the next window, the boundary for M's next target
     disposeState(this.state);
@@ -136,6 +149,13 @@ export class SequenceTrainer {
     tf.dispose([x, y, mask, ...(carry ? [carry] : []), fwd.hs, out.y, ...out.trace.flat(), stepLoss, dLogits, readoutBack.dx!, ...readoutBack.grads, ...back.grads]);
     this.step += 1;
     return { loss, synthesizer };
+  }
+
+  /** The window's losses per step and stream, read and given to the task (its curriculum, its error). */
+  private observe(window: Window, stepLoss: tf.Tensor): Float32Array {
+    const losses = stepLoss.dataSync() as Float32Array;
+    this.task.observe(window, losses);
+    return losses;
   }
 
   private tensors(window: Window): { x: tf.Tensor2D; y: tf.Tensor2D; mask: tf.Tensor1D; carry: tf.Tensor2D | null } {
@@ -195,6 +215,7 @@ export class SequenceTrainer {
       optimizer: arrays(await this.optimizer.getState()),
       state: floats([this.state.h, this.state.c]),
       boundary: this.boundary ? floats([this.boundary.s, this.boundary.used]) : [],
+      upcoming: this.upcoming ? encodeWindow(this.upcoming) : [],
     };
     if (this.synthesizer) {
       tensors.synthesizer = arrays(await this.synthesizer.net.getWeights());
@@ -211,7 +232,7 @@ export class SequenceTrainer {
     if (boundary.length === 2) {
       const units = this.options.units;
       const used: [number, number] = [this.batch, this.options.gradientAt === 'h' ? units : 2 * units];
-      this.boundary = { s: tf.tensor2d(boundary[0], [this.batch, 2 * units]), used: tf.tensor2d(boundary[1], used) };
+      this.boundary = { s: tf.tensor2d(boundary[0], [this.batch, boundary[0].length / this.batch]), used: tf.tensor2d(boundary[1], used) };
     }
     if (this.synthesizer) {
       this.synthesizer.net.setWeights(arrays('synthesizer'));
@@ -222,9 +243,9 @@ export class SequenceTrainer {
   }
 
   /**
-   * The LSTM's and the readout's weights and the state carried into the next window, from a
-   * checkpoint of any mode (optimizers and M stay as they are); returns a reader of the
-   * checkpoint's other tensors.
+   * The LSTM's and the readout's weights, the state carried into the next window and (a
+   * conditioned M's run) that window, from a checkpoint of any mode (optimizers and M stay as they
+   * are); returns a reader of the checkpoint's other tensors.
    */
   importNetwork(saved: SavedTrainer): (key: string) => Float32Array[] {
     const t = saved?.tensors;
@@ -242,6 +263,9 @@ export class SequenceTrainer {
     const [h, c] = arrays('state');
     disposeState(this.state);
     this.state = { h: tf.tensor2d(h, [this.batch, this.options.units]), c: tf.tensor2d(c, [this.batch, this.options.units]) };
+    // a conditioned M's run has already read the next window from its task
+    const upcoming = t.upcoming ?? [];
+    this.upcoming = upcoming.length ? decodeWindow(upcoming, this.options.window, this.batch) : null;
     return arrays;
   }
 
@@ -253,4 +277,40 @@ export class SequenceTrainer {
     this.readout.dispose();
     this.lstm.dispose();
   }
+}
+
+/** [s, the next window's targets and score mask] (disposes s). */
+function withCondition(s: tf.Tensor2D, next: Window): tf.Tensor2D {
+  const condition = tf.tensor2d(conditionOf(next), [next.batch, next.mask.length / next.batch + next.y.length / next.batch]);
+  const both = tf.concat([s, condition], 1) as tf.Tensor2D;
+  tf.dispose([s, condition]);
+  return both;
+}
+
+/** Per stream, the window's targets and score mask, step after step: [batch, steps·(outputs + 1)] row-major. */
+function conditionOf(window: Window): Float32Array {
+  const { steps, batch } = window;
+  const outputs = window.y.length / (steps * batch);
+  const width = steps * (outputs + 1);
+  const out = new Float32Array(batch * width);
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < steps; t++) {
+      const row = t * batch + b;
+      const at = b * width + t * (outputs + 1);
+      out.set(window.y.subarray(row * outputs, (row + 1) * outputs), at);
+      out[at + outputs] = window.mask[row];
+    }
+  }
+  return out;
+}
+
+/** The next window (conditioned M) in a checkpoint: x, y, mask, carry and ends, '' where absent. */
+function encodeWindow(w: Window): string[] {
+  return [w.x, w.y, w.mask, w.carry, w.ends ?? null].map((a) => (a ? encodeFloats(a) : ''));
+}
+
+function decodeWindow(parts: string[], steps: number, batch: number): Window {
+  const [x, y, mask, carry, ends] = parts.map((p, i) => (p === '' ? null : decodeFloats(p, `upcoming[${i}]`)));
+  if (!x || !y || !mask || x.length % (steps * batch) !== 0) throw new Error('sequence checkpoint: the next window is incomplete');
+  return { steps, batch, x, y, mask, carry, ...(ends && { ends }) };
 }
