@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { matMul } from '../runtime/mat-mul.js';
-import { alias, asBatchOf, checkBatchOf, columnSum, transpose2d, type Backward, type Forward, type InputBackward, type Trace } from './layer.js';
+import { alias, asBatchOf, checkBatchOf, columnSum, transpose2d, type Forward, type Trace } from './layer.js';
 import { Conv2D, type Conv2DOptions } from './conv.js';
 
 export interface ConditionedConv2DOptions extends Conv2DOptions {
@@ -72,24 +72,19 @@ export class ConditionedConv2D extends Conv2D {
     return { y: out[0], trace: out.slice(1) };
   }
 
-  override backward(trace: Trace, dy: tf.Tensor, needInputGrad: boolean): Backward {
-    const dz = this.outputGradient(trace, dy, 3);
-    try {
-      const grads = this.parameterGradients(trace, [dz]);
-      return { dx: needInputGrad ? tf.tidy(() => this.inputGradient(dz, this.split(trace[1] as tf.Tensor4D)[0])) : null, grads };
-    } finally {
-      dz.dispose();
-    }
+  /** [x, W, c] */
+  protected override get traced(): number {
+    return 3;
   }
 
-  override inputBackward(trace: Trace, dy: tf.Tensor): InputBackward {
-    const dz = this.outputGradient(trace, dy, 3);
-    try {
-      return { dx: tf.tidy(() => this.inputGradient(dz, this.split(trace[1] as tf.Tensor4D)[0])), pending: [dz] };
-    } catch (err) {
-      dz.dispose();
-      throw err;
-    }
+  /** dx is h's: the traced kernel's h channels. */
+  protected override inputKernel(trace: Trace): tf.Tensor4D {
+    return this.split(trace[1] as tf.Tensor4D)[0];
+  }
+
+  /** What forward(x, true, condition) keeps for a linear layer ([x, W, c]), without computing y. */
+  override linearTrace(x: tf.Tensor, condition?: tf.Tensor): Trace {
+    return [...super.linearTrace(x), this.checkCondition(condition, x.shape[0])];
   }
 
   /** [dW (h's channels, then the label's), db] from pending [dz]. */

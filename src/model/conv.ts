@@ -8,6 +8,8 @@ import {
   formatShape,
   shapeSize,
   type Backward,
+  firstBackward,
+  wholeBackward,
   type Forward,
   type InputBackward,
   type Layer,
@@ -143,23 +145,31 @@ export class Conv2D implements Layer {
   }
 
   backward(trace: Trace, dy: tf.Tensor, needInputGrad: boolean): Backward {
-    const dz = this.outputGradient(trace, dy);
-    try {
-      const grads = this.parameterGradients(trace, [dz]);
-      return { dx: needInputGrad ? tf.tidy(() => this.inputGradient(dz, trace[1] as tf.Tensor4D)) : null, grads };
-    } finally {
-      dz.dispose();
-    }
+    return wholeBackward(
+      this.outputGradient(trace, dy),
+      (dz) => this.parameterGradients(trace, [dz]),
+      needInputGrad ? (dz) => this.inputGradient(dz as tf.Tensor4D, this.inputKernel(trace)) : null,
+    );
   }
 
   inputBackward(trace: Trace, dy: tf.Tensor): InputBackward {
-    const dz = this.outputGradient(trace, dy);
-    try {
-      return { dx: tf.tidy(() => this.inputGradient(dz, trace[1] as tf.Tensor4D)), pending: [dz] };
-    } catch (err) {
-      dz.dispose();
-      throw err;
-    }
+    return firstBackward(this.outputGradient(trace, dy), (dz) => this.inputGradient(dz as tf.Tensor4D, this.inputKernel(trace)));
+  }
+
+  /** What forward(x, true) keeps for a linear layer ([x, W]), without computing y. */
+  linearTrace(x: tf.Tensor, _condition?: tf.Tensor): Trace {
+    if (this.activation !== 'linear') throw new Error(`${this.name}: linearTrace is for a linear layer`);
+    return [x, this.kernel];
+  }
+
+  /** Tensors of the trace before y (relu): [x, W] here. */
+  protected get traced(): number {
+    return 2;
+  }
+
+  /** The kernel that carries the input gradient: the traced kernel's (here, all of it). */
+  protected inputKernel(trace: Trace): tf.Tensor4D {
+    return trace[1] as tf.Tensor4D;
   }
 
   /** [dW, db] from pending [dz]. */
@@ -177,9 +187,10 @@ export class Conv2D implements Layer {
 
   /**
    * dz = dL/d(pre-activation) [batch, ...outputShape], a tensor of its own (the caller disposes
-   * it), from a trace of `traced` tensors, then y for relu ([x, W] here; [x, W, c] conditioned).
+   * it), from a trace of `traced` tensors, then y for relu.
    */
-  protected outputGradient(trace: Trace, dy: tf.Tensor, traced = 2): tf.Tensor4D {
+  protected outputGradient(trace: Trace, dy: tf.Tensor): tf.Tensor4D {
+    const traced = this.traced;
     const relu = this.activation === 'relu';
     if (trace.length !== (relu ? traced + 1 : traced)) {
       throw new Error(`${this.name}: backward needs the trace of a training-mode forward (got ${trace.length} tensors)`);

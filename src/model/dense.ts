@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { matMul, secondOperand } from '../runtime/mat-mul.js';
 import { ops } from '../runtime/ops.js';
-import { alias, checkMatrix, checkUnits, columnSum, transpose2d, type Backward, type Forward, type InputBackward, type Layer, type Trace } from './layer.js';
+import { alias, checkMatrix, checkUnits, columnSum, firstBackward, transpose2d, wholeBackward, type Backward, type Forward, type InputBackward, type Layer, type Trace } from './layer.js';
 
 export interface DenseOptions {
   inputUnits: number;
@@ -94,23 +94,21 @@ export class Dense implements Layer {
 
   /** `feedback` [in, out] (feedback alignment): dx = dz Bᵀ instead of dz Wᵀ. */
   backward(trace: Trace, dy: tf.Tensor, needInputGrad: boolean, feedback?: tf.Tensor): Backward {
-    const dz = this.outputGradient(trace, dy);
-    try {
-      const grads = this.parameterGradients(trace, [dz]);
-      return { dx: needInputGrad ? tf.tidy(() => this.inputGradient(trace, dz, feedback)) : null, grads };
-    } finally {
-      dz.dispose();
-    }
+    return wholeBackward(
+      this.outputGradient(trace, dy),
+      (dz) => this.parameterGradients(trace, [dz]),
+      needInputGrad ? (dz) => this.inputGradient(trace, dz, feedback) : null,
+    );
   }
 
   inputBackward(trace: Trace, dy: tf.Tensor, feedback?: tf.Tensor): InputBackward {
-    const dz = this.outputGradient(trace, dy);
-    try {
-      return { dx: tf.tidy(() => this.inputGradient(trace, dz, feedback)), pending: [dz] };
-    } catch (err) {
-      dz.dispose();
-      throw err;
-    }
+    return firstBackward(this.outputGradient(trace, dy), (dz) => this.inputGradient(trace, dz, feedback));
+  }
+
+  /** What forward(x, true) keeps for a linear layer ([x, W]), without computing y. */
+  linearTrace(x: tf.Tensor): Trace {
+    if (this.activation !== 'linear') throw new Error(`${this.name}: linearTrace is for a linear layer`);
+    return [x, this.kernel];
   }
 
   /** [dW, db] from pending [dz]. */

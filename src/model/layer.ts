@@ -87,6 +87,29 @@ export interface Layer {
  * wasm, unlike tf.clone which copies on wasm). Keeps the data alive even if `t` is disposed or,
  * for a variable, reassigned.
  */
+/**
+ * A layer's whole backward pass from its split parts: the parameter gradients of dz and, when
+ * asked, dx. Disposes dz (dL/d(pre-activation), a tensor of the layer's own).
+ */
+export function wholeBackward(dz: tf.Tensor, parameterGradients: (dz: tf.Tensor) => tf.Tensor[], inputGradient: ((dz: tf.Tensor) => tf.Tensor) | null): Backward {
+  try {
+    const grads = parameterGradients(dz);
+    return { dx: inputGradient ? tf.tidy(() => inputGradient(dz)) : null, grads };
+  } finally {
+    dz.dispose();
+  }
+}
+
+/** The first part of a split backward pass: dx now, dz kept as `pending` for the parameter gradients (disposed if dx fails). */
+export function firstBackward(dz: tf.Tensor, inputGradient: (dz: tf.Tensor) => tf.Tensor): InputBackward {
+  try {
+    return { dx: tf.tidy(() => inputGradient(dz)), pending: [dz] };
+  } catch (err) {
+    dz.dispose();
+    throw err;
+  }
+}
+
 export function alias<T extends tf.Tensor>(t: T): T {
   return tf.reshape(t, t.shape) as T;
 }

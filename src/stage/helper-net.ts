@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Sequential, Adam, Conv2D, ConditionedConv2D, Dense, buildLayer, type Layer, type LayerSpec } from '../model/index.js';
+import { Sequential, Adam, Conv2D, Dense, buildLayer, type Layer, type LayerSpec } from '../model/index.js';
 import { ops } from '../runtime/ops.js';
 
 /** A small network beside a stage's layers: a synthesizer M[s] or an input model I[s]. */
@@ -102,10 +102,8 @@ export function regressionStepFromPrediction(
   const stats = tf.tidy(() => {
     const { x, condition } = input();
     const { dy, stats } = ops().regression(tf.mul(prediction, k), target, used, k, 2 / x.shape[0]);
-    // the trace of a linear layer's training forward is [x, W] ([x, W, condition] when conditioned);
-    // W serves only the input gradient, not asked for
-    const trace = layer instanceof ConditionedConv2D ? [x, layer.kernel, condition!] : [x, layer.kernel];
-    const { grads } = net.backward([trace], dy, false);
+    // the trace its training forward would keep; the kernel in it serves only the input gradient, not asked for
+    const { grads } = net.backward([layer.linearTrace(x, condition)], dy, false);
     optimizer.step(grads);
     return stats;
   });
