@@ -10,7 +10,9 @@ Input: a JSON request on stdin (written by src/lab/bench/reference.ts):
   {"model": <resolved config.model>, "stages": [[layer indices]...], "mode": "backprop"|"cdni"|"dni",
    "synthesizer": {"hiddenLayers": [...], "batchNorm": bool, "kernelSize": k},
    "optimizer": {"learningRate", "beta1", "beta2", "epsilon"},
-   "batchSize": B, "steps": N, "warmup": W, "threads": T, "seed": s}
+   "batchSize": B, "steps": N, "warmup": W, "threads": T, "seed": s,
+   optionally "blasThreads": n, "ompWaitPolicy": "PASSIVE"|"ACTIVE"|"default" (the bench tries several
+   and keeps the fastest; without them, the choices below for the kind of model)}
 Output: {"format": "synthgrad-torch-reference/1", "torch": version, "samplesPerSecond": ..., ...}
 
 The data are random (inputs uniform in [0, 1), random labels) of the config's shapes: the speed of
@@ -42,6 +44,8 @@ def blas_threads(request):
     ran 2.0-2.2x faster on 2 BLAS threads than on 1); one for a convolutional model, which torch
     spreads over its own threads around the BLAS calls (the CNN's cdni ran 0.75x as fast with 2 BLAS
     threads on top: the cores oversubscribed)."""
+    if "blasThreads" in request:
+        return request["blasThreads"]
     return 1 if convolutional(request) else request["threads"]
 
 
@@ -52,6 +56,8 @@ def omp_wait_policy(request):
     take the cores from OpenBLAS's (the MLP ran at half its speed or less with the default or active
     waits). Passive waits also keep a shared machine from collapsing the reference: spinning threads
     ran the MLP 20x slower when others' work held the cores."""
+    if "ompWaitPolicy" in request:
+        return None if request["ompWaitPolicy"] == "default" else request["ompWaitPolicy"]
     return None if convolutional(request) else "PASSIVE"
 
 

@@ -13,7 +13,11 @@ import {
   referenceRequest,
   runBench,
   runReference,
+  referenceSettings,
+  settingName,
+  tuneReference,
   REFERENCE_SCRIPT,
+  type BenchOptions,
   type ReferenceRun,
   type RunRecord,
 } from '../src/lab/bench/index.js';
@@ -40,9 +44,10 @@ const report = (samplesPerSecond: number, mode = 'cdni') => ({
 
 /**
  * A stand-in python: answers the torch probe (`-c ...`) with a version, and the script with a
- * report whose samples/s is 1000 for backprop and 500 for cdni; it keeps every request it read.
+ * report (by default one whose samples/s is 1000 for backprop and 500 for cdni; `answer`: a shell
+ * line that echoes one for the request in $request); it keeps every request it read.
  */
-function fakePython(dir: string): string {
+function fakePython(dir: string, answer?: string): string {
   const path = join(dir, 'python');
   const requests = join(dir, 'requests.jsonl');
   const backprop = JSON.stringify(report(1000, 'backprop'));
@@ -55,7 +60,7 @@ function fakePython(dir: string): string {
       'request=$(cat)',
       `echo "$request" >> '${requests}'`,
       'echo "some progress line"',
-      `case "$request" in *'"mode":"backprop"'*) echo '${backprop}' ;; *) echo '${cdni}' ;; esac`,
+      answer ?? `case "$request" in *'"mode":"backprop"'*) echo '${backprop}' ;; *) echo '${cdni}' ;; esac`,
     ].join('\n'),
   );
   chmodSync(path, 0o755);
@@ -159,21 +164,16 @@ test('a failing reference rejects with its stderr', async () => {
   });
 });
 
+/** A bench of 3-step runs, 2 repetitions, of `configs` on the small cDNI config, in `dir`/bench. */
+const smallBench = (dir: string, configs: string[], more: Partial<BenchOptions>) =>
+  runBench({ config: smallConfig({ mode: 'cdni' }), configs, steps: 3, warmup: 0, repetitions: 2, out: join(dir, 'bench'), data: data(), cores: 2, matMul: { warmup: 1, reps: 2 }, ...more });
+
 test('bench --reference: the reference of each mode runs first in every repetition, and the table pairs every configuration with it', async () => {
   await withTempDir('synthgrad-ref', async (dir) => {
     const python = fakePython(dir);
     const started: string[] = [];
-    const result = await runBench({
-      config: smallConfig({ mode: 'cdni' }),
-      configs: ['backprop/sequential', 'cdni/sequential'],
-      steps: 3,
-      warmup: 0,
-      repetitions: 2,
-      out: join(dir, 'bench'),
-      data: data(),
-      cores: 2,
-      matMul: { warmup: 1, reps: 2 },
-      reference: { python },
+    const result = await smallBench(dir, ['backprop/sequential', 'cdni/sequential'], {
+      reference: { python, tune: false },
       onRunStart: (run) => started.push(`${run.config.name}#${run.repetition}`),
     });
     assert.deepEqual(started, [
@@ -192,9 +192,64 @@ test('bench --reference: the reference of each mode runs first in every repetiti
     assert.deepEqual(backprop.ratios, sg('backprop/sequential').map((x) => x / 1000));
     assert.deepEqual(cdni.ratios, sg('cdni/sequential').map((x) => x / 500));
     const table = benchTable(result);
-    assert.match(table, /against PyTorch 1\.13\.0-fake \(2 threads.*OMP_WAIT_POLICY=PASSIVE.*BLAS: libblas\.so\.3\)/);
+    assert.match(table, /against PyTorch 1\.13\.0-fake \(same model.*BLAS: libblas\.so\.3\)/);
+    assert.match(table, /pytorch\/backprop ran on 2 threads, OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1\n/, 'untuned: no settings tried');
+    assert.deepEqual(reference.tuning, []);
+    assert.ok(requests.every((r) => !('blasThreads' in r) && !('ompWaitPolicy' in r)), "untuned: the script's own settings");
     assert.match(table, /cdni\/sequential over pytorch\/cdni: paired \d+\.\d\dx \(per repetition \d+\.\d\d \d+\.\d\d\); pytorch\/cdni median 500 samples\/s/);
     const json = JSON.parse(readFileSync(join(dir, 'bench', 'bench.json'), 'utf8')) as typeof result;
     assert.deepEqual(json.reference!.ratios, reference.ratios, 'bench.json keeps the pairs');
+  });
+});
+
+test('reference settings: all threads or one for BLAS, passive or default waits, and one thread alone; none twice', () => {
+  assert.deepEqual(referenceSettings(2).map(settingName), [
+    '2 threads, 2 BLAS threads, passive waits',
+    '2 threads, 1 BLAS thread, passive waits',
+    "2 threads, 1 BLAS thread, libgomp's default waits",
+    "2 threads, 2 BLAS threads, libgomp's default waits",
+    '1 thread, 1 BLAS thread, passive waits',
+  ]);
+  assert.deepEqual(referenceSettings(1).map(settingName), ['1 thread, 1 BLAS thread, passive waits', "1 thread, 1 BLAS thread, libgomp's default waits"]);
+});
+
+test('tuning the reference: every setting is tried once, in order, and the fastest is chosen', async () => {
+  const settings = referenceSettings(2);
+  const tried: string[] = [];
+  const speed = [300, 900, 200, 900.5, 100];
+  const tuning = await tuneReference('cdni', settings, async (s) => {
+    tried.push(settingName(s));
+    return speed[tried.length - 1];
+  });
+  assert.deepEqual(tried, settings.map(settingName));
+  assert.deepEqual(tuning.chosen, settings[3]);
+  assert.deepEqual(tuning.trials.map((t) => t.samplesPerSecond), speed);
+  await assert.rejects(tuneReference('cdni', [], async () => 1), /no settings/);
+});
+
+test('bench --reference tunes the reference of each mode before the runs and runs it in the fastest setting', async () => {
+  await withTempDir('synthgrad-ref', async (dir) => {
+    // the stand-in runs fastest on one thread with one BLAS thread (an answer none of the script's defaults give)
+    const fast = JSON.stringify({ ...report(2000, 'backprop'), threads: 1 });
+    const slow = JSON.stringify(report(700, 'backprop'));
+    const path = fakePython(dir, `case "$request" in *'"threads":1,'*) echo '${fast}' ;; *) echo '${slow}' ;; esac`);
+    const requests = join(dir, 'requests.jsonl');
+    const trials: string[] = [];
+    const result = await smallBench(dir, ['backprop/sequential'], {
+      reference: { python: path },
+      onReferenceTrial: (mode, t) => trials.push(`${mode}: ${settingName(t.setting)} ${t.samplesPerSecond}`),
+    });
+    const sent = readFileSync(requests, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { threads: number; blasThreads?: number; ompWaitPolicy?: string });
+    assert.equal(sent.length, 5 + 2, 'five settings tried, then one run per repetition');
+    assert.deepEqual(sent.slice(0, 5).map((r) => [r.threads, r.blasThreads, r.ompWaitPolicy]), referenceSettings(2).map((s) => [s.threads, s.blasThreads, s.ompWait]));
+    assert.deepEqual(sent.slice(5).map((r) => [r.threads, r.blasThreads, r.ompWaitPolicy]), [[1, 1, 'PASSIVE'], [1, 1, 'PASSIVE']], 'the runs use the fastest setting');
+    assert.equal(trials.length, 5);
+    const reference = result.reference!;
+    assert.deepEqual(reference.tuning.map((t) => [t.mode, settingName(t.chosen)]), [['backprop', '1 thread, 1 BLAS thread, passive waits']]);
+    assert.deepEqual(reference.runs.map((r) => r.samplesPerSecond), [2000, 2000]);
+    const table = benchTable(result);
+    assert.match(table, /pytorch\/backprop ran on 1 thread, .*the fastest of the settings tried once each before the runs \(samples\/s: 2 threads, 2 BLAS threads, passive waits 700; .*1 thread, 1 BLAS thread, passive waits 2000\)/);
+    const json = JSON.parse(readFileSync(join(dir, 'bench', 'bench.json'), 'utf8')) as typeof result;
+    assert.deepEqual(json.reference!.tuning, reference.tuning, 'bench.json keeps the trials');
   });
 });

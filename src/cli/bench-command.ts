@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { presetNames, defaultPreset } from '../config/presets.js';
 import type { ConfigInput } from '../config/schema.js';
-import { runBench, benchTable } from '../lab/bench/index.js';
+import { runBench, benchTable, settingName } from '../lab/bench/index.js';
 import { positiveInt, stageGroups, wholeNumber } from './flags.js';
 
 interface BenchFlags {
@@ -15,6 +15,7 @@ interface BenchFlags {
   stages?: unknown;
   reference?: boolean;
   python?: string;
+  referenceTuning: boolean;
 }
 
 function list(value: string): string[] {
@@ -38,6 +39,7 @@ export function benchCommand(): Command {
     )
     .option('--reference', "also run the PyTorch reference (scripts/torch-reference.py: same model, batch and optimizer, on as many threads as cores) of each mode, interleaved, and print every configuration's ratio to it, paired per repetition")
     .option('--python <path>', 'with --reference: a python that has torch (default: /usr/bin/python3, then python3 on the PATH)')
+    .option('--no-reference-tuning', "with --reference: run PyTorch in the script's settings for the kind of model instead of trying several (threads, BLAS threads, OpenMP waits) before the runs and keeping the fastest")
     .action(async (flags: BenchFlags) => {
       const result = await runBench({
         preset: flags.preset,
@@ -48,7 +50,7 @@ export function benchCommand(): Command {
         batchSize: flags.batchSize,
         out: flags.out,
         configs: flags.configs,
-        ...((flags.reference || flags.python) && { reference: { python: flags.python } }),
+        ...((flags.reference || flags.python) && { reference: { python: flags.python, tune: flags.referenceTuning } }),
         onRunStart: (run, total) => process.stderr.write(`[${run.index + 1}/${total}] ${run.config.name} repetition ${run.repetition} ...`),
         onRunEnd: (r) =>
           process.stderr.write(
@@ -56,6 +58,7 @@ export function benchCommand(): Command {
               (r.load.othersLoadCores === null ? '' : `, others' load ${Math.max(0, r.load.othersLoadCores).toFixed(2)} cores`) +
               '\n',
           ),
+        onReferenceTrial: (mode, t) => process.stderr.write(`[reference settings] pytorch/${mode}, ${settingName(t.setting)}: ${t.samplesPerSecond.toFixed(0)} samples/s\n`),
         onReferenceEnd: (r) => process.stderr.write(` ${r.samplesPerSecond.toFixed(0)} samples/s (PyTorch ${r.torch}, ${r.threads} threads)\n`),
       });
       process.stdout.write(benchTable(result) + '\n');

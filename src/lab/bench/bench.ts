@@ -17,6 +17,7 @@ import { ConfigError } from '../../config/errors.js';
 import type { BenchResult, MeasuredCeiling } from './result.js';
 import { findTorchPython, referenceRequest, runReference, type ReferenceRequest } from './reference.js';
 import { referenceName, referenceRatios, type ReferenceRun } from './reference-pairs.js';
+import { referenceSettings, tuneReference, type ReferenceSetting, type SettingTrial } from './reference-settings.js';
 
 export interface BenchOptions extends BenchBase {
   /** Training steps of every run (default 300). */
@@ -52,11 +53,18 @@ export interface BenchOptions extends BenchBase {
     python?: string;
     /** Threads of the reference (default: `cores`). */
     threads?: number;
+    /**
+     * Try the reference in every setting of referenceSettings once before the runs and run it in
+     * the fastest (default true); false: the script's own choice for the kind of model.
+     */
+    tune?: boolean;
   };
   /** Called before each run starts and after it ends. */
   onRunStart?(run: PlannedRun<BenchPlanItem>, total: number): void;
   onRunEnd?(record: RunRecord, total: number): void;
   onReferenceEnd?(run: ReferenceRun, total: number): void;
+  /** Called after each trial of a setting of the reference (see reference.tune). */
+  onReferenceTrial?(mode: string, trial: SettingTrial): void;
 }
 
 /** A run of the bench's plan: a synthgrad configuration, or the PyTorch reference of a mode. */
@@ -178,7 +186,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     configs: [],
     speedups: [],
     load: totalLoad([]),
-    ...(torch && { reference: { python: torch.python, runs: [], ratios: [] } }),
+    ...(torch && { reference: { python: torch.python, tuning: [], runs: [], ratios: [] } }),
   };
   const update = () => {
     if (result.reference) result.reference.ratios = referenceRatios(result.runs, result.reference.runs);
@@ -190,11 +198,27 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   };
   update();
 
+  // the reference in the setting it ran fastest in on this machine (tried once each, before the runs)
+  const referenceThreads = options.reference?.threads ?? cores;
+  const chosen = new Map<string, ReferenceSetting>();
+  if (torch && options.reference?.tune !== false) {
+    for (const mode of referenceModes) {
+      const tuning = await tuneReference(mode, referenceSettings(referenceThreads), async (setting) => {
+        const out = await runReference(torch.python, referenceRequest(probe, mode, { steps, warmup, threads: referenceThreads }, setting));
+        options.onReferenceTrial?.(mode, { setting, samplesPerSecond: out.samplesPerSecond });
+        return out.samplesPerSecond;
+      });
+      chosen.set(mode, tuning.chosen);
+      result.reference!.tuning.push(tuning);
+      update();
+    }
+  }
+
   for (const planned of plan) {
     const { config: name, repetition, index } = planned;
     options.onRunStart?.(planned, plan.length);
     if ('reference' in name) {
-      const request = referenceRequest(probe, name.reference, { steps, warmup, threads: options.reference?.threads ?? cores });
+      const request = referenceRequest(probe, name.reference, { steps, warmup, threads: referenceThreads }, chosen.get(name.reference));
       const stop = startLoadMeter();
       const out = await runReference(torch!.python, request);
       const load = stop();

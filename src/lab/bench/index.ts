@@ -15,3 +15,4 @@ export { machineInfo, type MachineInfo } from './machine.js';
 export { benchConfig, scheduleAccepted, type BenchBase } from './configs.js';
 export { findTorchPython, probeTorch, parseReferenceOutput, referenceRequest, runReference, HOW_TO_GET_TORCH, DEFAULT_PYTHONS, REFERENCE_SCRIPT, type ReferenceRequest, type ReferenceOutput, type TorchProbe } from './reference.js';
 export { referenceRatios, referenceName, referenceBlas, type ReferenceRun, type ReferenceRatio } from './reference-pairs.js';
+export { referenceSettings, settingName, tuneReference, type ReferenceSetting, type ReferenceTuning, type SettingTrial } from './reference-settings.js';

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Config } from '../../config/schema.js';
 import { ConfigError } from '../../config/errors.js';
 import { stageGrouping } from '../../stage/stage-spec.js';
+import type { ReferenceSetting } from './reference-settings.js';
 
 /**
  * The PyTorch reference of `synthgrad bench --reference`: scripts/torch-reference.py trains the
@@ -57,11 +58,14 @@ export interface ReferenceRequest {
   steps: number;
   warmup: number;
   threads: number;
+  /** OpenBLAS's threads and OpenMP's waits ('default': unset); without, the script's choice for the kind of model. */
+  blasThreads?: number;
+  ompWaitPolicy?: ReferenceSetting['ompWait'];
   seed: number;
 }
 
 /** The request for a run of `config` (its model, stages, synthesizer, optimizer and batch) in `mode`. */
-export function referenceRequest(config: Config, mode: ReferenceRequest['mode'], run: { steps: number; warmup: number; threads: number }): ReferenceRequest {
+export function referenceRequest(config: Config, mode: ReferenceRequest['mode'], run: { steps: number; warmup: number; threads: number }, setting?: ReferenceSetting): ReferenceRequest {
   const { learningRate, beta1, beta2, epsilon } = config.optimizer;
   return {
     model: config.model,
@@ -72,7 +76,8 @@ export function referenceRequest(config: Config, mode: ReferenceRequest['mode'],
     batchSize: config.train.batchSize,
     steps: run.steps,
     warmup: run.warmup,
-    threads: run.threads,
+    threads: setting?.threads ?? run.threads,
+    ...(setting && { blasThreads: setting.blasThreads, ompWaitPolicy: setting.ompWait }),
     // torch wants a number: a string seed (the config allows one) is hashed to one
     seed: typeof config.train.seed === "number" ? config.train.seed : [...config.train.seed].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) % 2 ** 31, 7),
   };

@@ -3,6 +3,7 @@ import type { LoadSample } from './load.js';
 import type { MachineInfo } from './machine.js';
 import type { MatMulCeiling } from './matmul-ceiling.js';
 import type { ReferenceRatio, ReferenceRun } from './reference-pairs.js';
+import type { ReferenceTuning } from './reference-settings.js';
 import type { ConvShape } from './flops.js';
 import type { StageWork } from './stage-work.js';
 
@@ -41,8 +42,11 @@ export interface BenchResult {
   runs: RunRecord[];
   configs: ConfigAggregate[];
   speedups: Speedup[];
-  /** `--reference`: the PyTorch runs, interleaved with the others, and each configuration's ratio to them. */
-  reference?: { python: string; runs: ReferenceRun[]; ratios: ReferenceRatio[] };
+  /**
+   * `--reference`: the settings tried per mode before the runs (none when not tuned), the PyTorch
+   * runs, interleaved with the others, and each configuration's ratio to them.
+   */
+  reference?: { python: string; tuning: ReferenceTuning[]; runs: ReferenceRun[]; ratios: ReferenceRatio[] };
   /** Others' CPU over all runs together (per run: runs[i].load). */
   load: LoadSample;
 }

@@ -4,7 +4,8 @@ import type { LoadSample } from './load.js';
 import type { Speedup } from './analysis.js';
 import { SEQUENTIAL } from './plan.js';
 import { describeCeiling } from './matmul-ceiling.js';
-import { referenceBlas, type ReferenceRatio, type ReferenceRun } from './reference-pairs.js';
+import { referenceBlas, referenceName, type ReferenceRatio, type ReferenceRun } from './reference-pairs.js';
+import { settingName, type ReferenceTuning } from './reference-settings.js';
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : '-');
 /** Fixed digits; a value that rounds to zero prints as 0, never -0. */
@@ -138,20 +139,29 @@ export function benchTable(r: BenchResult): string {
       [true, false, true, true, true, true, true, true],
     ),
   );
-  lines.push(...referenceLines(r.reference?.runs ?? [], r.reference?.ratios ?? []));
+  lines.push(...referenceLines(r.reference?.runs ?? [], r.reference?.ratios ?? [], r.reference?.tuning ?? []));
   lines.push('', `  others' load over all runs: ${loadText(r.load)} over ${r.load.wallSeconds.toFixed(1)} s`, `  written: ${r.outDir}/bench.json`);
   return lines.join('\n');
 }
 
-/** The table's lines for the reference: its runs' figures and the paired ratios. */
-export function referenceLines(references: readonly ReferenceRun[], ratios: readonly ReferenceRatio[]): string[] {
+/**
+ * The table's lines for the reference: the settings each mode's reference ran in (and, when they
+ * were tried, every setting's figure), its runs' figures and the paired ratios.
+ */
+export function referenceLines(references: readonly ReferenceRun[], ratios: readonly ReferenceRatio[], tuning: readonly ReferenceTuning[] = []): string[] {
   if (!references.length) return [];
   const first = references[0];
   const lines = [
     '',
-    `  against PyTorch ${first.torch} (${first.threads} threads, same model, batch and optimizer; scripts/torch-reference.py; ${Object.entries(first.environment).map(([k, v]) => `${k}=${v}`).join(' ')}; BLAS: ${first.blas.map((b) => basename(b)).join(', ') || 'unknown'})`,
-    '  (ratio: synthgrad samples/s over the reference of its mode in the same repetition; paired: the median of those ratios)',
+    `  against PyTorch ${first.torch} (same model, batch and optimizer; scripts/torch-reference.py; BLAS: ${first.blas.map((b) => basename(b)).join(', ') || 'unknown'})`,
   ];
+  for (const mode of [...new Set(references.map((r) => r.config))]) {
+    const run = references.find((r) => r.config === mode)!;
+    const tried = tuning.find((t) => referenceName(t.mode) === mode);
+    const trials = tried ? `; the fastest of the settings tried once each before the runs (samples/s: ${tried.trials.map((t) => `${settingName(t.setting)} ${t.samplesPerSecond.toFixed(0)}`).join('; ')})` : '';
+    lines.push(`    ${mode} ran on ${run.threads} thread${run.threads === 1 ? '' : 's'}, ${Object.entries(run.environment).map(([k, v]) => `${k}=${v}`).join(' ')}${trials}`);
+  }
+  lines.push('  (ratio: synthgrad samples/s over the reference of its mode in the same repetition; paired: the median of those ratios)');
   if (referenceBlas(first.blas)) {
     lines.push('  WARNING: PyTorch ran on the reference BLAS (Debian libblas3), many times slower than OpenBLAS: `apt-get install libopenblas0-pthread`');
   }
