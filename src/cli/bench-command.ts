@@ -59,7 +59,7 @@ export function benchCommand(): Command {
               '\n',
           ),
         onReferenceTrial: (mode, t) => process.stderr.write(`[reference settings] pytorch/${mode}, ${settingName(t.setting)}: ${t.samplesPerSecond.toFixed(0)} samples/s\n`),
-        onReferenceEnd: (r) => process.stderr.write(` ${r.samplesPerSecond.toFixed(0)} samples/s (PyTorch ${r.torch}, ${r.threads} threads)\n`),
+        onReferenceEnd: (r) => process.stderr.write(` ${r.samplesPerSecond.toFixed(0)} samples/s (PyTorch ${r.torch}, ${r.threads} thread${r.threads === 1 ? '' : 's'})\n`),
       });
       process.stdout.write(benchTable(result) + '\n');
     });
