@@ -39,23 +39,24 @@ def convolutional(request):
 
 
 def blas_threads(request):
-    """OpenBLAS's threads for this model: as many as torch's for a model of dense layers, whose time
-    is in single matrix products that only OpenBLAS spreads over the cores (measured here: the MLP
-    ran 2.0-2.2x faster on 2 BLAS threads than on 1); one for a convolutional model, which torch
-    spreads over its own threads around the BLAS calls (the CNN's cdni ran 0.75x as fast with 2 BLAS
-    threads on top: the cores oversubscribed)."""
+    """OpenBLAS's threads: the request's, else for this model as many as torch's for a model of
+    dense layers, whose time is in single matrix products that only OpenBLAS spreads over the cores
+    (on one 2-core host the MLP ran 2.0-2.2x faster on 2 BLAS threads than on 1); one for a
+    convolutional model, which torch spreads over its own threads around the BLAS calls (the CNN's
+    cdni ran 0.75x as fast with 2 BLAS threads on top: the cores oversubscribed)."""
     if "blasThreads" in request:
         return request["blasThreads"]
     return 1 if convolutional(request) else request["threads"]
 
 
 def omp_wait_policy(request):
-    """How torch's OpenMP threads wait for work, or None for libgomp's own default (spin a while,
-    then sleep). A convolutional model keeps the default, under which the CNN ran 1.05-1.15x as fast
-    as with passive waits here; a model of dense layers waits passively, since threads that spin
-    take the cores from OpenBLAS's (the MLP ran at half its speed or less with the default or active
-    waits). Passive waits also keep a shared machine from collapsing the reference: spinning threads
-    ran the MLP 20x slower when others' work held the cores."""
+    """How torch's OpenMP threads wait for work (the request's, else the choice for the kind of
+    model), or None for libgomp's own default (spin a while, then sleep). A convolutional model keeps
+    the default, under which the CNN ran 1.05-1.15x as fast as with passive waits on one 2-core
+    host; a model of dense layers waits passively, since threads that spin take the cores from
+    OpenBLAS's (the MLP ran at half its speed or less with the default or active waits). Passive
+    waits also keep a shared machine from collapsing the reference: spinning threads ran the MLP 20x
+    slower when others' work held the cores."""
     if "ompWaitPolicy" in request:
         return None if request["ompWaitPolicy"] == "default" else request["ompWaitPolicy"]
     return None if convolutional(request) else "PASSIVE"
