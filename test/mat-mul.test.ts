@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { matMul, secondOperand } from '../src/runtime/mat-mul.js';
+import { portableOps } from '../src/runtime/portable-ops.js';
 
 /**
  * tfjs-wasm (4.22) keeps a matMul's packed second operand by its data, whatever the shape: the
@@ -38,6 +39,18 @@ describe('matMul on wasm: one data, two shapes as the second operand', () => {
     for (const [k, rows] of got.entries()) {
       rows.forEach((row, i) => row.forEach((v, j) => assert.ok(Math.abs(v - want[k][i][j]) <= 1e-4 * (1 + Math.abs(want[k][i][j])), `product ${k} [${i}, ${j}]: ${v}, expected ${want[k][i][j]}`)));
     }
+  });
+
+  it("the portable column sum (wasm without synthgrad's kernels) of data a product used in another shape", () => {
+    tf.tidy(() => {
+      const values = Float32Array.from({ length: 24 * 16 }, (_, i) => Math.sin(i));
+      const m = tf.tensor2d(values, [24, 16]);
+      matMul(tf.ones([3, 24]), m);
+      const view = tf.reshape(m, [48, 8]) as tf.Tensor2D;
+      const got = portableOps.columnSum(view, 0.5).dataSync();
+      const want = Array.from({ length: 8 }, (_, j) => 0.5 * Array.from({ length: 48 }, (_, i) => values[i * 8 + j]).reduce((a, b) => a + b, 0));
+      want.forEach((w, j) => assert.ok(Math.abs(got[j] - w) <= 1e-4 * (1 + Math.abs(w)), `column ${j}: ${got[j]}, expected ${w}`));
+    });
   });
 
   it('the same shape again is not copied; another shape is, once', () => {

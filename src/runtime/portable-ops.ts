@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { matMul } from './mat-mul.js';
 import { readScalars } from './read.js';
 
 /**
@@ -92,8 +93,9 @@ export function firstNonFinite(values: ArrayLike<number>): number {
 
 /** tfjs ops: what every backend without an implementation of its own runs. */
 export const portableOps: BackendOps = {
-  // ones[1, rows] @ m: about 10x faster than tf.sum(m, 0), which transposes internally
-  columnSum: (m, scale) => tf.matMul(tf.fill([1, m.shape[0]], scale), m),
+  // ones[1, rows] @ m: about 10x faster than tf.sum(m, 0), which transposes internally; m through
+  // matMul, since its data may have been a product's second operand in another shape (mat-mul.ts)
+  columnSum: (m, scale) => matMul(tf.fill([1, m.shape[0]], scale) as tf.Tensor2D, m),
   transpose2d: (m) => tf.transpose(m),
   concatColumns: (a, b) => tf.concat([a, b], 1),
   regression(y, target, used, k, scale) {
