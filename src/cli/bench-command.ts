@@ -37,7 +37,7 @@ export function benchCommand(): Command {
       'mode/schedule,... (default backprop/lockstep,cdni/sequential,cdni/lockstep,cdni/async[,cdni/pipelined]); sequential: every stage in this thread, one after another',
       list,
     )
-    .option('--reference', "also run the PyTorch reference (scripts/torch-reference.py: same model, batch and optimizer, on as many threads as cores) of each mode, interleaved, and print every configuration's ratio to it, paired per repetition")
+    .option('--reference', "also run the PyTorch reference (scripts/torch-reference.py: same model, batch and optimizer, in the fastest of the thread settings it tries first) of each mode, interleaved, and print every configuration's ratio to it, paired per repetition")
     .option('--python <path>', 'with --reference: a python that has torch (default: /usr/bin/python3, then python3 on the PATH)')
     .option('--no-reference-tuning', "with --reference: run PyTorch in the script's settings for the kind of model instead of trying several (threads, BLAS threads, OpenMP waits) before the runs and keeping the fastest")
     .action(async (flags: BenchFlags) => {
