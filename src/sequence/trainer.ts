@@ -111,12 +111,14 @@ export class SequenceTrainer {
     // M's input at the boundary: s_k = [h, c], and for a conditioned M the next window's targets,
     // read now (the task sees this window's losses first, as without conditioning)
     let losses: Float32Array | null = null;
-    let sT = tf.concat([fwd.state.h, fwd.state.c], 1) as tf.Tensor2D;
+    let condition: tf.Tensor2D | null = null;
     if (this.synthesizer && this.options.conditioned) {
       losses = this.observe(window, stepLoss);
       this.upcoming = this.task.next(T);
-      sT = withCondition(sT, this.upcoming);
+      condition = conditionTensor(this.upcoming);
     }
+    const sT = tf.concat(condition ? [fwd.state.h, fwd.state.c, condition] : [fwd.state.h, fwd.state.c], 1) as tf.Tensor2D;
+    condition?.dispose();
     const predicted = this.synthesizer?.predict(sT) ?? null;
     const scale = this.options.discount / this.batch;
     const dFinal = predicted ? this.atBoundary(tf.tidy(() => tf.mul(predicted.gradient, scale) as tf.Tensor2D)) : null;
@@ -279,12 +281,9 @@ export class SequenceTrainer {
   }
 }
 
-/** [s, the next window's targets and score mask] (disposes s). */
-function withCondition(s: tf.Tensor2D, next: Window): tf.Tensor2D {
-  const condition = tf.tensor2d(conditionOf(next), [next.batch, next.mask.length / next.batch + next.y.length / next.batch]);
-  const both = tf.concat([s, condition], 1) as tf.Tensor2D;
-  tf.dispose([s, condition]);
-  return both;
+/** The next window's targets and score mask as M's extra input, [batch, steps·(outputs + 1)]. */
+function conditionTensor(next: Window): tf.Tensor2D {
+  return tf.tensor2d(conditionOf(next), [next.batch, next.mask.length / next.batch + next.y.length / next.batch]);
 }
 
 /** Per stream, the window's targets and score mask, step after step: [batch, steps·(outputs + 1)] row-major. */
