@@ -72,5 +72,9 @@ describe('sequence runs in their own worker', () => {
     assert.throws(() => resolveSequenceConfig(undefined, { window: 0 }), /window/);
     assert.throws(() => resolveSequenceConfig('copy-bptt', { synthesizer: { conditioned: true } }), /synthesizer.conditioned: a conditioned time synthesizer needs mode dni or dni\+aux and one layer/);
     assert.throws(() => resolveSequenceConfig('charlm3-dni', { synthesizer: { conditioned: true } }), /synthesizer.conditioned: .*one layer/);
+    assert.throws(() => resolveSequenceConfig('copy-bptt', { synthesizer: { replay: 4 } }), /synthesizer.replay: replay needs a time synthesizer \(mode dni or dni\+aux\) and one layer/);
+    assert.throws(() => resolveSequenceConfig('charlm3-dni', { synthesizer: { replay: 4 } }), /synthesizer.replay: .*one layer/);
+    assert.throws(() => resolveSequenceConfig('copy-dni', { synthesizer: { replay: 0 } }), /synthesizer.replay/);
+    assert.equal(resolveSequenceConfig('copy-dni', { synthesizer: { replay: 4 } }).synthesizer.replay, 4);
   });
 });

@@ -8,6 +8,7 @@ import { CopyTask } from '../src/sequence/copy.js';
 import { CharLmTask } from '../src/sequence/char-lm.js';
 import { indexCorpus } from '../src/sequence/corpus.js';
 import { SequenceTrainer, type SequenceMode, type SequenceTrainerOptions } from '../src/sequence/trainer.js';
+import { TimeSynthesizer } from '../src/sequence/time-synthesizer.js';
 import type { SequenceTask, Window } from '../src/sequence/task.js';
 import { stream } from '../src/stage/rng.js';
 
@@ -180,12 +181,15 @@ describe('truncated BPTT with a synthetic gradient at the window boundary', () =
     ['repeat copy, dni, conditioned', () => ({ task: copyTask(3) as SequenceTask, mode: 'dni' as const, conditioned: true })],
     ['char-lm, dni', () => ({ task: new CharLmTask(indexCorpus({ train: 'the cat sat on the mat. '.repeat(20), valid: 'the cat', test: 'a mat' }, 'test'), 3) as SequenceTask, mode: 'dni' as const })],
     ['repeat copy, dni+aux, ĝ at h', () => ({ task: copyTask(3) as SequenceTask, mode: 'dni+aux' as const, at: 'h' as const })],
+    ['repeat copy, dni+aux, replay 3', () => ({ task: copyTask(3) as SequenceTask, mode: 'dni+aux' as const, replay: 3 })],
+    ['repeat copy, dni, conditioned, replay 2', () => ({ task: copyTask(3) as SequenceTask, mode: 'dni' as const, conditioned: true, replay: 2 })],
   ] as const) {
     it(`the state carried across windows survives a checkpoint: resumed = uninterrupted, bit for bit (${name})`, async () => {
       const { task, mode } = make();
       const at = 'at' in make() ? 'h' : 'state';
       const conditioned = 'conditioned' in make();
-      const options = (m: SequenceMode) => ({ ...optionsAt(m, 3, at), conditioned });
+      const replay = 'replay' in make() ? (make() as unknown as { replay: number }).replay : 1;
+      const options = (m: SequenceMode) => ({ ...optionsAt(m, 3, at), conditioned, replay });
       const straight = new SequenceTrainer(task, 3, options(mode));
       if (at === 'h') assert.equal(straight.synthesizer!.net.outputUnits, 2 * 6, 'M predicts dL/dh (and, aux, the next ĝ): units each');
       for (let i = 0; i < 4; i++) straight.trainWindow();
@@ -205,6 +209,52 @@ describe('truncated BPTT with a synthetic gradient at the window boundary', () =
       resumed.dispose();
     });
   }
+
+  it('replay: M trains on this boundary and the replay - 1 before it, each with the state and target it had then', async () => {
+    const trainer = new SequenceTrainer(copyTask(3), 3, { ...options('dni+aux'), replay: 3 });
+    const m = trainer.synthesizer!;
+    const seen: { state: number[]; target: number[]; aux: number[]; replayed: { state: number[]; target: number[]; aux: number[] } | null }[] = [];
+    const train = m.train.bind(m);
+    m.train = (state, target, auxTarget, used, replayed) => {
+      const read = (t: tf.Tensor) => Array.from(t.dataSync());
+      seen.push({ state: read(state), target: read(target), aux: read(auxTarget!), replayed: replayed ? { state: read(replayed.state), target: read(replayed.target), aux: read(replayed.auxTarget!) } : null });
+      return train(state, target, auxTarget, used, replayed);
+    };
+    for (let i = 0; i < 6; i++) trainer.trainWindow();
+    assert.equal(seen.length, 5, 'M trains from the second window on');
+    assert.equal(seen[0].replayed, null, 'nothing to replay at the first boundary');
+    for (let k = 1; k < seen.length; k++) {
+      const earlier = seen.slice(Math.max(0, k - 2), k);
+      assert.deepEqual(seen[k].replayed, {
+        state: earlier.flatMap((e) => e.state),
+        target: earlier.flatMap((e) => e.target),
+        aux: earlier.flatMap((e) => e.aux),
+      }, `step ${k}: the last ${earlier.length} boundaries, oldest first`);
+    }
+    trainer.dispose();
+  });
+
+  it('replay: one Adam step on the stacked rows; the loss and cosine reported are this boundary\'s', async () => {
+    const make = () => new TimeSynthesizer({ stateUnits: 4, gradientUnits: 3, aux: false, hiddenLayers: [5], batchNorm: false, learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, rng: stream(5, 'test', 'm') });
+    const rng = stream(6, 'test', 'rows');
+    const random = (rows: number, cols: number) => tf.tensor2d(Float32Array.from({ length: rows * cols }, () => 2 * rng() - 1), [rows, cols]);
+    const [state, target, used] = [random(2, 4), random(2, 3), random(2, 3)];
+    const earlier = { state: random(4, 4), target: random(4, 3), auxTarget: null };
+    const [replaying, stacked, alone] = [make(), make(), make()];
+    for (const m of [replaying, stacked, alone]) m.net.setWeights((await m.net.getWeights()).map((w) => Float32Array.from(w, () => 0.5 * (2 * rng() - 1))));
+    // the same starting weights in all three
+    const start = await replaying.net.getWeights();
+    stacked.net.setWeights(start);
+    alone.net.setWeights(start);
+    const step = replaying.train(state, target, null, used, earlier);
+    stacked.train(tf.concat([state, earlier.state]) as tf.Tensor2D, tf.concat([target, earlier.target]) as tf.Tensor2D, null, tf.concat([used, tf.zeros([4, 3])]) as tf.Tensor2D);
+    assert.deepEqual(values(replaying.net.params), values(stacked.net.params));
+    const own = alone.train(state, target, null, used);
+    assert.notDeepEqual(values(replaying.net.params), values(alone.net.params), 'the replayed rows change the step');
+    assert.equal(step.loss, own.loss, "the loss is this boundary's (before the step)");
+    assert.equal(step.cosine, own.cosine);
+    for (const m of [replaying, stacked, alone]) m.dispose();
+  });
 
   it('a checkpoint of another mode is refused with a message naming what is missing', async () => {
     const cut = new SequenceTrainer(copyTask(2), 2, options('bptt'));

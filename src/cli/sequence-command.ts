@@ -23,6 +23,7 @@ interface SequenceFlags {
   discount?: number;
   gradientAt?: string;
   conditioned?: boolean;
+  replay?: number;
   seed?: number | string;
   maxSteps?: number;
   backend?: string;
@@ -58,7 +59,7 @@ function overrides(f: SequenceFlags): Record<string, unknown> {
     backend: f.backend,
     logEvery: f.logEvery,
     checkpointEvery: f.checkpointEvery,
-    synthesizer: some({ hiddenLayers: f.synthesizerLayers, learningRate: f.synthesizerLr, discount: f.discount, gradientAt: f.gradientAt, conditioned: f.conditioned }),
+    synthesizer: some({ hiddenLayers: f.synthesizerLayers, learningRate: f.synthesizerLr, discount: f.discount, gradientAt: f.gradientAt, conditioned: f.conditioned, replay: f.replay }),
     copy: some({ bits: f.bits, maxRepeats: f.maxRepeats, threshold: f.threshold, episodes: f.episodes }),
     charLm: some({ data: f.data, evalChars: f.evalChars }),
   };
@@ -96,6 +97,7 @@ export function sequenceCommand(): Command {
     .option('--discount <gamma>', 'the synthetic gradient applied is gamma·M(s): M learns a discounted sum of future gradients (1: undiscounted)', number)
     .addOption(new Option('--gradient-at <where>', "one layer: the synthetic gradient enters at the whole state [h, c] or at h alone (several layers: always h)").choices(['state', 'h']))
     .option('--conditioned', "one layer: the time synthesizer also sees the next window's targets (privileged information, as cDNI's labels)")
+    .option('--replay <n>', 'one layer: the time synthesizer trains on this boundary and the n - 1 before it (their states and targets as they were), in one step', positiveInt)
     .option('--seed <seed>', 'seed of every random stream', seed)
     .option('--max-steps <n>', 'windows to train (one Adam step each)', positiveInt)
     .addOption(new Option('--backend <name>', 'tfjs backend in the worker').choices(['auto', 'tensorflow', 'wasm', 'cpu']))

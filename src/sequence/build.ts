@@ -28,6 +28,7 @@ export function buildSequenceRun(config: SequenceConfig): { task: SequenceTask; 
     discount: config.synthesizer.discount,
     gradientAt: config.synthesizer.gradientAt,
     conditioned: config.synthesizer.conditioned,
+    replay: config.synthesizer.replay,
     seed: config.seed,
   });
   return { task, trainer, corpus };

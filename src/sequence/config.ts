@@ -36,6 +36,8 @@ export const sequenceConfigSchema = z
         gradientAt: z.enum(['state', 'h']).default('state'),
         /** One layer: M also sees the next window's targets and score mask (privileged information, as cDNI's labels). */
         conditioned: z.boolean().default(false),
+        /** Boundaries M trains on in each step: this one and the replay - 1 before it, with their targets as they were (1: this one alone). */
+        replay: z.number().int().min(1).max(64).default(1),
       })
       .strict(),
     seed: z.union([z.number().int(), z.string().min(1)]),
@@ -73,6 +75,10 @@ export const sequenceConfigSchema = z
     message: 'a conditioned time synthesizer needs mode dni or dni+aux and one layer (several layers condition in depth: depth cdni)',
     path: ['synthesizer', 'conditioned'],
   })
+  .refine((c) => c.synthesizer.replay === 1 || (c.mode !== 'bptt' && c.layers === 1), {
+    message: 'replay needs a time synthesizer (mode dni or dni+aux) and one layer',
+    path: ['synthesizer', 'replay'],
+  })
   .refine((c) => c.layers === 1 || c.task === 'char-lm', { message: 'several layers train the char-lm task only (the copy tasks run with one layer)', path: ['layers'] })
   .refine((c) => c.layers === 1 || c.mode !== 'dni+aux', { message: 'several layers take mode bptt or dni (dni+aux runs with one layer)', path: ['mode'] })
   .refine((c) => c.layers > 1 || (c.schedule === 'lockstep' && c.transport === 'threads'), {
@@ -94,7 +100,7 @@ export const sequenceDefaults: SequenceConfig = {
   units: 64,
   batch: 32,
   learningRate: 0.003,
-  synthesizer: { hiddenLayers: [128], learningRate: 0.001, discount: 1, gradientAt: 'state', conditioned: false },
+  synthesizer: { hiddenLayers: [128], learningRate: 0.001, discount: 1, gradientAt: 'state', conditioned: false, replay: 1 },
   seed: 1,
   maxSteps: 2000,
   backend: 'wasm',

@@ -20,6 +20,13 @@ export interface TimeSynthesizerStep {
   auxLoss: number;
 }
 
+/** Rows of earlier boundaries that M trains on again (replay): their states, targets and (aux) auxiliary targets, stacked. */
+export interface ReplayedRows {
+  state: tf.Tensor2D;
+  target: tf.Tensor2D;
+  auxTarget: tf.Tensor2D | null;
+}
+
 /**
  * M at the boundary between two windows of truncated BPTT: from the state s = [h_T, c_T] at the
  * end of a window it predicts the gradient the future would send back into s. Its output layer
@@ -52,18 +59,25 @@ export class TimeSynthesizer {
    * One Adam step on ||M(s) - target||² (+ ||aux(s) - auxTarget||²), means over the rows, all in
    * per-example units: `target` is the bootstrapped target B·dL/ds (the true gradient from the next
    * window plus that window's own ĝ pushed back through it), `auxTarget` the synthetic gradient the
-   * next boundary produced, `used` the ĝ (per-example) that this boundary applied.
+   * next boundary produced, `used` the ĝ (per-example) that this boundary applied. `replayed`: rows
+   * of earlier boundaries (their states and targets as they were then) trained on in the same step;
+   * the loss and cosine reported are this boundary's.
    */
-  train(state: tf.Tensor2D, target: tf.Tensor2D, auxTarget: tf.Tensor2D | null, used: tf.Tensor2D): TimeSynthesizerStep {
+  train(state: tf.Tensor2D, target: tf.Tensor2D, auxTarget: tf.Tensor2D | null, used: tf.Tensor2D, replayed?: ReplayedRows | null): TimeSynthesizerStep {
     if (this.options.aux !== (auxTarget !== null)) throw new Error(`time synthesizer: aux is ${this.options.aux} but ${auxTarget ? 'an' : 'no'} auxiliary target was given`);
+    if (replayed && this.options.aux !== (replayed.auxTarget !== null)) throw new Error(`time synthesizer: aux is ${this.options.aux} but the replayed rows ${replayed.auxTarget ? 'have' : 'lack'} auxiliary targets`);
     const rows = state.shape[0];
     const sums = tf.tidy(() => {
-      const { y, trace } = this.net.forward(state, true);
-      const full = auxTarget ? tf.concat([target, auxTarget], 1) : target;
-      const diff = tf.sub(y, full);
-      const { grads } = this.net.backward(trace, tf.mul(diff, 2 / rows), false);
+      const x = replayed ? tf.concat([state, replayed.state], 0) : state;
+      const own = auxTarget ? tf.concat([target, auxTarget], 1) : target;
+      const earlier = replayed && (replayed.auxTarget ? tf.concat([replayed.target, replayed.auxTarget], 1) : replayed.target);
+      const full = earlier ? tf.concat([own, earlier], 0) : own;
+      const { y, trace } = this.net.forward(x, true);
+      const diffAll = tf.sub(y, full);
+      const { grads } = this.net.backward(trace, tf.mul(diffAll, 2 / x.shape[0]), false);
       this.optimizer.step(grads);
       const n = this.options.gradientUnits;
+      const diff = replayed ? tf.slice(diffAll, [0, 0], [rows, -1]) : diffAll;
       const main = tf.slice(diff, [0, 0], [rows, n]);
       const dot = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(a, b));
       const auxSquares = auxTarget ? dot(tf.slice(diff, [0, n], [rows, n]), tf.slice(diff, [0, n], [rows, n])) : tf.scalar(NaN);

@@ -4,7 +4,7 @@ import { stream } from '../stage/rng.js';
 import { decodeFloats, encodeFloats } from './codec.js';
 import { windowLoss } from './loss.js';
 import type { SequenceTask, Window } from './task.js';
-import { TimeSynthesizer } from './time-synthesizer.js';
+import { TimeSynthesizer, type ReplayedRows } from './time-synthesizer.js';
 
 /** 'bptt': the gradient is cut at each window's end; 'dni': a synthetic gradient enters there; 'dni+aux': and M also predicts the next boundary's. */
 export type SequenceMode = 'bptt' | 'dni' | 'dni+aux';
@@ -33,6 +33,11 @@ export interface SequenceTrainerOptions {
   gradientAt: 'state' | 'h';
   /** M also sees the next window's targets and score mask (privileged, as cDNI's labels). */
   conditioned?: boolean;
+  /**
+   * Boundaries M trains on at each step: this one and the `replay - 1` before it, each with the
+   * state and target it had then, in one Adam step on all their rows (1, the default: this one alone).
+   */
+  replay?: number;
   seed: number | string;
 }
 
@@ -67,6 +72,8 @@ export class SequenceTrainer {
   private boundary: { s: tf.Tensor2D; used: tf.Tensor2D } | null = null;
   /** Conditioned M: the next window, read from the task before this one's backward pass. */
   private upcoming: Window | null = null;
+  /** Replay: the last `replay - 1` boundaries M trained on (oldest first), their states and targets as they were. */
+  private replayed: Remembered[] = [];
 
   constructor(
     readonly task: SequenceTask,
@@ -75,6 +82,7 @@ export class SequenceTrainer {
   ) {
     if (!Number.isInteger(options.window) || options.window < 1) throw new Error(`window (T) must be a positive integer, got ${options.window}`);
     if (!(options.discount > 0 && options.discount <= 1)) throw new Error(`discount must be in (0, 1], got ${options.discount}`);
+    if (!Number.isInteger(this.replay) || this.replay < 1) throw new Error(`replay must be a positive integer, got ${options.replay}`);
     const init = stream(options.seed, 'init', 'sequence');
     this.lstm = new Lstm({ inputUnits: task.inputUnits, units: options.units, rng: init, name: 'lstm' });
     this.readout = new Sequential([
@@ -129,8 +137,11 @@ export class SequenceTrainer {
       const reached = this.options.gradientAt === 'h' ? back.dState.h : tf.concat([back.dState.h, back.dState.c], 1);
       const target = tf.tidy(() => tf.mul(reached, this.batch) as tf.Tensor2D);
       if (reached !== back.dState.h) reached.dispose();
-      synthesizer = this.synthesizer.train(this.boundary.s, target, predicted.next ? predicted.gradient : null, this.boundary.used);
-      target.dispose();
+      const auxTarget = predicted.next ? predicted.gradient : null;
+      const replayed = this.replayedRows();
+      synthesizer = this.synthesizer.train(this.boundary.s, target, auxTarget, this.boundary.used, replayed);
+      tf.dispose(replayed ? [replayed.state, replayed.target, replayed.auxTarget ?? []] : []);
+      this.remember({ s: tf.clone(this.boundary.s), target, aux: auxTarget && tf.clone(auxTarget) });
     }
     this.optimizer.step([...back.grads, ...readoutBack.grads]);
     losses ??= this.observe(window, stepLoss);
@@ -178,6 +189,28 @@ export class SequenceTrainer {
     return { h, c };
   }
 
+  private get replay(): number {
+    return this.options.replay ?? 1;
+  }
+
+  /** The remembered boundaries' rows, stacked (null when there are none). */
+  private replayedRows(): ReplayedRows | null {
+    if (this.replayed.length === 0) return null;
+    const stack = (ts: tf.Tensor2D[]) => (ts.length === 1 ? tf.clone(ts[0]) : (tf.concat(ts, 0) as tf.Tensor2D));
+    const aux = this.replayed.map((r) => r.aux).filter((a): a is tf.Tensor2D => a !== null);
+    return {
+      state: stack(this.replayed.map((r) => r.s)),
+      target: stack(this.replayed.map((r) => r.target)),
+      auxTarget: aux.length ? stack(aux) : null,
+    };
+  }
+
+  /** Keeps a boundary M trained on (owning its tensors) for the next `replay - 1` steps; disposes it when there is no replay. */
+  private remember(boundary: Remembered): void {
+    this.replayed.push(boundary);
+    while (this.replayed.length > this.replay - 1) disposeRemembered(this.replayed.shift()!);
+  }
+
   private dropBoundary(): void {
     if (this.boundary) tf.dispose([this.boundary.s, this.boundary.used]);
     this.boundary = null;
@@ -217,6 +250,7 @@ export class SequenceTrainer {
       optimizer: arrays(await this.optimizer.getState()),
       state: floats([this.state.h, this.state.c]),
       boundary: this.boundary ? floats([this.boundary.s, this.boundary.used]) : [],
+      replayed: floats(this.replayed.flatMap((r) => (r.aux ? [r.s, r.target, r.aux] : [r.s, r.target]))),
       upcoming: this.upcoming ? encodeWindow(this.upcoming) : [],
     };
     if (this.synthesizer) {
@@ -240,8 +274,26 @@ export class SequenceTrainer {
       this.synthesizer.net.setWeights(arrays('synthesizer'));
       this.synthesizer.optimizer.setState(arrays('synthesizerOptimizer'));
     }
+    this.importReplayed(saved.tensors.replayed ? arrays('replayed') : []);
     this.task.setState(saved.task);
     this.step = saved.step;
+  }
+
+  /** The remembered boundaries from a checkpoint: [s, target(, aux)] per boundary, oldest first. */
+  private importReplayed(flat: Float32Array[]): void {
+    this.replayed.forEach(disposeRemembered);
+    this.replayed = [];
+    const aux = this.options.mode === 'dni+aux';
+    const per = aux ? 3 : 2;
+    if (flat.length % per !== 0 || flat.length / per > this.replay - 1) {
+      throw new Error(`sequence checkpoint: ${flat.length} replayed arrays do not make at most ${this.replay - 1} boundaries of ${per} (a checkpoint of another replay?)`);
+    }
+    const gradientUnits = this.options.gradientAt === 'h' ? this.options.units : 2 * this.options.units;
+    for (let i = 0; i < flat.length; i += per) {
+      const s = flat[i];
+      const target = tf.tensor2d(flat[i + 1], [this.batch, gradientUnits]);
+      this.replayed.push({ s: tf.tensor2d(s, [this.batch, s.length / this.batch]), target, aux: aux ? tf.tensor2d(flat[i + 2], [this.batch, gradientUnits]) : null });
+    }
   }
 
   /**
@@ -274,11 +326,24 @@ export class SequenceTrainer {
   dispose(): void {
     disposeState(this.state);
     this.dropBoundary();
+    this.replayed.forEach(disposeRemembered);
+    this.replayed = [];
     this.synthesizer?.dispose();
     this.optimizer.dispose();
     this.readout.dispose();
     this.lstm.dispose();
   }
+}
+
+/** A boundary M trained on, kept for replay: its state, its target and (aux) its auxiliary target. */
+interface Remembered {
+  s: tf.Tensor2D;
+  target: tf.Tensor2D;
+  aux: tf.Tensor2D | null;
+}
+
+function disposeRemembered(r: Remembered): void {
+  tf.dispose([r.s, r.target, r.aux ?? []]);
 }
 
 /** The next window's targets and score mask as M's extra input, [batch, steps·(outputs + 1)]. */
