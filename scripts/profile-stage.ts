@@ -51,7 +51,7 @@ const mega = (x: number) => `${(x / 1e6).toFixed(1)}M`;
 function describe(layers: readonly Layer[]): string {
   return layers
     .map((l) =>
-      l instanceof Dense ? `dense ${l.inputUnits}->${l.outputUnits}${l.activation === 'relu' ? ' relu' : ''}` : l instanceof BatchNorm ? 'batchnorm' : l.name,
+      l instanceof Dense ? `dense ${l.inputUnits}->${l.outputUnits}${l.activation === 'linear' ? '' : ` ${l.activation}`}` : l instanceof BatchNorm ? 'batchnorm' : l.name,
     )
     .join(', ');
 }

@@ -41,7 +41,9 @@ describe('a deep LSTM, one stage per layer, through the pipeline', () => {
     const c = deepPipelineConfig(deep('x'), 30);
     assert.deepEqual(c.stages, [[0], [1], [2, 3]]);
     assert.equal(c.mode, 'dni');
-    assert.deepEqual(c.model.layers[0], { type: 'lstm', units: 8, streams: 4, timeSynthesizer: { hiddenLayers: [8], discount: 0.5 } });
+    assert.deepEqual(c.model.layers[0], { type: 'lstm', units: 8, streams: 4, timeSynthesizer: { hiddenLayers: [8], activation: 'relu', discount: 0.5 } });
+    const tanh = deepPipelineConfig(deep('x', { synthesizer: { hiddenLayers: [8], activation: 'tanh' } }), 30);
+    assert.deepEqual(tanh.model.layers[0], { type: 'lstm', units: 8, streams: 4, timeSynthesizer: { hiddenLayers: [8], activation: 'tanh', discount: 0.5 } });
     assert.equal(c.train.batchSize, 12, 'a batch is a window: T·B rows');
     const bptt = deepPipelineConfig(resolveSequenceConfig('charlm3-bptt', { charLm: { data: 'x' } }), 30);
     assert.equal(bptt.mode, 'backprop');

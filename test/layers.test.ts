@@ -11,6 +11,8 @@ import { weightsNow } from './helpers/weights-now.js';
 import {
   BatchNorm,
   Dense,
+  LEAKY_RELU_SLOPE,
+  type DenseActivation,
   Sequential,
   buildLayer,
   glorotUniform,
@@ -40,6 +42,7 @@ function assertClose(actual: tf.Tensor, expected: tf.Tensor, what: string, tol =
 
 type Act = 'relu' | 'linear';
 const act = (z: tf.Tensor, a: Act) => (a === 'relu' ? tf.relu(z) : z);
+const denseAct = (z: tf.Tensor, a: DenseActivation) => (a === 'leaky-relu' ? tf.leakyRelu(z, LEAKY_RELU_SLOPE) : a === 'tanh' ? tf.tanh(z) : act(z, a));
 
 /** Reference batch norm in training mode from plain tf ops (autodiff-able). */
 function bnTrainRef(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-3): tf.Tensor {
@@ -53,7 +56,7 @@ function bnTrainRef(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-3)
  */
 const WIDE: [number, number, number] = [40, 48, 8];
 
-function checkDense(rng: () => number, useBias: boolean, activation: Act, sizes: [number, number, number] = [7, 5, 8]): void {
+function checkDense(rng: () => number, useBias: boolean, activation: DenseActivation, sizes: [number, number, number] = [7, 5, 8]): void {
   const [inU, outU, rows] = sizes;
   const layer = new Dense({ inputUnits: inU, units: outU, useBias, activation, init: glorotUniform(inU, outU, rng) });
   if (layer.bias) tf.tidy(() => layer.bias!.assign(tf.tensor1d(randArray(outU, rng, 0.3))));
@@ -68,7 +71,7 @@ function checkDense(rng: () => number, useBias: boolean, activation: Act, sizes:
   assert.ok(dx);
 
   tf.tidy(() => {
-    const f = (xx: tf.Tensor, w: tf.Tensor, b?: tf.Tensor) => act(b ? tf.add(tf.matMul(xx, w), b) : tf.matMul(xx, w), activation);
+    const f = (xx: tf.Tensor, w: tf.Tensor, b?: tf.Tensor) => denseAct(b ? tf.add(tf.matMul(xx, w), b) : tf.matMul(xx, w), activation);
     const args = [x, layer.kernel, ...(layer.bias ? [layer.bias] : [])];
     assertClose(y, f(x, layer.kernel, layer.bias ?? undefined), `${what} y`);
     const ref = tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(f(a[0], a[1], a[2]), dy)))(args);
@@ -220,6 +223,10 @@ function runAll(seed: string): void {
   checkDense(rng, false, 'linear');
   checkDense(rng, true, 'relu', WIDE);
   checkDense(rng, false, 'linear', WIDE);
+  checkDense(rng, true, 'leaky-relu');
+  checkDense(rng, true, 'tanh');
+  checkDense(rng, true, 'leaky-relu', WIDE);
+  checkDense(rng, false, 'tanh', WIDE);
   checkBatchNorm(rng, 'relu');
   checkBatchNorm(rng, 'linear');
   checkSequential(rng);
@@ -230,9 +237,9 @@ describe('layers (cpu)', () => {
     await tf.setBackend('cpu');
   });
 
-  it('Dense relu/linear with/without bias matches autodiff', () => {
+  it('Dense relu/leaky-relu/tanh/linear with/without bias matches autodiff', () => {
     const rng = seedrandom('dense');
-    for (const bias of [true, false]) for (const a of ['relu', 'linear'] as const) checkDense(rng, bias, a);
+    for (const bias of [true, false]) for (const a of ['relu', 'leaky-relu', 'tanh', 'linear'] as const) checkDense(rng, bias, a);
   });
 
   it('BatchNorm (relu and linear) matches autodiff, updates running stats, eval uses them', () => {
@@ -284,6 +291,7 @@ describe('layers (cpu)', () => {
     assert.equal((bn[0] as Dense).useBias, false);
     assert.equal((bn[1] as BatchNorm).activation, 'linear');
     assert.deepEqual(bn.map((l) => l.name), ['layer2', 'layer2/batchnorm']);
+    assert.throws(() => buildLayer({ type: 'dense', units: 4, batchNorm: true, activation: 'tanh' }, 3, rng), /batch-normalised dense layer takes activation 'relu' or 'linear', got 'tanh'/);
     const zero = buildLayer({ type: 'dense', units: 2, activation: 'linear' }, 3, rng, { zeroInit: true });
     assert.ok(Array.from((zero[0] as Dense).kernel.dataSync()).every((v) => v === 0));
     assert.equal(outputUnits({ type: 'dense', units: 7 }), 7);

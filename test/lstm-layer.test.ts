@@ -2,7 +2,7 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { LstmLayer, Sequential, buildLayers, disposeState, disposeWindowTrace } from '../src/model/index.js';
+import { Dense, LstmLayer, Sequential, buildLayers, disposeState, disposeWindowTrace, type TimeSynthesizerSpec } from '../src/model/index.js';
 import { stream } from '../src/stage/rng.js';
 
 const B = 3;
@@ -14,7 +14,7 @@ function rand(rows: number, cols: number, rng: () => number): tf.Tensor2D {
   return tf.tensor2d(Float32Array.from({ length: rows * cols }, () => 2 * rng() - 1), [rows, cols]);
 }
 
-function layer(timeSynthesizer: { hiddenLayers: number[]; discount: number } | null): LstmLayer {
+function layer(timeSynthesizer: TimeSynthesizerSpec | null): LstmLayer {
   return new LstmLayer({ inputUnits: IN, units: UNITS, streams: B, timeSynthesizer, rng: stream(7, 'init', 'lstm-layer'), name: 'lstm' });
 }
 
@@ -25,6 +25,14 @@ function same(a: tf.Tensor, b: tf.Tensor, what: string): void {
 describe('LstmLayer: an LSTM as a stage layer, its state carried in the layer', () => {
   before(async () => {
     await tf.setBackend('cpu');
+  });
+
+  it("M's hidden layers take the spec's activation (relu by default)", () => {
+    for (const activation of [undefined, 'tanh'] as const) {
+      const l = layer({ hiddenLayers: [4, 3], discount: 1, ...(activation && { activation }) });
+      assert.deepEqual(l.synthesizer!.layers.map((d) => (d as Dense).activation), [activation ?? 'relu', activation ?? 'relu', 'linear']);
+      tf.dispose(l.params);
+    }
   });
 
   it('two training windows are the LSTM run from the carried state; evaluation starts from zero and leaves it alone', () => {

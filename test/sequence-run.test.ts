@@ -76,5 +76,7 @@ describe('sequence runs in their own worker', () => {
     assert.throws(() => resolveSequenceConfig('charlm3-dni', { synthesizer: { replay: 4 } }), /synthesizer.replay: .*one layer/);
     assert.throws(() => resolveSequenceConfig('copy-dni', { synthesizer: { replay: 0 } }), /synthesizer.replay/);
     assert.equal(resolveSequenceConfig('copy-dni', { synthesizer: { replay: 4 } }).synthesizer.replay, 4);
+    assert.throws(() => resolveSequenceConfig('copy-dni', { synthesizer: { activation: 'sigmoid' } }), /synthesizer.activation/);
+    assert.equal(resolveSequenceConfig('copy-dni', {}).synthesizer.activation, 'relu');
   });
 });

@@ -11,6 +11,7 @@ import { SequenceTrainer, type SequenceMode, type SequenceTrainerOptions } from 
 import { TimeSynthesizer } from '../src/sequence/time-synthesizer.js';
 import type { SequenceTask, Window } from '../src/sequence/task.js';
 import { stream } from '../src/stage/rng.js';
+import type { Dense } from '../src/model/index.js';
 
 const optionsAt = (mode: SequenceMode, window = 3, gradientAt: SequenceTrainerOptions['gradientAt'] = 'state'): SequenceTrainerOptions => ({
   mode,
@@ -150,6 +151,14 @@ describe('truncated BPTT with a synthetic gradient at the window boundary', () =
       trainer.dispose();
     });
   }
+
+  it("M's hidden layers take the activation asked for (relu by default)", () => {
+    for (const activation of [undefined, 'leaky-relu', 'tanh'] as const) {
+      const trainer = new SequenceTrainer(new FixedTask(2, 2, 1), 2, { ...options('dni', 2), synthesizerLayers: [4, 3], synthesizerActivation: activation });
+      assert.deepEqual(trainer.synthesizer!.net.layers.map((l) => (l as Dense).activation), [activation ?? 'relu', activation ?? 'relu', 'linear']);
+      trainer.dispose();
+    }
+  });
 
   it("a conditioned M sees [h, c] and the next window's targets and score mask, stream by stream", async () => {
     const [batch, T, units] = [2, 2, 6];

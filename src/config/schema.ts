@@ -98,7 +98,7 @@ export const lstmLayerSchema = z
     units: z.number().int().positive(),
     streams: z.number().int().positive(),
     timeSynthesizer: z
-      .object({ hiddenLayers: z.array(z.number().int().positive()), discount: z.number().gt(0).max(1) })
+      .object({ hiddenLayers: z.array(z.number().int().positive()), activation: z.enum(['relu', 'leaky-relu', 'tanh']).default('relu'), discount: z.number().gt(0).max(1) })
       .strict()
       .nullable(),
   })

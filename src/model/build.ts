@@ -1,7 +1,7 @@
 import { BatchNorm } from './batchnorm.js';
 import { Conv2D } from './conv.js';
 import { ConditionedConv2D } from './conditioned-conv.js';
-import { Dense } from './dense.js';
+import { Dense, type DenseActivation } from './dense.js';
 import { glorotUniform, glorotUniformConv } from './init.js';
 import { shapeSize, type Layer } from './layer.js';
 import { AvgPool2D, MaxPool2D } from './pool.js';
@@ -9,12 +9,15 @@ import { Flatten } from './reshape.js';
 import { LstmLayer, type TimeSynthesizerSpec } from './lstm-layer.js';
 import { conv2dOutputShape, pool2dOutputShape, type Padding } from './spatial.js';
 
-/** A fully connected layer; batchNorm default false, activation default 'relu'. Needs a flat input. */
+/**
+ * A fully connected layer; batchNorm default false, activation default 'relu' (with batchNorm:
+ * 'relu' or 'linear'). Needs a flat input.
+ */
 export interface DenseSpec {
   type: 'dense';
   units: number;
   batchNorm?: boolean;
-  activation?: 'relu' | 'linear';
+  activation?: DenseActivation;
 }
 
 /**
@@ -89,6 +92,12 @@ function imageShape(spec: LayerSpec, input: number | readonly number[]): number[
   return shape;
 }
 
+/** The activation of a BatchNorm after a dense layer: it applies ReLU or none. */
+function batchNormActivation(activation: DenseActivation): 'relu' | 'linear' {
+  if (activation === 'relu' || activation === 'linear') return activation;
+  throw new Error(`buildLayer: a batch-normalised dense layer takes activation 'relu' or 'linear', got '${activation}'`);
+}
+
 /**
  * The layers of one spec, on inputs of per-example shape `input` (a number n means the flat [n]).
  * Dense/conv2d with batch norm -> [Dense|Conv2D (linear, no bias), BatchNorm(activation)];
@@ -112,6 +121,7 @@ export function buildLayer(
       const inputUnits = shape[0];
       const activation = spec.activation ?? 'relu';
       const batchNorm = spec.batchNorm ?? false;
+      const normActivation = batchNorm ? batchNormActivation(activation) : 'linear';
       const init = opts?.zeroInit ? 'zeros' : glorotUniform(inputUnits, spec.units, rng);
       const dense = new Dense({
         inputUnits,
@@ -122,7 +132,7 @@ export function buildLayer(
         name: opts?.name,
       });
       if (!batchNorm) return [dense];
-      return [dense, new BatchNorm({ units: spec.units, activation, name: bnName })];
+      return [dense, new BatchNorm({ units: spec.units, activation: normActivation, name: bnName })];
     }
     case 'conv2d': {
       const shape = imageShape(spec, input);

@@ -3,11 +3,19 @@ import { matMul, secondOperand } from '../runtime/mat-mul.js';
 import { ops } from '../runtime/ops.js';
 import { alias, checkMatrix, checkUnits, columnSum, firstBackward, transpose2d, wholeBackward, type Backward, type Forward, type InputBackward, type Layer, type Trace } from './layer.js';
 
+/** The nonlinearity after x W + b: ReLU, leaky ReLU (slope LEAKY_RELU_SLOPE below zero), tanh, or none. */
+export type DenseActivation = 'relu' | 'leaky-relu' | 'tanh' | 'linear';
+
+export const DENSE_ACTIVATIONS: readonly DenseActivation[] = ['relu', 'leaky-relu', 'tanh', 'linear'];
+
+/** Leaky ReLU's slope below zero (PyTorch's default). */
+export const LEAKY_RELU_SLOPE = 0.01;
+
 export interface DenseOptions {
   inputUnits: number;
   units: number;
   useBias: boolean;
-  activation: 'relu' | 'linear';
+  activation: DenseActivation;
   /** Initial kernel, row-major [inputUnits, units] (copied), or 'zeros'. The bias starts at zero. */
   init: Float32Array | 'zeros';
   name?: string;
@@ -27,9 +35,9 @@ function packsLess(batch: number, units: number): boolean {
 }
 
 /**
- * y = act(x W + b), W: [in, out]. Takes x of shape [batch, in] (flatten images first). Forward is one fused matMul (bias and ReLU fused),
- * or in training, where it packs less, (Wᵀ xᵀ)ᵀ with the bias and ReLU after it.
- * Trace (training): [x, W, y] for relu, [x, W] for linear — zero-copy aliases. W is the kernel as it
+ * y = act(x W + b), W: [in, out]. Takes x of shape [batch, in] (flatten images first). Forward is one fused matMul (bias and
+ * ReLU or leaky ReLU fused; tanh after it), or in training, where it packs less, (Wᵀ xᵀ)ᵀ with the bias and activation after it.
+ * Trace (training): [x, W, y] with an activation, [x, W] for linear — zero-copy aliases. W is the kernel as it
  * was at forward time, so dx is exact even if the optimizer updated W before the backward pass.
  */
 export class Dense implements Layer {
@@ -39,7 +47,7 @@ export class Dense implements Layer {
   readonly inputUnits: number;
   readonly outputUnits: number;
   readonly useBias: boolean;
-  readonly activation: 'relu' | 'linear';
+  readonly activation: DenseActivation;
   readonly kernel: tf.Variable<tf.Rank.R2>;
   readonly bias: tf.Variable<tf.Rank.R1> | null;
   readonly params: tf.Variable[];
@@ -48,7 +56,7 @@ export class Dense implements Layer {
   constructor(opts: DenseOptions) {
     checkUnits(opts.inputUnits, 'Dense inputUnits');
     checkUnits(opts.units, 'Dense units');
-    if (opts.activation !== 'relu' && opts.activation !== 'linear') {
+    if (!DENSE_ACTIVATIONS.includes(opts.activation)) {
       throw new Error(`Dense: unknown activation '${String(opts.activation)}'`);
     }
     const shape: [number, number] = [opts.inputUnits, opts.units];
@@ -73,23 +81,34 @@ export class Dense implements Layer {
   forward(x: tf.Tensor, training: boolean): Forward {
     checkMatrix(x, this.inputUnits, `${this.name} forward x`);
     const out = tf.tidy(() => {
-      const y = training && packsLess(x.shape[0], this.outputUnits) ? this.forwardTransposed(x as tf.Tensor2D) : tf.fused.matMul({
-        a: x,
-        b: secondOperand(this.kernel),
-        bias: this.bias ?? undefined,
-        activation: this.activation,
-      });
+      const y = training && packsLess(x.shape[0], this.outputUnits) ? this.forwardTransposed(x as tf.Tensor2D) : this.forwardFused(x as tf.Tensor2D);
       if (!training) return [y];
-      return this.activation === 'relu' ? [y, alias(x), alias(this.kernel), alias(y)] : [y, alias(x), alias(this.kernel)];
+      return this.activation === 'linear' ? [y, alias(x), alias(this.kernel)] : [y, alias(x), alias(this.kernel), alias(y)];
     });
     return { y: out[0], trace: out.slice(1) };
+  }
+
+  /** act(x W + b) in one fused matMul (tanh after it: the fused kernels have none). */
+  private forwardFused(x: tf.Tensor2D): tf.Tensor2D {
+    const fused = this.activation === 'relu' ? 'relu' : this.activation === 'leaky-relu' ? 'leakyrelu' : 'linear';
+    const y = tf.fused.matMul({ a: x, b: secondOperand(this.kernel), bias: this.bias ?? undefined, activation: fused, leakyreluAlpha: LEAKY_RELU_SLOPE }) as tf.Tensor2D;
+    return this.activation === 'tanh' ? tf.tanh(y) : y;
   }
 
   /** act((Wᵀ xᵀ)ᵀ + b): x W with the batch as the operand the backend packs (see packsLess). */
   private forwardTransposed(x: tf.Tensor2D): tf.Tensor2D {
     const z = transpose2d(matMul(transpose2d(this.kernel), transpose2d(x)));
     const biased = this.bias ? tf.add<tf.Tensor2D>(z, this.bias) : z;
-    return this.activation === 'relu' ? tf.relu(biased) : biased;
+    switch (this.activation) {
+      case 'relu':
+        return tf.relu(biased);
+      case 'leaky-relu':
+        return tf.leakyRelu(biased, LEAKY_RELU_SLOPE);
+      case 'tanh':
+        return tf.tanh(biased);
+      case 'linear':
+        return biased;
+    }
   }
 
   /** `feedback` [in, out] (feedback alignment): dx = dz Bᵀ instead of dz Wᵀ. */
@@ -122,14 +141,26 @@ export class Dense implements Layer {
     });
   }
 
-  /** dz = dL/d(pre-activation), a tensor of its own (the caller disposes it). */
+  /** dz = dL/d(pre-activation) = dy · act'(z), act' read off y; a tensor of its own (the caller disposes it). */
   private outputGradient(trace: Trace, dy: tf.Tensor): tf.Tensor2D {
-    const relu = this.activation === 'relu';
-    if (trace.length !== (relu ? 3 : 2)) {
+    const linear = this.activation === 'linear';
+    if (trace.length !== (linear ? 2 : 3)) {
       throw new Error(`${this.name}: backward needs the trace of a training-mode forward (got ${trace.length} tensors)`);
     }
     checkMatrix(dy, this.outputUnits, `${this.name} backward dy`, trace[0].shape[0]);
-    return tf.tidy(() => (relu ? tf.mul(dy, tf.step(trace[2])) : alias(dy)) as tf.Tensor2D);
+    return tf.tidy(() => {
+      const y = trace[2];
+      switch (this.activation) {
+        case 'relu':
+          return tf.mul(dy, tf.step(y));
+        case 'leaky-relu':
+          return tf.mul(dy, tf.where(tf.greater(y, 0), tf.onesLike(y), tf.fill(y.shape, LEAKY_RELU_SLOPE)));
+        case 'tanh':
+          return tf.mul(dy, tf.sub(1, tf.square(y)));
+        case 'linear':
+          return alias(dy);
+      }
+    }) as tf.Tensor2D;
   }
 
   /** dx = dz Bᵀ (B: the feedback matrix, or the kernel at forward time), or (B dzᵀ)ᵀ where that packs less. */

@@ -1,13 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkMatrix, checkUnits, type Backward, type Forward, type Layer, type Trace } from './layer.js';
 import { Lstm, disposeState, type LstmState, type WindowTrace } from './lstm.js';
-import { Dense } from './dense.js';
+import { Dense, type DenseActivation } from './dense.js';
 import { Sequential } from './sequential.js';
 import { glorotUniform } from './init.js';
 
 /** The synthesizer in time of an LSTM layer: its hidden widths ([]: linear) and the discount γ. */
 export interface TimeSynthesizerSpec {
   hiddenLayers: number[];
+  /** The hidden layers' activation (default relu). */
+  activation?: DenseActivation;
   /** The synthetic gradient applied at the window's end is γ·M(s)/streams. */
   discount: number;
 }
@@ -83,7 +85,7 @@ export class LstmLayer implements Layer {
     this.h = tf.tidy(() => tf.variable(tf.zeros([opts.streams, n]), false));
     this.c = tf.tidy(() => tf.variable(tf.zeros([opts.streams, n]), false));
     this.state = [this.h, this.c];
-    this.synthesizer = opts.timeSynthesizer ? timeSynthesizer(2 * n, n, opts.timeSynthesizer.hiddenLayers, opts.rng, this.name) : null;
+    this.synthesizer = opts.timeSynthesizer ? timeSynthesizer(2 * n, n, opts.timeSynthesizer, opts.rng, this.name) : null;
     this.params = [...this.lstm.params, ...(this.synthesizer?.params ?? [])];
   }
 
@@ -186,12 +188,12 @@ function tidy<T>(fn: () => T): T {
   return tf.tidy(fn as () => tf.TensorContainer) as T;
 }
 
-/** M: dense ReLU hidden layers, then a linear output that starts at zero (ĝ = 0 until it has learned). */
-function timeSynthesizer(inputs: number, units: number, hidden: number[], rng: () => number, name: string): Sequential {
+/** M: dense hidden layers (ReLU unless the spec says), then a linear output that starts at zero (ĝ = 0 until it has learned). */
+function timeSynthesizer(inputs: number, units: number, spec: TimeSynthesizerSpec, rng: () => number, name: string): Sequential {
   const layers: Dense[] = [];
   let width = inputs;
-  hidden.forEach((w, i) => {
-    layers.push(new Dense({ inputUnits: width, units: w, useBias: true, activation: 'relu', init: glorotUniform(width, w, rng), name: `${name}/time-synthesizer${i}` }));
+  spec.hiddenLayers.forEach((w, i) => {
+    layers.push(new Dense({ inputUnits: width, units: w, useBias: true, activation: spec.activation ?? 'relu', init: glorotUniform(width, w, rng), name: `${name}/time-synthesizer${i}` }));
     width = w;
   });
   layers.push(new Dense({ inputUnits: width, units, useBias: true, activation: 'linear', init: 'zeros', name: `${name}/time-synthesizer-out` }));

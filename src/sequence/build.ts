@@ -24,6 +24,7 @@ export function buildSequenceRun(config: SequenceConfig): { task: SequenceTask; 
     units: config.units,
     learningRate: config.learningRate,
     synthesizerLayers: config.synthesizer.hiddenLayers,
+    synthesizerActivation: config.synthesizer.activation,
     synthesizerLearningRate: config.synthesizer.learningRate,
     discount: config.synthesizer.discount,
     gradientAt: config.synthesizer.gradientAt,

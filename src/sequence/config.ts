@@ -29,6 +29,8 @@ export const sequenceConfigSchema = z
       .object({
         /** Hidden widths of M ([]: linear; the aux head shares M's hidden layers, so dni+aux needs one). */
         hiddenLayers: z.array(z.number().int().min(1)),
+        /** The hidden layers' activation: relu, leaky-relu (slope 0.01 below zero) or tanh. */
+        activation: z.enum(['relu', 'leaky-relu', 'tanh']).default('relu'),
         learningRate: z.number().positive(),
         /** γ: the synthetic gradient applied is γ·M(s)/B (1: the undiscounted bootstrapped target). */
         discount: z.number().gt(0).max(1),
@@ -100,7 +102,7 @@ export const sequenceDefaults: SequenceConfig = {
   units: 64,
   batch: 32,
   learningRate: 0.003,
-  synthesizer: { hiddenLayers: [128], learningRate: 0.001, discount: 1, gradientAt: 'state', conditioned: false, replay: 1 },
+  synthesizer: { hiddenLayers: [128], activation: 'relu', learningRate: 0.001, discount: 1, gradientAt: 'state', conditioned: false, replay: 1 },
   seed: 1,
   maxSteps: 2000,
   backend: 'wasm',

@@ -25,7 +25,7 @@ import type { SequenceRunOptions } from './run.js';
  * gives each LSTM layer its own time synthesizer at the window's end, 'bptt' cuts there.
  */
 export function deepPipelineConfig(config: SequenceConfig, vocabulary: number): Config {
-  const timeSynthesizer = config.mode === 'bptt' ? null : { hiddenLayers: config.synthesizer.hiddenLayers, discount: config.synthesizer.discount };
+  const timeSynthesizer = config.mode === 'bptt' ? null : { hiddenLayers: config.synthesizer.hiddenLayers, activation: config.synthesizer.activation, discount: config.synthesizer.discount };
   const lstm = { type: 'lstm' as const, units: config.units, streams: config.batch, timeSynthesizer };
   const layers = [...Array.from({ length: config.layers }, () => lstm), { type: 'dense' as const, units: vocabulary, activation: 'linear' as const, batchNorm: false }];
   const stages = Array.from({ length: config.layers }, (_, i) => (i === config.layers - 1 ? [i, i + 1] : [i]));

@@ -18,6 +18,8 @@ export interface SequenceTrainerOptions {
   learningRate: number;
   /** The time synthesizer's hidden widths ([]: linear) and learning rate. */
   synthesizerLayers: number[];
+  /** Their activation (default relu). */
+  synthesizerActivation?: 'relu' | 'leaky-relu' | 'tanh';
   synthesizerLearningRate: number;
   /**
    * γ in (0, 1]: the synthetic gradient applied is γ·M(s)/B, so M's bootstrapped target is
@@ -97,6 +99,7 @@ export class SequenceTrainer {
             gradientUnits: options.gradientAt === 'h' ? options.units : 2 * options.units,
             aux: options.mode === 'dni+aux',
             hiddenLayers: options.synthesizerLayers,
+            activation: options.synthesizerActivation ?? 'relu',
             batchNorm: false,
             learningRate: options.synthesizerLearningRate,
             beta1: 0.9,

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Sequential, Adam, Conv2D, Dense, buildLayer, type Layer, type LayerSpec } from '../model/index.js';
+import { Sequential, Adam, Conv2D, Dense, buildLayer, type DenseActivation, type Layer, type LayerSpec } from '../model/index.js';
 import { ops } from '../runtime/ops.js';
 
 /** A small network beside a stage's layers: a synthesizer M[s] or an input model I[s]. */
@@ -7,6 +7,8 @@ export interface HelperNetOptions {
   /** Widths of the hidden layers (units, or filters for a convolutional one); [] is a linear map. */
   hiddenLayers: number[];
   batchNorm: boolean;
+  /** The dense hidden layers' activation (default relu). */
+  activation?: DenseActivation;
   learningRate: number;
   beta1: number;
   beta2: number;
@@ -14,10 +16,10 @@ export interface HelperNetOptions {
   rng: () => number;
 }
 
-/** Dense hidden layers (optional BatchNorm, ReLU) of the options' widths, then a linear layer of `outputUnits`. */
+/** Dense hidden layers (optional BatchNorm; ReLU unless `activation` says) of the options' widths, then a linear layer of `outputUnits`. */
 export function denseHelperLayers(options: HelperNetOptions, outputUnits: number): { hidden: LayerSpec[]; output: LayerSpec } {
   return {
-    hidden: options.hiddenLayers.map((units) => ({ type: 'dense', units, batchNorm: options.batchNorm, activation: 'relu' })),
+    hidden: options.hiddenLayers.map((units) => ({ type: 'dense', units, batchNorm: options.batchNorm, activation: options.activation ?? 'relu' })),
     output: { type: 'dense', units: outputUnits, activation: 'linear' },
   };
 }
