@@ -78,5 +78,8 @@ describe('sequence runs in their own worker', () => {
     assert.equal(resolveSequenceConfig('copy-dni', { synthesizer: { replay: 4 } }).synthesizer.replay, 4);
     assert.throws(() => resolveSequenceConfig('copy-dni', { synthesizer: { activation: 'sigmoid' } }), /synthesizer.activation/);
     assert.equal(resolveSequenceConfig('copy-dni', {}).synthesizer.activation, 'relu');
+    assert.throws(() => resolveSequenceConfig('copy-bptt', { synthesizer: { cell: 'tanh' } }), /synthesizer.cell: cell 'tanh' is for one layer's time synthesizer/);
+    assert.throws(() => resolveSequenceConfig('charlm3-dni', { synthesizer: { cell: 'tanh' } }), /synthesizer.cell/);
+    assert.equal(resolveSequenceConfig('charlm-dni', { synthesizer: { cell: 'tanh' } }).synthesizer.cell, 'tanh');
   });
 });

@@ -185,6 +185,30 @@ describe('truncated BPTT with a synthetic gradient at the window boundary', () =
     trainer.dispose();
   });
 
+  it('with cell tanh, M sees [h, tanh c] and M trains on that input at the next boundary', async () => {
+    const [batch, T, units] = [2, 2, 6];
+    const task = new FixedTask(batch, T, 3);
+    const trainer = new SequenceTrainer(task, batch, { ...options('dni', T), synthesizerCell: 'tanh' });
+    const m = trainer.synthesizer!;
+    const seen: number[][] = [];
+    const trained: number[][] = [];
+    const predict = m.predict.bind(m);
+    const train = m.train.bind(m);
+    m.predict = (state) => (seen.push(Array.from(state.dataSync())), predict(state));
+    m.train = (state, ...rest) => (trained.push(Array.from(state.dataSync())), train(state, ...rest));
+    trainer.trainWindow();
+    const [h, c] = (await trainer.exportState()).tensors.state.map(decode);
+    assert.ok(c.some((v) => Math.abs(v) > 0.05), 'a cell state where tanh c differs from c');
+    for (let b = 0; b < batch; b++) {
+      const row = seen[0].slice(b * 2 * units, (b + 1) * 2 * units);
+      const want = [...h.slice(b * units, (b + 1) * units), ...Array.from(c.slice(b * units, (b + 1) * units), (v) => Math.tanh(v))];
+      row.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-6, `stream ${b}, unit ${i}: ${v} against ${want[i]}`));
+    }
+    trainer.trainWindow();
+    assert.deepEqual(trained[0], seen[0], 'M trains on the input it predicted from');
+    trainer.dispose();
+  });
+
   for (const [name, make] of [
     ['repeat copy, dni+aux', () => ({ task: copyTask(3) as SequenceTask, mode: 'dni+aux' as const })],
     ['repeat copy, dni, conditioned', () => ({ task: copyTask(3) as SequenceTask, mode: 'dni' as const, conditioned: true })],

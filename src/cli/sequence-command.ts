@@ -22,6 +22,7 @@ interface SequenceFlags {
   synthesizerLr?: number;
   discount?: number;
   synthesizerActivation?: string;
+  synthesizerCell?: string;
   gradientAt?: string;
   conditioned?: boolean;
   replay?: number;
@@ -60,7 +61,7 @@ function overrides(f: SequenceFlags): Record<string, unknown> {
     backend: f.backend,
     logEvery: f.logEvery,
     checkpointEvery: f.checkpointEvery,
-    synthesizer: some({ hiddenLayers: f.synthesizerLayers, activation: f.synthesizerActivation, learningRate: f.synthesizerLr, discount: f.discount, gradientAt: f.gradientAt, conditioned: f.conditioned, replay: f.replay }),
+    synthesizer: some({ hiddenLayers: f.synthesizerLayers, activation: f.synthesizerActivation, cell: f.synthesizerCell, learningRate: f.synthesizerLr, discount: f.discount, gradientAt: f.gradientAt, conditioned: f.conditioned, replay: f.replay }),
     copy: some({ bits: f.bits, maxRepeats: f.maxRepeats, threshold: f.threshold, episodes: f.episodes }),
     charLm: some({ data: f.data, evalChars: f.evalChars }),
   };
@@ -95,6 +96,7 @@ export function sequenceCommand(): Command {
     .option('--lr <rate>', 'Adam learning rate of the LSTM and readout', number)
     .option('--synthesizer-layers <widths>', "hidden widths of the time synthesizer, e.g. '128' ('' for linear)", layerWidths)
     .addOption(new Option('--synthesizer-activation <name>', "the time synthesizer's hidden activation (leaky-relu: slope 0.01 below zero)").choices(['relu', 'leaky-relu', 'tanh']))
+    .addOption(new Option('--synthesizer-cell <what>', 'one layer: what the time synthesizer reads of the cell state, c or tanh c (bounded)').choices(['c', 'tanh']))
     .option('--synthesizer-lr <rate>', 'Adam learning rate of the time synthesizer', number)
     .option('--discount <gamma>', 'the synthetic gradient applied is gamma·M(s): M learns a discounted sum of future gradients (1: undiscounted)', number)
     .addOption(new Option('--gradient-at <where>', "one layer: the synthetic gradient enters at the whole state [h, c] or at h alone (several layers: always h)").choices(['state', 'h']))

@@ -25,6 +25,7 @@ export function buildSequenceRun(config: SequenceConfig): { task: SequenceTask; 
     learningRate: config.learningRate,
     synthesizerLayers: config.synthesizer.hiddenLayers,
     synthesizerActivation: config.synthesizer.activation,
+    synthesizerCell: config.synthesizer.cell,
     synthesizerLearningRate: config.synthesizer.learningRate,
     discount: config.synthesizer.discount,
     gradientAt: config.synthesizer.gradientAt,

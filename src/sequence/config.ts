@@ -31,6 +31,8 @@ export const sequenceConfigSchema = z
         hiddenLayers: z.array(z.number().int().min(1)),
         /** The hidden layers' activation: relu, leaky-relu (slope 0.01 below zero) or tanh. */
         activation: z.enum(['relu', 'leaky-relu', 'tanh']).default('relu'),
+        /** One layer: what M reads of the cell state at the boundary, c or tanh c (bounded); the deep model's M reads tanh c. */
+        cell: z.enum(['c', 'tanh']).default('c'),
         learningRate: z.number().positive(),
         /** γ: the synthetic gradient applied is γ·M(s)/B (1: the undiscounted bootstrapped target). */
         discount: z.number().gt(0).max(1),
@@ -77,6 +79,10 @@ export const sequenceConfigSchema = z
     message: 'a conditioned time synthesizer needs mode dni or dni+aux and one layer (several layers condition in depth: depth cdni)',
     path: ['synthesizer', 'conditioned'],
   })
+  .refine((c) => c.synthesizer.cell === 'c' || (c.mode !== 'bptt' && c.layers === 1), {
+    message: "cell 'tanh' is for one layer's time synthesizer (mode dni or dni+aux; the deep model's M always reads tanh c)",
+    path: ['synthesizer', 'cell'],
+  })
   .refine((c) => c.synthesizer.replay === 1 || (c.mode !== 'bptt' && c.layers === 1), {
     message: 'replay needs a time synthesizer (mode dni or dni+aux) and one layer',
     path: ['synthesizer', 'replay'],
@@ -102,7 +108,7 @@ export const sequenceDefaults: SequenceConfig = {
   units: 64,
   batch: 32,
   learningRate: 0.003,
-  synthesizer: { hiddenLayers: [128], activation: 'relu', learningRate: 0.001, discount: 1, gradientAt: 'state', conditioned: false, replay: 1 },
+  synthesizer: { hiddenLayers: [128], activation: 'relu', cell: 'c', learningRate: 0.001, discount: 1, gradientAt: 'state', conditioned: false, replay: 1 },
   seed: 1,
   maxSteps: 2000,
   backend: 'wasm',

@@ -20,6 +20,8 @@ export interface SequenceTrainerOptions {
   synthesizerLayers: number[];
   /** Their activation (default relu). */
   synthesizerActivation?: 'relu' | 'leaky-relu' | 'tanh';
+  /** What M reads of the cell state: c itself (the default) or tanh c, bounded where c grows (text has no episode ends). */
+  synthesizerCell?: 'c' | 'tanh';
   synthesizerLearningRate: number;
   /**
    * γ in (0, 1]: the synthetic gradient applied is γ·M(s)/B, so M's bootstrapped target is
@@ -119,8 +121,8 @@ export class SequenceTrainer {
     const fwd = this.lstm.forward(x, this.state, T, true, carry);
     const out = this.readout.forward(fwd.hs, true);
     const [stepLoss, dLogits] = windowLoss(this.task.output, out.y as tf.Tensor2D, y, mask, this.batch);
-    // M's input at the boundary: s_k = [h, c], and for a conditioned M the next window's targets,
-    // read now (the task sees this window's losses first, as without conditioning)
+    // M's input at the boundary: s_k = [h, c] (or [h, tanh c]), and for a conditioned M the next
+    // window's targets, read now (the task sees this window's losses first, as without conditioning)
     let losses: Float32Array | null = null;
     let condition: tf.Tensor2D | null = null;
     if (this.synthesizer && this.options.conditioned) {
@@ -128,7 +130,9 @@ export class SequenceTrainer {
       this.upcoming = this.task.next(T);
       condition = conditionTensor(this.upcoming);
     }
-    const sT = tf.concat(condition ? [fwd.state.h, fwd.state.c, condition] : [fwd.state.h, fwd.state.c], 1) as tf.Tensor2D;
+    const cell = this.options.synthesizerCell === 'tanh' ? tf.tanh(fwd.state.c) : fwd.state.c;
+    const sT = tf.concat(condition ? [fwd.state.h, cell, condition] : [fwd.state.h, cell], 1) as tf.Tensor2D;
+    if (cell !== fwd.state.c) cell.dispose();
     condition?.dispose();
     const predicted = this.synthesizer?.predict(sT) ?? null;
     const scale = this.options.discount / this.batch;
