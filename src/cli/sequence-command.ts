@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { ConfigError } from '../config/errors.js';
+import { HIDDEN_ACTIVATIONS } from '../model/dense.js';
 import { resolveSequenceConfig, sequencePresets } from '../sequence/config.js';
 import { resumeSequence, runSequence, type SequenceSummary } from '../sequence/run.js';
 import { layerWidths, number, positiveInt, seed, wholeNumber } from './flags.js';
@@ -95,7 +96,7 @@ export function sequenceCommand(): Command {
     .option('--batch-size <n>', 'streams side by side', positiveInt)
     .option('--lr <rate>', 'Adam learning rate of the LSTM and readout', number)
     .option('--synthesizer-layers <widths>', "hidden widths of the time synthesizer, e.g. '128' ('' for linear)", layerWidths)
-    .addOption(new Option('--synthesizer-activation <name>', "the time synthesizer's hidden activation (leaky-relu: slope 0.01 below zero)").choices(['relu', 'leaky-relu', 'tanh']))
+    .addOption(new Option('--synthesizer-activation <name>', "the time synthesizer's hidden activation (leaky-relu: slope 0.01 below zero)").choices([...HIDDEN_ACTIVATIONS]))
     .addOption(new Option('--synthesizer-cell <what>', 'one layer: what the time synthesizer reads of the cell state, c or tanh c (bounded)').choices(['c', 'tanh']))
     .option('--synthesizer-lr <rate>', 'Adam learning rate of the time synthesizer', number)
     .option('--discount <gamma>', 'the synthetic gradient applied is gamma·M(s): M learns a discounted sum of future gradients (1: undiscounted)', number)

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { shapeSize } from '../model/layer.js';
+import { HIDDEN_ACTIVATIONS } from '../model/dense.js';
 import { checkLayerShapes } from './layer-shapes.js';
 import { backendNames, type BackendName } from '../runtime/backend-names.js';
 import { labellings } from '../data/labels.js';
@@ -98,7 +99,7 @@ export const lstmLayerSchema = z
     units: z.number().int().positive(),
     streams: z.number().int().positive(),
     timeSynthesizer: z
-      .object({ hiddenLayers: z.array(z.number().int().positive()), activation: z.enum(['relu', 'leaky-relu', 'tanh']).default('relu'), discount: z.number().gt(0).max(1) })
+      .object({ hiddenLayers: z.array(z.number().int().positive()), activation: z.enum(HIDDEN_ACTIVATIONS).default('relu'), discount: z.number().gt(0).max(1) })
       .strict()
       .nullable(),
   })

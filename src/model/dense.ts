@@ -3,10 +3,15 @@ import { matMul, secondOperand } from '../runtime/mat-mul.js';
 import { ops } from '../runtime/ops.js';
 import { alias, checkMatrix, checkUnits, columnSum, firstBackward, transpose2d, wholeBackward, type Backward, type Forward, type InputBackward, type Layer, type Trace } from './layer.js';
 
-/** The nonlinearity after x W + b: ReLU, leaky ReLU (slope LEAKY_RELU_SLOPE below zero), tanh, or none. */
-export type DenseActivation = 'relu' | 'leaky-relu' | 'tanh' | 'linear';
+/** The nonlinearities a hidden layer can take: ReLU, leaky ReLU (slope LEAKY_RELU_SLOPE below zero), tanh. */
+export const HIDDEN_ACTIVATIONS = ['relu', 'leaky-relu', 'tanh'] as const;
 
-export const DENSE_ACTIVATIONS: readonly DenseActivation[] = ['relu', 'leaky-relu', 'tanh', 'linear'];
+export type HiddenActivation = (typeof HIDDEN_ACTIVATIONS)[number];
+
+/** The nonlinearity after x W + b: a hidden one, or none. */
+export type DenseActivation = HiddenActivation | 'linear';
+
+export const DENSE_ACTIVATIONS: readonly DenseActivation[] = [...HIDDEN_ACTIVATIONS, 'linear'];
 
 /** Leaky ReLU's slope below zero (PyTorch's default). */
 export const LEAKY_RELU_SLOPE = 0.01;
@@ -154,7 +159,7 @@ export class Dense implements Layer {
         case 'relu':
           return tf.mul(dy, tf.step(y));
         case 'leaky-relu':
-          return tf.mul(dy, tf.where(tf.greater(y, 0), tf.onesLike(y), tf.fill(y.shape, LEAKY_RELU_SLOPE)));
+          return tf.where(tf.greater(y, 0), dy, tf.mul(dy, LEAKY_RELU_SLOPE));
         case 'tanh':
           return tf.mul(dy, tf.sub(1, tf.square(y)));
         case 'linear':

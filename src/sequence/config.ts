@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, describeIssues } from '../config/errors.js';
+import { HIDDEN_ACTIVATIONS } from '../model/dense.js';
 
 /**
  * A sequence run: an LSTM trained by truncated BPTT on a sequence task. One layer: in its own
@@ -30,7 +31,7 @@ export const sequenceConfigSchema = z
         /** Hidden widths of M ([]: linear; the aux head shares M's hidden layers, so dni+aux needs one). */
         hiddenLayers: z.array(z.number().int().min(1)),
         /** The hidden layers' activation: relu, leaky-relu (slope 0.01 below zero) or tanh. */
-        activation: z.enum(['relu', 'leaky-relu', 'tanh']).default('relu'),
+        activation: z.enum(HIDDEN_ACTIVATIONS).default('relu'),
         /** One layer: what M reads of the cell state at the boundary, c or tanh c (bounded); the deep model's M reads tanh c. */
         cell: z.enum(['c', 'tanh']).default('c'),
         learningRate: z.number().positive(),

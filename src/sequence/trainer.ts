@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Adam, Dense, Lstm, Sequential, disposeState, disposeWindowTrace, glorotUniform, type LstmState } from '../model/index.js';
+import { Adam, Dense, Lstm, Sequential, disposeState, disposeWindowTrace, glorotUniform, type HiddenActivation, type LstmState } from '../model/index.js';
 import { stream } from '../stage/rng.js';
 import { decodeFloats, encodeFloats } from './codec.js';
 import { windowLoss } from './loss.js';
@@ -19,7 +19,7 @@ export interface SequenceTrainerOptions {
   /** The time synthesizer's hidden widths ([]: linear) and learning rate. */
   synthesizerLayers: number[];
   /** Their activation (default relu). */
-  synthesizerActivation?: 'relu' | 'leaky-relu' | 'tanh';
+  synthesizerActivation?: HiddenActivation;
   /** What M reads of the cell state: c itself (the default) or tanh c, bounded where c grows (text has no episode ends). */
   synthesizerCell?: 'c' | 'tanh';
   synthesizerLearningRate: number;
