@@ -3,6 +3,7 @@ import { ConfigError } from '../config/errors.js';
 import { HIDDEN_ACTIVATIONS } from '../model/dense.js';
 import { resolveSequenceConfig, sequencePresets } from '../sequence/config.js';
 import { resumeSequence, runSequence, type SequenceSummary } from '../sequence/run.js';
+import { SYNTHESIZER_CELLS } from '../sequence/trainer.js';
 import { layerWidths, number, positiveInt, seed, wholeNumber } from './flags.js';
 import { signalExitCode } from '../run/signal-exit.js';
 
@@ -97,7 +98,7 @@ export function sequenceCommand(): Command {
     .option('--lr <rate>', 'Adam learning rate of the LSTM and readout', number)
     .option('--synthesizer-layers <widths>', "hidden widths of the time synthesizer, e.g. '128' ('' for linear)", layerWidths)
     .addOption(new Option('--synthesizer-activation <name>', "the time synthesizer's hidden activation (leaky-relu: slope 0.01 below zero)").choices([...HIDDEN_ACTIVATIONS]))
-    .addOption(new Option('--synthesizer-cell <what>', 'one layer: what the time synthesizer reads of the cell state, c or tanh c (bounded)').choices(['c', 'tanh']))
+    .addOption(new Option('--synthesizer-cell <what>', 'one layer: what the time synthesizer reads of the cell state, c or tanh c (bounded)').choices([...SYNTHESIZER_CELLS]))
     .option('--synthesizer-lr <rate>', 'Adam learning rate of the time synthesizer', number)
     .option('--discount <gamma>', 'the synthetic gradient applied is gamma·M(s): M learns a discounted sum of future gradients (1: undiscounted)', number)
     .addOption(new Option('--gradient-at <where>', "one layer: the synthetic gradient enters at the whole state [h, c] or at h alone (several layers: always h)").choices(['state', 'h']))

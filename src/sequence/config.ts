@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, describeIssues } from '../config/errors.js';
 import { HIDDEN_ACTIVATIONS } from '../model/dense.js';
+import { SYNTHESIZER_CELLS } from './trainer.js';
 
 /**
  * A sequence run: an LSTM trained by truncated BPTT on a sequence task. One layer: in its own
@@ -33,7 +34,7 @@ export const sequenceConfigSchema = z
         /** The hidden layers' activation: relu, leaky-relu (slope 0.01 below zero) or tanh. */
         activation: z.enum(HIDDEN_ACTIVATIONS).default('relu'),
         /** One layer: what M reads of the cell state at the boundary, c or tanh c (bounded); the deep model's M reads tanh c. */
-        cell: z.enum(['c', 'tanh']).default('c'),
+        cell: z.enum(SYNTHESIZER_CELLS).default('c'),
         learningRate: z.number().positive(),
         /** γ: the synthetic gradient applied is γ·M(s)/B (1: the undiscounted bootstrapped target). */
         discount: z.number().gt(0).max(1),

@@ -6,6 +6,11 @@ import { windowLoss } from './loss.js';
 import type { SequenceTask, Window } from './task.js';
 import { TimeSynthesizer, type ReplayedRows } from './time-synthesizer.js';
 
+/** What a one-layer time synthesizer reads of the cell state: c itself, or tanh c (bounded where c grows: text has no episode ends). */
+export const SYNTHESIZER_CELLS = ['c', 'tanh'] as const;
+
+export type SynthesizerCell = (typeof SYNTHESIZER_CELLS)[number];
+
 /** 'bptt': the gradient is cut at each window's end; 'dni': a synthetic gradient enters there; 'dni+aux': and M also predicts the next boundary's. */
 export type SequenceMode = 'bptt' | 'dni' | 'dni+aux';
 export const sequenceModes: readonly SequenceMode[] = ['bptt', 'dni', 'dni+aux'];
@@ -20,8 +25,8 @@ export interface SequenceTrainerOptions {
   synthesizerLayers: number[];
   /** Their activation (default relu). */
   synthesizerActivation?: HiddenActivation;
-  /** What M reads of the cell state: c itself (the default) or tanh c, bounded where c grows (text has no episode ends). */
-  synthesizerCell?: 'c' | 'tanh';
+  /** What M reads of the cell state (default c). */
+  synthesizerCell?: SynthesizerCell;
   synthesizerLearningRate: number;
   /**
    * γ in (0, 1]: the synthetic gradient applied is γ·M(s)/B, so M's bootstrapped target is
